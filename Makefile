@@ -1,0 +1,33 @@
+# The two commands a new user needs; everything else is CMake.
+#   make demo   install what is missing, build, run nnac on a bundled model
+#   make test   install what is missing, build, run every test
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release -DNNAC_WERROR=ON
+
+.PHONY: all deps build demo test sanitize clean
+
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	$(BUILD)/nnac inspect models/lenet5.onnx
+	$(BUILD)/nnac run models/lenet5.onnx --input input=models/lenet5_input.npy
+
+test: build
+	@sh tests/run_all.sh $(BUILD)
+
+# The whole suite under AddressSanitizer + UBSan (a CI step).
+sanitize: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNNAC_SANITIZE=ON -DNNAC_WERROR=ON >/dev/null
+	@cmake --build build-asan -j$(JOBS)
+	@NNAC_SANITIZED=1 sh tests/run_all.sh build-asan
+
+clean:
+	rm -rf $(BUILD) build-asan

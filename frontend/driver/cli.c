@@ -1,0 +1,135 @@
+/*
+ * Option parsing and model loading shared by the subcommands.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "passes.h"
+
+int cli_fail(Cli *cli, Status st)
+{
+	diag_print(&cli->diag, stderr);
+	if (st == ST_OK)
+		st = diag_worst(&cli->diag);
+	return status_exit_code(st == ST_OK ? ST_INTERNAL : st);
+}
+
+static int usage_error(const CliCommand *cmd, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "nnac %s: ", cmd->name);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nusage: nnac %s %s\n", cmd->name, cmd->usage);
+	return EXIT_USAGE;
+}
+
+static int parse_input(Cli *cli, const CliCommand *cmd, char *arg)
+{
+	char *eq = strchr(arg, '=');
+
+	if (!eq || eq == arg || !eq[1])
+		return usage_error(cmd, "--input '%s': expected NAME=FILE.npy or NAME=FILE.pb", arg);
+	if (cli->ninputs == MAX_BINDINGS)
+		return usage_error(cmd, "too many --input options%s", "");
+	*eq = '\0';
+	cli->inputs[cli->ninputs].name = arg;
+	cli->inputs[cli->ninputs].path = eq + 1;
+	cli->ninputs++;
+	return 0;
+}
+
+static int parse_format(Cli *cli, const CliCommand *cmd, const char *arg)
+{
+	if (strcmp(arg, "text") == 0)
+		cli->format = FMT_TEXT;
+	else if (strcmp(arg, "csv") == 0)
+		cli->format = FMT_CSV;
+	else if (strcmp(arg, "json") == 0)
+		cli->format = FMT_JSON;
+	else
+		return usage_error(cmd, "--format '%s': expected text, csv or json", arg);
+	return 0;
+}
+
+/* "--opt=value" or "--opt value"; NULL if argv[*i] is not opt. */
+static char *option_value(int argc, char **argv, int *i, const char *opt, bool *missing)
+{
+	size_t len = strlen(opt);
+
+	*missing = false;
+	if (strncmp(argv[*i], opt, len) != 0)
+		return NULL;
+	if (argv[*i][len] == '=')
+		return argv[*i] + len + 1;
+	if (argv[*i][len] != '\0')
+		return NULL;
+	if (*i + 1 >= argc) {
+		*missing = true;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+static int parse_one(Cli *cli, const CliCommand *cmd, int argc, char **argv, int *i)
+{
+	bool missing;
+	char *v;
+
+	if ((v = option_value(argc, argv, i, "--shape", &missing))) {
+		if (cli->nshapes == MAX_BINDINGS)
+			return usage_error(cmd, "too many --shape options%s", "");
+		if (!onnx_parse_shape_binding(v, &cli->shapes[cli->nshapes], &cli->diag))
+			return cli_fail(cli, ST_INVALID);
+		cli->nshapes++;
+		return 0;
+	}
+	if (!missing && (v = option_value(argc, argv, i, "--input", &missing)))
+		return parse_input(cli, cmd, v);
+	if (!missing && (v = option_value(argc, argv, i, "--output-dir", &missing))) {
+		cli->output_dir = v;
+		return 0;
+	}
+	if (!missing && (v = option_value(argc, argv, i, "--format", &missing)))
+		return parse_format(cli, cmd, v);
+	if (missing)
+		return usage_error(cmd, "option '%s' needs a value", argv[*i]);
+	if (strcmp(argv[*i], "--verify-each") == 0) {
+		cli->verify_each = true;
+		return 0;
+	}
+	if (strcmp(argv[*i], "--no-optimize") == 0) {
+		cli->no_optimize = true;
+		return 0;
+	}
+	if (argv[*i][0] == '-' && argv[*i][1])
+		return usage_error(cmd, "unknown option '%s'", argv[*i]);
+	if (cli->model)
+		return usage_error(cmd, "unexpected argument '%s'", argv[*i]);
+	cli->model = argv[*i];
+	return 0;
+}
+
+int cli_parse(Cli *cli, const CliCommand *cmd, int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		int rc = parse_one(cli, cmd, argc, argv, &i);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int cli_load(Cli *cli, Graph *g, bool optimize)
+{
+	OnnxOptions oo = {cli->shapes, cli->nshapes};
+	PipelineOptions po = {cli->verify_each, optimize && !cli->no_optimize};
+	Status st;
+
+	st = onnx_import(g, cli->model, &oo);
+	if (st == ST_OK)
+		st = pass_pipeline(g, &po);
+	if (st != ST_OK)
+		return cli_fail(cli, st);
+	return 0;
+}

@@ -1,0 +1,148 @@
+/*
+ * nnac run: binds inputs from .npy or .pb files, runs the reference
+ * interpreter, writes each output as DIR/NAME.npy and prints a summary.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "interp.h"
+#include "npy.h"
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static Status load_file(Cli *cli, const char *path, Arena *a, Value *v)
+{
+	if (ends_with(path, ".npy"))
+		return npy_read(path, a, &cli->diag, v);
+	if (ends_with(path, ".pb"))
+		return onnx_read_tensor_file(path, a, &cli->diag, v, NULL);
+	return diag_add(&cli->diag, ST_INVALID, "%s: unknown input format (expected .npy or .pb)", path);
+}
+
+/* Fills in[] in the graph's input order from the --input options. */
+static Status bind_inputs(Cli *cli, Graph *g, Arena *a, Value *in)
+{
+	bool *bound = arena_alloc(a, (size_t)g->ninputs + 1);
+	Status st = ST_OK;
+
+	if (!bound)
+		return graph_oom(g);
+	for (int k = 0; k < cli->ninputs && st == ST_OK; k++) {
+		int j = 0;
+		while (j < g->ninputs && strcmp(g->tensors[g->inputs[j]].name, cli->inputs[k].name) != 0)
+			j++;
+		if (j == g->ninputs)
+			return graph_error(g, ST_INVALID, "--input %s: the model has no input of that name",
+			                   cli->inputs[k].name);
+		st = load_file(cli, cli->inputs[k].path, a, &in[j]);
+		bound[j] = true;
+	}
+	for (int j = 0; j < g->ninputs && st == ST_OK; j++)
+		if (!bound[j])
+			st = graph_error(g, ST_INVALID, "input '%s' is not given; use --input %s=FILE.npy",
+			                 g->tensors[g->inputs[j]].name, g->tensors[g->inputs[j]].name);
+	return st;
+}
+
+static void print_top5(const Value *v)
+{
+	int64_t n = val_numel(v), top[5] = {0};
+	int k = n < 5 ? (int)n : 5;
+
+	for (int i = 0; i < k; i++) {
+		top[i] = -1;
+		for (int64_t j = 0; j < n; j++) {
+			bool taken = false;
+			for (int p = 0; p < i; p++)
+				taken |= top[p] == j;
+			if (!taken && (top[i] < 0 || val_get_f64(v, j) > val_get_f64(v, top[i])))
+				top[i] = j;
+		}
+	}
+	printf("  argmax %lld; top-%d:", (long long)top[0], k);
+	for (int i = 0; i < k; i++)
+		printf(" %lld (%.4g)", (long long)top[i], val_get_f64(v, top[i]));
+	printf("\n");
+}
+
+static void summarize(const char *name, const Value *v)
+{
+	int64_t n = val_numel(v);
+	double lo = INFINITY, hi = -INFINITY, sum = 0;
+	char buf[128];
+
+	for (int64_t i = 0; i < n; i++) {
+		double x = val_get_f64(v, i);
+		lo = x < lo ? x : lo;
+		hi = x > hi ? x : hi;
+		sum += x;
+	}
+	printf("%s: %s min %.6g max %.6g mean %.6g\n", name, val_type_str(v, buf, sizeof(buf)),
+	       lo, hi, n ? sum / (double)n : 0.0);
+	if (n > 1 && v->rank >= 1 && v->dims[v->rank - 1] == n)
+		print_top5(v);
+}
+
+static Status write_outputs(Cli *cli, Graph *g, const Value *out)
+{
+	if (!cli->output_dir)
+		return ST_OK;
+	if (mkdir(cli->output_dir, 0777) != 0) {
+		struct stat s;
+		if (stat(cli->output_dir, &s) != 0 || !S_ISDIR(s.st_mode))
+			return diag_add(&cli->diag, ST_IO, "%s: cannot create output folder", cli->output_dir);
+	}
+	for (int k = 0; k < g->noutputs; k++) {
+		char path[4096];
+		const char *name = g->tensors[g->outputs[k]].name;
+		Status st;
+
+		if (strchr(name, '/'))
+			return diag_add(&cli->diag, ST_INVALID, "output '%s': name is not a valid file name", name);
+		snprintf(path, sizeof(path), "%s/%s.npy", cli->output_dir, name);
+		st = npy_write(path, &out[k], &cli->diag);
+		if (st != ST_OK)
+			return st;
+	}
+	return ST_OK;
+}
+
+int cmd_run(Cli *cli)
+{
+	Graph g;
+	Arena a;
+	Value *in, *out;
+	Status st;
+	int rc;
+
+	graph_init(&g, &cli->diag, cli->model);
+	arena_init(&a);
+	rc = cli_load(cli, &g, true);
+	if (rc)
+		goto free_graph;
+	in = arena_alloc(&a, (size_t)(g.ninputs + 1) * sizeof(Value));
+	out = arena_alloc(&a, (size_t)(g.noutputs + 1) * sizeof(Value));
+	st = in && out ? bind_inputs(cli, &g, &a, in) : graph_oom(&g);
+	if (st == ST_OK)
+		st = interp_run(&g, in, out, &a);
+	if (st == ST_OK)
+		st = write_outputs(cli, &g, out);
+	if (st != ST_OK) {
+		rc = cli_fail(cli, st);
+		goto free_arena;
+	}
+	for (int k = 0; k < g.noutputs; k++)
+		summarize(g.tensors[g.outputs[k]].name, &out[k]);
+free_arena:
+	arena_free(&a);
+free_graph:
+	graph_free(&g);
+	return rc;
+}

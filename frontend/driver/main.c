@@ -1,0 +1,71 @@
+/*
+ * nnac: the command-line driver.  Dispatches to one subcommand per verb.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const CliCommand commands[] = {
+	{"inspect", cmd_inspect, "per-layer table: shapes, parameters, MACs, operational intensity",
+	 "MODEL.onnx [--shape NAME=D0,D1,...]... [--format text|csv|json] [--no-optimize]"},
+	{"run", cmd_run, "run a model on the reference interpreter",
+	 "MODEL.onnx --input NAME=FILE(.npy|.pb)... [--output-dir DIR] [--shape NAME=DIMS]..."},
+	{"check", cmd_check, "list every node nnac cannot handle, and why",
+	 "MODEL.onnx [--shape NAME=D0,D1,...]..."},
+	{"print", cmd_print, "print the graph IR after the graph passes",
+	 "MODEL.onnx [--shape NAME=DIMS]... [--no-optimize] [--verify-each]"},
+	{"ops", cmd_ops, "list the supported operators", ""},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: nnac COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].synopsis);
+	fprintf(f, "\n'nnac COMMAND --help' shows a command's options.\n"
+	           "Exit status: 0 success, 2 bad input or usage, 3 internal error.\n");
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	Cli cli = {0};
+	int rc;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
+		const CliCommand *c = &commands[i];
+		if (strcmp(argv[1], c->name) != 0)
+			continue;
+		if (wants_help(argc - 2, argv + 2)) {
+			printf("nnac %s: %s\nusage: nnac %s %s\n", c->name, c->synopsis, c->name, c->usage);
+			return 0;
+		}
+		diag_init(&cli.diag);
+		cli.cmd = c->name;
+		rc = cli_parse(&cli, c, argc - 2, argv + 2);
+		if (rc == 0 && !cli.model && c->run != cmd_ops) {
+			fprintf(stderr, "nnac %s: no model given\nusage: nnac %s %s\n", c->name, c->name, c->usage);
+			rc = EXIT_USAGE;
+		} else if (rc == 0) {
+			rc = c->run(&cli);
+		}
+		diag_free(&cli.diag);
+		return rc;
+	}
+	fprintf(stderr, "nnac: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

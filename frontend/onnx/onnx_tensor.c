@@ -1,0 +1,225 @@
+/*
+ * TensorProto decoding: every storage field ONNX allows (raw_data, the typed
+ * repeated fields, external data files) into a dense little-endian Value.
+ * Sizes are checked against the declared shape before anything is copied.
+ */
+#include "onnx_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static Status bad(Diag *d, const char *where, const char *tname, const char *what)
+{
+	return diag_add(d, ST_INVALID, "%s: tensor '%s': %s", where, tname, what);
+}
+
+static Status set_shape(Diag *d, const char *where, const char *tname,
+                        const Onnx__TensorProto *tp, Value *v)
+{
+	int64_t n = 1;
+
+	if (tp->n_dims > MAX_RANK)
+		return diag_add(d, ST_UNSUPPORTED, "%s: tensor '%s': rank %zu exceeds nnac's limit of %d",
+		                where, tname, tp->n_dims, MAX_RANK);
+	v->rank = (int)tp->n_dims;
+	for (size_t i = 0; i < tp->n_dims; i++) {
+		if (tp->dims[i] < 0)
+			return bad(d, where, tname, "has a negative dimension");
+		if (tp->dims[i] > 0 && n > ((int64_t)1 << 40) / tp->dims[i])
+			return bad(d, where, tname, "is too large");
+		n *= tp->dims[i];
+		v->dims[i] = tp->dims[i];
+	}
+	return ST_OK;
+}
+
+/* Copies count elements from a typed repeated field, checking the count. */
+static Status from_field(Diag *d, const char *where, const char *tname,
+                         const Onnx__TensorProto *tp, Value *v)
+{
+	int64_t n = val_numel(v);
+	size_t have = 0;
+
+	switch (v->dt) {
+	case DT_F32: have = tp->n_float_data; break;
+	case DT_F64: have = tp->n_double_data; break;
+	case DT_I64: have = tp->n_int64_data; break;
+	case DT_U32: case DT_U64: have = tp->n_uint64_data; break;
+	case DT_I32: case DT_I16: case DT_I8: case DT_U16: case DT_U8:
+	case DT_BOOL: case DT_F16: case DT_BF16:
+		have = tp->n_int32_data; break;
+	case DT_UNDEF: case DT_COUNT: nnac_unreachable();
+	}
+	if ((int64_t)have != n)
+		return diag_add(d, ST_INVALID, "%s: tensor '%s': holds %zu values, its shape needs %lld",
+		                where, tname, have, (long long)n);
+	for (int64_t i = 0; i < n; i++) {
+		switch (v->dt) {
+		case DT_F32: ((float *)v->data)[i] = tp->float_data[i]; break;
+		case DT_F64: ((double *)v->data)[i] = tp->double_data[i]; break;
+		case DT_I64: ((int64_t *)v->data)[i] = tp->int64_data[i]; break;
+		case DT_U32: ((uint32_t *)v->data)[i] = (uint32_t)tp->uint64_data[i]; break;
+		case DT_U64: ((uint64_t *)v->data)[i] = tp->uint64_data[i]; break;
+		case DT_F16: case DT_BF16:
+			((uint16_t *)v->data)[i] = (uint16_t)tp->int32_data[i]; break;
+		case DT_I32: case DT_I16: case DT_I8: case DT_U16: case DT_U8: case DT_BOOL:
+			val_set_i64(v, i, tp->int32_data[i]); break;
+		case DT_UNDEF: case DT_COUNT: nnac_unreachable();
+		}
+	}
+	return ST_OK;
+}
+
+static const char *ext_key(const Onnx__TensorProto *tp, const char *key)
+{
+	for (size_t i = 0; i < tp->n_external_data; i++)
+		if (tp->external_data[i]->key && strcmp(tp->external_data[i]->key, key) == 0)
+			return tp->external_data[i]->value;
+	return NULL;
+}
+
+static bool parse_u64(const char *s, int64_t *out)
+{
+	char *end;
+	long long x;
+
+	if (!s)
+		return true;
+	errno = 0;
+	x = strtoll(s, &end, 10);
+	if (errno || *end || end == s || x < 0)
+		return false;
+	*out = x;
+	return true;
+}
+
+/* External data: a file relative to the model's folder, never above it. */
+static Status from_external(Diag *d, const char *where, const char *dir, const char *tname,
+                            const Onnx__TensorProto *tp, Value *v)
+{
+	const char *loc = ext_key(tp, "location");
+	int64_t offset = 0, length = -1, need = val_bytes(v);
+	char path[4096];
+	FILE *f;
+	size_t got;
+
+	if (!loc || !*loc)
+		return bad(d, where, tname, "external data without a 'location'");
+	if (loc[0] == '/' || strstr(loc, "..") || strchr(loc, '\\'))
+		return diag_add(d, ST_INVALID, "%s: tensor '%s': external data location '%s' must be a relative path inside the model's folder",
+		                where, tname, loc);
+	if (!parse_u64(ext_key(tp, "offset"), &offset) || !parse_u64(ext_key(tp, "length"), &length))
+		return bad(d, where, tname, "external data 'offset' or 'length' is not a non-negative integer");
+	if (length >= 0 && length != need)
+		return diag_add(d, ST_INVALID, "%s: tensor '%s': external data length %lld, its shape needs %lld bytes",
+		                where, tname, (long long)length, (long long)need);
+	snprintf(path, sizeof(path), "%s/%s", dir, loc);
+	f = fopen(path, "rb");
+	if (!f)
+		return diag_add(d, ST_IO, "%s: tensor '%s': cannot open external data file '%s': %s",
+		                where, tname, path, strerror(errno));
+	got = 0;
+	if (fseek(f, (long)offset, SEEK_SET) == 0)
+		got = fread(v->data, 1, (size_t)need, f);
+	fclose(f);
+	if ((int64_t)got != need)
+		return diag_add(d, ST_INVALID, "%s: tensor '%s': external data file '%s' is too short (need %lld bytes at offset %lld)",
+		                where, tname, path, (long long)need, (long long)offset);
+	return ST_OK;
+}
+
+Status onnx_decode_tensor(const Onnx__TensorProto *tp, const char *where, const char *dir,
+                          Arena *a, Diag *d, Value *v)
+{
+	const char *tname = tp->name && *tp->name ? tp->name : "(unnamed)";
+	Status st;
+
+	memset(v, 0, sizeof(*v));
+	if (!tp->has_data_type || tp->data_type == 0)
+		return bad(d, where, tname, "has no data_type");
+	v->dt = dtype_from_onnx(tp->data_type);
+	if (v->dt == DT_UNDEF)
+		return diag_add(d, ST_UNSUPPORTED, "%s: tensor '%s': element type %d (%s) is not supported",
+		                where, tname, tp->data_type, onnx_dtype_name(tp->data_type));
+	st = set_shape(d, where, tname, tp, v);
+	if (st != ST_OK)
+		return st;
+	if (!val_alloc(a, v))
+		return diag_add(d, ST_NOMEM, "%s: out of memory", where);
+	if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+		return from_external(d, where, dir, tname, tp, v);
+	if (tp->has_raw_data) {
+		if ((int64_t)tp->raw_data.len != val_bytes(v))
+			return diag_add(d, ST_INVALID, "%s: tensor '%s': raw_data has %zu bytes, its shape needs %lld",
+			                where, tname, tp->raw_data.len, (long long)val_bytes(v));
+		if (tp->raw_data.len)
+			memcpy(v->data, tp->raw_data.data, tp->raw_data.len);
+		return ST_OK;
+	}
+	return from_field(d, where, tname, tp, v);
+}
+
+const char *onnx_dtype_name(int code)
+{
+	static const char *const names[] = {
+		"UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64",
+		"STRING", "BOOL", "FLOAT16", "DOUBLE", "UINT32", "UINT64", "COMPLEX64",
+		"COMPLEX128", "BFLOAT16",
+	};
+	return code >= 0 && code < (int)ARRAY_LEN(names) ? names[code] : "unknown";
+}
+
+Status onnx_read_file(const char *path, Diag *d, uint8_t **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	long size;
+
+	*buf = NULL;
+	if (!f)
+		return diag_add(d, ST_IO, "%s: cannot open: %s", path, strerror(errno));
+	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+		fclose(f);
+		return diag_add(d, ST_IO, "%s: cannot read (not a regular file?)", path);
+	}
+	*buf = malloc((size_t)size + 1);
+	if (!*buf) {
+		fclose(f);
+		return diag_add(d, ST_NOMEM, "%s: out of memory reading %ld bytes", path, size);
+	}
+	*len = fread(*buf, 1, (size_t)size, f);
+	fclose(f);
+	if (*len != (size_t)size) {
+		free(*buf);
+		*buf = NULL;
+		return diag_add(d, ST_IO, "%s: read error", path);
+	}
+	return ST_OK;
+}
+
+static const char *dir_of(Arena *a, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? arena_strndup(a, path, (size_t)(slash - path)) : ".";
+}
+
+Status onnx_read_tensor_file(const char *path, Arena *a, Diag *d, Value *v, const char **name)
+{
+	uint8_t *buf;
+	size_t len;
+	Onnx__TensorProto *tp;
+	Status st = onnx_read_file(path, d, &buf, &len);
+
+	if (st != ST_OK)
+		return st;
+	tp = onnx__tensor_proto__unpack(NULL, len, buf);
+	free(buf);
+	if (!tp)
+		return diag_add(d, ST_INVALID, "%s: not a valid ONNX TensorProto file (protobuf decoding failed)", path);
+	st = onnx_decode_tensor(tp, path, dir_of(a, path), a, d, v);
+	if (st == ST_OK && name)
+		*name = arena_strdup(a, tp->name ? tp->name : "");
+	onnx__tensor_proto__free_unpacked(tp, NULL);
+	return st;
+}

@@ -1,0 +1,97 @@
+/*
+ * Diagnostics list.  Messages are formatted once, when recorded.
+ */
+#include "diag.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const int exit_codes[] = {
+#define STATUS(id, code, syn) code,
+#include "status.def"
+#undef STATUS
+};
+static const char *const names[] = {
+#define STATUS(id, code, syn) #id,
+#include "status.def"
+#undef STATUS
+};
+_Static_assert(sizeof(exit_codes) / sizeof(exit_codes[0]) == ST_COUNT, "status table");
+
+void diag_init(Diag *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void diag_free(Diag *d)
+{
+	for (int i = 0; i < d->n; i++)
+		free(d->msg[i].text);
+	free(d->msg);
+	diag_init(d);
+}
+
+Status diag_add(Diag *d, Status st, const char *fmt, ...)
+{
+	va_list ap;
+	int limit = d->limit ? d->limit : 100;
+	int n;
+	char *text;
+
+	if (d->n >= limit)
+		return st;
+	if (d->n == d->cap) {
+		int cap = d->cap ? 2 * d->cap : 8;
+		DiagMsg *m = realloc(d->msg, (size_t)cap * sizeof(*m));
+		if (!m)
+			return st;
+		d->msg = m;
+		d->cap = cap;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !(text = malloc((size_t)n + 1)))
+		return st;
+	va_start(ap, fmt);
+	vsnprintf(text, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	d->msg[d->n].status = st;
+	d->msg[d->n].text = text;
+	d->n++;
+	return st;
+}
+
+void diag_print(const Diag *d, FILE *f)
+{
+	for (int i = 0; i < d->n; i++)
+		fprintf(f, "%s\n", d->msg[i].text);
+}
+
+Status diag_worst(const Diag *d)
+{
+	Status w = ST_OK;
+
+	for (int i = 0; i < d->n; i++)
+		if (exit_codes[d->msg[i].status] > exit_codes[w] || w == ST_OK)
+			w = d->msg[i].status;
+	return w;
+}
+
+int status_exit_code(Status st)
+{
+	return exit_codes[st];
+}
+
+const char *status_name(Status st)
+{
+	return names[st];
+}
+
+_Noreturn void nnac_abort(const char *file, int line, const char *msg)
+{
+	fprintf(stderr, "nnac: internal error at %s:%d: %s\n", file, line, msg);
+	fflush(stderr);
+	abort();
+}

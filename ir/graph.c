@@ -1,0 +1,212 @@
+/*
+ * Graph IR: construction, access, attributes and diagnostics with node
+ * context.  The op table itself lives in ir/op.c.
+ */
+#include "graph.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void graph_init(Graph *g, Diag *diag, const char *path)
+{
+	memset(g, 0, sizeof(*g));
+	arena_init(&g->arena);
+	g->diag = diag;
+	g->path = path ? path : "<graph>";
+	g->dir = ".";
+}
+
+void graph_free(Graph *g)
+{
+	arena_free(&g->arena);
+}
+
+Status graph_oom(Graph *g)
+{
+	return diag_add(g->diag, ST_NOMEM, "%s: out of memory", g->path);
+}
+
+/* Grows an arena-held array; the old copy is simply abandoned. */
+static bool grow(Arena *a, void **arr, int *cap, int n, size_t elem)
+{
+	int ncap;
+	void *p;
+
+	if (n < *cap)
+		return true;
+	ncap = *cap ? 2 * *cap : 64;
+	p = arena_alloc(a, (size_t)ncap * elem);
+	if (!p)
+		return false;
+	if (*arr)
+		memcpy(p, *arr, (size_t)n * elem);
+	*arr = p;
+	*cap = ncap;
+	return true;
+}
+
+int graph_add_tensor(Graph *g, const char *name)
+{
+	Tensor *t;
+
+	if (!grow(&g->arena, (void **)&g->tensors, &g->cap_tensors, g->ntensors, sizeof(Tensor)))
+		return -1;
+	t = &g->tensors[g->ntensors];
+	memset(t, 0, sizeof(*t));
+	t->name = arena_strdup(&g->arena, name);
+	if (!t->name)
+		return -1;
+	t->producer = -1;
+	return g->ntensors++;
+}
+
+int graph_find_tensor(const Graph *g, const char *name)
+{
+	for (int i = g->ntensors - 1; i >= 0; i--)
+		if (strcmp(g->tensors[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+int graph_add_node(Graph *g, const char *name, OpKind op, int nin, int nout)
+{
+	Node *n;
+
+	if (!grow(&g->arena, (void **)&g->nodes, &g->cap_nodes, g->nnodes, sizeof(Node)))
+		return -1;
+	n = &g->nodes[g->nnodes];
+	memset(n, 0, sizeof(*n));
+	n->name = arena_strdup(&g->arena, name);
+	n->op = op;
+	n->op_type = op < OP_COUNT ? op_name(op) : "?";
+	n->domain = "";
+	n->nin = nin;
+	n->nout = nout;
+	n->in = arena_alloc(&g->arena, (size_t)(nin + 1) * sizeof(int));
+	n->out = arena_alloc(&g->arena, (size_t)(nout + 1) * sizeof(int));
+	n->fused_act = OP_COUNT;
+	n->fused_node = -1;
+	if (!n->name || !n->in || !n->out)
+		return -1;
+	for (int i = 0; i < nin; i++)
+		n->in[i] = -1;
+	for (int i = 0; i < nout; i++)
+		n->out[i] = -1;
+	return g->nnodes++;
+}
+
+Tensor *node_in(Graph *g, const Node *n, int i)
+{
+	return i < n->nin && n->in[i] >= 0 ? &g->tensors[n->in[i]] : NULL;
+}
+
+Tensor *node_out(Graph *g, const Node *n, int i)
+{
+	return i < n->nout && n->out[i] >= 0 ? &g->tensors[n->out[i]] : NULL;
+}
+
+int node_index(const Graph *g, const Node *n)
+{
+	return (int)(n - g->nodes);
+}
+
+int graph_uses(const Graph *g, int t)
+{
+	int uses = 0;
+
+	for (int i = 0; i < g->nnodes; i++) {
+		const Node *n = &g->nodes[i];
+		if (n->flags & NODE_DEAD)
+			continue;
+		for (int k = 0; k < n->nin; k++)
+			uses += n->in[k] == t;
+	}
+	for (int i = 0; i < g->noutputs; i++)
+		uses += g->outputs[i] == t;
+	return uses;
+}
+
+static Status vreport(Graph *g, const Node *n, Status st, const char *fmt, va_list ap)
+{
+	char text[1024];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	if (n)
+		return diag_add(g->diag, st, "%s: node '%s' (%s): %s", g->path, n->name,
+		                n->op_type, text);
+	return diag_add(g->diag, st, "%s: %s", g->path, text);
+}
+
+Status node_error(Graph *g, const Node *n, Status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(g, n, st, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+Status graph_error(Graph *g, Status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(g, NULL, st, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+const Attr *attr_find(const Node *n, const char *name)
+{
+	for (int i = 0; i < n->nattr; i++)
+		if (strcmp(n->attr[i].name, name) == 0)
+			return &n->attr[i];
+	return NULL;
+}
+
+int64_t attr_i(const Node *n, const char *name, int64_t def)
+{
+	const Attr *a = attr_find(n, name);
+
+	return a && a->kind == ATTR_INT ? a->i : def;
+}
+
+double attr_f(const Node *n, const char *name, double def)
+{
+	const Attr *a = attr_find(n, name);
+
+	return a && a->kind == ATTR_FLOAT ? a->f : def;
+}
+
+const char *attr_s(const Node *n, const char *name, const char *def)
+{
+	const Attr *a = attr_find(n, name);
+
+	return a && a->kind == ATTR_STRING ? a->s : def;
+}
+
+const int64_t *attr_ints(const Node *n, const char *name, int *count)
+{
+	const Attr *a = attr_find(n, name);
+
+	if (!a || a->kind != ATTR_INTS) {
+		*count = 0;
+		return NULL;
+	}
+	*count = a->n;
+	return a->ints;
+}
+
+const double *attr_floats(const Node *n, const char *name, int *count)
+{
+	const Attr *a = attr_find(n, name);
+
+	if (!a || a->kind != ATTR_FLOATS) {
+		*count = 0;
+		return NULL;
+	}
+	*count = a->n;
+	return a->floats;
+}

@@ -1,0 +1,757 @@
+/*
+ * Convolutions: Conv, ConvTranspose, ConvInteger and QLinearConv.
+ *
+ * Tensors are NCHW-style: X is [N][C][spatial...], W is [M][C/group][k...]
+ * for the forward convolutions and [C][M/group][k...] for ConvTranspose,
+ * with any number of spatial dimensions.  The window geometry (kernel,
+ * strides, dilations, padding resolved from auto_pad, output size) is
+ * computed by one function, conv_geom(), for both infer and eval, so the
+ * two can never disagree.
+ *
+ * Every kernel computes in double.  The integer convolutions subtract the
+ * zero points first and then run the float kernel: products of 8-bit values
+ * summed in double stay exact far beyond any realistic layer size.  The
+ * innermost loop runs over one row of output columns with a fixed weight,
+ * so it is contiguous and vectorizes when the stride is 1.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "op.h"
+
+enum { MAX_SP = MAX_RANK - 2 };
+
+typedef enum AutoPad { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID } AutoPad;
+
+typedef struct Geom {
+	int nsp;                     /* spatial dimensions */
+	bool transposed;             /* ConvTranspose: W is [C][M/group][k...] */
+	int64_t batch, cin, cout;    /* N, C, M; DIM_UNKNOWN when not known */
+	int64_t group;
+	int64_t in[MAX_SP];          /* X spatial sizes */
+	int64_t k[MAX_SP];           /* kernel spatial sizes */
+	int64_t out[MAX_SP];         /* Y spatial sizes */
+	int64_t stride[MAX_SP], dil[MAX_SP];
+	int64_t pad0[MAX_SP];        /* padding before each dim */
+	int64_t pad1[MAX_SP];        /* padding after each dim */
+} Geom;
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+
+static int64_t prod(const int64_t *d, int count)
+{
+	int64_t p = 1;
+
+	for (int i = 0; i < count; i++)
+		p *= d[i];
+	return p;
+}
+
+/* Advances a row-major multi-index over lim; wraps to all zeros at the end. */
+static void next_index(int64_t *idx, const int64_t *lim, int rank)
+{
+	for (int d = rank - 1; d >= 0; d--) {
+		if (++idx[d] < lim[d])
+			return;
+		idx[d] = 0;
+	}
+}
+
+/*
+ * List attribute `name` of exactly `count` values, each at least min, into
+ * dst; every slot gets def when the attribute is absent or empty.
+ */
+static Status read_list(Graph *g, const Node *n, const char *name, int count,
+                        int64_t def, int64_t min, int64_t *dst)
+{
+	int have;
+	const int64_t *v = attr_ints(n, name, &have);
+
+	for (int i = 0; i < count; i++)
+		dst[i] = def;
+	if (!v || have == 0)
+		return ST_OK;
+	if (have != count)
+		return node_error(g, n, ST_INVALID, "'%s' has %d values, expected %d",
+		                  name, have, count);
+	for (int i = 0; i < count; i++) {
+		if (v[i] < min)
+			return node_error(g, n, ST_INVALID, "'%s' value %lld is %s", name,
+			                  (long long)v[i], min > 0 ? "not positive" : "negative");
+		dst[i] = v[i];
+	}
+	return ST_OK;
+}
+
+static Status read_auto_pad(Graph *g, const Node *n, AutoPad *ap)
+{
+	static const char *const names[] = {
+		[PAD_NOTSET] = "NOTSET", [PAD_SAME_UPPER] = "SAME_UPPER",
+		[PAD_SAME_LOWER] = "SAME_LOWER", [PAD_VALID] = "VALID",
+	};
+	const char *s = attr_s(n, "auto_pad", "NOTSET");
+
+	for (int i = 0; i < (int)ARRAY_LEN(names); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*ap = (AutoPad)i;
+			return ST_OK;
+		}
+	}
+	return node_error(g, n, ST_INVALID,
+	                  "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", s);
+}
+
+/* strides, dilations, pads, group: the attributes every convolution has. */
+static Status window_attrs(Graph *g, const Node *n, Geom *gm)
+{
+	int64_t pads[2 * MAX_SP];
+	Status st;
+
+	if ((st = read_list(g, n, "strides", gm->nsp, 1, 1, gm->stride)) ||
+	    (st = read_list(g, n, "dilations", gm->nsp, 1, 1, gm->dil)) ||
+	    (st = read_list(g, n, "pads", 2 * gm->nsp, 0, 0, pads)))
+		return st;
+	for (int i = 0; i < gm->nsp; i++) {
+		gm->pad0[i] = pads[i];
+		gm->pad1[i] = pads[gm->nsp + i];
+	}
+	gm->group = attr_i(n, "group", 1);
+	if (gm->group < 1)
+		return node_error(g, n, ST_INVALID, "group %lld is not positive",
+		                  (long long)gm->group);
+	return ST_OK;
+}
+
+/* Kernel sizes from W, checked against the optional kernel_shape. */
+static Status kernel_dims(Graph *g, const Node *n, const Value *w, Geom *gm)
+{
+	int64_t ks[MAX_SP];
+	Status st = read_list(g, n, "kernel_shape", gm->nsp, DIM_UNKNOWN, 1, ks);
+
+	if (st)
+		return st;
+	for (int i = 0; i < gm->nsp; i++) {
+		int64_t wd = w->dims[2 + i];
+
+		if (wd == 0)
+			return node_error(g, n, ST_INVALID, "input 'W' has an empty kernel");
+		if (ks[i] > 0 && wd > 0 && ks[i] != wd)
+			return node_error(g, n, ST_INVALID,
+			                  "kernel_shape[%d] = %lld but W's kernel has %lld", i,
+			                  (long long)ks[i], (long long)wd);
+		gm->k[i] = wd >= 0 ? wd : ks[i];
+	}
+	return ST_OK;
+}
+
+static int64_t extent(const Geom *gm, int i) { return (gm->k[i] - 1) * gm->dil[i] + 1; }
+
+/* Splits a total padding between the two sides as auto_pad asks. */
+static void split_pad(Geom *gm, int i, int64_t total, bool upper)
+{
+	int64_t half = floor_div(total, 2);
+
+	gm->pad0[i] = upper ? half : total - half;
+	gm->pad1[i] = total - gm->pad0[i];
+}
+
+/* Output size of spatial dim i of a forward convolution. */
+static Status fwd_out(Graph *g, const Node *n, Geom *gm, int i, AutoPad ap)
+{
+	int64_t in = gm->in[i], s = gm->stride[i], span;
+
+	if (in < 0 || gm->k[i] < 0) {
+		gm->out[i] = DIM_UNKNOWN;
+		return ST_OK;
+	}
+	switch (ap) {
+	case PAD_SAME_UPPER:
+	case PAD_SAME_LOWER:
+		gm->out[i] = ceil_div(in, s);
+		span = (gm->out[i] - 1) * s + extent(gm, i) - in;
+		split_pad(gm, i, span > 0 ? span : 0, ap == PAD_SAME_UPPER);
+		return ST_OK;
+	case PAD_VALID:
+		gm->pad0[i] = gm->pad1[i] = 0;
+		break;
+	case PAD_NOTSET:
+		break;
+	}
+	span = in + gm->pad0[i] + gm->pad1[i] - extent(gm, i);
+	if (span < 0)
+		return node_error(g, n, ST_INVALID,
+		                  "spatial dim %d: padded input size %lld is smaller than the kernel extent %lld",
+		                  i, (long long)(in + gm->pad0[i] + gm->pad1[i]),
+		                  (long long)extent(gm, i));
+	gm->out[i] = span / s + 1;
+	return ST_OK;
+}
+
+/*
+ * The explicit output size of ConvTranspose dim i, from output_shape or
+ * auto_pad SAME_*, or -1 when the output follows from the pads.
+ */
+static int64_t transposed_target(const Node *n, const Geom *gm, int i, AutoPad ap)
+{
+	int count;
+	const int64_t *os = attr_ints(n, "output_shape", &count);
+
+	if (os && count > 0)
+		return os[count - gm->nsp + i];
+	if (ap == PAD_SAME_UPPER || ap == PAD_SAME_LOWER)
+		return gm->in[i] * gm->stride[i];
+	return -1;
+}
+
+/* Output size of spatial dim i of ConvTranspose. */
+static Status tr_out(Graph *g, const Node *n, Geom *gm, int i, AutoPad ap, int64_t opad)
+{
+	int64_t full, target;
+
+	if (gm->in[i] < 0 || gm->k[i] < 0) {
+		gm->out[i] = DIM_UNKNOWN;
+		return ST_OK;
+	}
+	full = gm->stride[i] * (gm->in[i] - 1) + opad + extent(gm, i);
+	target = transposed_target(n, gm, i, ap);
+	if (target >= 0) {
+		split_pad(gm, i, full - target, ap == PAD_SAME_UPPER);
+	} else if (ap == PAD_VALID) {
+		gm->pad0[i] = gm->pad1[i] = 0;
+	}
+	gm->out[i] = full - gm->pad0[i] - gm->pad1[i];
+	if (gm->out[i] <= 0)
+		return node_error(g, n, ST_INVALID, "spatial dim %d: output size %lld is not positive",
+		                  i, (long long)gm->out[i]);
+	return ST_OK;
+}
+
+static Status output_shape_attr(Graph *g, const Node *n, const Geom *gm)
+{
+	int count;
+	const int64_t *os = attr_ints(n, "output_shape", &count);
+
+	if (!os || count == 0)
+		return ST_OK;
+	if (count != gm->nsp && count != gm->nsp + 2)
+		return node_error(g, n, ST_INVALID, "'output_shape' has %d values, expected %d",
+		                  count, gm->nsp);
+	for (int i = 0; i < count; i++)
+		if (os[i] < 1)
+			return node_error(g, n, ST_INVALID, "'output_shape' value %lld is not positive",
+			                  (long long)os[i]);
+	return ST_OK;
+}
+
+static Status out_dims(Graph *g, const Node *n, Geom *gm, AutoPad ap)
+{
+	int64_t opad[MAX_SP];
+	Status st;
+
+	if (!gm->transposed) {
+		for (int i = 0; i < gm->nsp; i++)
+			if ((st = fwd_out(g, n, gm, i, ap)))
+				return st;
+		return ST_OK;
+	}
+	if ((st = read_list(g, n, "output_padding", gm->nsp, 0, 0, opad)) ||
+	    (st = output_shape_attr(g, n, gm)))
+		return st;
+	for (int i = 0; i < gm->nsp; i++)
+		if ((st = tr_out(g, n, gm, i, ap, opad[i])))
+			return st;
+	return ST_OK;
+}
+
+static bool known_mismatch(int64_t a, int64_t b) { return a >= 0 && b >= 0 && a != b; }
+
+/* Channel counts of X, W and the group attribute must agree. */
+static Status channels(Graph *g, const Node *n, const Value *w, Geom *gm)
+{
+	int64_t wc = w->dims[gm->transposed ? 0 : 1];
+	int64_t wm = w->dims[gm->transposed ? 1 : 0];
+	int64_t per = gm->transposed ? gm->cin : (gm->cin < 0 ? DIM_UNKNOWN : gm->cin / gm->group);
+
+	if (gm->cin >= 0 && gm->cin % gm->group != 0)
+		return node_error(g, n, ST_INVALID, "X has %lld channels, not divisible by group %lld",
+		                  (long long)gm->cin, (long long)gm->group);
+	if (known_mismatch(wc, per))
+		return node_error(g, n, ST_INVALID, "input 'W' expects %lld input channels%s, X has %lld",
+		                  (long long)wc, gm->transposed ? "" : " per group",
+		                  (long long)per);
+	if (gm->transposed) {
+		gm->cout = wm < 0 ? DIM_UNKNOWN : wm * gm->group;
+		return ST_OK;
+	}
+	gm->cout = wm;
+	if (wm >= 0 && wm % gm->group != 0)
+		return node_error(g, n, ST_INVALID, "W has %lld output channels, not divisible by group %lld",
+		                  (long long)wm, (long long)gm->group);
+	return ST_OK;
+}
+
+/* The whole window geometry of node n for input types x and w. */
+static Status conv_geom(Graph *g, const Node *n, const Value *x, const Value *w, Geom *gm)
+{
+	AutoPad ap = PAD_NOTSET;
+	Status st;
+
+	memset(gm, 0, sizeof(*gm));
+	gm->transposed = n->op == OP_ConvTranspose;
+	if (x->rank < 3 || x->rank > MAX_RANK)
+		return node_error(g, n, ST_INVALID, "input 'X' has rank %d, expected 3 to %d",
+		                  x->rank, MAX_RANK);
+	if (w->rank != x->rank)
+		return node_error(g, n, ST_INVALID, "input 'W' has rank %d, X has rank %d",
+		                  w->rank, x->rank);
+	gm->nsp = x->rank - 2;
+	gm->batch = x->dims[0];
+	gm->cin = x->dims[1];
+	for (int i = 0; i < gm->nsp; i++)
+		gm->in[i] = x->dims[2 + i];
+	if ((st = window_attrs(g, n, gm)) || (st = read_auto_pad(g, n, &ap)) ||
+	    (st = kernel_dims(g, n, w, gm)) || (st = channels(g, n, w, gm)))
+		return st;
+	return out_dims(g, n, gm, ap);
+}
+
+static void geom_out_dims(const Geom *gm, int64_t *dims)
+{
+	dims[0] = gm->batch;
+	dims[1] = gm->cout;
+	for (int i = 0; i < gm->nsp; i++)
+		dims[2 + i] = gm->out[i];
+}
+
+/* A 1-D input with `want` elements (per output channel), or a scalar. */
+static Status check_vec(Graph *g, const Node *n, int input, const char *what,
+                        int64_t want, bool scalar_ok)
+{
+	const Tensor *t = node_in(g, n, input);
+	const Value *v;
+	int64_t cnt;
+
+	if (!t)
+		return ST_OK;
+	v = &t->v;
+	cnt = val_known(v) ? val_numel(v) : DIM_UNKNOWN;
+	if (v->rank > 1)
+		return node_error(g, n, ST_INVALID, "input '%s' has rank %d, expected at most 1",
+		                  what, v->rank);
+	if (scalar_ok && cnt == 1)
+		return ST_OK;
+	if (!scalar_ok && v->rank != 1)
+		return node_error(g, n, ST_INVALID, "input '%s' is not 1-D", what);
+	if (known_mismatch(cnt, want))
+		return node_error(g, n, ST_INVALID, "input '%s' has %lld elements, expected %s%lld",
+		                  what, (long long)cnt, scalar_ok && want != 1 ? "1 or " : "",
+		                  (long long)want);
+	return ST_OK;
+}
+
+static Status same_dtype(Graph *g, const Node *n, int a, int b, const char *what)
+{
+	const Tensor *ta = node_in(g, n, a), *tb = node_in(g, n, b);
+
+	if (ta && tb && ta->v.dt != tb->v.dt)
+		return node_error(g, n, ST_INVALID, "input '%s' is %s, expected %s", what,
+		                  dtype_name(tb->v.dt), dtype_name(ta->v.dt));
+	return ST_OK;
+}
+
+/* Geometry and output type; X is input 0, W is input wi. */
+static Status geom_out(Graph *g, Node *n, int wi, DType dt)
+{
+	int64_t dims[MAX_RANK];
+	Geom gm;
+	Status st = conv_geom(g, n, &node_in(g, n, 0)->v, &node_in(g, n, wi)->v, &gm);
+
+	if (st)
+		return st;
+	geom_out_dims(&gm, dims);
+	infer_out(g, n, 0, dt, gm.nsp + 2, dims);
+	return ST_OK;
+}
+
+static Status float_conv_infer(Graph *g, Node *n)
+{
+	const Value *w;
+	Status st;
+
+	if ((st = infer_nin(g, n, 2, 3)) || (st = infer_dtype(g, n, 0, DTM_FLOAT)) ||
+	    (st = same_dtype(g, n, 0, 1, "W")) || (st = same_dtype(g, n, 0, 2, "B")))
+		return st;
+	w = &node_in(g, n, 1)->v;
+	if (w->rank >= 2 &&
+	    (st = check_vec(g, n, 2, "B", n->op == OP_ConvTranspose
+	                    ? (w->dims[1] < 0 ? DIM_UNKNOWN : w->dims[1] * attr_i(n, "group", 1))
+	                    : w->dims[0], false)))
+		return st;
+	return geom_out(g, n, 1, node_in(g, n, 0)->v.dt);
+}
+
+static Status conv_integer_infer(Graph *g, Node *n)
+{
+	const unsigned q8 = DTM(U8) | DTM(I8);
+	Status st;
+
+	if ((st = infer_nin(g, n, 2, 4)) || (st = infer_dtype(g, n, 0, q8)) ||
+	    (st = infer_dtype(g, n, 1, q8)) || (st = same_dtype(g, n, 0, 2, "x_zero_point")) ||
+	    (st = same_dtype(g, n, 1, 3, "w_zero_point")) ||
+	    (st = check_vec(g, n, 2, "x_zero_point", 1, true)))
+		return st;
+	if (node_in(g, n, 1)->v.rank >= 1 &&
+	    (st = check_vec(g, n, 3, "w_zero_point", node_in(g, n, 1)->v.dims[0], true)))
+		return st;
+	return geom_out(g, n, 1, DT_I32);
+}
+
+static Status qlinear_scale(Graph *g, const Node *n, int i, const char *what, int64_t m)
+{
+	Status st = infer_dtype(g, n, i, DTM(F32));
+
+	return st ? st : check_vec(g, n, i, what, m, true);
+}
+
+/* Scales and zero points: per tensor, except W's which may be per channel. */
+static Status qlinear_params(Graph *g, const Node *n, int64_t m)
+{
+	Status st;
+
+	if ((st = qlinear_scale(g, n, 1, "x_scale", 1)) ||
+	    (st = qlinear_scale(g, n, 4, "w_scale", m)) ||
+	    (st = qlinear_scale(g, n, 6, "y_scale", 1)) ||
+	    (st = same_dtype(g, n, 0, 2, "x_zero_point")) ||
+	    (st = check_vec(g, n, 2, "x_zero_point", 1, true)) ||
+	    (st = same_dtype(g, n, 3, 5, "w_zero_point")) ||
+	    (st = check_vec(g, n, 5, "w_zero_point", m, true)) ||
+	    (st = infer_dtype(g, n, 7, DTM(U8) | DTM(I8))) ||
+	    (st = check_vec(g, n, 7, "y_zero_point", 1, true)))
+		return st;
+	if (node_in(g, n, 8) && (st = infer_dtype(g, n, 8, DTM(I32))))
+		return st;
+	return check_vec(g, n, 8, "B", m, false);
+}
+
+static Status qlinear_conv_infer(Graph *g, Node *n)
+{
+	const unsigned q8 = DTM(U8) | DTM(I8);
+	Status st;
+
+	if ((st = infer_nin(g, n, 8, 9)) || (st = infer_dtype(g, n, 0, q8)) ||
+	    (st = infer_dtype(g, n, 3, q8)))
+		return st;
+	if (node_in(g, n, 3)->v.rank >= 1 &&
+	    (st = qlinear_params(g, n, node_in(g, n, 3)->v.dims[0])))
+		return st;
+	return geom_out(g, n, 3, node_in(g, n, 7)->v.dt);
+}
+
+/* Valid output columns [lo, hi) of one forward tap, and the input shift. */
+typedef struct Tap {
+	int64_t lo, hi, shift;
+} Tap;
+
+/*
+ * For every kernel column kx of the last spatial dim: which columns of the
+ * "from" row land inside the "to" row, to = from * s + kx * dil - pad0
+ * (transposed) or from = to * s + kx * dil - pad0 (forward).
+ */
+static Tap *last_dim_taps(Arena *a, const Geom *gm)
+{
+	int d = gm->nsp - 1;
+	int64_t s = gm->stride[d];
+	Tap *t = arena_alloc(a, (size_t)gm->k[d] * sizeof(Tap));
+
+	for (int64_t kx = 0; t && kx < gm->k[d]; kx++) {
+		int64_t shift = kx * gm->dil[d] - gm->pad0[d];
+		int64_t lim = gm->transposed ? gm->in[d] : gm->out[d];
+		int64_t other = gm->transposed ? gm->out[d] : gm->in[d];
+		int64_t lo = ceil_div(-shift, s), hi = ceil_div(other - shift, s);
+
+		t[kx].lo = lo < 0 ? 0 : lo;
+		t[kx].hi = hi > lim ? lim : hi;
+		t[kx].shift = shift;
+	}
+	return t;
+}
+
+/*
+ * The row index (over all spatial dims but the last) that output row oidx
+ * reads through outer kernel tap kidx, or -1 when it falls into padding.
+ * Transposed: the output row that input row oidx writes to.
+ */
+static int64_t tap_row(const Geom *gm, const int64_t *oidx, const int64_t *kidx)
+{
+	const int64_t *lim = gm->transposed ? gm->out : gm->in;
+	int64_t row = 0;
+
+	for (int d = 0; d < gm->nsp - 1; d++) {
+		int64_t i = oidx[d] * gm->stride[d] + kidx[d] * gm->dil[d] - gm->pad0[d];
+
+		if (i < 0 || i >= lim[d])
+			return -1;
+		row = row * lim[d] + i;
+	}
+	return row;
+}
+
+static void axpy_row(double *restrict y, const double *restrict x, double a, int64_t n, int64_t s)
+{
+	if (s == 1) {
+		for (int64_t o = 0; o < n; o++)
+			y[o] += a * x[o];
+		return;
+	}
+	for (int64_t o = 0; o < n; o++)
+		y[o] += a * x[o * s];
+}
+
+static void scatter_row(double *restrict y, const double *restrict x, double a, int64_t n, int64_t s)
+{
+	for (int64_t i = 0; i < n; i++)
+		y[i * s] += a * x[i];
+}
+
+/*
+ * One output row y (forward) or one input row x (transposed) against one
+ * weight row w of the last spatial dim.
+ */
+static void row_taps(const Geom *gm, const Tap *taps, const double *w, const double *x, double *y)
+{
+	int64_t s = gm->stride[gm->nsp - 1];
+
+	for (int64_t kx = 0; kx < gm->k[gm->nsp - 1]; kx++) {
+		const Tap *t = &taps[kx];
+		int64_t len = t->hi - t->lo;
+
+		if (len <= 0)
+			continue;
+		if (gm->transposed)
+			scatter_row(y + t->lo * s + t->shift, x + t->lo, w[kx], len, s);
+		else
+			axpy_row(y + t->lo, x + t->lo * s + t->shift, w[kx], len, s);
+	}
+}
+
+/*
+ * The contribution of input channels x[0 .. cg) (planes isz apart) to one
+ * output plane y, with weights w[cc] (wstep apart) of ksz elements.
+ */
+typedef struct Planes {
+	const double *x;
+	int64_t cg, isz;
+	const double *w;
+	int64_t wstep;
+	double *y;
+} Planes;
+
+static void conv_planes(const Geom *gm, const Tap *taps, const Planes *p)
+{
+	int last = gm->nsp - 1;
+	const int64_t *rows_lim = gm->transposed ? gm->in : gm->out;
+	int64_t rows = prod(rows_lim, last), ktaps = prod(gm->k, last);
+	int64_t xw = gm->in[last], yw = gm->out[last], kw = gm->k[last];
+	int64_t ridx[MAX_SP] = {0};
+
+	for (int64_t r = 0; r < rows; r++, next_index(ridx, rows_lim, last)) {
+		int64_t kidx[MAX_SP] = {0};
+
+		for (int64_t t = 0; t < ktaps; t++, next_index(kidx, gm->k, last)) {
+			int64_t other = tap_row(gm, ridx, kidx);
+			int64_t xrow = gm->transposed ? r : other, yrow = gm->transposed ? other : r;
+
+			if (other < 0)
+				continue;
+			for (int64_t cc = 0; cc < p->cg; cc++)
+				row_taps(gm, taps, p->w + cc * p->wstep + t * kw,
+				         p->x + cc * p->isz + xrow * xw, p->y + yrow * yw);
+		}
+	}
+}
+
+/* y = conv(x, w) + b over the whole batch; b may be NULL. */
+static void conv_run(const Geom *gm, const Tap *taps, const double *x, const double *w,
+                     const double *b, double *y)
+{
+	int64_t cg = gm->cin / gm->group, mg = gm->cout / gm->group;
+	int64_t isz = prod(gm->in, gm->nsp), osz = prod(gm->out, gm->nsp);
+	int64_t ksz = prod(gm->k, gm->nsp);
+
+	for (int64_t nb = 0; nb < gm->batch; nb++) {
+		for (int64_t m = 0; m < gm->cout; m++) {
+			int64_t grp = m / mg;
+			Planes p = {
+				.x = x + (nb * gm->cin + grp * cg) * isz, .cg = cg, .isz = isz,
+				.y = y + (nb * gm->cout + m) * osz,
+			};
+
+			if (gm->transposed) {
+				p.w = w + (grp * cg * mg + m % mg) * ksz;
+				p.wstep = mg * ksz;
+			} else {
+				p.w = w + m * cg * ksz;
+				p.wstep = ksz;
+			}
+			for (int64_t o = 0; o < osz; o++)
+				p.y[o] = b ? b[m] : 0.0;
+			conv_planes(gm, taps, &p);
+		}
+	}
+}
+
+/* Optional input i: NULL when absent, also past the node's input count. */
+static const Value *opt_in(const Node *n, const Value *const *in, int i)
+{
+	return i < n->nin ? in[i] : NULL;
+}
+
+/* Evaluates the geometry and the convolution into fresh double output. */
+static Status conv_compute(EvalCtx *cx, const Node *n, const Value *xv, const Value *wv,
+                           const double *x, const double *w, const double *b, double **y)
+{
+	Geom gm;
+	Tap *taps;
+	Status st = conv_geom(cx->g, n, xv, wv, &gm);
+
+	if (st)
+		return st;
+	taps = last_dim_taps(cx->scratch, &gm);
+	*y = arena_alloc(cx->scratch, (size_t)(gm.batch * gm.cout * prod(gm.out, gm.nsp)) * sizeof(double));
+	if (!taps || !*y || !x || !w)
+		return graph_oom(cx->g);
+	conv_run(&gm, taps, x, w, b, *y);
+	return ST_OK;
+}
+
+static Status float_conv_eval(EvalCtx *cx, const Node *n, const Value *const *in,
+                              Value *const *out)
+{
+	double *x = val_to_f64(cx->scratch, in[0]), *w = val_to_f64(cx->scratch, in[1]);
+	const Value *bv = opt_in(n, in, 2);
+	double *b = NULL, *y;
+	Status st;
+
+	if (bv && !(b = val_to_f64(cx->scratch, bv)))
+		return graph_oom(cx->g);
+	if ((st = conv_compute(cx, n, in[0], in[1], x, w, b, &y)))
+		return st;
+	val_from_f64(out[0], y);
+	return ST_OK;
+}
+
+/*
+ * v - zp as double; zp is a scalar or one value per leading-dim slice of v
+ * (per output channel of W).  zp may be NULL.
+ */
+static double *minus_zero_point(Arena *a, const Value *v, const Value *zp)
+{
+	double *x = val_to_f64(a, v);
+	int64_t total = val_numel(v), nzp, per;
+
+	if (!x || !zp)
+		return x;
+	nzp = val_numel(zp);
+	per = total / (nzp > 0 ? nzp : 1);
+	for (int64_t i = 0; i < total; i++)
+		x[i] -= val_get_f64(zp, nzp == 1 ? 0 : i / per);
+	return x;
+}
+
+static Status conv_integer_eval(EvalCtx *cx, const Node *n, const Value *const *in,
+                                Value *const *out)
+{
+	double *x = minus_zero_point(cx->scratch, in[0], opt_in(n, in, 2));
+	double *w = minus_zero_point(cx->scratch, in[1], opt_in(n, in, 3));
+	double *y;
+	Status st = conv_compute(cx, n, in[0], in[1], x, w, NULL, &y);
+
+	if (st)
+		return st;
+	val_from_f64(out[0], y);
+	return ST_OK;
+}
+
+/*
+ * Requantization.  The multiplier x_scale * w_scale / y_scale is formed in
+ * float, as ONNX Runtime and the ONNX reference do, so that results on the
+ * .5 boundary round the same way; ties round to even.
+ */
+static void requantize(Value *yv, double *acc, const Value *const *in, int64_t m)
+{
+	float xs = (float)val_get_f64(in[1], 0), ys = (float)val_get_f64(in[6], 0);
+	int64_t nws = val_numel(in[4]), total = val_numel(yv), plane = total / (yv->dims[0] * m);
+	double yzp = val_get_f64(in[7], 0);
+	double lo = yv->dt == DT_U8 ? 0 : -128, hi = yv->dt == DT_U8 ? 255 : 127;
+
+	for (int64_t i = 0; i < total; i++) {
+		float ws = (float)val_get_f64(in[4], nws == 1 ? 0 : (i / plane) % m);
+		float xw = xs * ws;
+		float mul = xw / ys;
+		double q = nearbyint(acc[i] * (double)mul) + yzp;
+
+		acc[i] = q < lo ? lo : q > hi ? hi : q;
+	}
+	val_from_f64(yv, acc);
+}
+
+static Status qlinear_conv_eval(EvalCtx *cx, const Node *n, const Value *const *in,
+                                Value *const *out)
+{
+	double *x = minus_zero_point(cx->scratch, in[0], in[2]);
+	double *w = minus_zero_point(cx->scratch, in[3], in[5]);
+	const Value *bv = opt_in(n, in, 8);
+	double *b = NULL, *y;
+	Status st;
+
+	if (bv && !(b = val_to_f64(cx->scratch, bv)))
+		return graph_oom(cx->g);
+	if ((st = conv_compute(cx, n, in[0], in[3], x, w, b, &y)))
+		return st;
+	requantize(out[0], y, in, in[3]->dims[0]);
+	return ST_OK;
+}
+
+/* Output elements x (C/group) x kernel size: W holds the last two factors. */
+static int64_t conv_macs(Graph *g, const Node *n, int wi, int per)
+{
+	const Tensor *w = node_in(g, n, wi), *o = per == 0 ? node_out(g, n, 0) : node_in(g, n, 0);
+
+	if (!w || !o || !val_known(&w->v) || !val_known(&o->v) || w->v.rank < 2 ||
+	    w->v.dims[0] == 0)
+		return 0;
+	return val_numel(&o->v) * (val_numel(&w->v) / w->v.dims[0]);
+}
+
+static int64_t float_conv_macs(Graph *g, const Node *n)
+{
+	return conv_macs(g, n, 1, 0);
+}
+
+/* Each input element meets (M/group) x kernel size weights. */
+static int64_t conv_transpose_macs(Graph *g, const Node *n)
+{
+	return conv_macs(g, n, 1, 1);
+}
+
+static int64_t conv_integer_macs(Graph *g, const Node *n)
+{
+	return conv_macs(g, n, 1, 0);
+}
+
+static int64_t qlinear_conv_macs(Graph *g, const Node *n)
+{
+	return conv_macs(g, n, 3, 0);
+}
+
+const OpImpl op_impl_Conv = { float_conv_infer, float_conv_eval, float_conv_macs };
+const OpImpl op_impl_ConvTranspose = { float_conv_infer, float_conv_eval, conv_transpose_macs };
+const OpImpl op_impl_ConvInteger = { conv_integer_infer, conv_integer_eval, conv_integer_macs };
+const OpImpl op_impl_QLinearConv = { qlinear_conv_infer, qlinear_conv_eval, qlinear_conv_macs };

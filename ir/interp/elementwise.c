@@ -1,0 +1,558 @@
+/*
+ * Reference kernels for the elementwise ops: the unary activations and math
+ * functions (Relu ... Erf), the binary arithmetic ops with NumPy
+ * broadcasting (Add, Sub, Mul, Div, Pow, PRelu) and the variadic ones (Sum,
+ * Max, Min, Mean).
+ *
+ * Both families are table driven: each op contributes one scalar function
+ * per number kind, and a single loop per family applies it.  Floating-point
+ * work runs in double and rounds once on store.  Integer element types take
+ * the exact path (64-bit arithmetic done unsigned so it wraps the way the
+ * element type does, then truncated to the element width on store) whenever
+ * the op has one; integer Div truncates toward zero like C.
+ *
+ * Per-opset differences: before opset 7 the binary ops broadcast only when
+ * `broadcast`=1, and then only B onto a contiguous run of A's dims starting
+ * at `axis` (PRelu's slope likewise lines up with the channel axis); before
+ * opset 8 the variadic ops need equal shapes; Clip's bounds are attributes
+ * before opset 11 and optional scalar inputs from then on.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "op.h"
+
+typedef struct Params {
+	double alpha, beta, gamma;  /* attributes, ONNX defaults filled in */
+	bool has_lo, has_hi;        /* Clip bounds present */
+	double lo, hi;              /* Clip bounds, float types */
+	int64_t ilo, ihi;           /* Clip bounds, integer types */
+	bool uns;                   /* element type is unsigned */
+} Params;
+
+typedef struct UnaryOp {
+	unsigned types;             /* DTM_* accepted for X */
+	double (*f)(double x, const Params *p);
+	int64_t (*fi)(int64_t x, const Params *p);  /* exact integer form or NULL */
+	double alpha, beta, gamma;  /* attribute defaults */
+} UnaryOp;
+
+typedef struct BinaryOp {
+	unsigned types;             /* DTM_* accepted for the inputs */
+	double (*f)(double a, double b);
+	int64_t (*fi)(int64_t a, int64_t b, bool uns);
+	bool variadic;
+} BinaryOp;
+
+static Status oom(EvalCtx *cx, const Node *n)
+{
+	return node_error(cx->g, n, ST_NOMEM, "out of memory");
+}
+
+static bool ilt(int64_t a, int64_t b, bool uns)
+{
+	return uns ? (uint64_t)a < (uint64_t)b : a < b;
+}
+
+/* NaN passes through, as np.clip and np.maximum let it. */
+static double clamp(double x, double lo, double hi)
+{
+	return x < lo ? lo : x > hi ? hi : x;
+}
+
+/* Unary scalar functions. */
+
+static double u_relu(double x, const Params *p) { (void)p; return x < 0 ? 0 : x; }
+static double u_leaky(double x, const Params *p) { return x < 0 ? p->alpha * x : x; }
+static double u_sigmoid(double x, const Params *p) { (void)p; return 1 / (1 + exp(-x)); }
+static double u_tanh(double x, const Params *p) { (void)p; return tanh(x); }
+static double u_exp(double x, const Params *p) { (void)p; return exp(x); }
+static double u_log(double x, const Params *p) { (void)p; return log(x); }
+static double u_sqrt(double x, const Params *p) { (void)p; return sqrt(x); }
+static double u_neg(double x, const Params *p) { (void)p; return -x; }
+static double u_abs(double x, const Params *p) { (void)p; return fabs(x); }
+static double u_recip(double x, const Params *p) { (void)p; return 1 / x; }
+static double u_floor(double x, const Params *p) { (void)p; return floor(x); }
+static double u_ceil(double x, const Params *p) { (void)p; return ceil(x); }
+static double u_erf(double x, const Params *p) { (void)p; return erf(x); }
+static double u_softsign(double x, const Params *p) { (void)p; return x / (1 + fabs(x)); }
+
+static double u_hardsigmoid(double x, const Params *p)
+{
+	return clamp(p->alpha * x + p->beta, 0, 1);
+}
+
+static double u_hardswish(double x, const Params *p)
+{
+	(void)p;
+	return x * clamp(x / 6 + 0.5, 0, 1);
+}
+
+static double u_elu(double x, const Params *p)
+{
+	return x < 0 ? p->alpha * expm1(x) : x;
+}
+
+static double u_selu(double x, const Params *p)
+{
+	return p->gamma * (x <= 0 ? p->alpha * expm1(x) : x);
+}
+
+/* log(1 + e^x) without overflowing e^x for large x. */
+static double u_softplus(double x, const Params *p)
+{
+	(void)p;
+	return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+
+static double u_clip(double x, const Params *p)
+{
+	if (p->has_lo && x < p->lo)
+		x = p->lo;
+	if (p->has_hi && x > p->hi)
+		x = p->hi;
+	return x;
+}
+
+static int64_t i_relu(int64_t x, const Params *p) { return !p->uns && x < 0 ? 0 : x; }
+static int64_t i_neg(int64_t x, const Params *p) { (void)p; return (int64_t)(0 - (uint64_t)x); }
+
+static int64_t i_abs(int64_t x, const Params *p)
+{
+	return !p->uns && x < 0 ? (int64_t)(0 - (uint64_t)x) : x;
+}
+
+static int64_t i_clip(int64_t x, const Params *p)
+{
+	if (p->has_lo && ilt(x, p->ilo, p->uns))
+		x = p->ilo;
+	if (p->has_hi && ilt(p->ihi, x, p->uns))
+		x = p->ihi;
+	return x;
+}
+
+#define SELU_ALPHA 1.67326319217681884765625
+#define SELU_GAMMA 1.05070102214813232421875
+
+static const UnaryOp unary_ops[OP_COUNT] = {
+	[OP_Relu] = {DTM_FLOAT | DTM_SINT, u_relu, i_relu, 0, 0, 0},
+	[OP_LeakyRelu] = {DTM_FLOAT, u_leaky, NULL, 0.01, 0, 0},
+	[OP_Sigmoid] = {DTM_FLOAT, u_sigmoid, NULL, 0, 0, 0},
+	[OP_Tanh] = {DTM_FLOAT, u_tanh, NULL, 0, 0, 0},
+	[OP_HardSigmoid] = {DTM_FLOAT, u_hardsigmoid, NULL, 0.2, 0.5, 0},
+	[OP_HardSwish] = {DTM_FLOAT, u_hardswish, NULL, 0, 0, 0},
+	[OP_Clip] = {DTM_NUM, u_clip, i_clip, 0, 0, 0},
+	[OP_Elu] = {DTM_FLOAT, u_elu, NULL, 1.0, 0, 0},
+	[OP_Selu] = {DTM_FLOAT, u_selu, NULL, SELU_ALPHA, 0, SELU_GAMMA},
+	[OP_Softplus] = {DTM_FLOAT, u_softplus, NULL, 0, 0, 0},
+	[OP_Softsign] = {DTM_FLOAT, u_softsign, NULL, 0, 0, 0},
+	[OP_Exp] = {DTM_FLOAT, u_exp, NULL, 0, 0, 0},
+	[OP_Log] = {DTM_FLOAT, u_log, NULL, 0, 0, 0},
+	[OP_Sqrt] = {DTM_FLOAT, u_sqrt, NULL, 0, 0, 0},
+	[OP_Neg] = {DTM_FLOAT | DTM_SINT, u_neg, i_neg, 0, 0, 0},
+	[OP_Abs] = {DTM_NUM, u_abs, i_abs, 0, 0, 0},
+	[OP_Reciprocal] = {DTM_FLOAT, u_recip, NULL, 0, 0, 0},
+	[OP_Floor] = {DTM_FLOAT, u_floor, NULL, 0, 0, 0},
+	[OP_Ceil] = {DTM_FLOAT, u_ceil, NULL, 0, 0, 0},
+	[OP_Erf] = {DTM_NUM, u_erf, NULL, 0, 0, 0},
+};
+
+/* Clip bounds: attributes before opset 11 (float only), inputs after. */
+static void clip_bounds(int64_t opset, const Node *n, const Value *const *in, Params *p)
+{
+	if (opset < 11) {
+		p->has_lo = p->has_hi = true;
+		p->lo = attr_f(n, "min", -FLT_MAX);
+		p->hi = attr_f(n, "max", FLT_MAX);
+		return;
+	}
+	if (n->nin > 1 && in[1]) {
+		p->has_lo = true;
+		p->lo = val_get_f64(in[1], 0);
+		p->ilo = val_get_i64(in[1], 0);
+	}
+	if (n->nin > 2 && in[2]) {
+		p->has_hi = true;
+		p->hi = val_get_f64(in[2], 0);
+		p->ihi = val_get_i64(in[2], 0);
+	}
+}
+
+static void unary_params(int64_t opset, const Node *n, const Value *const *in, Params *p)
+{
+	const UnaryOp *u = &unary_ops[n->op];
+
+	memset(p, 0, sizeof(*p));
+	p->alpha = attr_f(n, "alpha", u->alpha);
+	p->beta = attr_f(n, "beta", u->beta);
+	p->gamma = attr_f(n, "gamma", u->gamma);
+	p->uns = !dtype_is_signed(in[0]->dt);
+	if (n->op == OP_Clip)
+		clip_bounds(opset, n, in, p);
+}
+
+static Status unary_infer(Graph *g, Node *n)
+{
+	Status st = infer_nin(g, n, 1, 1);
+
+	if (st == ST_OK)
+		st = infer_dtype(g, n, 0, unary_ops[n->op].types);
+	return st == ST_OK ? infer_same(g, n) : st;
+}
+
+/* A Clip bound input: X's element type, one element. */
+static Status clip_bound_check(Graph *g, const Node *n, int i)
+{
+	const Tensor *x = node_in(g, n, 0), *b = node_in(g, n, i);
+	char buf[64];
+
+	if (!b)
+		return ST_OK;
+	if (b->v.dt != x->v.dt)
+		return node_error(g, n, ST_INVALID, "input '%s' is %s but X is %s",
+		                  b->name, dtype_name(b->v.dt), dtype_name(x->v.dt));
+	if (val_known(&b->v) && val_numel(&b->v) != 1)
+		return node_error(g, n, ST_INVALID, "bound '%s' is %s, not a scalar",
+		                  b->name, val_type_str(&b->v, buf, sizeof(buf)));
+	return ST_OK;
+}
+
+static Status clip_infer(Graph *g, Node *n)
+{
+	Status st;
+
+	if (g->opset < 11) {
+		if ((st = infer_nin(g, n, 1, 1)) || (st = infer_dtype(g, n, 0, DTM_FLOAT)))
+			return st;
+		return infer_same(g, n);
+	}
+	if (attr_find(n, "min") || attr_find(n, "max"))
+		return node_error(g, n, ST_INVALID,
+		                  "attributes 'min' and 'max' became inputs in opset 11");
+	if ((st = infer_nin(g, n, 1, 3)) || (st = infer_dtype(g, n, 0, DTM_NUM)))
+		return st;
+	if ((st = clip_bound_check(g, n, 1)) || (st = clip_bound_check(g, n, 2)))
+		return st;
+	return infer_same(g, n);
+}
+
+static Status unary_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
+{
+	const UnaryOp *u = &unary_ops[n->op];
+	int64_t len = val_numel(in[0]);
+	Params p;
+	double *x;
+
+	nnac_assert(u->f);
+	unary_params(cx->g->opset, n, in, &p);
+	if (u->fi && dtype_is_int(in[0]->dt)) {
+		for (int64_t i = 0; i < len; i++)
+			val_set_i64(out[0], i, u->fi(val_get_i64(in[0], i), &p));
+		return ST_OK;
+	}
+	x = val_to_f64(cx->scratch, in[0]);
+	if (!x)
+		return oom(cx, n);
+	for (int64_t i = 0; i < len; i++)
+		x[i] = u->f(x[i], &p);
+	val_from_f64(out[0], x);
+	return ST_OK;
+}
+
+/* Binary scalar functions. */
+
+static double b_add(double a, double b) { return a + b; }
+static double b_sub(double a, double b) { return a - b; }
+static double b_mul(double a, double b) { return a * b; }
+static double b_div(double a, double b) { return a / b; }
+static double b_pow(double a, double b) { return pow(a, b); }
+static double b_prelu(double x, double s) { return x < 0 ? s * x : x; }
+
+static double b_max(double a, double b)
+{
+	return isnan(a) || a > b ? a : b;
+}
+
+static double b_min(double a, double b)
+{
+	return isnan(a) || a < b ? a : b;
+}
+
+static int64_t wrap(uint64_t x) { return (int64_t)x; }
+
+static int64_t i_add(int64_t a, int64_t b, bool uns) { (void)uns; return wrap((uint64_t)a + (uint64_t)b); }
+static int64_t i_sub(int64_t a, int64_t b, bool uns) { (void)uns; return wrap((uint64_t)a - (uint64_t)b); }
+static int64_t i_mul(int64_t a, int64_t b, bool uns) { (void)uns; return wrap((uint64_t)a * (uint64_t)b); }
+static int64_t i_max(int64_t a, int64_t b, bool uns) { return ilt(a, b, uns) ? b : a; }
+static int64_t i_min(int64_t a, int64_t b, bool uns) { return ilt(b, a, uns) ? b : a; }
+
+static int64_t i_prelu(int64_t x, int64_t s, bool uns)
+{
+	return !uns && x < 0 ? i_mul(s, x, uns) : x;
+}
+
+/* Truncates toward zero; x / 0 gives 0 rather than trapping. */
+static int64_t i_div(int64_t a, int64_t b, bool uns)
+{
+	if (b == 0)
+		return 0;
+	if (uns)
+		return wrap((uint64_t)a / (uint64_t)b);
+	if (b == -1)
+		return wrap(0 - (uint64_t)a);
+	return a / b;
+}
+
+/* Square-and-multiply, wrapping; a negative exponent truncates 1 / a^-b. */
+static int64_t i_pow(int64_t a, int64_t b, bool uns)
+{
+	uint64_t r = 1, base = (uint64_t)a;
+
+	(void)uns;
+	if (b < 0)
+		return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;
+	for (uint64_t e = (uint64_t)b; e; e >>= 1) {
+		if (e & 1)
+			r *= base;
+		base *= base;
+	}
+	return wrap(r);
+}
+
+#define DTM_PRELU (DTM_FLOAT | DTM(I32) | DTM(I64) | DTM(U32) | DTM(U64))
+
+static const BinaryOp binary_ops[OP_COUNT] = {
+	[OP_Add] = {DTM_NUM, b_add, i_add, false},
+	[OP_Sub] = {DTM_NUM, b_sub, i_sub, false},
+	[OP_Mul] = {DTM_NUM, b_mul, i_mul, false},
+	[OP_Div] = {DTM_NUM, b_div, i_div, false},
+	[OP_Pow] = {DTM_NUM, b_pow, i_pow, false},
+	[OP_PRelu] = {DTM_PRELU, b_prelu, i_prelu, false},
+	[OP_Sum] = {DTM_FLOAT, b_add, i_add, true},
+	[OP_Max] = {DTM_NUM, b_max, i_max, true},
+	[OP_Min] = {DTM_NUM, b_min, i_min, true},
+	[OP_Mean] = {DTM_FLOAT, b_add, i_add, true},
+};
+
+static bool has_legacy_attrs(OpKind op)
+{
+	return op == OP_Add || op == OP_Sub || op == OP_Mul || op == OP_Div || op == OP_Pow;
+}
+
+/*
+ * Opset < 7 broadcasting of B onto A: B's dims line up with A's from axis
+ * on, each equal or 1.  The view pads B with 1s to A's rank so the NumPy
+ * loop applies unchanged; a one-element B is a scalar whatever its shape.
+ */
+static bool legacy_view(const Value *a, const Value *b, int64_t axis, Value *view)
+{
+	*view = *b;
+	if (val_numel(b) == 1) {
+		view->rank = 0;
+		return true;
+	}
+	if (axis < 0)
+		axis += a->rank;
+	if (axis < 0 || axis + b->rank > a->rank)
+		return false;
+	view->rank = a->rank;
+	for (int i = 0; i < a->rank; i++)
+		view->dims[i] = 1;
+	for (int j = 0; j < b->rank; j++) {
+		if (b->dims[j] != a->dims[axis + j] && b->dims[j] != 1)
+			return false;
+		view->dims[axis + j] = b->dims[j];
+	}
+	return true;
+}
+
+/*
+ * Input k as the broadcast loop sees it.  Legacy broadcasting applies to
+ * input 1 of the binary ops before opset 7; PRelu-6's slope is per channel
+ * (axis 1) when it is a vector.  False: the legacy shapes do not line up.
+ */
+static bool operand(int64_t opset, const Node *n, const Value *a, const Value *b, int k,
+                    Value *view)
+{
+	*view = *b;
+	if (opset >= 7 || k != 1)
+		return true;
+	if (n->op == OP_PRelu) {
+		int64_t axis = a->rank >= 2 && b->rank == 1 ? 1 : a->rank - b->rank;
+		return legacy_view(a, b, axis, view);
+	}
+	if (has_legacy_attrs(n->op) && attr_i(n, "broadcast", 0))
+		return legacy_view(a, b, attr_i(n, "axis", a->rank - b->rank), view);
+	return true;
+}
+
+/* NumPy broadcasting that lets an unknown dimension match a known one. */
+static bool bcast_infer(const Value *a, const Value *b, Value *y)
+{
+	int rank = a->rank > b->rank ? a->rank : b->rank;
+	int64_t dims[MAX_RANK];
+
+	for (int i = 0; i < rank; i++) {
+		int ia = i - (rank - a->rank), ib = i - (rank - b->rank);
+		int64_t da = ia >= 0 ? a->dims[ia] : 1;
+		int64_t db = ib >= 0 ? b->dims[ib] : 1;
+
+		if (da == db || db == 1 || (db < 0 && da != 1))
+			dims[i] = da;
+		else if (da == 1 || da < 0)
+			dims[i] = db;
+		else
+			return false;
+	}
+	val_set_type(y, y->dt, rank, dims);
+	return true;
+}
+
+/* Whether the opset's rules need input k's shape to equal A's. */
+static bool needs_same_shape(int64_t opset, const Node *n)
+{
+	if (binary_ops[n->op].variadic)
+		return opset < 8;
+	return opset < 7 && has_legacy_attrs(n->op) && !attr_i(n, "broadcast", 0);
+}
+
+static Status legacy_attr_check(Graph *g, const Node *n)
+{
+	if (g->opset < 7 || !has_legacy_attrs(n->op))
+		return ST_OK;
+	if (attr_find(n, "broadcast") || attr_find(n, "axis"))
+		return node_error(g, n, ST_INVALID,
+		                  "attributes 'broadcast' and 'axis' were removed in opset 7");
+	return ST_OK;
+}
+
+static Status operand_check(Graph *g, const Node *n, int k, Value *y)
+{
+	const Tensor *a = node_in(g, n, 0), *b = node_in(g, n, k);
+	char ba[64], bb[64];
+	Value v;
+
+	if (!b)
+		return node_error(g, n, ST_INVALID, "input %d is missing", k);
+	if (b->v.dt != a->v.dt && n->op != OP_Pow)
+		return node_error(g, n, ST_INVALID, "input '%s' is %s but input '%s' is %s",
+		                  b->name, dtype_name(b->v.dt), a->name, dtype_name(a->v.dt));
+	val_type_str(&a->v, ba, sizeof(ba));
+	val_type_str(&b->v, bb, sizeof(bb));
+	if (needs_same_shape(g->opset, n) && !val_same_shape(&a->v, &b->v))
+		return node_error(g, n, ST_INVALID, "shapes %s and %s differ and opset %lld "
+		                  "does not broadcast here", ba, bb, (long long)g->opset);
+	if (!operand(g->opset, n, &a->v, &b->v, k, &v) || !bcast_infer(y, &v, y))
+		return node_error(g, n, ST_INVALID, "cannot broadcast %s with %s", ba, bb);
+	return ST_OK;
+}
+
+static Status binary_infer(Graph *g, Node *n)
+{
+	const BinaryOp *b = &binary_ops[n->op];
+	Status st = infer_nin(g, n, b->variadic ? 1 : 2, b->variadic ? n->nin : 2);
+	Value y;
+
+	if (st != ST_OK || (st = legacy_attr_check(g, n)))
+		return st;
+	for (int k = 0; k < n->nin; k++)
+		if ((st = infer_dtype(g, n, k, n->op == OP_Pow && k ? DTM_NUM : b->types)))
+			return st;
+	y = node_in(g, n, 0)->v;
+	for (int k = 1; k < n->nin; k++)
+		if ((st = operand_check(g, n, k, &y)))
+			return st;
+	if (n->op == OP_PRelu && !val_same_shape(&y, &node_in(g, n, 0)->v))
+		return node_error(g, n, ST_INVALID, "slope does not broadcast to the shape of X");
+	infer_out(g, n, 0, y.dt, y.rank, y.dims);
+	return ST_OK;
+}
+
+/* Whether the op runs exactly in integers: an integer result from integers. */
+static bool exact_ints(const Node *n, const Value *const *in, const Value *y)
+{
+	if (!dtype_is_int(y->dt))
+		return false;
+	for (int k = 0; k < n->nin; k++)
+		if (!dtype_is_int(in[k]->dt))
+			return false;
+	return true;
+}
+
+static Status fold_f64(EvalCtx *cx, const Node *n, const Value *const *in, Value *y,
+                       int64_t *offs)
+{
+	const BinaryOp *b = &binary_ops[n->op];
+	int64_t len = val_numel(y);
+	double *acc = arena_alloc(cx->scratch, (size_t)len * sizeof(*acc));
+
+	if (!acc)
+		return oom(cx, n);
+	for (int k = 0; k < n->nin; k++) {
+		Value v;
+		double *x;
+
+		operand(cx->g->opset, n, in[0], in[k], k, &v);
+		if (!(x = val_to_f64(cx->scratch, &v)))
+			return oom(cx, n);
+		bcast_offsets(y, &v, offs);
+		for (int64_t i = 0; i < len; i++)
+			acc[i] = k ? b->f(acc[i], x[offs[i]]) : x[offs[i]];
+	}
+	if (n->op == OP_Mean)
+		for (int64_t i = 0; i < len; i++)
+			acc[i] /= n->nin;
+	val_from_f64(y, acc);
+	return ST_OK;
+}
+
+static Status fold_i64(EvalCtx *cx, const Node *n, const Value *const *in, Value *y,
+                       int64_t *offs)
+{
+	const BinaryOp *b = &binary_ops[n->op];
+	int64_t len = val_numel(y);
+	int64_t *acc = arena_alloc(cx->scratch, (size_t)len * sizeof(*acc));
+	bool uns = !dtype_is_signed(y->dt);
+
+	if (!acc)
+		return oom(cx, n);
+	for (int k = 0; k < n->nin; k++) {
+		Value v;
+		int64_t *x;
+
+		operand(cx->g->opset, n, in[0], in[k], k, &v);
+		if (!(x = val_to_i64(cx->scratch, &v)))
+			return oom(cx, n);
+		bcast_offsets(y, &v, offs);
+		for (int64_t i = 0; i < len; i++)
+			acc[i] = k ? b->fi(acc[i], x[offs[i]], uns) : x[offs[i]];
+	}
+	val_from_i64(y, acc);
+	return ST_OK;
+}
+
+static Status binary_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
+{
+	int64_t *offs = arena_alloc(cx->scratch, (size_t)val_numel(out[0]) * sizeof(*offs));
+
+	nnac_assert(binary_ops[n->op].f);
+	if (!offs)
+		return oom(cx, n);
+	if (exact_ints(n, in, out[0]))
+		return fold_i64(cx, n, in, out[0], offs);
+	return fold_f64(cx, n, in, out[0], offs);
+}
+
+#define UNARY(id) const OpImpl op_impl_##id = {unary_infer, unary_eval, NULL};
+#define BINARY(id) const OpImpl op_impl_##id = {binary_infer, binary_eval, NULL};
+
+UNARY(Relu) UNARY(LeakyRelu) UNARY(Sigmoid) UNARY(Tanh) UNARY(HardSigmoid)
+UNARY(HardSwish) UNARY(Elu) UNARY(Selu) UNARY(Softplus) UNARY(Softsign)
+UNARY(Exp) UNARY(Log) UNARY(Sqrt) UNARY(Neg) UNARY(Abs) UNARY(Reciprocal)
+UNARY(Floor) UNARY(Ceil) UNARY(Erf)
+const OpImpl op_impl_Clip = {clip_infer, unary_eval, NULL};
+
+BINARY(Add) BINARY(Sub) BINARY(Mul) BINARY(Div) BINARY(Pow) BINARY(PRelu)
+BINARY(Sum) BINARY(Max) BINARY(Min) BINARY(Mean)

@@ -1,0 +1,135 @@
+/*
+ * The reference interpreter's driver: binds inputs, walks the live nodes in
+ * order, allocates every output at its inferred type and calls the op's eval
+ * kernel, then applies a fused activation in place.  Temporary memory of a
+ * kernel is released after each node.
+ */
+#include "interp.h"
+
+#include <string.h>
+
+typedef struct Run {
+	Graph *g;
+	Value *vals;         /* one per tensor */
+	Arena *values;       /* where outputs of nodes live */
+	Arena scratch;
+} Run;
+
+static Status check_input(Graph *g, const Tensor *t, const Value *v)
+{
+	char want[128], got[128];
+
+	if (v->dt != t->v.dt || !val_same_shape(v, &t->v))
+		return graph_error(g, ST_INVALID, "input '%s' is %s, the model expects %s", t->name,
+		                   val_type_str(v, got, sizeof(got)), val_type_str(&t->v, want, sizeof(want)));
+	return ST_OK;
+}
+
+static Status apply_fused(Run *r, const Node *n, Value *y)
+{
+	const Node *act = &r->g->nodes[n->fused_node];
+	const Value *in[1] = {y};
+	Value *out[1] = {y};
+	EvalCtx cx = {&r->scratch, r->g};
+
+	return op_impl(n->fused_act)->eval(&cx, act, in, out);
+}
+
+static Status eval_node(Run *r, const Node *n)
+{
+	const Value *in[n->nin + 1];
+	Value *out[n->nout + 1];
+	EvalCtx cx = {&r->scratch, r->g};
+	Status st;
+
+	for (int i = 0; i < n->nin; i++)
+		in[i] = n->in[i] >= 0 ? &r->vals[n->in[i]] : NULL;
+	for (int i = 0; i < n->nout; i++) {
+		out[i] = NULL;
+		if (n->out[i] < 0)
+			continue;
+		out[i] = &r->vals[n->out[i]];
+		*out[i] = r->g->tensors[n->out[i]].v;
+		if (!val_alloc(r->values, out[i]))
+			return graph_oom(r->g);
+	}
+	st = op_impl(n->op)->eval(&cx, n, in, out);
+	if (st == ST_OK && n->fused_act != OP_COUNT && out[0])
+		st = apply_fused(r, n, out[0]);
+	arena_free(&r->scratch);
+	return st;
+}
+
+static Status run_nodes(Run *r)
+{
+	for (int i = 0; i < r->g->nnodes; i++) {
+		const Node *n = &r->g->nodes[i];
+		Status st;
+
+		if (n->flags & NODE_DEAD)
+			continue;
+		nnac_assert(n->op < OP_COUNT);
+		st = eval_node(r, n);
+		if (st != ST_OK)
+			return st;
+	}
+	return ST_OK;
+}
+
+Status interp_run(Graph *g, const Value *inputs, Value *outputs, Arena *out_arena)
+{
+	Arena values;
+	Run r = {g, NULL, &values, {0}};
+	Status st = ST_OK;
+
+	arena_init(&values);
+	arena_init(&r.scratch);
+	r.vals = arena_alloc(&values, (size_t)(g->ntensors + 1) * sizeof(Value));
+	if (!r.vals)
+		return graph_oom(g);
+	for (int t = 0; t < g->ntensors; t++)
+		r.vals[t] = g->tensors[t].v;
+	for (int i = 0; i < g->ninputs && st == ST_OK; i++) {
+		st = check_input(g, &g->tensors[g->inputs[i]], &inputs[i]);
+		r.vals[g->inputs[i]] = inputs[i];
+	}
+	if (st == ST_OK)
+		st = run_nodes(&r);
+	for (int i = 0; i < g->noutputs && st == ST_OK; i++) {
+		outputs[i] = r.vals[g->outputs[i]];
+		if (!outputs[i].data) {
+			st = graph_error(g, ST_INTERNAL, "output '%s' was not computed", g->tensors[g->outputs[i]].name);
+			break;
+		}
+		outputs[i].data = arena_alloc(out_arena, (size_t)val_bytes(&outputs[i]));
+		if (!outputs[i].data)
+			st = graph_oom(g);
+		else
+			memcpy(outputs[i].data, r.vals[g->outputs[i]].data, (size_t)val_bytes(&outputs[i]));
+	}
+	arena_free(&r.scratch);
+	arena_free(&values);
+	return st;
+}
+
+Status interp_eval_const(Graph *g, Node *n)
+{
+	Arena tmp;
+	Run r = {g, NULL, &g->arena, {0}};
+	Status st;
+
+	arena_init(&tmp);
+	arena_init(&r.scratch);
+	r.vals = arena_alloc(&tmp, (size_t)(g->ntensors + 1) * sizeof(Value));
+	if (!r.vals)
+		return graph_oom(g);
+	for (int i = 0; i < n->nin; i++)
+		if (n->in[i] >= 0)
+			r.vals[n->in[i]] = g->tensors[n->in[i]].v;
+	st = eval_node(&r, n);
+	for (int i = 0; i < n->nout && st == ST_OK; i++)
+		if (n->out[i] >= 0)
+			g->tensors[n->out[i]].v.data = r.vals[n->out[i]].data;
+	arena_free(&tmp);
+	return st;
+}

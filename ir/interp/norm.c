@@ -1,0 +1,573 @@
+/*
+ * Reference kernels for normalization, softmax and reductions:
+ * BatchNormalization (inference), InstanceNormalization, Softmax,
+ * LogSoftmax, ReduceMean, ReduceMax and ReduceSum.
+ *
+ * Floating-point work runs in double and rounds once on store.  Integer
+ * reductions run in 64 bits (unsigned arithmetic, so sums wrap the way the
+ * element type does) and are exact.  Softmax subtracts the maximum before
+ * exponentiating so that large inputs do not overflow.
+ *
+ * Per-opset differences handled here: BatchNormalization's `spatial` and
+ * `is_test` (before opset 9 and 7), Softmax's 2-D coercion before opset 13,
+ * and the reduction axes moving from an attribute to an input (opset 13 for
+ * ReduceSum, 18 for ReduceMean and ReduceMax).
+ */
+#include <math.h>
+#include <stdint.h>
+
+#include "op.h"
+
+static Status oom(EvalCtx *cx, const Node *n)
+{
+	return node_error(cx->g, n, ST_NOMEM, "out of memory");
+}
+
+/* Product of dims[from..to); 1 when empty, DIM_UNKNOWN if any is unknown. */
+static int64_t dims_prod(const Value *v, int from, int to)
+{
+	int64_t p = 1;
+
+	for (int i = from; i < to; i++) {
+		if (v->dims[i] < 0)
+			return DIM_UNKNOWN;
+		p *= v->dims[i];
+	}
+	return p;
+}
+
+/* Two dimensions agree unless both are known and differ. */
+static bool dim_eq(int64_t a, int64_t b)
+{
+	return a < 0 || b < 0 || a == b;
+}
+
+static Status check_float_inputs(Graph *g, const Node *n, int count)
+{
+	for (int i = 0; i < count; i++) {
+		Status st = infer_dtype(g, n, i, DTM_FLOAT);
+		if (st != ST_OK)
+			return st;
+	}
+	return ST_OK;
+}
+
+/*
+ * BatchNormalization, inference form:
+ *   Y = (X - mean) / sqrt(var + epsilon) * scale + B
+ * X is [N, C, D1..Dn] (or [N], one channel).  The parameters are per
+ * channel, or per element of [C, D1..Dn] when spatial=0 (opsets 1 to 8).
+ */
+
+static bool bn_spatial(const Graph *g, const Node *n)
+{
+	return g->opset >= 9 || attr_i(n, "spatial", 1) != 0;
+}
+
+/* Only the inference outputs are computed: training mode is rejected. */
+static Status bn_check_mode(Graph *g, const Node *n)
+{
+	for (int i = 1; i < n->nout; i++)
+		if (n->out[i] >= 0)
+			return node_error(g, n, ST_UNSUPPORTED,
+			                  "training-mode output %d is not supported (inference only)", i);
+	if (g->opset >= 14 && attr_i(n, "training_mode", 0) != 0)
+		return infer_bad_attr(g, n, "training_mode", "training mode is not supported");
+	if (g->opset >= 9 && attr_find(n, "spatial"))
+		return node_error(g, n, ST_INVALID, "attribute 'spatial' was removed in opset 9");
+	if (g->opset >= 7 && attr_find(n, "is_test"))
+		return node_error(g, n, ST_INVALID, "attribute 'is_test' was removed in opset 7");
+	return ST_OK;
+}
+
+static Status bn_check_param(Graph *g, const Node *n, int i, const Value *x, bool spatial)
+{
+	static const char *names[] = {"X", "scale", "B", "mean", "var"};
+	const Value *p = &node_in(g, n, i)->v;
+	int want = spatial ? 1 : x->rank - 1;
+	bool ok = p->rank == want;
+
+	if (spatial)
+		ok = ok && dim_eq(p->dims[0], x->rank >= 2 ? x->dims[1] : 1);
+	for (int d = 0; ok && !spatial && d < want; d++)
+		ok = dim_eq(p->dims[d], x->dims[d + 1]);
+	if (ok)
+		return ST_OK;
+	return node_error(g, n, ST_INVALID, "input '%s' must have shape %s (X's dims after N)",
+	                  names[i], spatial ? "[C]" : "[C, D1, ...]");
+}
+
+static Status bn_infer(Graph *g, Node *n)
+{
+	Status st = infer_nin(g, n, 5, 5);
+	const Value *x;
+	bool spatial = bn_spatial(g, n);
+
+	if (st == ST_OK)
+		st = check_float_inputs(g, n, 5);
+	if (st == ST_OK)
+		st = bn_check_mode(g, n);
+	if (st != ST_OK)
+		return st;
+	x = &node_in(g, n, 0)->v;
+	if (x->rank < 1)
+		return node_error(g, n, ST_INVALID, "X must have rank >= 1");
+	if (!spatial && x->rank < 2)
+		return node_error(g, n, ST_INVALID, "spatial=0 needs X of rank >= 2");
+	if (attr_f(n, "epsilon", 1e-5) < 0)
+		return node_error(g, n, ST_INVALID, "epsilon is negative");
+	for (int i = 1; i < 5; i++) {
+		st = bn_check_param(g, n, i, x, spatial);
+		if (st != ST_OK)
+			return st;
+	}
+	return infer_same(g, n);
+}
+
+static Status bn_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
+{
+	const Value *x = in[0];
+	bool spatial = bn_spatial(cx->g, n);
+	int64_t c = x->rank >= 2 ? x->dims[1] : 1;
+	int64_t inner = dims_prod(x, 2, x->rank);
+	int64_t nparam = spatial ? c : c * inner, stride = spatial ? inner : 1;
+	double eps = attr_f(n, "epsilon", 1e-5);
+	double *y = val_to_f64(cx->scratch, x), *p[5];
+	int64_t total = val_numel(x);
+
+	for (int i = 1; i < 5; i++) {
+		p[i] = val_to_f64(cx->scratch, in[i]);
+		if (!p[i])
+			return oom(cx, n);
+	}
+	if (!y)
+		return oom(cx, n);
+	for (int64_t i = 0; i < total; i++) {
+		int64_t k = (i / stride) % nparam;
+		y[i] = (y[i] - p[3][k]) / sqrt(p[4][k] + eps) * p[1][k] + p[2][k];
+	}
+	val_from_f64(out[0], y);
+	return ST_OK;
+}
+
+const OpImpl op_impl_BatchNormalization = { bn_infer, bn_eval, NULL };
+
+/*
+ * InstanceNormalization: every (n, c) plane of X [N, C, D1..Dn] is
+ * normalized by its own mean and (population) variance, then scaled and
+ * shifted per channel.
+ */
+
+static Status in_infer(Graph *g, Node *n)
+{
+	Status st = infer_nin(g, n, 3, 3);
+	const Value *x, *s, *b;
+
+	if (st == ST_OK)
+		st = check_float_inputs(g, n, 3);
+	if (st != ST_OK)
+		return st;
+	x = &node_in(g, n, 0)->v;
+	s = &node_in(g, n, 1)->v;
+	b = &node_in(g, n, 2)->v;
+	if (x->rank < 2)
+		return node_error(g, n, ST_INVALID, "input must have rank >= 2, not %d", x->rank);
+	if (s->rank != 1 || !dim_eq(s->dims[0], x->dims[1]))
+		return node_error(g, n, ST_INVALID, "scale must have shape [C]");
+	if (b->rank != 1 || !dim_eq(b->dims[0], x->dims[1]))
+		return node_error(g, n, ST_INVALID, "B must have shape [C]");
+	if (attr_f(n, "epsilon", 1e-5) < 0)
+		return node_error(g, n, ST_INVALID, "epsilon is negative");
+	return infer_same(g, n);
+}
+
+/* Normalizes x[0..len) in place to zero mean and unit variance. */
+static void normalize_plane(double *x, int64_t len, double eps)
+{
+	double mean = 0, var = 0;
+
+	for (int64_t i = 0; i < len; i++)
+		mean += x[i];
+	mean /= (double)len;
+	for (int64_t i = 0; i < len; i++)
+		var += (x[i] - mean) * (x[i] - mean);
+	var /= (double)len;
+	for (int64_t i = 0; i < len; i++)
+		x[i] = (x[i] - mean) / sqrt(var + eps);
+}
+
+static Status in_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
+{
+	const Value *x = in[0];
+	int64_t c = x->dims[1], inner = dims_prod(x, 2, x->rank);
+	int64_t planes = x->dims[0] * c;
+	double eps = attr_f(n, "epsilon", 1e-5);
+	double *y = val_to_f64(cx->scratch, x);
+	double *s = val_to_f64(cx->scratch, in[1]);
+	double *b = val_to_f64(cx->scratch, in[2]);
+
+	if (!y || !s || !b)
+		return oom(cx, n);
+	for (int64_t p = 0; p < planes && inner > 0; p++) {
+		double *plane = y + p * inner;
+
+		normalize_plane(plane, inner, eps);
+		for (int64_t i = 0; i < inner; i++)
+			plane[i] = plane[i] * s[p % c] + b[p % c];
+	}
+	val_from_f64(out[0], y);
+	return ST_OK;
+}
+
+const OpImpl op_impl_InstanceNormalization = { in_infer, in_eval, NULL };
+
+/*
+ * Softmax and LogSoftmax.  The input is seen as [outer, len, inner] and
+ * normalized along len.  Before opset 13 the input is coerced to 2-D at
+ * `axis` (default 1): len is the whole trailing block and inner is 1.
+ * From opset 13 len is the single dimension `axis` (default -1).
+ */
+
+typedef struct SoftmaxGeom {
+	int64_t outer, len, inner;
+} SoftmaxGeom;
+
+static bool softmax_geom(const Graph *g, const Node *n, const Value *x, SoftmaxGeom *sg)
+{
+	bool coerce = g->opset < 13;
+	int64_t axis = attr_i(n, "axis", coerce ? 1 : -1);
+
+	if (!norm_axis(&axis, x->rank))
+		return false;
+	sg->outer = dims_prod(x, 0, (int)axis);
+	sg->len = coerce ? dims_prod(x, (int)axis, x->rank) : x->dims[axis];
+	sg->inner = coerce ? 1 : dims_prod(x, (int)axis + 1, x->rank);
+	return true;
+}
+
+static Status softmax_infer(Graph *g, Node *n)
+{
+	Status st = infer_nin(g, n, 1, 1);
+	SoftmaxGeom sg;
+
+	if (st == ST_OK)
+		st = infer_dtype(g, n, 0, DTM_FLOAT);
+	if (st != ST_OK)
+		return st;
+	if (!softmax_geom(g, n, &node_in(g, n, 0)->v, &sg))
+		return node_error(g, n, ST_INVALID, "axis %lld is out of range for rank %d",
+		                  (long long)attr_i(n, "axis", g->opset < 13 ? 1 : -1),
+		                  node_in(g, n, 0)->v.rank);
+	return infer_same(g, n);
+}
+
+/* One row x[0], x[stride], ... x[(len-1)*stride], normalized in place. */
+static void softmax_row(double *x, int64_t len, int64_t stride, bool log_out)
+{
+	double max = -INFINITY, sum = 0;
+
+	for (int64_t k = 0; k < len; k++)
+		if (x[k * stride] > max)
+			max = x[k * stride];
+	for (int64_t k = 0; k < len; k++)
+		sum += exp(x[k * stride] - max);
+	for (int64_t k = 0; k < len; k++) {
+		double d = x[k * stride] - max;
+		x[k * stride] = log_out ? d - log(sum) : exp(d) / sum;
+	}
+}
+
+static Status softmax_run(EvalCtx *cx, const Node *n, const Value *x, Value *y, bool log_out)
+{
+	SoftmaxGeom sg;
+	double *v = val_to_f64(cx->scratch, x);
+
+	if (!v)
+		return oom(cx, n);
+	softmax_geom(cx->g, n, x, &sg);
+	for (int64_t o = 0; o < sg.outer; o++)
+		for (int64_t s = 0; s < sg.inner; s++)
+			softmax_row(v + o * sg.len * sg.inner + s, sg.len, sg.inner, log_out);
+	val_from_f64(y, v);
+	return ST_OK;
+}
+
+static Status softmax_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
+{
+	return softmax_run(cx, n, in[0], out[0], false);
+}
+
+static Status logsoftmax_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
+{
+	return softmax_run(cx, n, in[0], out[0], true);
+}
+
+const OpImpl op_impl_Softmax = { softmax_infer, softmax_eval, NULL };
+const OpImpl op_impl_LogSoftmax = { softmax_infer, logsoftmax_eval, NULL };
+
+/*
+ * ReduceSum, ReduceMean, ReduceMax.  The axes are an attribute before the
+ * opset that made them an optional second input (13 for ReduceSum, 18 for
+ * the others); noop_with_empty_axes exists only in the input form.  Empty
+ * axes reduce everything, unless noop_with_empty_axes makes the node an
+ * identity.  Reducing an empty set gives 0 (sum), NaN (mean) or the lowest
+ * value of the type (max).
+ */
+
+typedef enum RedKind { RED_SUM, RED_MEAN, RED_MAX } RedKind;
+
+typedef struct RedPlan {
+	bool red[MAX_RANK];  /* dimension d is reduced */
+	bool keep;           /* reduced dimensions stay as 1 */
+} RedPlan;
+
+static bool red_axes_are_input(const Graph *g, const Node *n)
+{
+	return g->opset >= (n->op == OP_ReduceSum ? 13 : 18);
+}
+
+/* Turns the axes as written into a plan for an input of rank `rank`. */
+static Status red_plan(Graph *g, const Node *n, const int64_t *axes, int count, int rank,
+                       RedPlan *p)
+{
+	bool noop = red_axes_are_input(g, n) && attr_i(n, "noop_with_empty_axes", 0) != 0;
+
+	p->keep = attr_i(n, "keepdims", 1) != 0;
+	for (int d = 0; d < rank; d++)
+		p->red[d] = count == 0 && !noop;
+	for (int i = 0; i < count; i++) {
+		int64_t a = axes[i];
+
+		if (!norm_axis(&a, rank))
+			return node_error(g, n, ST_INVALID, "axis %lld is out of range for rank %d",
+			                  (long long)axes[i], rank);
+		if (p->red[a])
+			return node_error(g, n, ST_INVALID, "axis %lld appears twice",
+			                  (long long)axes[i]);
+		p->red[a] = true;
+	}
+	return ST_OK;
+}
+
+static Status red_infer_axes(Graph *g, const Node *n, const int64_t **axes, int *count)
+{
+	int64_t *vals = NULL;
+	Status st;
+
+	if (!red_axes_are_input(g, n)) {
+		*axes = attr_ints(n, "axes", count);
+		return ST_OK;
+	}
+	if (attr_find(n, "axes"))
+		return node_error(g, n, ST_INVALID, "attribute 'axes' is an input from opset %d on",
+		                  n->op == OP_ReduceSum ? 13 : 18);
+	st = infer_const_ints(g, n, 1, &vals, count);
+	*axes = vals;
+	return st;
+}
+
+/* The element types of the ONNX schemas (ReduceMax: int8/uint8 from
+ * opset 12, bool from 20; accepted in every opset). */
+static unsigned red_dtypes(OpKind op)
+{
+	unsigned common = DTM_FLOAT | DTM(I32) | DTM(I64) | DTM(U32) | DTM(U64);
+
+	return op == OP_ReduceMax ? common | DTM(I8) | DTM(U8) | DTM(BOOL) : common;
+}
+
+static Status red_check(Graph *g, const Node *n)
+{
+	Status st = infer_nin(g, n, 1, red_axes_are_input(g, n) ? 2 : 1);
+
+	if (st == ST_OK)
+		st = infer_dtype(g, n, 0, red_dtypes(n->op));
+	if (st == ST_OK && n->nin > 1 && n->in[1] >= 0)
+		st = infer_dtype(g, n, 1, DTM(I64));
+	return st;
+}
+
+static Status red_infer(Graph *g, Node *n)
+{
+	const int64_t *axes = NULL;
+	int64_t dims[MAX_RANK];
+	int count = 0, rank = 0;
+	const Value *x;
+	RedPlan p;
+	Status st = red_check(g, n);
+
+	if (st == ST_OK)
+		st = red_infer_axes(g, n, &axes, &count);
+	if (st != ST_OK)
+		return st;
+	x = &node_in(g, n, 0)->v;
+	st = red_plan(g, n, axes, count, x->rank, &p);
+	if (st != ST_OK)
+		return st;
+	for (int d = 0; d < x->rank; d++)
+		if (!p.red[d] || p.keep)
+			dims[rank++] = p.red[d] ? 1 : x->dims[d];
+	infer_out(g, n, 0, x->dt, rank, dims);
+	return ST_OK;
+}
+
+/*
+ * For every element of x (row-major), the flat index of the output element
+ * it reduces into.  Dropping kept size-1 dimensions leaves flat indices
+ * unchanged, so the map serves keepdims=0 as well.
+ */
+static int64_t *red_map(Arena *a, const Value *x, const RedPlan *p)
+{
+	int64_t total = val_numel(x), idx[MAX_RANK] = {0}, ostr[MAX_RANK], s = 1, off = 0;
+	int64_t *map = arena_alloc(a, (size_t)(total > 0 ? total : 1) * sizeof *map);
+
+	if (!map)
+		return NULL;
+	for (int d = x->rank - 1; d >= 0; d--) {
+		ostr[d] = p->red[d] ? 0 : s;
+		s *= p->red[d] ? 1 : x->dims[d];
+	}
+	for (int64_t i = 0; i < total; i++) {
+		map[i] = off;
+		for (int d = x->rank - 1; d >= 0; d--) {
+			off += ostr[d];
+			if (++idx[d] < x->dims[d])
+				break;
+			off -= ostr[d] * idx[d];
+			idx[d] = 0;
+		}
+	}
+	return map;
+}
+
+static Status red_float(EvalCtx *cx, const Node *n, RedKind k, const Value *x,
+                        const int64_t *map, Value *y)
+{
+	int64_t total = val_numel(x), nout = val_numel(y);
+	int64_t count = nout > 0 ? total / nout : 0;
+	double *v = val_to_f64(cx->scratch, x);
+	double *acc = arena_alloc(cx->scratch, (size_t)(nout > 0 ? nout : 1) * sizeof *acc);
+
+	if (!v || !acc)
+		return oom(cx, n);
+	for (int64_t o = 0; o < nout; o++)
+		acc[o] = k == RED_MAX ? -INFINITY : 0;
+	for (int64_t i = 0; i < total; i++) {
+		double *a = &acc[map[i]];
+
+		if (k != RED_MAX)
+			*a += v[i];
+		else if (isnan(v[i]) || v[i] > *a)
+			*a = v[i];
+	}
+	for (int64_t o = 0; o < nout && k == RED_MEAN; o++)
+		acc[o] /= (double)count;
+	val_from_f64(y, acc);
+	return ST_OK;
+}
+
+/* The lowest value of an integer (or bool) type, as int64. */
+static int64_t int_lowest(DType dt)
+{
+	int bits = 8 * dtype_size(dt);
+
+	if (!dtype_is_signed(dt))
+		return 0;
+	return bits == 64 ? INT64_MIN : -((int64_t)1 << (bits - 1));
+}
+
+/* a > b in the element type's own order. */
+static bool int_greater(int64_t a, int64_t b, bool is_signed)
+{
+	return is_signed ? a > b : (uint64_t)a > (uint64_t)b;
+}
+
+static int64_t int_div(uint64_t sum, int64_t count, bool is_signed)
+{
+	if (count == 0)
+		return 0;
+	if (is_signed)
+		return (int64_t)sum / count;
+	return (int64_t)(sum / (uint64_t)count);
+}
+
+static Status red_int(EvalCtx *cx, const Node *n, RedKind k, const Value *x,
+                      const int64_t *map, Value *y)
+{
+	int64_t total = val_numel(x), nout = val_numel(y);
+	int64_t count = nout > 0 ? total / nout : 0;
+	bool sgn = dtype_is_signed(x->dt);
+	int64_t *acc = arena_alloc(cx->scratch, (size_t)(nout > 0 ? nout : 1) * sizeof *acc);
+
+	if (!acc)
+		return oom(cx, n);
+	for (int64_t o = 0; o < nout; o++)
+		acc[o] = k == RED_MAX ? int_lowest(x->dt) : 0;
+	for (int64_t i = 0; i < total; i++) {
+		int64_t v = val_get_i64(x, i), *a = &acc[map[i]];
+
+		if (k != RED_MAX)
+			*a = (int64_t)((uint64_t)*a + (uint64_t)v);
+		else if (int_greater(v, *a, sgn))
+			*a = v;
+	}
+	for (int64_t o = 0; o < nout && k == RED_MEAN; o++)
+		acc[o] = int_div((uint64_t)acc[o], count, sgn);
+	val_from_i64(y, acc);
+	return ST_OK;
+}
+
+static Status red_eval_axes(EvalCtx *cx, const Node *n, const Value *const *in,
+                            const int64_t **axes, int *count)
+{
+	if (!red_axes_are_input(cx->g, n)) {
+		*axes = attr_ints(n, "axes", count);
+		return ST_OK;
+	}
+	*axes = NULL;
+	*count = 0;
+	if (n->nin < 2 || !in[1])
+		return ST_OK;
+	*count = (int)val_numel(in[1]);
+	*axes = val_to_i64(cx->scratch, in[1]);
+	return *axes ? ST_OK : oom(cx, n);
+}
+
+static Status red_run(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out,
+                      RedKind k)
+{
+	const int64_t *axes;
+	int64_t *map;
+	int count;
+	RedPlan p;
+	Status st = red_eval_axes(cx, n, in, &axes, &count);
+
+	if (st == ST_OK)
+		st = red_plan(cx->g, n, axes, count, in[0]->rank, &p);
+	if (st != ST_OK)
+		return st;
+	map = red_map(cx->scratch, in[0], &p);
+	if (!map)
+		return oom(cx, n);
+	if (dtype_is_float(in[0]->dt))
+		return red_float(cx, n, k, in[0], map, out[0]);
+	return red_int(cx, n, k, in[0], map, out[0]);
+}
+
+static Status rsum_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
+{
+	return red_run(cx, n, in, out, RED_SUM);
+}
+
+static Status rmean_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
+{
+	return red_run(cx, n, in, out, RED_MEAN);
+}
+
+static Status rmax_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
+{
+	return red_run(cx, n, in, out, RED_MAX);
+}
+
+const OpImpl op_impl_ReduceSum = { red_infer, rsum_eval, NULL };
+const OpImpl op_impl_ReduceMean = { red_infer, rmean_eval, NULL };
+const OpImpl op_impl_ReduceMax = { red_infer, rmax_eval, NULL };

@@ -1,0 +1,467 @@
+/*
+ * Reference kernels of Resize and Upsample.
+ *
+ * Both map every output coordinate, axis by axis, to a coordinate in the
+ * input (the coordinate_transformation_mode) and read it through a small
+ * separable kernel: one tap for nearest, two for linear, four for cubic,
+ * with indices clamped to the edge as the ONNX reference pads by `edge`.
+ * An output element is the sum over the product of its axes' taps,
+ * accumulated in double.  Nearest copies whole elements, so it is exact for
+ * every element type.
+ *
+ * Older forms carry their own fixed choices: Upsample (opset 7-9) and
+ * Resize-10 use the asymmetric transform and the "simple" nearest rounding
+ * of onnxruntime (floor when enlarging, ceil when shrinking).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "op.h"
+
+#define TRY(x) do { Status st_ = (x); if (st_ != ST_OK) return st_; } while (0)
+
+enum { RZ_NEAREST, RZ_LINEAR, RZ_CUBIC };
+
+enum {
+	CT_HALF_PIXEL, CT_HALF_PIXEL_SYMMETRIC, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS,
+	CT_ASYMMETRIC, CT_TF_HALF_PIXEL_FOR_NEAREST, CT_TF_CROP_AND_RESIZE
+};
+
+enum { NM_ROUND_PREFER_FLOOR, NM_ROUND_PREFER_CEIL, NM_FLOOR, NM_CEIL, NM_SIMPLE };
+
+static const char *const mode_names[] = {"nearest", "linear", "cubic"};
+static const char *const coord_names[] = {
+	"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
+	"asymmetric", "tf_half_pixel_for_nearest", "tf_crop_and_resize"
+};
+static const char *const nearest_names[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+
+enum { MAX_TAPS = 4 };
+
+/* An output dimension larger than this is taken for a malformed scale. */
+#define MAX_RESIZED_DIM ((int64_t)1 << 40)
+
+typedef struct ResizePlan {
+	int mode, coord, nearest;
+	double cubic_a, extrapolation;
+	bool exclude_outside;
+	int rank;
+	int64_t in[MAX_RANK], out[MAX_RANK];
+	double scale[MAX_RANK];     /* output / input per axis, as the model gave it */
+	double length[MAX_RANK];    /* resized length the transforms use: scale * input */
+	double roi[2 * MAX_RANK];   /* tf_crop_and_resize: starts, then ends, normalized */
+} ResizePlan;
+
+/* Per axis, for each output coordinate: up to MAX_TAPS input indices and
+ * weights; n == 0 marks a coordinate outside the crop (extrapolation). */
+typedef struct Taps {
+	int64_t *idx;
+	double *w;
+	int *n;
+} Taps;
+
+typedef struct FloatArg {
+	const double *v;
+	int n;
+} FloatArg;
+
+typedef struct IntArg {
+	const int64_t *v;
+	int n;
+} IntArg;
+
+static bool has_input(const Node *n, int i)
+{
+	return i < n->nin && n->in[i] >= 0;
+}
+
+/*
+ * Float argument from input i: a constant during infer (in == NULL), the
+ * run-time value during eval.  Empty tensors count as absent, as Resize-11
+ * uses them for placeholders.
+ */
+static Status float_input(Graph *g, const Node *n, const Value *const *in, Arena *a, int i,
+                          FloatArg *arg)
+{
+	double *v = NULL;
+	int count = 0;
+
+	*arg = (FloatArg){NULL, 0};
+	if (!has_input(n, i))
+		return ST_OK;
+	if (!in) {
+		TRY(infer_const_floats(g, n, i, &v, &count));
+	} else if (val_numel(in[i]) > 0) {
+		count = (int)val_numel(in[i]);
+		v = val_to_f64(a, in[i]);
+		if (!v)
+			return graph_oom(g);
+	}
+	*arg = (FloatArg){v, count};
+	return ST_OK;
+}
+
+static Status int_input(Graph *g, const Node *n, const Value *const *in, Arena *a, int i, IntArg *arg)
+{
+	int64_t *v = NULL;
+	int count = 0;
+
+	*arg = (IntArg){NULL, 0};
+	if (!has_input(n, i))
+		return ST_OK;
+	if (!in) {
+		TRY(infer_const_ints(g, n, i, &v, &count));
+	} else if (val_numel(in[i]) > 0) {
+		count = (int)val_numel(in[i]);
+		v = val_to_i64(a, in[i]);
+		if (!v)
+			return graph_oom(g);
+	}
+	*arg = (IntArg){v, count};
+	return ST_OK;
+}
+
+/* The index of string attribute `attr` in names. */
+static Status pick(Graph *g, const Node *n, const char *attr, const char *def,
+                   const char *const *names, int count, int *out)
+{
+	const char *s = attr_s(n, attr, def);
+
+	for (int i = 0; i < count; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = i;
+			return ST_OK;
+		}
+	}
+	return node_error(g, n, ST_INVALID, "%s '%s' is not a known value", attr, s);
+}
+
+static Status resize_attrs(Graph *g, const Node *n, ResizePlan *p)
+{
+	bool old = n->op == OP_Upsample || g->opset < 11;
+
+	TRY(pick(g, n, "mode", "nearest", mode_names, old ? 2 : 3, &p->mode));
+	p->coord = CT_ASYMMETRIC;
+	p->nearest = NM_SIMPLE;
+	p->cubic_a = attr_f(n, "cubic_coeff_a", -0.75);
+	p->exclude_outside = attr_i(n, "exclude_outside", 0) != 0;
+	p->extrapolation = attr_f(n, "extrapolation_value", 0.0);
+	if (old)
+		return ST_OK;
+	if (strcmp(attr_s(n, "coordinate_transformation_mode", ""), "tf_half_pixel_for_nn") == 0)
+		p->coord = CT_TF_HALF_PIXEL_FOR_NEAREST;   /* Resize-11's name for it */
+	else
+		TRY(pick(g, n, "coordinate_transformation_mode", "half_pixel", coord_names,
+		         (int)ARRAY_LEN(coord_names), &p->coord));
+	return pick(g, n, "nearest_mode", "round_prefer_floor", nearest_names,
+	            (int)ARRAY_LEN(nearest_names), &p->nearest);
+}
+
+/* scales, sizes and roi from wherever this op and opset keep them. */
+static Status resize_args(Graph *g, const Node *n, const Value *const *in, Arena *a,
+                          FloatArg *scales, IntArg *sizes, FloatArg *roi)
+{
+	*sizes = (IntArg){NULL, 0};
+	*roi = (FloatArg){NULL, 0};
+	if (n->op == OP_Upsample && g->opset < 9) {
+		scales->v = attr_floats(n, "scales", &scales->n);
+		return ST_OK;
+	}
+	if (n->op == OP_Upsample || g->opset < 11)
+		return float_input(g, n, in, a, 1, scales);
+	TRY(float_input(g, n, in, a, 2, scales));
+	TRY(int_input(g, n, in, a, 3, sizes));
+	return float_input(g, n, in, a, 1, roi);
+}
+
+/* Output size and scale of axis d. */
+static Status resize_axis(Graph *g, const Node *n, ResizePlan *p, int d, const FloatArg *scales,
+                          const IntArg *sizes)
+{
+	int64_t in = p->in[d];
+
+	if (scales->n) {
+		double s = scales->v[d];
+		if (!(s > 0) || s * (double)in >= (double)MAX_RESIZED_DIM)
+			return node_error(g, n, ST_INVALID, "scale %g of axis %d is out of range", s, d);
+		p->scale[d] = s;
+		p->length[d] = s * (double)in;
+		p->out[d] = (int64_t)floor(p->length[d]);
+	} else {
+		if (sizes->v[d] < 0 || sizes->v[d] >= MAX_RESIZED_DIM)
+			return node_error(g, n, ST_INVALID, "size %lld of axis %d is out of range",
+			                  (long long)sizes->v[d], d);
+		p->out[d] = sizes->v[d];
+		p->length[d] = (double)p->out[d];
+		p->scale[d] = in > 0 ? p->length[d] / (double)in : 1.0;
+	}
+	if (in == 0 && p->out[d] != 0)
+		return node_error(g, n, ST_INVALID, "axis %d is empty and cannot be enlarged", d);
+	return ST_OK;
+}
+
+static Status resize_roi(Graph *g, const Node *n, ResizePlan *p, const FloatArg *roi)
+{
+	if (p->coord != CT_TF_CROP_AND_RESIZE)
+		return ST_OK;
+	if (roi->n != 2 * p->rank)
+		return node_error(g, n, ST_INVALID, "tf_crop_and_resize needs a roi of %d values, has %d",
+		                  2 * p->rank, roi->n);
+	memcpy(p->roi, roi->v, (size_t)roi->n * sizeof(double));
+	return ST_OK;
+}
+
+static Status resize_plan(Graph *g, const Node *n, const Value *const *in, Arena *a, const Value *x,
+                          ResizePlan *p)
+{
+	FloatArg scales = {NULL, 0}, roi;
+	IntArg sizes;
+
+	TRY(resize_attrs(g, n, p));
+	TRY(resize_args(g, n, in, a, &scales, &sizes, &roi));
+	if ((scales.n > 0) == (sizes.n > 0))
+		return node_error(g, n, ST_INVALID, "exactly one of scales and sizes must be given");
+	if ((scales.n && scales.n != x->rank) || (sizes.n && sizes.n != x->rank))
+		return node_error(g, n, ST_INVALID, "%s has %d values for rank %d",
+		                  scales.n ? "scales" : "sizes", scales.n ? scales.n : sizes.n, x->rank);
+	p->rank = x->rank;
+	memcpy(p->in, x->dims, sizeof(p->in));
+	for (int d = 0; d < x->rank; d++)
+		TRY(resize_axis(g, n, p, d, &scales, &sizes));
+	return resize_roi(g, n, p, &roi);
+}
+
+static Status resize_infer(Graph *g, Node *n)
+{
+	const Value *x;
+	ResizePlan p;
+	bool old = n->op == OP_Upsample || g->opset < 11;
+	int lo = n->op == OP_Upsample && g->opset < 9 ? 1 : old ? 2 : 1;
+
+	TRY(infer_nin(g, n, lo, old ? lo : 4));
+	x = &node_in(g, n, 0)->v;
+	if (!val_known(x))
+		return node_error(g, n, ST_UNSUPPORTED, "input 0 has an unknown type or shape");
+	TRY(infer_dtype(g, n, 0, DTM_NUM));
+	for (int i = 1; i < n->nin; i++)
+		if (has_input(n, i))
+			TRY(infer_dtype(g, n, i, i == 3 ? DTM(I64) : DTM_FLOAT));
+	TRY(resize_plan(g, n, NULL, NULL, x, &p));
+	infer_out(g, n, 0, x->dt, x->rank, p.out);
+	return ST_OK;
+}
+
+/* Output coordinate y of axis d in input coordinates. */
+static double resize_coord(const ResizePlan *p, int d, double y)
+{
+	double s = p->scale[d], len = p->length[d], in = (double)p->in[d];
+	double lo = p->roi[d], hi = p->roi[d + p->rank];
+
+	switch (p->coord) {
+	case CT_HALF_PIXEL:
+		return (y + 0.5) / s - 0.5;
+	case CT_HALF_PIXEL_SYMMETRIC:
+		return in / 2 * (1 - (double)p->out[d] / len) + (y + 0.5) / s - 0.5;
+	case CT_PYTORCH_HALF_PIXEL:
+		return len > 1 ? (y + 0.5) / s - 0.5 : 0;
+	case CT_ALIGN_CORNERS:
+		return len == 1 ? 0 : y * (in - 1) / (len - 1);
+	case CT_ASYMMETRIC:
+		return y / s;
+	case CT_TF_HALF_PIXEL_FOR_NEAREST:
+		return (y + 0.5) / s;
+	case CT_TF_CROP_AND_RESIZE:
+		if (len == 1)
+			return (hi - lo) * (in - 1) / 2 + lo * (in - 1);
+		return y * (hi - lo) * (in - 1) / (len - 1) + lo * (in - 1);
+	}
+	nnac_unreachable();
+}
+
+static int64_t nearest_index(const ResizePlan *p, int d, double x)
+{
+	double f = floor(x), r = x - f;
+
+	if (r == 0)
+		return (int64_t)f;
+	switch (p->nearest) {
+	case NM_ROUND_PREFER_FLOOR: return (int64_t)(r <= 0.5 ? f : f + 1);
+	case NM_ROUND_PREFER_CEIL: return (int64_t)(r < 0.5 ? f : f + 1);
+	case NM_FLOOR: return (int64_t)f;
+	case NM_CEIL: return (int64_t)f + 1;
+	case NM_SIMPLE: return p->scale[d] < 1 ? (int64_t)f + 1 : (int64_t)trunc(x);
+	}
+	nnac_unreachable();
+}
+
+/* Keys' cubic convolution kernel at distance t, with coefficient A. */
+static double cubic_weight(double t, double A)
+{
+	t = fabs(t);
+	if (t <= 1)
+		return ((A + 2) * t - (A + 3)) * t * t + 1;
+	if (t < 2)
+		return ((A * t - 5 * A) * t + 8 * A) * t - 4 * A;
+	return 0;
+}
+
+/* Taps for input coordinate x before clamping; returns their count. */
+static int kernel_taps(const ResizePlan *p, int d, double x, int64_t *idx, double *w)
+{
+	double f = floor(x), r = x - f;
+
+	switch (p->mode) {
+	case RZ_NEAREST:
+		idx[0] = nearest_index(p, d, x);
+		w[0] = 1;
+		return 1;
+	case RZ_LINEAR:
+		idx[0] = (int64_t)f;
+		idx[1] = (int64_t)f + 1;
+		w[0] = 1 - r;
+		w[1] = r;
+		return 2;
+	case RZ_CUBIC:
+		for (int k = 0; k < 4; k++) {
+			idx[k] = (int64_t)f - 1 + k;
+			w[k] = cubic_weight(r + 1 - k, p->cubic_a);
+		}
+		return 4;
+	}
+	nnac_unreachable();
+}
+
+/* exclude_outside, edge clamping, and zero weights dropped. */
+static int finish_taps(const ResizePlan *p, int d, int count, int64_t *idx, double *w)
+{
+	int64_t in = p->in[d];
+	double sum = 0;
+	int kept = 0;
+
+	for (int k = 0; k < count; k++) {
+		if (p->exclude_outside && (idx[k] < 0 || idx[k] >= in))
+			w[k] = 0;
+		sum += w[k];
+	}
+	for (int k = 0; k < count; k++) {
+		if (w[k] == 0)
+			continue;
+		idx[kept] = idx[k] < 0 ? 0 : idx[k] >= in ? in - 1 : idx[k];
+		w[kept] = p->exclude_outside && sum != 0 ? w[k] / sum : w[k];
+		kept++;
+	}
+	return kept;
+}
+
+static void axis_taps(const ResizePlan *p, int d, Taps *t)
+{
+	double in = (double)p->in[d];
+
+	for (int64_t o = 0; o < p->out[d]; o++) {
+		int64_t *idx = t->idx + o * MAX_TAPS;
+		double *w = t->w + o * MAX_TAPS;
+		double x = resize_coord(p, d, (double)o);
+
+		if (p->coord == CT_TF_CROP_AND_RESIZE && (x < 0 || x > in - 1)) {
+			t->n[o] = 0;
+			continue;
+		}
+		/* far outside, every tap clamps to the edge anyway; keeps casts defined */
+		x = x < -4 ? -4 : x > in + 4 ? in + 4 : x;
+		t->n[o] = finish_taps(p, d, kernel_taps(p, d, x, idx, w), idx, w);
+	}
+}
+
+static bool alloc_taps(Arena *a, const ResizePlan *p, Taps *t)
+{
+	for (int d = 0; d < p->rank; d++) {
+		size_t m = (size_t)p->out[d] + 1;
+
+		t[d].idx = arena_alloc(a, m * MAX_TAPS * sizeof(int64_t));
+		t[d].w = arena_alloc(a, m * MAX_TAPS * sizeof(double));
+		t[d].n = arena_alloc(a, m * sizeof(int));
+		if (!t[d].idx || !t[d].w || !t[d].n)
+			return false;
+		axis_taps(p, d, &t[d]);
+	}
+	return true;
+}
+
+/* Output element at o: the sum over the product of its axes' taps. */
+static double resize_point(const ResizePlan *p, const Taps *t, const int64_t *o,
+                           const int64_t *strides, const double *x)
+{
+	int k[MAX_RANK] = {0}, d;
+	double sum = 0;
+
+	for (d = 0; d < p->rank; d++)
+		if (t[d].n[o[d]] == 0)
+			return p->extrapolation;
+	do {
+		double w = 1;
+		int64_t off = 0;
+
+		for (d = 0; d < p->rank; d++) {
+			w *= t[d].w[o[d] * MAX_TAPS + k[d]];
+			off += t[d].idx[o[d] * MAX_TAPS + k[d]] * strides[d];
+		}
+		sum += w * x[off];
+		for (d = p->rank - 1; d >= 0; d--) {
+			if (++k[d] < t[d].n[o[d]])
+				break;
+			k[d] = 0;
+		}
+	} while (d >= 0);
+	return sum;
+}
+
+/* Nearest copies the chosen element's bytes, so integers stay exact. */
+static void nearest_point(const ResizePlan *p, const Taps *t, const int64_t *o,
+                          const int64_t *strides, const Value *x, Value *y, int64_t k)
+{
+	int64_t off = 0, es = dtype_size(x->dt);
+
+	for (int d = 0; d < p->rank; d++) {
+		if (t[d].n[o[d]] == 0) {
+			val_set_f64(y, k, p->extrapolation);
+			return;
+		}
+		off += t[d].idx[o[d] * MAX_TAPS] * strides[d];
+	}
+	memcpy((char *)y->data + k * es, (const char *)x->data + off * es, (size_t)es);
+}
+
+static void next_index(int64_t *o, const int64_t *dims, int rank)
+{
+	for (int d = rank - 1; d >= 0; d--) {
+		if (++o[d] < dims[d])
+			return;
+		o[d] = 0;
+	}
+}
+
+static Status resize_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
+{
+	ResizePlan p;
+	Taps t[MAX_RANK];
+	int64_t strides[MAX_RANK], o[MAX_RANK] = {0}, numel = val_numel(out[0]);
+	double *x = NULL;
+
+	TRY(resize_plan(cx->g, n, in, cx->scratch, in[0], &p));
+	if (!alloc_taps(cx->scratch, &p, t))
+		return graph_oom(cx->g);
+	if (p.mode != RZ_NEAREST && !(x = val_to_f64(cx->scratch, in[0])) && val_numel(in[0]) > 0)
+		return graph_oom(cx->g);
+	val_strides(in[0], strides);
+	for (int64_t k = 0; k < numel; k++) {
+		if (p.mode == RZ_NEAREST)
+			nearest_point(&p, t, o, strides, in[0], out[0], k);
+		else
+			val_set_f64(out[0], k, resize_point(&p, t, o, strides, x));
+		next_index(o, out[0]->dims, out[0]->rank);
+	}
+	return ST_OK;
+}
+
+const OpImpl op_impl_Resize = {resize_infer, resize_eval, NULL};
+const OpImpl op_impl_Upsample = {resize_infer, resize_eval, NULL};

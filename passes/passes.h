@@ -1,0 +1,37 @@
+/*
+ * Graph passes.  Each takes a graph that passed the verifier and leaves one
+ * that passes it; each reports problems through g->diag and returns a
+ * Status.  passes/pipeline.c runs them in order.
+ */
+#ifndef NNAC_PASSES_H
+#define NNAC_PASSES_H
+
+#include "graph.h"
+
+/*
+ * Shape inference: types every tensor, in topological order, through each
+ * op's infer function.  Shape-computing subgraphs (Shape, and small integer
+ * tensors computed from constants, as exporters write for Reshape targets)
+ * are evaluated as they are met, since later shapes depend on them.
+ * With keep_going it reports every node it cannot type (for `nnac check`),
+ * skipping nodes downstream of a failure; otherwise it stops at the first.
+ */
+Status pass_infer_shapes(Graph *g, bool keep_going);
+/* Constant folding: evaluates every node whose inputs are all constant. */
+Status pass_fold_constants(Graph *g);
+/* Dead-node removal: drops nodes none of whose outputs is used. */
+Status pass_remove_dead(Graph *g);
+/* Folds an inference BatchNormalization into the Conv or Gemm before it. */
+Status pass_fold_batchnorm(Graph *g);
+/* Marks an activation (OPF_ACT op) that follows a Conv, ConvTranspose,
+ * Gemm or MatMul as fused into it. */
+Status pass_fuse_activations(Graph *g);
+
+typedef struct PipelineOptions {
+	bool verify_each;    /* run graph_verify after every pass */
+	bool optimize;       /* fold, BN-fold, fuse (else only shape inference) */
+} PipelineOptions;
+
+Status pass_pipeline(Graph *g, const PipelineOptions *opt);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * Shape inference.  Walks the nodes in topological order and asks each op's
+ * infer function for its output types.  A node whose inputs are all
+ * constant and whose outputs are small integer tensors is evaluated on the
+ * spot: that is how exporters compute Reshape targets (Shape -> Gather ->
+ * Concat), and later shapes depend on the values.
+ */
+#include "passes.h"
+
+#include "interp.h"
+
+enum { SHAPE_MATH_LIMIT = 64 };   /* elements: "small" for shape arithmetic */
+
+static bool inputs_typed(Graph *g, const Node *n)
+{
+	for (int i = 0; i < n->nin; i++)
+		if (n->in[i] >= 0 && !val_known(&g->tensors[n->in[i]].v))
+			return false;
+	return true;
+}
+
+static bool inputs_const(Graph *g, const Node *n)
+{
+	for (int i = 0; i < n->nin; i++)
+		if (n->in[i] >= 0 && !g->tensors[n->in[i]].v.data)
+			return false;
+	return true;
+}
+
+static bool is_shape_math(Graph *g, const Node *n)
+{
+	for (int i = 0; i < n->nout; i++) {
+		const Tensor *t = node_out(g, n, i);
+		if (t && (!dtype_is_int(t->v.dt) || val_numel(&t->v) > SHAPE_MATH_LIMIT))
+			return false;
+	}
+	return inputs_const(g, n);
+}
+
+/* Outputs typed, with known dimensions, after a successful infer. */
+static Status check_outputs(Graph *g, const Node *n)
+{
+	for (int i = 0; i < n->nout; i++) {
+		const Tensor *t = node_out(g, n, i);
+		if (!t)
+			continue;
+		if (t->v.dt == DT_UNDEF)
+			return node_error(g, n, ST_INTERNAL, "infer left output '%s' untyped", t->name);
+		if (!val_known(&t->v))
+			return node_error(g, n, ST_INTERNAL, "infer left output '%s' with an unknown dimension",
+			                  t->name);
+	}
+	return ST_OK;
+}
+
+static bool outputs_const(Graph *g, const Node *n)
+{
+	for (int i = 0; i < n->nout; i++) {
+		const Tensor *t = node_out(g, n, i);
+		if (t && !t->v.data)
+			return false;
+	}
+	return true;
+}
+
+static Status infer_node(Graph *g, Node *n)
+{
+	Status st;
+
+	if (n->op == OP_UNKNOWN)
+		return node_error(g, n, ST_UNSUPPORTED, "operator '%s%s%s' is not supported",
+		                  *n->domain ? n->domain : "", *n->domain ? "." : "", n->op_type);
+	st = op_impl(n->op)->infer(g, n);
+	if (st == ST_OK)
+		st = check_outputs(g, n);
+	if (st == ST_OK && !outputs_const(g, n) && is_shape_math(g, n))
+		st = interp_eval_const(g, n);
+	return st;
+}
+
+Status pass_infer_shapes(Graph *g, bool keep_going)
+{
+	Status worst = ST_OK;
+
+	for (int i = 0; i < g->nnodes; i++) {
+		Node *n = &g->nodes[i];
+		Status st;
+
+		if (n->flags & NODE_DEAD)
+			continue;
+		if (!inputs_typed(g, n))
+			continue;   /* downstream of a reported failure */
+		st = infer_node(g, n);
+		if (st == ST_OK)
+			continue;
+		for (int k = 0; k < n->nout; k++)
+			if (n->out[k] >= 0)
+				g->tensors[n->out[k]].v.dt = DT_UNDEF;
+		if (worst == ST_OK || status_exit_code(st) > status_exit_code(worst))
+			worst = st;
+		if (!keep_going)
+			return worst;
+	}
+	return worst;
+}

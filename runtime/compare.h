@@ -1,0 +1,25 @@
+/*
+ * Comparing a computed tensor with an expected one, as every test and the
+ * conformance driver do.  Floats pass when |got - want| <= atol + rtol *
+ * |want| element by element (NaN matches NaN, infinities match exactly);
+ * integers and bools must be equal.
+ */
+#ifndef NNAC_COMPARE_H
+#define NNAC_COMPARE_H
+
+#include "value.h"
+
+typedef struct CompareResult {
+	bool ok;
+	double max_abs_err;
+	int64_t first_bad;   /* index of the first mismatch, -1 if none */
+	char why[256];       /* reason for a type or shape mismatch */
+} CompareResult;
+
+/* The ONNX backend-test tolerances. */
+#define CMP_RTOL 1e-3
+#define CMP_ATOL 1e-7
+
+CompareResult compare_values(const Value *got, const Value *want, double rtol, double atol);
+
+#endif

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Runs every test suite of nnac against the build in $1 and ends with the
+# line "N passed, N failed" summing the suites' own summary lines
+# ("<suite>: P passed, F failed[, U unsupported]").  Exit status 0 only when
+# every suite ran and nothing failed.
+set -u
+BUILD=${1:-build}
+SHARED=${NNAC_SHARED:-../shared}
+LOG=$(mktemp -d)
+trap 'rm -rf "$LOG"' EXIT
+status=0
+
+run_suite() {
+	name=$1
+	shift
+	echo "== $name"
+	"$@" >"$LOG/$name.out" 2>&1
+	rc=$?
+	cat "$LOG/$name.out"
+	line=$(grep -E "^[a-z-]+: [0-9]+ passed, [0-9]+ failed" "$LOG/$name.out" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "$name: suite printed no summary (exit $rc)"
+		echo "$name: 0 passed, 1 failed" >>"$LOG/summary"
+		status=1
+		return
+	fi
+	echo "$line" >>"$LOG/summary"
+	[ "$rc" -eq 0 ] || status=1
+}
+
+run_suite unit "$BUILD/nnac-unit"
+run_suite conformance "$BUILD/nnac-conformance"
+run_suite passes "$BUILD/nnac-passes" models/*.onnx "$SHARED"/models/*/*.onnx
+run_suite bad-input sh tests/bad_input/run_corpus.sh "$BUILD"
+run_suite cli sh tests/cli/run_cli.sh "$BUILD"
+if [ -z "${NNAC_SANITIZED:-}" ]; then
+	run_suite models python3 tests/test_models.py "$BUILD"
+fi
+
+echo
+echo "== summary"
+cat "$LOG/summary"
+awk '{ for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$LOG/summary"
+failed=$(awk '{ for (i = 1; i < NF; i++) if ($(i+1) ~ /^failed/) f += $i } END { print f + 0 }' "$LOG/summary")
+[ "$failed" -eq 0 ] || status=1
+exit $status

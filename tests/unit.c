@@ -1,0 +1,106 @@
+/*
+ * Unit tests of the IR's building blocks: half-precision conversion,
+ * broadcasting, the op table, .npy round trips.  Prints one line per
+ * failed check and "unit: P passed, F failed".
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "graph.h"
+#include "npy.h"
+#include "op.h"
+
+static int passed, failed;
+
+#define CHECK(c) check((c), #c, __LINE__)
+
+static void check(bool ok, const char *what, int line)
+{
+	if (ok) {
+		passed++;
+		return;
+	}
+	failed++;
+	printf("FAIL tests/unit.c:%d: %s\n", line, what);
+}
+
+static void test_half(void)
+{
+	CHECK(f16_to_f32(0x3c00) == 1.0f);
+	CHECK(f16_to_f32(0xc000) == -2.0f);
+	CHECK(f16_to_f32(0x0001) == ldexpf(1, -24));
+	CHECK(f32_to_f16(1.0f) == 0x3c00);
+	CHECK(f32_to_f16(65504.0f) == 0x7bff);
+	CHECK(f32_to_f16(1e6f) == 0x7c00);
+	CHECK(f32_to_f16(1.0f + ldexpf(1, -11)) == 0x3c00);        /* tie to even */
+	CHECK(f32_to_f16(1.0f + 3 * ldexpf(1, -11)) == 0x3c02);    /* tie to even, up */
+	CHECK(f32_to_bf16(1.0f) == 0x3f80);
+	CHECK(bf16_to_f32(0x4040) == 3.0f);
+	for (uint32_t h = 0; h < 0x7c00; h++)
+		if (f32_to_f16(f16_to_f32((uint16_t)h)) != h) {
+			CHECK(!"f16 round trip");
+			break;
+		}
+}
+
+static void test_broadcast(void)
+{
+	Value a = {DT_F32, 3, {2, 1, 4}, NULL}, b = {DT_F32, 2, {3, 1}, NULL}, out = {DT_F32, 0, {0}, NULL};
+	Value c = {DT_F32, 1, {5}, NULL};
+	int64_t offs[24];
+
+	CHECK(bcast_shape(&a, &b, &out));
+	CHECK(out.rank == 3 && out.dims[0] == 2 && out.dims[1] == 3 && out.dims[2] == 4);
+	CHECK(!bcast_shape(&a, &c, &out) || 0);
+	bcast_shape(&a, &b, &out);
+	bcast_offsets(&out, &b, offs);
+	CHECK(offs[0] == 0 && offs[3] == 0 && offs[4] == 1 && offs[11] == 2 && offs[12] == 0);
+	bcast_offsets(&out, &a, offs);
+	CHECK(offs[4] == 0 && offs[5] == 1 && offs[12] == 4 && offs[23] == 7);
+}
+
+static void test_op_table(void)
+{
+	AttrKind k;
+
+	CHECK(op_lookup("Conv") == OP_Conv);
+	CHECK(op_lookup("NoSuchOp") == OP_UNKNOWN);
+	CHECK(op_attr_known(OP_Conv, "pads", &k) && k == ATTR_INTS);
+	CHECK(op_attr_known(OP_Conv, "group", &k) && k == ATTR_INT);
+	CHECK(!op_attr_known(OP_Conv, "bogus", &k));
+	CHECK(op_flags(OP_Relu) & OPF_ACT);
+	for (int op = 0; op < OP_COUNT; op++)
+		CHECK(op_impl((OpKind)op)->infer && op_impl((OpKind)op)->eval);
+}
+
+static void test_npy(void)
+{
+	Arena a;
+	Diag d;
+	Value v = {DT_I16, 2, {2, 3}, NULL}, r;
+	const char *path = "unit_test_tmp.npy";
+
+	arena_init(&a);
+	diag_init(&d);
+	val_alloc(&a, &v);
+	for (int i = 0; i < 6; i++)
+		val_set_i64(&v, i, i * 1000 - 2500);
+	CHECK(npy_write(path, &v, &d) == ST_OK);
+	CHECK(npy_read(path, &a, &d, &r) == ST_OK);
+	CHECK(r.dt == DT_I16 && val_same_shape(&r, &v) && memcmp(r.data, v.data, 12) == 0);
+	remove(path);
+	CHECK(npy_read("no/such/file.npy", &a, &d, &r) == ST_IO);
+	diag_free(&d);
+	arena_free(&a);
+}
+
+int main(void)
+{
+	test_half();
+	test_broadcast();
+	test_op_table();
+	test_npy();
+	printf("unit: %d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
