@@ -17,6 +17,9 @@
  * skipping nodes downstream of a failure; otherwise it stops at the first.
  */
 Status pass_infer_shapes(Graph *g, bool keep_going);
+/* Binds small integer graph inputs to the given values (one per g->inputs
+ * entry) as constants, so shape operands fed from inputs become static. */
+Status pass_specialize_inputs(Graph *g, const Value *inputs);
 /* Constant folding: evaluates every node whose inputs are all constant. */
 Status pass_fold_constants(Graph *g);
 /* Dead-node removal: drops nodes none of whose outputs is used. */
@@ -30,7 +33,11 @@ Status pass_fuse_activations(Graph *g);
 typedef struct PipelineOptions {
 	bool verify_each;    /* run graph_verify after every pass */
 	bool optimize;       /* fold, BN-fold, fuse (else only shape inference) */
+	int stop_after;      /* run only the first N passes; 0: all */
 } PipelineOptions;
+
+int pass_count(void);
+const char *pass_name(int i);
 
 Status pass_pipeline(Graph *g, const PipelineOptions *opt);
 

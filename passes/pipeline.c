@@ -19,9 +19,15 @@ static const Pass passes[] = {
 	{"remove-dead", pass_remove_dead},
 };
 
+int pass_count(void) { return (int)ARRAY_LEN(passes); }
+const char *pass_name(int i) { return passes[i].name; }
+
 Status pass_pipeline(Graph *g, const PipelineOptions *opt)
 {
 	int last = opt->optimize ? (int)ARRAY_LEN(passes) : 1;
+
+	if (opt->stop_after > 0 && opt->stop_after < last)
+		last = opt->stop_after;
 
 	for (int i = 0; i < last; i++) {
 		Status st = passes[i].run(g);

@@ -120,16 +120,25 @@ int cli_parse(Cli *cli, const CliCommand *cmd, int argc, char **argv)
 	return 0;
 }
 
-int cli_load(Cli *cli, Graph *g, bool optimize)
+int cli_import(Cli *cli, Graph *g)
 {
 	OnnxOptions oo = {cli->shapes, cli->nshapes};
-	PipelineOptions po = {cli->verify_each, optimize && !cli->no_optimize};
-	Status st;
+	Status st = onnx_import(g, cli->model, &oo);
 
-	st = onnx_import(g, cli->model, &oo);
-	if (st == ST_OK)
-		st = pass_pipeline(g, &po);
-	if (st != ST_OK)
-		return cli_fail(cli, st);
-	return 0;
+	return st == ST_OK ? 0 : cli_fail(cli, st);
+}
+
+int cli_optimize(Cli *cli, Graph *g, bool optimize)
+{
+	PipelineOptions po = {cli->verify_each, optimize && !cli->no_optimize, 0};
+	Status st = pass_pipeline(g, &po);
+
+	return st == ST_OK ? 0 : cli_fail(cli, st);
+}
+
+int cli_load(Cli *cli, Graph *g, bool optimize)
+{
+	int rc = cli_import(cli, g);
+
+	return rc ? rc : cli_optimize(cli, g, optimize);
 }

@@ -47,6 +47,9 @@ int cmd_ops(Cli *cli);
 
 /* Parses argv after the subcommand; prints usage errors itself. */
 int cli_parse(Cli *cli, const CliCommand *cmd, int argc, char **argv);
+/* The two halves of cli_load. */
+int cli_import(Cli *cli, Graph *g);
+int cli_optimize(Cli *cli, Graph *g, bool optimize);
 /* Imports and runs the graph pipeline; prints diagnostics on failure and
  * returns the exit code (0 on success). */
 int cli_load(Cli *cli, Graph *g, bool optimize);

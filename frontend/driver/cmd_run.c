@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "interp.h"
 #include "npy.h"
+#include "passes.h"
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -114,35 +115,45 @@ static Status write_outputs(Cli *cli, Graph *g, const Value *out)
 	return ST_OK;
 }
 
+/* Import, bind the inputs (small integer ones become constants), optimize,
+ * interpret. */
+static int load_and_run(Cli *cli, Graph *g, Arena *a, Value **out)
+{
+	Value *in = arena_alloc(a, (size_t)(g->ninputs + 1) * sizeof(Value));
+	Status st;
+	int rc;
+
+	*out = arena_alloc(a, (size_t)(g->noutputs + 1) * sizeof(Value));
+	st = in && *out ? bind_inputs(cli, g, a, in) : graph_oom(g);
+	if (st == ST_OK)
+		st = pass_specialize_inputs(g, in);
+	if (st != ST_OK)
+		return cli_fail(cli, st);
+	rc = cli_optimize(cli, g, true);
+	if (rc)
+		return rc;
+	st = interp_run(g, in, *out, a);
+	if (st == ST_OK)
+		st = write_outputs(cli, g, *out);
+	return st == ST_OK ? 0 : cli_fail(cli, st);
+}
+
 int cmd_run(Cli *cli)
 {
 	Graph g;
 	Arena a;
-	Value *in, *out;
-	Status st;
+	Value *out;
 	int rc;
 
 	graph_init(&g, &cli->diag, cli->model);
 	arena_init(&a);
-	rc = cli_load(cli, &g, true);
-	if (rc)
-		goto free_graph;
-	in = arena_alloc(&a, (size_t)(g.ninputs + 1) * sizeof(Value));
-	out = arena_alloc(&a, (size_t)(g.noutputs + 1) * sizeof(Value));
-	st = in && out ? bind_inputs(cli, &g, &a, in) : graph_oom(&g);
-	if (st == ST_OK)
-		st = interp_run(&g, in, out, &a);
-	if (st == ST_OK)
-		st = write_outputs(cli, &g, out);
-	if (st != ST_OK) {
-		rc = cli_fail(cli, st);
-		goto free_arena;
-	}
-	for (int k = 0; k < g.noutputs; k++)
-		summarize(g.tensors[g.outputs[k]].name, &out[k]);
-free_arena:
+	rc = cli_import(cli, &g);
+	if (rc == 0)
+		rc = load_and_run(cli, &g, &a, &out);
+	if (rc == 0)
+		for (int k = 0; k < g.noutputs; k++)
+			summarize(g.tensors[g.outputs[k]].name, &out[k]);
 	arena_free(&a);
-free_graph:
 	graph_free(&g);
 	return rc;
 }

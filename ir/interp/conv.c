@@ -283,16 +283,17 @@ static Status channels(Graph *g, const Node *n, const Value *w, Geom *gm)
 		return node_error(g, n, ST_INVALID, "X has %lld channels, not divisible by group %lld",
 		                  (long long)gm->cin, (long long)gm->group);
 	if (known_mismatch(wc, per))
-		return node_error(g, n, ST_INVALID, "input 'W' expects %lld input channels%s, X has %lld",
+		return node_error(g, n, ST_INVALID,
+		                  "input 'W' expects %lld input channels%s, X has %lld in %lld group(s)",
 		                  (long long)wc, gm->transposed ? "" : " per group",
-		                  (long long)per);
+		                  (long long)gm->cin, (long long)gm->group);
 	if (gm->transposed) {
 		gm->cout = wm < 0 ? DIM_UNKNOWN : wm * gm->group;
 		return ST_OK;
 	}
 	gm->cout = wm;
 	if (wm >= 0 && wm % gm->group != 0)
-		return node_error(g, n, ST_INVALID, "W has %lld output channels, not divisible by group %lld",
+		return node_error(g, n, ST_INVALID, "input 'W' has %lld output channels, not divisible by group %lld",
 		                  (long long)wm, (long long)gm->group);
 	return ST_OK;
 }
@@ -380,6 +381,14 @@ static Status geom_out(Graph *g, Node *n, int wi, DType dt)
 	return ST_OK;
 }
 
+/* M from W's type: W is [M][C/group][k...], or [C][M/group][k...] transposed. */
+static int64_t w_out_channels(const Node *n, const Value *w)
+{
+	if (n->op != OP_ConvTranspose)
+		return w->dims[0];
+	return w->dims[1] < 0 ? DIM_UNKNOWN : w->dims[1] * attr_i(n, "group", 1);
+}
+
 static Status float_conv_infer(Graph *g, Node *n)
 {
 	const Value *w;
@@ -389,10 +398,7 @@ static Status float_conv_infer(Graph *g, Node *n)
 	    (st = same_dtype(g, n, 0, 1, "W")) || (st = same_dtype(g, n, 0, 2, "B")))
 		return st;
 	w = &node_in(g, n, 1)->v;
-	if (w->rank >= 2 &&
-	    (st = check_vec(g, n, 2, "B", n->op == OP_ConvTranspose
-	                    ? (w->dims[1] < 0 ? DIM_UNKNOWN : w->dims[1] * attr_i(n, "group", 1))
-	                    : w->dims[0], false)))
+	if (w->rank >= 2 && (st = check_vec(g, n, 2, "B", w_out_channels(n, w), false)))
 		return st;
 	return geom_out(g, n, 1, node_in(g, n, 0)->v.dt);
 }
@@ -454,7 +460,7 @@ static Status qlinear_conv_infer(Graph *g, Node *n)
 	return geom_out(g, n, 3, node_in(g, n, 7)->v.dt);
 }
 
-/* Valid output columns [lo, hi) of one forward tap, and the input shift. */
+/* Columns [lo, hi) of the row a tap walks (see last_dim_taps), and its shift. */
 typedef struct Tap {
 	int64_t lo, hi, shift;
 } Tap;
@@ -503,44 +509,6 @@ static int64_t tap_row(const Geom *gm, const int64_t *oidx, const int64_t *kidx)
 	return row;
 }
 
-static void axpy_row(double *restrict y, const double *restrict x, double a, int64_t n, int64_t s)
-{
-	if (s == 1) {
-		for (int64_t o = 0; o < n; o++)
-			y[o] += a * x[o];
-		return;
-	}
-	for (int64_t o = 0; o < n; o++)
-		y[o] += a * x[o * s];
-}
-
-static void scatter_row(double *restrict y, const double *restrict x, double a, int64_t n, int64_t s)
-{
-	for (int64_t i = 0; i < n; i++)
-		y[i * s] += a * x[i];
-}
-
-/*
- * One output row y (forward) or one input row x (transposed) against one
- * weight row w of the last spatial dim.
- */
-static void row_taps(const Geom *gm, const Tap *taps, const double *w, const double *x, double *y)
-{
-	int64_t s = gm->stride[gm->nsp - 1];
-
-	for (int64_t kx = 0; kx < gm->k[gm->nsp - 1]; kx++) {
-		const Tap *t = &taps[kx];
-		int64_t len = t->hi - t->lo;
-
-		if (len <= 0)
-			continue;
-		if (gm->transposed)
-			scatter_row(y + t->lo * s + t->shift, x + t->lo, w[kx], len, s);
-		else
-			axpy_row(y + t->lo, x + t->lo * s + t->shift, w[kx], len, s);
-	}
-}
-
 /*
  * The contribution of input channels x[0 .. cg) (planes isz apart) to one
  * output plane y, with weights w[cc] (wstep apart) of ksz elements.
@@ -553,56 +521,155 @@ typedef struct Planes {
 	double *y;
 } Planes;
 
-static void conv_planes(const Geom *gm, const Tap *taps, const Planes *p)
+/*
+ * y[i * ys] += sum over j < 4 of w[j] * x[j][i * xs], for i < len.  Four
+ * input channels per pass cut the loads and stores of y, which bound the
+ * speed of the one-channel loop.
+ */
+static void mac4(double *restrict y, int64_t ys, const double *const *x, int64_t xs,
+                 const double *w, int64_t len)
+{
+	const double *restrict x0 = x[0], *restrict x1 = x[1];
+	const double *restrict x2 = x[2], *restrict x3 = x[3];
+	double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+
+	if (ys == 1 && xs == 1) {
+		for (int64_t i = 0; i < len; i++)
+			y[i] += w0 * x0[i] + w1 * x1[i] + w2 * x2[i] + w3 * x3[i];
+		return;
+	}
+	for (int64_t i = 0; i < len; i++)
+		y[i * ys] += w0 * x0[i * xs] + w1 * x1[i * xs] + w2 * x2[i * xs] + w3 * x3[i * xs];
+}
+
+static void mac1(double *restrict y, int64_t ys, const double *restrict x, int64_t xs,
+                 double w, int64_t len)
+{
+	if (ys == 1 && xs == 1) {
+		for (int64_t i = 0; i < len; i++)
+			y[i] += w * x[i];
+		return;
+	}
+	for (int64_t i = 0; i < len; i++)
+		y[i * ys] += w * x[i * xs];
+}
+
+/*
+ * Kernel column `tap` between input row xrow and output row yrow, summed
+ * over all input channels of p; wofs is the tap's offset in a weight plane.
+ * Forward, output column i reads input column i * s; transposed, input
+ * column i writes output column i * s.
+ */
+static void tap_rows(const Geom *gm, const Tap *tap, const Planes *p, int64_t xrow,
+                     int64_t yrow, int64_t wofs)
+{
+	int last = gm->nsp - 1;
+	int64_t s = gm->stride[last], len = tap->hi - tap->lo;
+	int64_t xs = gm->transposed ? 1 : s, ys = gm->transposed ? s : 1;
+	int64_t xo = xrow * gm->in[last] + tap->lo * xs + (gm->transposed ? 0 : tap->shift);
+	double *y = p->y + yrow * gm->out[last] + tap->lo * ys + (gm->transposed ? tap->shift : 0);
+	int64_t cc = 0;
+
+	if (len <= 0)
+		return;
+	for (; cc + 4 <= p->cg; cc += 4) {
+		const double *x[4];
+		double w[4];
+
+		for (int j = 0; j < 4; j++) {
+			x[j] = p->x + (cc + j) * p->isz + xo;
+			w[j] = p->w[(cc + j) * p->wstep + wofs];
+		}
+		mac4(y, ys, x, xs, w, len);
+	}
+	for (; cc < p->cg; cc++)
+		mac1(y, ys, p->x + cc * p->isz + xo, xs, p->w[cc * p->wstep + wofs], len);
+}
+
+/* Row r (index ridx over all spatial dims but the last) of plane p. */
+static void conv_row(const Geom *gm, const Tap *taps, const Planes *p, int64_t r,
+                     const int64_t *ridx)
+{
+	int last = gm->nsp - 1;
+	int64_t ktaps = prod(gm->k, last), kw = gm->k[last];
+	int64_t kidx[MAX_SP] = {0};
+
+	for (int64_t t = 0; t < ktaps; t++, next_index(kidx, gm->k, last)) {
+		int64_t other = tap_row(gm, ridx, kidx);
+
+		if (other < 0)
+			continue;
+		for (int64_t kx = 0; kx < kw; kx++)
+			tap_rows(gm, &taps[kx], p, gm->transposed ? r : other,
+			         gm->transposed ? other : r, t * kw + kx);
+	}
+}
+
+/* The planes of output channel m of image nb. */
+static Planes channel_planes(const Geom *gm, const double *x, const double *w, double *y,
+                             int64_t nb, int64_t m)
+{
+	int64_t cg = gm->cin / gm->group, mg = gm->cout / gm->group, grp = m / mg;
+	int64_t isz = prod(gm->in, gm->nsp), osz = prod(gm->out, gm->nsp);
+	int64_t ksz = prod(gm->k, gm->nsp);
+	Planes p = {
+		.x = x + (nb * gm->cin + grp * cg) * isz, .cg = cg, .isz = isz,
+		.y = y + (nb * gm->cout + m) * osz,
+	};
+
+	if (gm->transposed) {
+		p.w = w + (grp * cg * mg + m % mg) * ksz;
+		p.wstep = mg * ksz;
+	} else {
+		p.w = w + m * cg * ksz;
+		p.wstep = ksz;
+	}
+	return p;
+}
+
+/*
+ * Output channels [m0, m1) of image nb.  Rows are the outer loop so that
+ * the few input rows one output row needs stay in cache while every
+ * channel of the block reads them.
+ */
+static void conv_block(const Geom *gm, const Tap *taps, const double *x, const double *w,
+                       double *y, int64_t nb, int64_t m0, int64_t m1)
 {
 	int last = gm->nsp - 1;
 	const int64_t *rows_lim = gm->transposed ? gm->in : gm->out;
-	int64_t rows = prod(rows_lim, last), ktaps = prod(gm->k, last);
-	int64_t xw = gm->in[last], yw = gm->out[last], kw = gm->k[last];
+	int64_t rows = prod(rows_lim, last);
 	int64_t ridx[MAX_SP] = {0};
 
 	for (int64_t r = 0; r < rows; r++, next_index(ridx, rows_lim, last)) {
-		int64_t kidx[MAX_SP] = {0};
+		for (int64_t m = m0; m < m1; m++) {
+			Planes p = channel_planes(gm, x, w, y, nb, m);
 
-		for (int64_t t = 0; t < ktaps; t++, next_index(kidx, gm->k, last)) {
-			int64_t other = tap_row(gm, ridx, kidx);
-			int64_t xrow = gm->transposed ? r : other, yrow = gm->transposed ? other : r;
-
-			if (other < 0)
-				continue;
-			for (int64_t cc = 0; cc < p->cg; cc++)
-				row_taps(gm, taps, p->w + cc * p->wstep + t * kw,
-				         p->x + cc * p->isz + xrow * xw, p->y + yrow * yw);
+			conv_row(gm, taps, &p, r, ridx);
 		}
 	}
 }
 
-/* y = conv(x, w) + b over the whole batch; b may be NULL. */
+/*
+ * y = conv(x, w) + b over the whole batch; b may be NULL.  Output channels
+ * go in blocks whose weights fit in about 256 KiB, so that neither the
+ * weights nor the input rows are fetched from memory again for each row.
+ */
 static void conv_run(const Geom *gm, const Tap *taps, const double *x, const double *w,
                      const double *b, double *y)
 {
-	int64_t cg = gm->cin / gm->group, mg = gm->cout / gm->group;
-	int64_t isz = prod(gm->in, gm->nsp), osz = prod(gm->out, gm->nsp);
-	int64_t ksz = prod(gm->k, gm->nsp);
+	int64_t mg = gm->cout / gm->group, osz = prod(gm->out, gm->nsp);
+	int64_t wbytes = (gm->cin / gm->group) * prod(gm->k, gm->nsp) * (int64_t)sizeof(double);
+	int64_t blk = wbytes > 0 && wbytes < (256 << 10) ? (256 << 10) / wbytes : 1;
 
+	for (int64_t i = 0; i < gm->batch * gm->cout * osz; i++)
+		y[i] = b ? b[i / osz % gm->cout] : 0.0;
 	for (int64_t nb = 0; nb < gm->batch; nb++) {
-		for (int64_t m = 0; m < gm->cout; m++) {
-			int64_t grp = m / mg;
-			Planes p = {
-				.x = x + (nb * gm->cin + grp * cg) * isz, .cg = cg, .isz = isz,
-				.y = y + (nb * gm->cout + m) * osz,
-			};
+		for (int64_t grp = 0; grp < gm->group; grp++) {
+			for (int64_t m0 = grp * mg; m0 < (grp + 1) * mg; m0 += blk) {
+				int64_t m1 = m0 + blk < (grp + 1) * mg ? m0 + blk : (grp + 1) * mg;
 
-			if (gm->transposed) {
-				p.w = w + (grp * cg * mg + m % mg) * ksz;
-				p.wstep = mg * ksz;
-			} else {
-				p.w = w + m * cg * ksz;
-				p.wstep = ksz;
+				conv_block(gm, taps, x, w, y, nb, m0, m1);
 			}
-			for (int64_t o = 0; o < osz; o++)
-				p.y[o] = b ? b[m] : 0.0;
-			conv_planes(gm, taps, &p);
 		}
 	}
 }

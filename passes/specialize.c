@@ -1,0 +1,31 @@
+/*
+ * Input specialization.  nnac compiles for static shapes, so a graph input
+ * that feeds a shape operand (Reshape's shape, Slice's starts, a reduction's
+ * axes...) must have a known value.  When the caller knows the input values
+ * (nnac run, the conformance driver), small integer inputs are bound as
+ * constants before shape inference; larger or floating inputs stay inputs.
+ * The interpreter then runs on the same values, so results do not change.
+ */
+#include "passes.h"
+
+#include <string.h>
+
+enum { SPECIALIZE_LIMIT = 64 };   /* elements */
+
+Status pass_specialize_inputs(Graph *g, const Value *inputs)
+{
+	for (int i = 0; i < g->ninputs; i++) {
+		Tensor *t = &g->tensors[g->inputs[i]];
+		const Value *v = &inputs[i];
+
+		if (!dtype_is_int(v->dt) || val_numel(v) > SPECIALIZE_LIMIT)
+			continue;
+		if (v->dt != t->v.dt || !val_same_shape(v, &t->v))
+			continue;   /* interp_run reports the mismatch */
+		t->v.data = arena_alloc(&g->arena, (size_t)val_bytes(v));
+		if (!t->v.data)
+			return graph_oom(g);
+		memcpy(t->v.data, v->data, (size_t)val_bytes(v));
+	}
+	return ST_OK;
+}

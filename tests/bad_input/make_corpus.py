@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Writes the malformed-input corpus into tests/bad_input/cases/.
+
+Each case is one small file (a broken .onnx, .npy or .pb) plus one line of
+cases/manifest.tsv with four tab-separated columns:
+
+  case      the case name
+  command   the nnac command line, relative to the repository root; NNAC is
+            the binary, CASES the cases folder, OUT a fresh output folder
+  status    the exit status nnac must give (2: bad input or usage)
+  expect    a substring the error line must contain: the file, and the node
+            name and op where there is one
+
+run_corpus.sh runs the manifest.  The script is deterministic, and the
+generated files are committed; rerun it after adding a case.
+
+usage: python3 tests/bad_input/make_corpus.py
+"""
+import os
+
+import numpy as np
+from onnx import TensorProto, external_data_helper, helper, numpy_helper
+
+CASES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases")
+SEED = 7
+BAD_INPUT = 2
+FLOAT = TensorProto.FLOAT
+
+
+def tensor(name, shape, elem=FLOAT):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def weight(name, shape):
+    return numpy_helper.from_array(np.full(shape, 0.5, np.float32), name)
+
+
+def model(nodes, inputs, outputs, initializers=(), opsets=(("", 13),)):
+    """A model built without onnx.checker, which would refuse most cases."""
+    graph = helper.make_graph(nodes, "bad", inputs, outputs, list(initializers))
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets],
+                          producer_name="nnac-bad-input")
+    m.ir_version = 8
+    return m
+
+
+def unary(op, name, shape=(1, 4), **attrs):
+    """One node 'name' of type op from x to y."""
+    node = helper.make_node(op, ["x"], ["y"], name=name, **attrs)
+    return model([node], [tensor("x", list(shape))], [tensor("y", None)])
+
+
+def conv(name, x_shape, w_shape, **attrs):
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name=name, **attrs)
+    return model([node], [tensor("x", x_shape)], [tensor("y", None)], [weight("w", w_shape)])
+
+
+def binary(op, name, a_shape, b_shape):
+    node = helper.make_node(op, ["a", "b"], ["y"], name=name)
+    return model([node], [tensor("a", a_shape), tensor("b", b_shape)], [tensor("y", None)])
+
+
+def relu_model():
+    """A valid one-node model whose input is x [1,4]."""
+    return unary("Relu", "relu")
+
+
+def two_output_model(second_output):
+    """Two Relu nodes writing 'first' and second_output."""
+    nodes = [helper.make_node("Relu", ["x"], ["first"], name="relu_a"),
+             helper.make_node("Relu", ["x"], [second_output], name="relu_b")]
+    return model(nodes, [tensor("x", [1, 4])], [tensor("first", None), tensor(second_output, None)])
+
+
+class Corpus:
+    """Writes case files and collects the manifest lines."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.rows = []
+        self.rng = np.random.default_rng(SEED)
+
+    def write(self, filename, data):
+        with open(os.path.join(self.folder, filename), "wb") as f:
+            f.write(data)
+        return filename
+
+    def onnx(self, filename, m):
+        return self.write(filename, m.SerializeToString())
+
+    def npy(self, filename, array):
+        np.save(os.path.join(self.folder, filename), array)
+        return filename
+
+    def case(self, name, command, expect, status=BAD_INPUT):
+        assert "\t" not in command + expect and name not in (r[0] for r in self.rows)
+        self.rows.append((name, command, str(status), expect))
+
+    def node_case(self, name, m, node, op, verb="check"):
+        """A model whose error is at node 'node' of type op."""
+        filename = self.onnx(name + ".onnx", m)
+        self.case(name, f"NNAC {verb} CASES/{filename}", f"{filename}: node '{node}' ({op})")
+
+    def model_case(self, name, m, verb="check", extra=""):
+        """A model whose error is about the model as a whole."""
+        filename = self.onnx(name + ".onnx", m)
+        self.case(name, f"NNAC {verb} CASES/{filename}{extra}", filename)
+
+    def manifest(self):
+        lines = ["case\tcommand\tstatus\texpect"] + ["\t".join(r) for r in self.rows]
+        self.write("manifest.tsv", ("\n".join(lines) + "\n").encode())
+
+
+def file_cases(c):
+    """Files that are not ONNX models at all."""
+    whole = relu_model().SerializeToString()
+    for name, data, verb in (("truncated", whole[: len(whole) // 2], "check"),
+                             ("random_bytes", c.rng.bytes(512), "inspect"),
+                             ("empty", b"", "run")):
+        filename = c.write(name + ".onnx", data)
+        extra = " --input x=CASES/good_x.npy" if verb == "run" else ""
+        c.case(name, f"NNAC {verb} CASES/{filename}{extra}", filename)
+    c.case("nonexistent_model", "NNAC check CASES/no_such_model.onnx", "no_such_model.onnx")
+    c.case("directory_as_model", "NNAC inspect CASES/a_directory.onnx", "a_directory.onnx")
+    os.makedirs(os.path.join(c.folder, "a_directory.onnx"), exist_ok=True)
+    c.write("a_directory.onnx/.keep", b"")
+
+
+def op_cases(c):
+    """Nodes nnac cannot take: unknown ops, bad attributes, missing inputs."""
+    c.node_case("unknown_op", unary("FooBar", "mystery"), "mystery", "FooBar")
+    other = model([helper.make_node("Relu", ["x"], ["y"], name="vendor_relu", domain="com.example")],
+                  [tensor("x", [1, 4])], [tensor("y", None)], opsets=(("", 13), ("com.example", 1)))
+    c.node_case("other_domain", other, "vendor_relu", "com.example.Relu")
+    missing = model([helper.make_node("Add", ["x", "bias"], ["y"], name="add_bias")],
+                    [tensor("x", [1, 4])], [tensor("y", None)])
+    c.node_case("missing_initializer", missing, "add_bias", "Add")
+    c.node_case("attr_wrong_type", conv("conv_g", [1, 2, 8, 8], [2, 2, 3, 3], group=1.0),
+                "conv_g", "Conv")
+    c.node_case("attr_unknown", unary("Relu", "relu_x", frobnicate=3), "relu_x", "Relu", "inspect")
+    c.node_case("kernel_shape_zero", conv("conv_k0", [1, 2, 8, 8], [2, 2, 3, 3], kernel_shape=[0, 3]),
+                "conv_k0", "Conv")
+    c.node_case("pads_negative", conv("conv_pad", [1, 2, 8, 8], [2, 2, 3, 3], pads=[-1, 0, 0, 0]),
+                "conv_pad", "Conv", "inspect")
+    c.node_case("transpose_perm", unary("Transpose", "tr", (2, 3, 4), perm=[0, 0, 1]),
+                "tr", "Transpose")
+    gather = model([helper.make_node("Gather", ["x", "idx"], ["y"], name="gather_ax", axis=3)],
+                   [tensor("x", [2, 3])], [tensor("y", None)],
+                   [numpy_helper.from_array(np.array([0, 1], np.int64), "idx")])
+    c.node_case("gather_axis", gather, "gather_ax", "Gather")
+    concat = model([helper.make_node("Concat", ["a", "b"], ["y"], name="cat", axis=2)],
+                   [tensor("a", [2, 3]), tensor("b", [2, 3])], [tensor("y", None)])
+    c.node_case("concat_axis", concat, "cat", "Concat")
+
+
+def shape_cases(c):
+    """Shapes that do not fit together."""
+    c.node_case("add_shapes", binary("Add", "add_23_45", [2, 3], [4, 5]), "add_23_45", "Add")
+    c.node_case("conv_channels", conv("conv_c", [1, 3, 8, 8], [4, 2, 3, 3]), "conv_c", "Conv", "inspect")
+    c.node_case("matmul_inner", binary("MatMul", "mm", [2, 3], [4, 5]), "mm", "MatMul")
+    reshape = model([helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape_7")],
+                    [tensor("x", [1, 4])], [tensor("y", None)],
+                    [numpy_helper.from_array(np.array([7], np.int64), "shape")])
+    c.node_case("reshape_size", reshape, "reshape_7", "Reshape")
+
+
+def tensor_cases(c):
+    """Initializers whose data is wrong or lives where it must not."""
+    short = weight("w", [2, 2, 3, 3])
+    short.raw_data = short.raw_data[:-4]
+    c.model_case("raw_data_length", model(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="conv_raw")],
+        [tensor("x", [1, 2, 8, 8])], [tensor("y", None)], [short]))
+    # Enough ".." to reach /etc/passwd from any folder: the file exists, so
+    # only refusing paths that leave the model's folder stops the read.
+    for name, location in (("external_missing", "no_such_weights.bin"),
+                           ("external_escape", "../" * 24 + "etc/passwd"),
+                           ("external_absolute", "/etc/passwd")):
+        w = weight("w", [4])
+        external_data_helper.set_external_data(w, location)
+        w.ClearField("raw_data")
+        w.data_location = TensorProto.EXTERNAL
+        c.model_case(name, model([helper.make_node("Add", ["x", "w"], ["y"], name="add_w")],
+                                 [tensor("x", [4])], [tensor("y", None)], [w]))
+
+
+def graph_cases(c):
+    """Graphs whose wiring is broken."""
+    orphan = model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                   [tensor("x", [1, 4])], [tensor("y", None), tensor("nobody_makes_this", None)])
+    c.model_case("output_not_produced", orphan)
+    c.node_case("duplicate_output", two_output_model("first"), "relu_b", "Relu")
+    cycle = model([helper.make_node("Relu", ["t2"], ["t1"], name="relu_first"),
+                   helper.make_node("Relu", ["t1"], ["t2"], name="relu_second")],
+                  [tensor("x", [1, 4])], [tensor("t2", None)])
+    c.node_case("cycle", cycle, "relu_first", "Relu")
+
+
+def binding_cases(c):
+    """Symbolic shapes and --shape options that do not fit the model."""
+    c.model_case("symbolic_dim", model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                                       [tensor("x", ["batch", 4])], [tensor("y", None)]), "inspect")
+    good = c.onnx("good_relu.onnx", relu_model())
+    c.case("shape_unknown_input", f"NNAC inspect CASES/{good} --shape nope=1,4",
+           f"{good}: --shape nope")
+    c.case("shape_wrong_rank", f"NNAC run CASES/{good} --shape x=1,4,1 --input x=CASES/good_x.npy",
+           f"{good}: --shape x")
+
+
+def run_input_cases(c):
+    """nnac run with input files that are broken or do not fit."""
+    good = "good_relu.onnx"
+    c.npy("good_x.npy", np.ones((1, 4), np.float32))
+    whole_npy = c.npy("wrong_shape.npy", np.ones((2, 4), np.float32))
+    c.npy("wrong_dtype.npy", np.ones((1, 4), np.float64))
+    with open(os.path.join(c.folder, whole_npy), "rb") as f:
+        c.write("truncated.npy", f.read()[:-10])
+    c.write("random_bytes.npy", c.rng.bytes(200))
+    c.write("garbage.pb", c.rng.bytes(64))
+    for name in ("wrong_shape", "wrong_dtype", "truncated", "random_bytes"):
+        c.case("npy_" + name, f"NNAC run CASES/{good} --input x=CASES/{name}.npy --output-dir OUT",
+               f"{name}.npy")
+    c.case("pb_garbage", f"NNAC run CASES/{good} --input x=CASES/garbage.pb --output-dir OUT",
+           "garbage.pb")
+    c.case("run_missing_input", f"NNAC run CASES/{good} --output-dir OUT", f"{good}: input 'x'")
+    c.case("run_unknown_input", f"NNAC run CASES/{good} --input q=CASES/good_x.npy --output-dir OUT",
+           f"{good}: --input q")
+    # The second output's file name is too long to create, after the first
+    # output's file could have been written: nothing may be left behind.
+    long_name = "long_output_name_" + "x" * 300
+    two = c.onnx("long_output_name.onnx", two_output_model(long_name))
+    c.case("run_output_unwritable", f"NNAC run CASES/{two} --input x=CASES/good_x.npy --output-dir OUT",
+           long_name[:24])
+
+
+def main():
+    os.makedirs(CASES_DIR, exist_ok=True)
+    corpus = Corpus(CASES_DIR)
+    for make in (file_cases, op_cases, shape_cases, tensor_cases, graph_cases, binding_cases,
+                 run_input_cases):
+        make(corpus)
+    corpus.manifest()
+    print(f"{len(corpus.rows)} cases in {CASES_DIR}")
+
+
+if __name__ == "__main__":
+    main()
