@@ -132,6 +132,9 @@ static Status vreport(Graph *g, const Node *n, Status st, const char *fmt, va_li
 	char text[1024];
 
 	vsnprintf(text, sizeof(text), fmt, ap);
+	if (n && *n->domain && strcmp(n->domain, "ai.onnx") != 0)
+		return diag_add(g->diag, st, "%s: node '%s' (%s.%s): %s", g->path, n->name,
+		                n->domain, n->op_type, text);
 	if (n)
 		return diag_add(g->diag, st, "%s: node '%s' (%s): %s", g->path, n->name,
 		                n->op_type, text);

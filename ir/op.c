@@ -91,8 +91,11 @@ Status infer_nin(Graph *g, const Node *n, int lo, int hi)
 
 	while (present > 0 && n->in[present - 1] < 0)
 		present--;
-	if (present < lo || present > hi)
+	if (present < lo || present > hi) {
+		if (lo == hi)
+			return node_error(g, n, ST_INVALID, "has %d inputs, expected %d", present, lo);
 		return node_error(g, n, ST_INVALID, "has %d inputs, expected %d to %d", present, lo, hi);
+	}
 	for (int i = 0; i < lo; i++)
 		if (n->in[i] < 0)
 			return node_error(g, n, ST_INVALID, "required input %d is missing", i);

@@ -69,7 +69,7 @@ static Status infer_node(Graph *g, Node *n)
 
 	if (n->op == OP_UNKNOWN)
 		return node_error(g, n, ST_UNSUPPORTED, "operator '%s%s%s' is not supported",
-		                  *n->domain ? n->domain : "", *n->domain ? "." : "", n->op_type);
+		                  n->domain, *n->domain ? "." : "", n->op_type);
 	st = op_impl(n->op)->infer(g, n);
 	if (st == ST_OK)
 		st = check_outputs(g, n);

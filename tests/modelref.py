@@ -63,8 +63,9 @@ def shape_args(model_path):
 
 
 def output_file(out_dir, name):
-    """Where `nnac run --output-dir OUT_DIR` writes the output NAME."""
-    return os.path.join(out_dir, name + ".npy")
+    """Where `nnac run --output-dir OUT_DIR` writes the output NAME: '/' and
+    '\\' become '_' (as output_path() in frontend/driver/cmd_run.c)."""
+    return os.path.join(out_dir, name.replace("/", "_").replace("\\", "_") + ".npy")
 
 
 class Nnac:
@@ -100,8 +101,13 @@ class Nnac:
         secs = time.perf_counter() - start
         if rc != 0:
             raise NnacError("exit %d: %s" % (rc, err.strip().replace("\n", " | ")))
-        return {name: np.load(output_file(os.path.join(work, "out"), name))
-                for name in graph_outputs(model_path)}, secs
+        outs = {}
+        for name in graph_outputs(model_path):
+            path = output_file(os.path.join(work, "out"), name)
+            if not os.path.exists(path):
+                raise NnacError("output '%s' was not written to %s" % (name, path))
+            outs[name] = np.load(path)
+        return outs, secs
 
 
 def ort_run(model_path, feeds):

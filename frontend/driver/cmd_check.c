@@ -25,10 +25,11 @@ int cmd_check(Cli *cli)
 		live += !(g.nodes[i].flags & NODE_DEAD);
 	diag_print(&cli->diag, stdout);
 	if (st == ST_OK)
-		printf("%s: all %d nodes are supported (opset %lld)\n", cli->model, live, (long long)g.opset);
+		printf("%s: all %d node%s supported (opset %lld)\n", cli->model, live,
+		       live == 1 ? " is" : "s are", (long long)g.opset);
 	else
-		printf("%s: %d problem%s found in %d nodes\n", cli->model, cli->diag.n,
-		       cli->diag.n == 1 ? "" : "s", live);
+		printf("%s: %d problem%s found in %d node%s\n", cli->model, cli->diag.n,
+		       cli->diag.n == 1 ? "" : "s", live, live == 1 ? "" : "s");
 	graph_free(&g);
 	return status_exit_code(st);
 }

@@ -27,6 +27,17 @@ static Status load_file(Cli *cli, const char *path, Arena *a, Value *v)
 	return diag_add(&cli->diag, ST_INVALID, "%s: unknown input format (expected .npy or .pb)", path);
 }
 
+static Status check_type(Cli *cli, const Tensor *t, const char *path, const Value *v)
+{
+	char got[128], want[128];
+
+	if (v->dt == t->v.dt && val_same_shape(v, &t->v))
+		return ST_OK;
+	return diag_add(&cli->diag, ST_INVALID, "%s: holds %s, but input '%s' of %s is %s", path,
+	                val_type_str(v, got, sizeof(got)), t->name, cli->model,
+	                val_type_str(&t->v, want, sizeof(want)));
+}
+
 /* Fills in[] in the graph's input order from the --input options. */
 static Status bind_inputs(Cli *cli, Graph *g, Arena *a, Value *in)
 {
@@ -43,6 +54,8 @@ static Status bind_inputs(Cli *cli, Graph *g, Arena *a, Value *in)
 			return graph_error(g, ST_INVALID, "--input %s: the model has no input of that name",
 			                   cli->inputs[k].name);
 		st = load_file(cli, cli->inputs[k].path, a, &in[j]);
+		if (st == ST_OK)
+			st = check_type(cli, &g->tensors[g->inputs[j]], cli->inputs[k].path, &in[j]);
 		bound[j] = true;
 	}
 	for (int j = 0; j < g->ninputs && st == ST_OK; j++)
@@ -91,8 +104,22 @@ static void summarize(const char *name, const Value *v)
 		print_top5(v);
 }
 
+/* DIR/NAME.npy, with characters that cannot be in a file name as '_'
+ * (exporters write names such as "/layer1/Conv_output_0"). */
+static void output_path(char *path, size_t size, const char *dir, const char *name)
+{
+	int n = snprintf(path, size, "%s/", dir);
+
+	for (const char *p = name; *p && (size_t)n + 5 < size; p++)
+		path[n++] = (*p == '/' || *p == '\\') ? '_' : *p;
+	snprintf(path + n, size - (size_t)n, ".npy");
+}
+
+/* All outputs or none: on a failure the files already written are removed. */
 static Status write_outputs(Cli *cli, Graph *g, const Value *out)
 {
+	char path[4096];
+
 	if (!cli->output_dir)
 		return ST_OK;
 	if (mkdir(cli->output_dir, 0777) != 0) {
@@ -101,16 +128,17 @@ static Status write_outputs(Cli *cli, Graph *g, const Value *out)
 			return diag_add(&cli->diag, ST_IO, "%s: cannot create output folder", cli->output_dir);
 	}
 	for (int k = 0; k < g->noutputs; k++) {
-		char path[4096];
-		const char *name = g->tensors[g->outputs[k]].name;
 		Status st;
 
-		if (strchr(name, '/'))
-			return diag_add(&cli->diag, ST_INVALID, "output '%s': name is not a valid file name", name);
-		snprintf(path, sizeof(path), "%s/%s.npy", cli->output_dir, name);
+		output_path(path, sizeof(path), cli->output_dir, g->tensors[g->outputs[k]].name);
 		st = npy_write(path, &out[k], &cli->diag);
-		if (st != ST_OK)
-			return st;
+		if (st == ST_OK)
+			continue;
+		for (int j = 0; j < k; j++) {
+			output_path(path, sizeof(path), cli->output_dir, g->tensors[g->outputs[j]].name);
+			remove(path);
+		}
+		return st;
 	}
 	return ST_OK;
 }

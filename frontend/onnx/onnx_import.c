@@ -351,6 +351,7 @@ static void read_node(Importer *im, const Onnx__NodeProto *np, size_t idx)
 	char fallback[64];
 	const char *name = np->name;
 	Node *n;
+	Status st;
 	int ni;
 
 	if (!name || !*name) {
@@ -370,11 +371,13 @@ static void read_node(Importer *im, const Onnx__NodeProto *np, size_t idx)
 		note(im, graph_oom(g));
 		return;
 	}
-	note(im, link_inputs(im, n, np));
+	st = link_inputs(im, n, np);
+	note(im, st);
 	note(im, link_outputs(im, n, np));
-	note(im, check_arity(im, n));
+	if (st == ST_OK)
+		note(im, check_arity(im, n));
 	for (size_t k = 0; k < np->n_attribute; k++) {
-		Status st = read_attr(im, n, np->attribute[k], &n->attr[n->nattr]);
+		st = read_attr(im, n, np->attribute[k], &n->attr[n->nattr]);
 		note(im, st);
 		if (st == ST_OK)
 			n->nattr++;

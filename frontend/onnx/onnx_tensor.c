@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static Status bad(Diag *d, const char *where, const char *tname, const char *what)
 {
@@ -172,10 +173,15 @@ const char *onnx_dtype_name(int code)
 
 Status onnx_read_file(const char *path, Diag *d, uint8_t **buf, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
+	struct stat sb;
+	FILE *f;
 	long size;
 
 	*buf = NULL;
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+		return diag_add(d, ST_IO, "%s: cannot read: %s", path,
+		                S_ISDIR(sb.st_mode) ? "is a directory" : "not a regular file");
+	f = fopen(path, "rb");
 	if (!f)
 		return diag_add(d, ST_IO, "%s: cannot open: %s", path, strerror(errno));
 	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {

@@ -754,7 +754,8 @@ static Status conv_integer_eval(EvalCtx *cx, const Node *n, const Value *const *
 static void requantize(Value *yv, double *acc, const Value *const *in, int64_t m)
 {
 	float xs = (float)val_get_f64(in[1], 0), ys = (float)val_get_f64(in[6], 0);
-	int64_t nws = val_numel(in[4]), total = val_numel(yv), plane = total / (yv->dims[0] * m);
+	int64_t nws = val_numel(in[4]), total = val_numel(yv);
+	int64_t plane = total > 0 ? total / (yv->dims[0] * m) : 1;
 	double yzp = val_get_f64(in[7], 0);
 	double lo = yv->dt == DT_U8 ? 0 : -128, hi = yv->dt == DT_U8 ? 255 : 127;
 

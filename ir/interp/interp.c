@@ -35,18 +35,23 @@ static Status apply_fused(Run *r, const Node *n, Value *y)
 	return op_impl(n->fused_act)->eval(&cx, act, in, out);
 }
 
+/* Operand arrays cover the op's whole arity: slots past the node's own
+ * inputs and outputs are NULL, as absent optional operands are. */
 static Status eval_node(Run *r, const Node *n)
 {
-	const Value *in[n->nin + 1];
-	Value *out[n->nout + 1];
+	int mi, xi, mo, xo;
+	op_arity(n->op, &mi, &xi, &mo, &xo);
+	int nin = n->nin > xi ? n->nin : xi, nout = n->nout > xo ? n->nout : xo;
+	const Value *in[nin + 1];
+	Value *out[nout + 1];
 	EvalCtx cx = {&r->scratch, r->g};
 	Status st;
 
-	for (int i = 0; i < n->nin; i++)
-		in[i] = n->in[i] >= 0 ? &r->vals[n->in[i]] : NULL;
-	for (int i = 0; i < n->nout; i++) {
+	for (int i = 0; i <= nin; i++)
+		in[i] = i < n->nin && n->in[i] >= 0 ? &r->vals[n->in[i]] : NULL;
+	for (int i = 0; i <= nout; i++) {
 		out[i] = NULL;
-		if (n->out[i] < 0)
+		if (i >= n->nout || n->out[i] < 0)
 			continue;
 		out[i] = &r->vals[n->out[i]];
 		*out[i] = r->g->tensors[n->out[i]].v;
