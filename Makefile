@@ -27,7 +27,7 @@ test: build
 sanitize: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNNAC_SANITIZE=ON -DNNAC_WERROR=ON >/dev/null
 	@cmake --build build-asan -j$(JOBS)
-	@NNAC_SANITIZED=1 sh tests/run_all.sh build-asan
+	@sh tests/run_all.sh build-asan
 
 clean:
 	rm -rf $(BUILD) build-asan

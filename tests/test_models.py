@@ -67,7 +67,8 @@ def check_tools(nnac, report, name, path):
                  "%s MACs" % total.group(2) if rc == 0 and total else
                  "exit %d, no totals line: %s" % (rc, out.strip()[-300:]))
     rc, out = nnac.tool("check", path)
-    report.check(rc == 0, name + " check", out.strip().splitlines()[-1] if out.strip() else "exit %d" % rc)
+    last = out.strip().splitlines()[-1] if out.strip() else ""
+    report.check(rc == 0, name + " check", "exit %d: %s" % (rc, last))
 
 
 def check_run(nnac, report, name, path, feeds, refs, rtol, atol_of):
@@ -142,10 +143,13 @@ def run_all(nnac, report, tmp):
 def main(argv):
     if len(argv) != 2:
         sys.exit("usage: python3 tests/test_models.py BUILD_DIR")
+    binary = os.path.join(argv[1], "nnac")
+    if not os.access(binary, os.X_OK):
+        sys.exit("%s: no nnac binary there; build first" % binary)
     report = Report()
     tmp = tempfile.mkdtemp(prefix="nnac-models-")
     try:
-        run_all(modelref.Nnac(os.path.join(argv[1], "nnac"), tmp), report, tmp)
+        run_all(modelref.Nnac(binary, tmp), report, tmp)
     finally:
         shutil.rmtree(tmp)
     print("models: %d passed, %d failed" % (report.passed, report.failed))

@@ -5,11 +5,14 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "graph.h"
 #include "npy.h"
+#include "onnx.h"
 #include "op.h"
+#include "passes.h"
 
 static int passed, failed;
 
@@ -95,12 +98,61 @@ static void test_npy(void)
 	arena_free(&a);
 }
 
+/* An allocator that fails from the Nth call on. */
+static long alloc_budget;
+
+static void *failing_alloc(void *ud, void *ptr, size_t size)
+{
+	(void)ud;
+	if (size == 0) {
+		free(ptr);
+		return NULL;
+	}
+	if (alloc_budget-- <= 0)
+		return NULL;
+	return realloc(ptr, size);
+}
+
+/* Every allocation failure while importing and optimizing a model is
+ * reported as ST_NOMEM with a message, never a crash. */
+static void test_alloc_failures(void)
+{
+	int reported = 0, tries = 0;
+
+	for (long n = 0; n < 40; n++) {
+		Diag d;
+		Graph g;
+		PipelineOptions po = {true, true, 0};
+		Status st;
+
+		diag_init(&d);
+		alloc_budget = n;
+		nnac_set_allocator(failing_alloc, NULL);
+		graph_init(&g, &d, NULL);
+		st = onnx_import(&g, "models/lenet5.onnx", NULL);
+		if (st == ST_OK)
+			st = pass_pipeline(&g, &po);
+		graph_free(&g);
+		nnac_set_allocator(NULL, NULL);
+		tries++;
+		if (st == ST_NOMEM && d.n > 0 && strstr(d.msg[0].text, "out of memory"))
+			reported++;
+		else if (st != ST_OK)
+			CHECK(!"allocation failure reported as something else");
+		diag_free(&d);
+		if (st == ST_OK)
+			break;
+	}
+	CHECK(tries > 1 && reported == tries - 1);
+}
+
 int main(void)
 {
 	test_half();
 	test_broadcast();
 	test_op_table();
 	test_npy();
+	test_alloc_failures();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
