@@ -25,7 +25,7 @@ test: build
 
 # The whole suite under AddressSanitizer + UBSan (a CI step).
 sanitize: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNNAC_SANITIZE=ON -DNNAC_WERROR=ON >/dev/null
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNAC_SANITIZE=ON -DNNAC_WERROR=ON >/dev/null
 	@cmake --build build-asan -j$(JOBS)
 	@sh tests/run_all.sh build-asan
 
