@@ -111,6 +111,17 @@ int node_index(const Graph *g, const Node *n)
 	return (int)(n - g->nodes);
 }
 
+static bool all_const(const Graph *g, const int *idx, int count)
+{
+	for (int i = 0; i < count; i++)
+		if (idx[i] >= 0 && !g->tensors[idx[i]].v.data)
+			return false;
+	return true;
+}
+
+bool node_inputs_const(const Graph *g, const Node *n) { return all_const(g, n->in, n->nin); }
+bool node_outputs_const(const Graph *g, const Node *n) { return all_const(g, n->out, n->nout); }
+
 int graph_uses(const Graph *g, int t)
 {
 	int uses = 0;

@@ -105,6 +105,9 @@ static inline Tensor *graph_tensor(Graph *g, int t) { return t < 0 ? 0 : &g->ten
 Tensor *node_in(Graph *g, const Node *n, int i);    /* NULL if absent */
 Tensor *node_out(Graph *g, const Node *n, int i);   /* NULL if absent */
 int node_index(const Graph *g, const Node *n);
+/* Every present input (output) of n is a constant. */
+bool node_inputs_const(const Graph *g, const Node *n);
+bool node_outputs_const(const Graph *g, const Node *n);
 /* Count of nodes consuming tensor t (live nodes only) plus 1 if it is a
  * graph output. */
 int graph_uses(const Graph *g, int t);

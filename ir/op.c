@@ -163,6 +163,43 @@ Status infer_const_floats(Graph *g, const Node *n, int input, double **vals, int
 	return *vals ? ST_OK : graph_oom(g);
 }
 
+Status eval_oom(EvalCtx *cx, const Node *n)
+{
+	return node_error(cx->g, n, ST_NOMEM, "out of memory");
+}
+
+Status op_ints_arg(Graph *g, const Node *n, const Value *const *in, Arena *a, int i,
+                   int64_t **vals, int *count)
+{
+	*vals = NULL;
+	*count = 0;
+	if (!has_input(n, i))
+		return ST_OK;
+	if (!in)
+		return infer_const_ints(g, n, i, vals, count);
+	if (val_numel(in[i]) == 0)
+		return ST_OK;
+	*count = (int)val_numel(in[i]);
+	*vals = val_to_i64(a, in[i]);
+	return *vals ? ST_OK : graph_oom(g);
+}
+
+Status op_floats_arg(Graph *g, const Node *n, const Value *const *in, Arena *a, int i,
+                     double **vals, int *count)
+{
+	*vals = NULL;
+	*count = 0;
+	if (!has_input(n, i))
+		return ST_OK;
+	if (!in)
+		return infer_const_floats(g, n, i, vals, count);
+	if (val_numel(in[i]) == 0)
+		return ST_OK;
+	*count = (int)val_numel(in[i]);
+	*vals = val_to_f64(a, in[i]);
+	return *vals ? ST_OK : graph_oom(g);
+}
+
 Status infer_bad_attr(Graph *g, const Node *n, const char *attr, const char *why)
 {
 	return node_error(g, n, ST_UNSUPPORTED, "attribute '%s': %s", attr, why);

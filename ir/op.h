@@ -39,6 +39,26 @@ typedef struct OpImpl {
 
 const OpImpl *op_impl(OpKind op);
 
+/* Returns from the enclosing function with x's status unless it is ST_OK. */
+#define TRY(x) do { Status st_ = (x); if (st_ != ST_OK) return st_; } while (0)
+
+/* Whether optional input i of n is present. */
+static inline bool has_input(const Node *n, int i) { return i < n->nin && n->in[i] >= 0; }
+
+/* "FILE: node 'NAME' (OP): out of memory", for eval kernels. */
+Status eval_oom(EvalCtx *cx, const Node *n);
+
+/*
+ * An argument carried by input i (Slice's starts, Resize's scales...): the
+ * constant during infer (in == NULL), the run-time value during eval (in
+ * memory from a), so one planning function can serve both.  Absent or
+ * empty: ST_OK with *vals = NULL and *count = 0.
+ */
+Status op_ints_arg(Graph *g, const Node *n, const Value *const *in, Arena *a, int i,
+                   int64_t **vals, int *count);
+Status op_floats_arg(Graph *g, const Node *n, const Value *const *in, Arena *a, int i,
+                     double **vals, int *count);
+
 /* Element-type sets for dtype checks. */
 #define DTM(x) (1u << DT_##x)
 #define DTM_FLOAT (DTM(F32) | DTM(F64) | DTM(F16) | DTM(BF16))

@@ -11,33 +11,15 @@
 
 #include "interp.h"
 
-static bool foldable(Graph *g, const Node *n)
-{
-	if (n->flags & NODE_DEAD)
-		return false;
-	for (int i = 0; i < n->nin; i++)
-		if (n->in[i] >= 0 && !g->tensors[n->in[i]].v.data)
-			return false;
-	return true;
-}
-
-static bool outputs_const(Graph *g, const Node *n)
-{
-	for (int i = 0; i < n->nout; i++)
-		if (n->out[i] >= 0 && !g->tensors[n->out[i]].v.data)
-			return false;
-	return true;
-}
-
 Status pass_fold_constants(Graph *g)
 {
 	for (int i = 0; i < g->nnodes; i++) {
 		Node *n = &g->nodes[i];
 		Status st;
 
-		if (!foldable(g, n))
+		if ((n->flags & NODE_DEAD) || !node_inputs_const(g, n))
 			continue;
-		if (!outputs_const(g, n)) {
+		if (!node_outputs_const(g, n)) {
 			st = interp_eval_const(g, n);
 			if (st != ST_OK)
 				return st;

@@ -19,14 +19,6 @@ static bool inputs_typed(Graph *g, const Node *n)
 	return true;
 }
 
-static bool inputs_const(Graph *g, const Node *n)
-{
-	for (int i = 0; i < n->nin; i++)
-		if (n->in[i] >= 0 && !g->tensors[n->in[i]].v.data)
-			return false;
-	return true;
-}
-
 static bool is_shape_math(Graph *g, const Node *n)
 {
 	for (int i = 0; i < n->nout; i++) {
@@ -34,7 +26,7 @@ static bool is_shape_math(Graph *g, const Node *n)
 		if (t && (!dtype_is_int(t->v.dt) || val_numel(&t->v) > SHAPE_MATH_LIMIT))
 			return false;
 	}
-	return inputs_const(g, n);
+	return node_inputs_const(g, n);
 }
 
 /* Outputs typed, with known dimensions, after a successful infer. */
@@ -53,16 +45,6 @@ static Status check_outputs(Graph *g, const Node *n)
 	return ST_OK;
 }
 
-static bool outputs_const(Graph *g, const Node *n)
-{
-	for (int i = 0; i < n->nout; i++) {
-		const Tensor *t = node_out(g, n, i);
-		if (t && !t->v.data)
-			return false;
-	}
-	return true;
-}
-
 static Status infer_node(Graph *g, Node *n)
 {
 	Status st;
@@ -73,7 +55,7 @@ static Status infer_node(Graph *g, Node *n)
 	st = op_impl(n->op)->infer(g, n);
 	if (st == ST_OK)
 		st = check_outputs(g, n);
-	if (st == ST_OK && !outputs_const(g, n) && is_shape_math(g, n))
+	if (st == ST_OK && !node_outputs_const(g, n) && is_shape_math(g, n))
 		st = interp_eval_const(g, n);
 	return st;
 }

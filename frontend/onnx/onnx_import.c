@@ -417,17 +417,6 @@ static void check_bindings(Importer *im)
 			                     im->opt->shapes[i].name));
 }
 
-static const char *dir_of(Arena *a, const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return ".";
-	if (slash == path)
-		return "/";
-	return arena_strndup(a, path, (size_t)(slash - path));
-}
-
 Status onnx_import(Graph *g, const char *path, const OnnxOptions *opt)
 {
 	Importer im = {g, opt, ST_OK};
@@ -437,7 +426,7 @@ Status onnx_import(Graph *g, const char *path, const OnnxOptions *opt)
 	Status st;
 
 	g->path = arena_strdup(&g->arena, path);
-	g->dir = dir_of(&g->arena, path);
+	g->dir = onnx_dir_of(&g->arena, path);
 	if (!g->path || !g->dir)
 		return graph_oom(g);
 	st = onnx_read_file(path, g->diag, &buf, &len);

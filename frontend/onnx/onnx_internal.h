@@ -10,6 +10,9 @@
 Status onnx_decode_tensor(const Onnx__TensorProto *tp, const char *where, const char *dir,
                           Arena *a, Diag *d, Value *v);
 const char *onnx_dtype_name(int code);
+/* The folder of path ("." when it has none), in arena memory; NULL when
+ * out of memory. */
+const char *onnx_dir_of(Arena *a, const char *path);
 /* Whole file into malloc'd *buf. */
 Status onnx_read_file(const char *path, Diag *d, uint8_t **buf, size_t *len);
 

@@ -203,11 +203,15 @@ Status onnx_read_file(const char *path, Diag *d, uint8_t **buf, size_t *len)
 	return ST_OK;
 }
 
-static const char *dir_of(Arena *a, const char *path)
+const char *onnx_dir_of(Arena *a, const char *path)
 {
 	const char *slash = strrchr(path, '/');
 
-	return slash ? arena_strndup(a, path, (size_t)(slash - path)) : ".";
+	if (!slash)
+		return ".";
+	if (slash == path)
+		return "/";
+	return arena_strndup(a, path, (size_t)(slash - path));
 }
 
 Status onnx_read_tensor_file(const char *path, Arena *a, Diag *d, Value *v, const char **name)
@@ -223,7 +227,7 @@ Status onnx_read_tensor_file(const char *path, Arena *a, Diag *d, Value *v, cons
 	free(buf);
 	if (!tp)
 		return diag_add(d, ST_INVALID, "%s: not a valid ONNX TensorProto file (protobuf decoding failed)", path);
-	st = onnx_decode_tensor(tp, path, dir_of(a, path), a, d, v);
+	st = onnx_decode_tensor(tp, path, onnx_dir_of(a, path), a, d, v);
 	if (st == ST_OK && name)
 		*name = arena_strdup(a, tp->name ? tp->name : "");
 	onnx__tensor_proto__free_unpacked(tp, NULL);

@@ -17,11 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "op.h"
-
-enum { MAX_SP = MAX_RANK - 2 };
-
-typedef enum AutoPad { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID } AutoPad;
+#include "window.h"
 
 typedef struct Geom {
 	int nsp;                     /* spatial dimensions */
@@ -36,77 +32,6 @@ typedef struct Geom {
 	int64_t pad1[MAX_SP];        /* padding after each dim */
 } Geom;
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-
-	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
-
-static int64_t prod(const int64_t *d, int count)
-{
-	int64_t p = 1;
-
-	for (int i = 0; i < count; i++)
-		p *= d[i];
-	return p;
-}
-
-/* Advances a row-major multi-index over lim; wraps to all zeros at the end. */
-static void next_index(int64_t *idx, const int64_t *lim, int rank)
-{
-	for (int d = rank - 1; d >= 0; d--) {
-		if (++idx[d] < lim[d])
-			return;
-		idx[d] = 0;
-	}
-}
-
-/*
- * List attribute `name` of exactly `count` values, each at least min, into
- * dst; every slot gets def when the attribute is absent or empty.
- */
-static Status read_list(Graph *g, const Node *n, const char *name, int count,
-                        int64_t def, int64_t min, int64_t *dst)
-{
-	int have;
-	const int64_t *v = attr_ints(n, name, &have);
-
-	for (int i = 0; i < count; i++)
-		dst[i] = def;
-	if (!v || have == 0)
-		return ST_OK;
-	if (have != count)
-		return node_error(g, n, ST_INVALID, "'%s' has %d values, expected %d",
-		                  name, have, count);
-	for (int i = 0; i < count; i++) {
-		if (v[i] < min)
-			return node_error(g, n, ST_INVALID, "'%s' value %lld is %s", name,
-			                  (long long)v[i], min > 0 ? "not positive" : "negative");
-		dst[i] = v[i];
-	}
-	return ST_OK;
-}
-
-static Status read_auto_pad(Graph *g, const Node *n, AutoPad *ap)
-{
-	static const char *const names[] = {
-		[PAD_NOTSET] = "NOTSET", [PAD_SAME_UPPER] = "SAME_UPPER",
-		[PAD_SAME_LOWER] = "SAME_LOWER", [PAD_VALID] = "VALID",
-	};
-	const char *s = attr_s(n, "auto_pad", "NOTSET");
-
-	for (int i = 0; i < (int)ARRAY_LEN(names); i++) {
-		if (strcmp(s, names[i]) == 0) {
-			*ap = (AutoPad)i;
-			return ST_OK;
-		}
-	}
-	return node_error(g, n, ST_INVALID,
-	                  "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", s);
-}
 
 /* strides, dilations, pads, group: the attributes every convolution has. */
 static Status window_attrs(Graph *g, const Node *n, Geom *gm)
@@ -114,9 +39,9 @@ static Status window_attrs(Graph *g, const Node *n, Geom *gm)
 	int64_t pads[2 * MAX_SP];
 	Status st;
 
-	if ((st = read_list(g, n, "strides", gm->nsp, 1, 1, gm->stride)) ||
-	    (st = read_list(g, n, "dilations", gm->nsp, 1, 1, gm->dil)) ||
-	    (st = read_list(g, n, "pads", 2 * gm->nsp, 0, 0, pads)))
+	if ((st = win_read_list(g, n, "strides", gm->nsp, 1, 1, gm->stride)) ||
+	    (st = win_read_list(g, n, "dilations", gm->nsp, 1, 1, gm->dil)) ||
+	    (st = win_read_list(g, n, "pads", 2 * gm->nsp, 0, 0, pads)))
 		return st;
 	for (int i = 0; i < gm->nsp; i++) {
 		gm->pad0[i] = pads[i];
@@ -133,7 +58,7 @@ static Status window_attrs(Graph *g, const Node *n, Geom *gm)
 static Status kernel_dims(Graph *g, const Node *n, const Value *w, Geom *gm)
 {
 	int64_t ks[MAX_SP];
-	Status st = read_list(g, n, "kernel_shape", gm->nsp, DIM_UNKNOWN, 1, ks);
+	Status st = win_read_list(g, n, "kernel_shape", gm->nsp, DIM_UNKNOWN, 1, ks);
 
 	if (st)
 		return st;
@@ -156,7 +81,7 @@ static int64_t extent(const Geom *gm, int i) { return (gm->k[i] - 1) * gm->dil[i
 /* Splits a total padding between the two sides as auto_pad asks. */
 static void split_pad(Geom *gm, int i, int64_t total, bool upper)
 {
-	int64_t half = floor_div(total, 2);
+	int64_t half = win_floor_div(total, 2);
 
 	gm->pad0[i] = upper ? half : total - half;
 	gm->pad1[i] = total - gm->pad0[i];
@@ -174,7 +99,7 @@ static Status fwd_out(Graph *g, const Node *n, Geom *gm, int i, AutoPad ap)
 	switch (ap) {
 	case PAD_SAME_UPPER:
 	case PAD_SAME_LOWER:
-		gm->out[i] = ceil_div(in, s);
+		gm->out[i] = win_ceil_div(in, s);
 		span = (gm->out[i] - 1) * s + extent(gm, i) - in;
 		split_pad(gm, i, span > 0 ? span : 0, ap == PAD_SAME_UPPER);
 		return ST_OK;
@@ -261,7 +186,7 @@ static Status out_dims(Graph *g, const Node *n, Geom *gm, AutoPad ap)
 				return st;
 		return ST_OK;
 	}
-	if ((st = read_list(g, n, "output_padding", gm->nsp, 0, 0, opad)) ||
+	if ((st = win_read_list(g, n, "output_padding", gm->nsp, 0, 0, opad)) ||
 	    (st = output_shape_attr(g, n, gm)))
 		return st;
 	for (int i = 0; i < gm->nsp; i++)
@@ -317,7 +242,7 @@ static Status conv_geom(Graph *g, const Node *n, const Value *x, const Value *w,
 	gm->cin = x->dims[1];
 	for (int i = 0; i < gm->nsp; i++)
 		gm->in[i] = x->dims[2 + i];
-	if ((st = window_attrs(g, n, gm)) || (st = read_auto_pad(g, n, &ap)) ||
+	if ((st = window_attrs(g, n, gm)) || (st = win_read_auto_pad(g, n, &ap)) ||
 	    (st = kernel_dims(g, n, w, gm)) || (st = channels(g, n, w, gm)))
 		return st;
 	return out_dims(g, n, gm, ap);
@@ -480,7 +405,7 @@ static Tap *last_dim_taps(Arena *a, const Geom *gm)
 		int64_t shift = kx * gm->dil[d] - gm->pad0[d];
 		int64_t lim = gm->transposed ? gm->in[d] : gm->out[d];
 		int64_t other = gm->transposed ? gm->out[d] : gm->in[d];
-		int64_t lo = ceil_div(-shift, s), hi = ceil_div(other - shift, s);
+		int64_t lo = win_ceil_div(-shift, s), hi = win_ceil_div(other - shift, s);
 
 		t[kx].lo = lo < 0 ? 0 : lo;
 		t[kx].hi = hi > lim ? lim : hi;
@@ -591,10 +516,10 @@ static void conv_row(const Geom *gm, const Tap *taps, const Planes *p, int64_t r
                      const int64_t *ridx)
 {
 	int last = gm->nsp - 1;
-	int64_t ktaps = prod(gm->k, last), kw = gm->k[last];
+	int64_t ktaps = win_prod(gm->k, last), kw = gm->k[last];
 	int64_t kidx[MAX_SP] = {0};
 
-	for (int64_t t = 0; t < ktaps; t++, next_index(kidx, gm->k, last)) {
+	for (int64_t t = 0; t < ktaps; t++, win_next_index(kidx, gm->k, last)) {
 		int64_t other = tap_row(gm, ridx, kidx);
 
 		if (other < 0)
@@ -610,8 +535,8 @@ static Planes channel_planes(const Geom *gm, const double *x, const double *w, d
                              int64_t nb, int64_t m)
 {
 	int64_t cg = gm->cin / gm->group, mg = gm->cout / gm->group, grp = m / mg;
-	int64_t isz = prod(gm->in, gm->nsp), osz = prod(gm->out, gm->nsp);
-	int64_t ksz = prod(gm->k, gm->nsp);
+	int64_t isz = win_prod(gm->in, gm->nsp), osz = win_prod(gm->out, gm->nsp);
+	int64_t ksz = win_prod(gm->k, gm->nsp);
 	Planes p = {
 		.x = x + (nb * gm->cin + grp * cg) * isz, .cg = cg, .isz = isz,
 		.y = y + (nb * gm->cout + m) * osz,
@@ -637,10 +562,10 @@ static void conv_block(const Geom *gm, const Tap *taps, const double *x, const d
 {
 	int last = gm->nsp - 1;
 	const int64_t *rows_lim = gm->transposed ? gm->in : gm->out;
-	int64_t rows = prod(rows_lim, last);
+	int64_t rows = win_prod(rows_lim, last);
 	int64_t ridx[MAX_SP] = {0};
 
-	for (int64_t r = 0; r < rows; r++, next_index(ridx, rows_lim, last)) {
+	for (int64_t r = 0; r < rows; r++, win_next_index(ridx, rows_lim, last)) {
 		for (int64_t m = m0; m < m1; m++) {
 			Planes p = channel_planes(gm, x, w, y, nb, m);
 
@@ -657,8 +582,8 @@ static void conv_block(const Geom *gm, const Tap *taps, const double *x, const d
 static void conv_run(const Geom *gm, const Tap *taps, const double *x, const double *w,
                      const double *b, double *y)
 {
-	int64_t mg = gm->cout / gm->group, osz = prod(gm->out, gm->nsp);
-	int64_t wbytes = (gm->cin / gm->group) * prod(gm->k, gm->nsp) * (int64_t)sizeof(double);
+	int64_t mg = gm->cout / gm->group, osz = win_prod(gm->out, gm->nsp);
+	int64_t wbytes = (gm->cin / gm->group) * win_prod(gm->k, gm->nsp) * (int64_t)sizeof(double);
 	int64_t blk = wbytes > 0 && wbytes < (256 << 10) ? (256 << 10) / wbytes : 1;
 
 	for (int64_t i = 0; i < gm->batch * gm->cout * osz; i++)
@@ -691,7 +616,7 @@ static Status conv_compute(EvalCtx *cx, const Node *n, const Value *xv, const Va
 	if (st)
 		return st;
 	taps = last_dim_taps(cx->scratch, &gm);
-	*y = arena_alloc(cx->scratch, (size_t)(gm.batch * gm.cout * prod(gm.out, gm.nsp)) * sizeof(double));
+	*y = arena_alloc(cx->scratch, (size_t)(gm.batch * gm.cout * win_prod(gm.out, gm.nsp)) * sizeof(double));
 	if (!taps || !*y || !x || !w)
 		return graph_oom(cx->g);
 	conv_run(&gm, taps, x, w, b, *y);

@@ -46,11 +46,6 @@ typedef struct BinaryOp {
 	bool variadic;
 } BinaryOp;
 
-static Status oom(EvalCtx *cx, const Node *n)
-{
-	return node_error(cx->g, n, ST_NOMEM, "out of memory");
-}
-
 static bool ilt(int64_t a, int64_t b, bool uns)
 {
 	return uns ? (uint64_t)a < (uint64_t)b : a < b;
@@ -254,7 +249,7 @@ static Status unary_eval(EvalCtx *cx, const Node *n, const Value *const *in, Val
 	}
 	x = val_to_f64(cx->scratch, in[0]);
 	if (!x)
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	for (int64_t i = 0; i < len; i++)
 		x[i] = u->f(x[i], &p);
 	val_from_f64(out[0], x);
@@ -388,28 +383,6 @@ static bool operand(int64_t opset, const Node *n, const Value *a, const Value *b
 	return true;
 }
 
-/* NumPy broadcasting that lets an unknown dimension match a known one. */
-static bool bcast_infer(const Value *a, const Value *b, Value *y)
-{
-	int rank = a->rank > b->rank ? a->rank : b->rank;
-	int64_t dims[MAX_RANK];
-
-	for (int i = 0; i < rank; i++) {
-		int ia = i - (rank - a->rank), ib = i - (rank - b->rank);
-		int64_t da = ia >= 0 ? a->dims[ia] : 1;
-		int64_t db = ib >= 0 ? b->dims[ib] : 1;
-
-		if (da == db || db == 1 || (db < 0 && da != 1))
-			dims[i] = da;
-		else if (da == 1 || da < 0)
-			dims[i] = db;
-		else
-			return false;
-	}
-	val_set_type(y, y->dt, rank, dims);
-	return true;
-}
-
 /* Whether the opset's rules need input k's shape to equal A's. */
 static bool needs_same_shape(int64_t opset, const Node *n)
 {
@@ -444,7 +417,7 @@ static Status operand_check(Graph *g, const Node *n, int k, Value *y)
 	if (needs_same_shape(g->opset, n) && !val_same_shape(&a->v, &b->v))
 		return node_error(g, n, ST_INVALID, "shapes %s and %s differ and opset %lld "
 		                  "does not broadcast here", ba, bb, (long long)g->opset);
-	if (!operand(g->opset, n, &a->v, &b->v, k, &v) || !bcast_infer(y, &v, y))
+	if (!operand(g->opset, n, &a->v, &b->v, k, &v) || !bcast_shape(y, &v, y))
 		return node_error(g, n, ST_INVALID, "cannot broadcast %s with %s", ba, bb);
 	return ST_OK;
 }
@@ -489,14 +462,14 @@ static Status fold_f64(EvalCtx *cx, const Node *n, const Value *const *in, Value
 	double *acc = arena_alloc(cx->scratch, (size_t)len * sizeof(*acc));
 
 	if (!acc)
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	for (int k = 0; k < n->nin; k++) {
 		Value v;
 		double *x;
 
 		operand(cx->g->opset, n, in[0], in[k], k, &v);
 		if (!(x = val_to_f64(cx->scratch, &v)))
-			return oom(cx, n);
+			return eval_oom(cx, n);
 		bcast_offsets(y, &v, offs);
 		for (int64_t i = 0; i < len; i++)
 			acc[i] = k ? b->f(acc[i], x[offs[i]]) : x[offs[i]];
@@ -517,14 +490,14 @@ static Status fold_i64(EvalCtx *cx, const Node *n, const Value *const *in, Value
 	bool uns = !dtype_is_signed(y->dt);
 
 	if (!acc)
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	for (int k = 0; k < n->nin; k++) {
 		Value v;
 		int64_t *x;
 
 		operand(cx->g->opset, n, in[0], in[k], k, &v);
 		if (!(x = val_to_i64(cx->scratch, &v)))
-			return oom(cx, n);
+			return eval_oom(cx, n);
 		bcast_offsets(y, &v, offs);
 		for (int64_t i = 0; i < len; i++)
 			acc[i] = k ? b->fi(acc[i], x[offs[i]], uns) : x[offs[i]];
@@ -539,7 +512,7 @@ static Status binary_eval(EvalCtx *cx, const Node *n, const Value *const *in, Va
 
 	nnac_assert(binary_ops[n->op].f);
 	if (!offs)
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	if (exact_ints(n, in, out[0]))
 		return fold_i64(cx, n, in, out[0], offs);
 	return fold_f64(cx, n, in, out[0], offs);

@@ -33,11 +33,6 @@ typedef struct MatDims {
 	int64_t dims[MAX_RANK];
 } MatDims;
 
-static Status oom(EvalCtx *cx, const Node *n)
-{
-	return node_error(cx->g, n, ST_NOMEM, "out of memory");
-}
-
 /* numpy.matmul shapes; false when A and B do not multiply. */
 static bool matmul_dims(const Value *a, const Value *b, MatDims *d)
 {
@@ -189,7 +184,7 @@ static Status matmul_eval_int(EvalCtx *cx, const Node *n, const Value *a, const 
 	uint64_t *acc = arena_alloc(cx->scratch, (size_t)val_numel(y) * sizeof(*acc));
 
 	if (!x || !w || !acc || !batched_i64(cx->scratch, d, x, w, acc))
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	for (int64_t i = 0; i < val_numel(y); i++)
 		val_set_i64(y, i, (int64_t)acc[i]);
 	return ST_OK;
@@ -208,7 +203,7 @@ static Status matmul_eval(EvalCtx *cx, const Node *n, const Value *const *in, Va
 	w = val_to_f64(cx->scratch, in[1]);
 	acc = arena_alloc(cx->scratch, (size_t)val_numel(out[0]) * sizeof(*acc));
 	if (!x || !w || !acc || !batched_f64(cx->scratch, &d, x, w, acc))
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	val_from_f64(out[0], acc);
 	return ST_OK;
 }
@@ -336,10 +331,10 @@ static Status gemm_eval(EvalCtx *cx, const Node *n, const Value *const *in, Valu
 	int64_t k = in[0]->dims[attr_i(n, "transA", 0) ? 0 : 1];
 
 	if (!a || !b || !acc)
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	mm_f64(a, b, acc, m, k, nn);
 	if (!gemm_epilogue(cx, n, c, out[0], acc))
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	val_from_f64(out[0], acc);
 	return ST_OK;
 }
@@ -452,7 +447,7 @@ static Status matmul_integer_eval(EvalCtx *cx, const Node *n, const Value *const
 	if (!matmul_dims(in[0], in[1], &d))
 		nnac_unreachable();
 	if (!a || !b || !acc || !batched_i64(cx->scratch, &d, a, b, acc))
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	for (int64_t i = 0; i < val_numel(out[0]); i++)
 		val_set_i64(out[0], i, (int64_t)acc[i]);
 	return ST_OK;
@@ -570,7 +565,7 @@ static Status qlinear_matmul_eval(EvalCtx *cx, const Node *n, const Value *const
 		nnac_unreachable();
 	if (!a || !b || !acc || !q.a || !q.b || !batched_i64(ar, &d, a, b, acc) ||
 	    !batch_offsets(ar, &d, &ao, &bo))
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	for (int64_t t = 0; t < val_numel(&d.yb); t++)
 		qlinear_store(&d, &q, acc, t, ao[t], bo[t], out[0]);
 	return ST_OK;

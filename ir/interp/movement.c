@@ -16,7 +16,6 @@
 
 #include "op.h"
 
-#define TRY(x) do { Status st_ = (x); if (st_ != ST_OK) return st_; } while (0)
 
 /* An integer-list argument, from an attribute or an input. */
 typedef struct IntArg {
@@ -30,11 +29,6 @@ static const Value *in_val(Graph *g, const Node *n, int i)
 	const Tensor *t = node_in(g, n, i);
 
 	return t ? &t->v : NULL;
-}
-
-static bool has_input(const Node *n, int i)
-{
-	return i < n->nin && n->in[i] >= 0;
 }
 
 /* Input count in range, and every present input typed with known dims. */
@@ -56,21 +50,12 @@ static Status check_inputs(Graph *g, const Node *n, int lo, int hi)
 static Status arg_input(Graph *g, const Node *n, const Value *const *in, Arena *a, int i,
                         IntArg *arg)
 {
-	int64_t *v = NULL;
-	int count = 0;
+	int64_t *v;
+	int count;
 
 	*arg = (IntArg){NULL, 0, false};
-	if (!has_input(n, i))
-		return ST_OK;
-	if (!in) {
-		TRY(infer_const_ints(g, n, i, &v, &count));
-	} else if (val_numel(in[i]) > 0) {
-		count = (int)val_numel(in[i]);
-		v = val_to_i64(a, in[i]);
-		if (!v)
-			return graph_oom(g);
-	}
-	*arg = (IntArg){v, count, true};
+	TRY(op_ints_arg(g, n, in, a, i, &v, &count));
+	*arg = (IntArg){v, count, has_input(n, i)};
 	return ST_OK;
 }
 

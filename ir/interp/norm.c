@@ -18,11 +18,6 @@
 
 #include "op.h"
 
-static Status oom(EvalCtx *cx, const Node *n)
-{
-	return node_error(cx->g, n, ST_NOMEM, "out of memory");
-}
-
 /* Product of dims[from..to); 1 when empty, DIM_UNKNOWN if any is unknown. */
 static int64_t dims_prod(const Value *v, int from, int to)
 {
@@ -138,10 +133,10 @@ static Status bn_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value 
 	for (int i = 1; i < 5; i++) {
 		p[i] = val_to_f64(cx->scratch, in[i]);
 		if (!p[i])
-			return oom(cx, n);
+			return eval_oom(cx, n);
 	}
 	if (!y)
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	for (int64_t i = 0; i < total; i++) {
 		int64_t k = (i / stride) % nparam;
 		y[i] = (y[i] - p[3][k]) / sqrt(p[4][k] + eps) * p[1][k] + p[2][k];
@@ -207,7 +202,7 @@ static Status in_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value 
 	double *b = val_to_f64(cx->scratch, in[2]);
 
 	if (!y || !s || !b)
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	for (int64_t p = 0; p < planes && inner > 0; p++) {
 		double *plane = y + p * inner;
 
@@ -283,7 +278,7 @@ static Status softmax_run(EvalCtx *cx, const Node *n, const Value *x, Value *y, 
 	double *v = val_to_f64(cx->scratch, x);
 
 	if (!v)
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	softmax_geom(cx->g, n, x, &sg);
 	for (int64_t o = 0; o < sg.outer; o++)
 		for (int64_t s = 0; s < sg.inner; s++)
@@ -448,7 +443,7 @@ static Status red_float(EvalCtx *cx, const Node *n, RedKind k, const Value *x,
 	double *acc = arena_alloc(cx->scratch, (size_t)(nout > 0 ? nout : 1) * sizeof *acc);
 
 	if (!v || !acc)
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	for (int64_t o = 0; o < nout; o++)
 		acc[o] = k == RED_MAX ? -INFINITY : 0;
 	for (int64_t i = 0; i < total; i++) {
@@ -499,7 +494,7 @@ static Status red_int(EvalCtx *cx, const Node *n, RedKind k, const Value *x,
 	int64_t *acc = arena_alloc(cx->scratch, (size_t)(nout > 0 ? nout : 1) * sizeof *acc);
 
 	if (!acc)
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	for (int64_t o = 0; o < nout; o++)
 		acc[o] = k == RED_MAX ? int_lowest(x->dt) : 0;
 	for (int64_t i = 0; i < total; i++) {
@@ -529,7 +524,7 @@ static Status red_eval_axes(EvalCtx *cx, const Node *n, const Value *const *in,
 		return ST_OK;
 	*count = (int)val_numel(in[1]);
 	*axes = val_to_i64(cx->scratch, in[1]);
-	return *axes ? ST_OK : oom(cx, n);
+	return *axes ? ST_OK : eval_oom(cx, n);
 }
 
 static Status red_run(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out,
@@ -547,7 +542,7 @@ static Status red_run(EvalCtx *cx, const Node *n, const Value *const *in, Value 
 		return st;
 	map = red_map(cx->scratch, in[0], &p);
 	if (!map)
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	if (dtype_is_float(in[0]->dt))
 		return red_float(cx, n, k, in[0], map, out[0]);
 	return red_int(cx, n, k, in[0], map, out[0]);

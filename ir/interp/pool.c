@@ -17,11 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "op.h"
-
-enum { MAX_SP = MAX_RANK - 2 };
-
-typedef enum AutoPad { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID } AutoPad;
+#include "window.h"
 
 typedef struct Pool {
 	int nsp;                     /* spatial dimensions */
@@ -36,77 +32,6 @@ typedef struct Pool {
 /* Where a window tap lands. */
 enum { TAP_PAD = -1, TAP_BEYOND = -2 };
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-
-	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
-
-static int64_t prod(const int64_t *d, int count)
-{
-	int64_t p = 1;
-
-	for (int i = 0; i < count; i++)
-		p *= d[i];
-	return p;
-}
-
-/* Advances a row-major multi-index over lim; wraps to all zeros at the end. */
-static void next_index(int64_t *idx, const int64_t *lim, int rank)
-{
-	for (int d = rank - 1; d >= 0; d--) {
-		if (++idx[d] < lim[d])
-			return;
-		idx[d] = 0;
-	}
-}
-
-/*
- * List attribute `name` of exactly `count` values, each at least min, into
- * dst; every slot gets def when the attribute is absent or empty.
- */
-static Status read_list(Graph *g, const Node *n, const char *name, int count,
-                        int64_t def, int64_t min, int64_t *dst)
-{
-	int have;
-	const int64_t *v = attr_ints(n, name, &have);
-
-	for (int i = 0; i < count; i++)
-		dst[i] = def;
-	if (!v || have == 0)
-		return ST_OK;
-	if (have != count)
-		return node_error(g, n, ST_INVALID, "'%s' has %d values, expected %d",
-		                  name, have, count);
-	for (int i = 0; i < count; i++) {
-		if (v[i] < min)
-			return node_error(g, n, ST_INVALID, "'%s' value %lld is %s", name,
-			                  (long long)v[i], min > 0 ? "not positive" : "negative");
-		dst[i] = v[i];
-	}
-	return ST_OK;
-}
-
-static Status read_auto_pad(Graph *g, const Node *n, AutoPad *ap)
-{
-	static const char *const names[] = {
-		[PAD_NOTSET] = "NOTSET", [PAD_SAME_UPPER] = "SAME_UPPER",
-		[PAD_SAME_LOWER] = "SAME_LOWER", [PAD_VALID] = "VALID",
-	};
-	const char *s = attr_s(n, "auto_pad", "NOTSET");
-
-	for (int i = 0; i < (int)ARRAY_LEN(names); i++) {
-		if (strcmp(s, names[i]) == 0) {
-			*ap = (AutoPad)i;
-			return ST_OK;
-		}
-	}
-	return node_error(g, n, ST_INVALID,
-	                  "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", s);
-}
 
 /* An attribute that must be 0 or 1. */
 static Status read_flag(Graph *g, const Node *n, const char *name, bool *flag)
@@ -127,10 +52,10 @@ static Status window_attrs(Graph *g, const Node *n, Pool *pm)
 
 	if (!attr_ints(n, "kernel_shape", &count) || count == 0)
 		return node_error(g, n, ST_INVALID, "attribute 'kernel_shape' is required");
-	if ((st = read_list(g, n, "kernel_shape", pm->nsp, 1, 1, pm->k)) ||
-	    (st = read_list(g, n, "strides", pm->nsp, 1, 1, pm->stride)) ||
-	    (st = read_list(g, n, "dilations", pm->nsp, 1, 1, pm->dil)) ||
-	    (st = read_list(g, n, "pads", 2 * pm->nsp, 0, 0, pads)))
+	if ((st = win_read_list(g, n, "kernel_shape", pm->nsp, 1, 1, pm->k)) ||
+	    (st = win_read_list(g, n, "strides", pm->nsp, 1, 1, pm->stride)) ||
+	    (st = win_read_list(g, n, "dilations", pm->nsp, 1, 1, pm->dil)) ||
+	    (st = win_read_list(g, n, "pads", 2 * pm->nsp, 0, 0, pads)))
 		return st;
 	for (int i = 0; i < pm->nsp; i++) {
 		pm->pad0[i] = pads[i];
@@ -153,7 +78,7 @@ static Status pool_out(Graph *g, const Node *n, Pool *pm, int i, AutoPad ap, boo
 	switch (ap) {
 	case PAD_SAME_UPPER:
 	case PAD_SAME_LOWER:
-		pm->out[i] = ceil_div(in, s);
+		pm->out[i] = win_ceil_div(in, s);
 		span = (pm->out[i] - 1) * s + extent(pm, i) - in;
 		span = span > 0 ? span : 0;
 		pm->pad0[i] = ap == PAD_SAME_UPPER ? span / 2 : span - span / 2;
@@ -171,7 +96,7 @@ static Status pool_out(Graph *g, const Node *n, Pool *pm, int i, AutoPad ap, boo
 		                  "spatial dim %d: padded input size %lld is smaller than the window extent %lld",
 		                  i, (long long)(in + pm->pad0[i] + pm->pad1[i]),
 		                  (long long)extent(pm, i));
-	pm->out[i] = (ceil_mode ? ceil_div(span, s) : span / s) + 1;
+	pm->out[i] = (ceil_mode ? win_ceil_div(span, s) : span / s) + 1;
 	if (ceil_mode && (pm->out[i] - 1) * s >= in + pm->pad0[i])
 		pm->out[i]--;
 	return ST_OK;
@@ -191,7 +116,7 @@ static Status pool_geom(Graph *g, const Node *n, const Value *x, Pool *pm)
 	pm->nsp = x->rank - 2;
 	for (int i = 0; i < pm->nsp; i++)
 		pm->in[i] = x->dims[2 + i];
-	if ((st = window_attrs(g, n, pm)) || (st = read_auto_pad(g, n, &ap)) ||
+	if ((st = window_attrs(g, n, pm)) || (st = win_read_auto_pad(g, n, &ap)) ||
 	    (st = read_flag(g, n, "ceil_mode", &ceil_mode)))
 		return st;
 	for (int i = 0; i < pm->nsp; i++)
@@ -224,10 +149,10 @@ static int64_t tap_offset(const Pool *pm, const int64_t *oidx, const int64_t *ki
 /* The offset of the largest element of one window, or -1 if it is all padding. */
 static int64_t window_argmax(const Pool *pm, const double *x, const int64_t *oidx)
 {
-	int64_t ksz = prod(pm->k, pm->nsp), best = -1;
+	int64_t ksz = win_prod(pm->k, pm->nsp), best = -1;
 	int64_t kidx[MAX_SP] = {0};
 
-	for (int64_t t = 0; t < ksz; t++, next_index(kidx, pm->k, pm->nsp)) {
+	for (int64_t t = 0; t < ksz; t++, win_next_index(kidx, pm->k, pm->nsp)) {
 		int64_t off = tap_offset(pm, oidx, kidx);
 
 		if (off >= 0 && (best < 0 || x[off] > x[best] || isnan(x[off])))
@@ -244,7 +169,7 @@ static int64_t col_major(const Pool *pm, int64_t off)
 	int64_t col = 0;
 
 	for (int d = pm->nsp - 1; d >= 0; d--) {
-		col += off % pm->in[d] * prod(pm->in, d);
+		col += off % pm->in[d] * win_prod(pm->in, d);
 		off /= pm->in[d];
 	}
 	return col;
@@ -303,8 +228,8 @@ static Status pool_eval(EvalCtx *cx, const Node *n, const Value *xv, Value *yv, 
 
 	if (st)
 		return st;
-	isz = prod(pm.in, pm.nsp);
-	osz = prod(pm.out, pm.nsp);
+	isz = win_prod(pm.in, pm.nsp);
+	osz = win_prod(pm.out, pm.nsp);
 	planes = xv->dims[0] * xv->dims[1];
 	total = planes * osz;
 	x = val_to_f64(cx->scratch, xv);
@@ -316,7 +241,7 @@ static Status pool_eval(EvalCtx *cx, const Node *n, const Value *xv, Value *yv, 
 	for (int64_t p = 0; p < planes; p++) {
 		int64_t oidx[MAX_SP] = {0};
 
-		for (int64_t o = 0; o < osz; o++, next_index(oidx, pm.out, pm.nsp)) {
+		for (int64_t o = 0; o < osz; o++, win_next_index(oidx, pm.out, pm.nsp)) {
 			window(&pm, x + p * isz, oidx, flag, &y[p * osz + o], idx ? &idx[p * osz + o] : NULL);
 			if (idx)
 				idx[p * osz + o] += p * isz;
@@ -343,12 +268,12 @@ static void max_window(const Pool *pm, const double *x, const int64_t *oidx, boo
 static void avg_window(const Pool *pm, const double *x, const int64_t *oidx, bool flag,
                        double *y, int64_t *idx)
 {
-	int64_t ksz = prod(pm->k, pm->nsp), count = 0;
+	int64_t ksz = win_prod(pm->k, pm->nsp), count = 0;
 	int64_t kidx[MAX_SP] = {0};
 	double sum = 0;
 
 	(void)idx;
-	for (int64_t t = 0; t < ksz; t++, next_index(kidx, pm->k, pm->nsp)) {
+	for (int64_t t = 0; t < ksz; t++, win_next_index(kidx, pm->k, pm->nsp)) {
 		int64_t off = tap_offset(pm, oidx, kidx);
 
 		if (off >= 0) {

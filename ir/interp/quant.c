@@ -23,11 +23,6 @@ enum { QX, QSCALE, QZP };
 
 #define DTM_QUANT (DTM(U8) | DTM(I8) | DTM(U16) | DTM(I16))
 
-static Status oom(EvalCtx *cx, const Node *n)
-{
-	return node_error(cx->g, n, ST_NOMEM, "out of memory");
-}
-
 /*
  * Validates the scale and zero point against x: per tensor, or per axis
  * where the opset allows it.  *axis gets the normalized axis, or -1 for
@@ -128,7 +123,7 @@ static Status quantize_eval(EvalCtx *cx, const Node *n, const Value *const *in, 
 	double *xv = val_to_f64(cx->scratch, x);
 
 	if (!xv)
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	qaxis_layout(x, s, qaxis_of(n, x, s), &inner, &count);
 	for (int64_t i = 0; i < len; i++) {
 		int64_t c = count == 1 ? 0 : (i / inner) % count;
@@ -171,7 +166,7 @@ static Status dequantize_eval(EvalCtx *cx, const Node *n, const Value *const *in
 	int64_t *xv = val_to_i64(cx->scratch, x);
 
 	if (!xv)
-		return oom(cx, n);
+		return eval_oom(cx, n);
 	qaxis_layout(x, s, qaxis_of(n, x, s), &inner, &count);
 	for (int64_t i = 0; i < len; i++) {
 		int64_t c = count == 1 ? 0 : (i / inner) % count;

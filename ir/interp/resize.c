@@ -18,7 +18,6 @@
 
 #include "op.h"
 
-#define TRY(x) do { Status st_ = (x); if (st_ != ST_OK) return st_; } while (0)
 
 enum { RZ_NEAREST, RZ_LINEAR, RZ_CUBIC };
 
@@ -70,11 +69,6 @@ typedef struct IntArg {
 	int n;
 } IntArg;
 
-static bool has_input(const Node *n, int i)
-{
-	return i < n->nin && n->in[i] >= 0;
-}
-
 /*
  * Float argument from input i: a constant during infer (in == NULL), the
  * run-time value during eval.  Empty tensors count as absent, as Resize-11
@@ -83,40 +77,22 @@ static bool has_input(const Node *n, int i)
 static Status float_input(Graph *g, const Node *n, const Value *const *in, Arena *a, int i,
                           FloatArg *arg)
 {
-	double *v = NULL;
-	int count = 0;
+	double *v;
+	int count;
 
 	*arg = (FloatArg){NULL, 0};
-	if (!has_input(n, i))
-		return ST_OK;
-	if (!in) {
-		TRY(infer_const_floats(g, n, i, &v, &count));
-	} else if (val_numel(in[i]) > 0) {
-		count = (int)val_numel(in[i]);
-		v = val_to_f64(a, in[i]);
-		if (!v)
-			return graph_oom(g);
-	}
+	TRY(op_floats_arg(g, n, in, a, i, &v, &count));
 	*arg = (FloatArg){v, count};
 	return ST_OK;
 }
 
 static Status int_input(Graph *g, const Node *n, const Value *const *in, Arena *a, int i, IntArg *arg)
 {
-	int64_t *v = NULL;
-	int count = 0;
+	int64_t *v;
+	int count;
 
 	*arg = (IntArg){NULL, 0};
-	if (!has_input(n, i))
-		return ST_OK;
-	if (!in) {
-		TRY(infer_const_ints(g, n, i, &v, &count));
-	} else if (val_numel(in[i]) > 0) {
-		count = (int)val_numel(in[i]);
-		v = val_to_i64(a, in[i]);
-		if (!v)
-			return graph_oom(g);
-	}
+	TRY(op_ints_arg(g, n, in, a, i, &v, &count));
 	*arg = (IntArg){v, count};
 	return ST_OK;
 }

@@ -620,7 +620,7 @@ static Status load_lens(EvalCtx *cx, const Node *n, const Value *lens, const Rnn
 		return ST_OK;
 	v = val_to_i64(cx->scratch, lens);
 	if (!v)
-		return node_error(cx->g, n, ST_NOMEM, "out of memory");
+		return eval_oom(cx, n);
 	for (int64_t b = 0; b < r->batch; b++)
 		if (v[b] < 0 || v[b] > r->seq)
 			return node_error(cx->g, n, ST_INVALID,
@@ -673,7 +673,7 @@ static Status rnn_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value
 	c = scratch_doubles(cx, r.hidden);
 	work = scratch_doubles(cx, cell_work(&r));
 	if (!h || !c || !work || !load_inputs(cx, n, in, &io) || !alloc_outputs(cx, &r, &io))
-		return node_error(cx->g, n, ST_NOMEM, "out of memory");
+		return eval_oom(cx, n);
 	for (int d = 0; d < r.ndir; d++)
 		for (int64_t b = 0; b < r.batch; b++)
 			run_row(&r, &io, d, b, h, c, work);
