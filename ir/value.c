@@ -91,6 +91,35 @@ uint16_t f32_to_f16(float f)
 	}
 }
 
+/*
+ * Double to half in one rounding (through float would round twice): start
+ * from the float path's answer and take the nearest of it and its
+ * neighbours, ties to even.
+ */
+uint16_t f64_to_f16(double x)
+{
+	uint16_t h = f32_to_f16((float)x), sign = h & 0x8000, best;
+	double a = fabs(x);
+
+	if (isnan(x) || a >= 65520.0)
+		return h;
+	best = h & 0x7fff;
+	if (best > 0x7bff)
+		best = 0x7bff;
+	for (int d = -1; d <= 1; d += 2) {
+		int m = (int)best + d;
+		double e, eb;
+
+		if (m < 0 || m > 0x7bff)
+			continue;
+		e = fabs(a - f16_to_f32((uint16_t)m));
+		eb = fabs(a - f16_to_f32(best));
+		if (e < eb || (e == eb && !(m & 1)))
+			best = (uint16_t)m;
+	}
+	return sign | best;
+}
+
 float bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
 
 uint16_t f32_to_bf16(float f)
@@ -245,7 +274,7 @@ void val_set_f64(Value *v, int64_t i, double x)
 	switch (v->dt) {
 	case DT_F32: ((float *)p)[i] = (float)x; return;
 	case DT_F64: ((double *)p)[i] = x; return;
-	case DT_F16: ((uint16_t *)p)[i] = f32_to_f16((float)x); return;
+	case DT_F16: ((uint16_t *)p)[i] = f64_to_f16(x); return;
 	case DT_BF16: ((uint16_t *)p)[i] = f32_to_bf16((float)x); return;
 	case DT_U8: ((uint8_t *)p)[i] = (uint8_t)sat(x, 0, 255); return;
 	case DT_I8: ((int8_t *)p)[i] = (int8_t)sat(x, -128, 127); return;

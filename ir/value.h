@@ -46,6 +46,7 @@ DType dtype_from_name(const char *name);
 
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);       /* round to nearest even */
+uint16_t f64_to_f16(double x);      /* one rounding, to nearest even */
 float bf16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f);      /* round to nearest even */
 

@@ -38,6 +38,9 @@ static void test_half(void)
 	CHECK(f32_to_f16(1e6f) == 0x7c00);
 	CHECK(f32_to_f16(1.0f + ldexpf(1, -11)) == 0x3c00);        /* tie to even */
 	CHECK(f32_to_f16(1.0f + 3 * ldexpf(1, -11)) == 0x3c02);    /* tie to even, up */
+	/* just above a tie: through float it would round twice, down to even */
+	CHECK(f64_to_f16(1.0 + ldexp(1, -11) + ldexp(1, -40)) == 0x3c01);
+	CHECK(f64_to_f16(-1.0 - ldexp(1, -11)) == 0xbc00);
 	CHECK(f32_to_bf16(1.0f) == 0x3f80);
 	CHECK(bf16_to_f32(0x4040) == 3.0f);
 	for (uint32_t h = 0; h < 0x7c00; h++)

@@ -1149,35 +1149,6 @@ static Status cast_infer(Graph *g, Node *n)
 }
 
 /*
- * Double to half in one rounding (through float would round twice): start
- * from the float path's answer and take the nearest of it and its
- * neighbours, ties to even.
- */
-static uint16_t f64_to_f16(double x)
-{
-	uint16_t h = f32_to_f16((float)x), sign = h & 0x8000, best;
-	double a = fabs(x);
-
-	if (isnan(x) || a >= 65520.0)
-		return h;
-	best = h & 0x7fff;
-	if (best > 0x7bff)
-		best = 0x7bff;
-	for (int d = -1; d <= 1; d += 2) {
-		int m = (int)best + d;
-		double e, eb;
-
-		if (m < 0 || m > 0x7bff)
-			continue;
-		e = fabs(a - f16_to_f32((uint16_t)m));
-		eb = fabs(a - f16_to_f32(best));
-		if (e < eb || (e == eb && !(m & 1)))
-			best = (uint16_t)m;
-	}
-	return sign | best;
-}
-
-/*
  * Float to bfloat16 before opset 19 keeps the top 16 bits of the float
  * (truncation): the conversion the ONNX reference of those opsets defines,
  * and the backend test data expects.  Opset 19 made it round to nearest
@@ -1203,8 +1174,6 @@ static void cast_element(const Value *x, Value *y, int64_t i, bool bf16_trunc)
 			val_set_f64(y, i, val_get_f64(x, i));
 		else
 			val_set_i64(y, i, val_get_i64(x, i));
-	} else if (y->dt == DT_F16 && x->dt == DT_F64) {
-		((uint16_t *)y->data)[i] = f64_to_f16(((const double *)x->data)[i]);
 	} else if (y->dt == DT_BF16 && bf16_trunc) {
 		((uint16_t *)y->data)[i] = bf16_truncate(val_get_f64(x, i));
 	} else {
