@@ -137,3 +137,21 @@ char *arena_printf(Arena *a, const char *fmt, ...)
 	va_end(ap);
 	return d;
 }
+
+bool arena_grow(Arena *a, void **arr, int *cap, int n, size_t elem)
+{
+	int ncap;
+	void *p;
+
+	if (n < *cap)
+		return true;
+	ncap = *cap ? 2 * *cap : 64;
+	p = arena_alloc(a, (size_t)ncap * elem);
+	if (!p)
+		return false;
+	if (*arr)
+		memcpy(p, *arr, (size_t)n * elem);
+	*arr = p;
+	*cap = ncap;
+	return true;
+}

@@ -12,6 +12,7 @@
 #ifndef NNAC_ARENA_H
 #define NNAC_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct ArenaChunk ArenaChunk;
@@ -31,6 +32,9 @@ void arena_init(Arena *a);
 void arena_free(Arena *a);
 /* Returns zeroed memory aligned to 64 bytes, or NULL when out of memory. */
 void *arena_alloc(Arena *a, size_t size);
+/* Makes room for element n of an arena-held array of elem-byte elements,
+ * doubling *cap (the old copy is abandoned); false when out of memory. */
+bool arena_grow(Arena *a, void **arr, int *cap, int n, size_t elem);
 char *arena_strdup(Arena *a, const char *s);
 char *arena_strndup(Arena *a, const char *s, size_t n);
 char *arena_printf(Arena *a, const char *fmt, ...)

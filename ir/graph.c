@@ -27,30 +27,11 @@ Status graph_oom(Graph *g)
 	return diag_add(g->diag, ST_NOMEM, "%s: out of memory", g->path);
 }
 
-/* Grows an arena-held array; the old copy is simply abandoned. */
-static bool grow(Arena *a, void **arr, int *cap, int n, size_t elem)
-{
-	int ncap;
-	void *p;
-
-	if (n < *cap)
-		return true;
-	ncap = *cap ? 2 * *cap : 64;
-	p = arena_alloc(a, (size_t)ncap * elem);
-	if (!p)
-		return false;
-	if (*arr)
-		memcpy(p, *arr, (size_t)n * elem);
-	*arr = p;
-	*cap = ncap;
-	return true;
-}
-
 int graph_add_tensor(Graph *g, const char *name)
 {
 	Tensor *t;
 
-	if (!grow(&g->arena, (void **)&g->tensors, &g->cap_tensors, g->ntensors, sizeof(Tensor)))
+	if (!arena_grow(&g->arena, (void **)&g->tensors, &g->cap_tensors, g->ntensors, sizeof(Tensor)))
 		return -1;
 	t = &g->tensors[g->ntensors];
 	memset(t, 0, sizeof(*t));
@@ -73,7 +54,7 @@ int graph_add_node(Graph *g, const char *name, OpKind op, int nin, int nout)
 {
 	Node *n;
 
-	if (!grow(&g->arena, (void **)&g->nodes, &g->cap_nodes, g->nnodes, sizeof(Node)))
+	if (!arena_grow(&g->arena, (void **)&g->nodes, &g->cap_nodes, g->nnodes, sizeof(Node)))
 		return -1;
 	n = &g->nodes[g->nnodes];
 	memset(n, 0, sizeof(*n));

@@ -41,4 +41,18 @@ const char *pass_name(int i);
 
 Status pass_pipeline(Graph *g, const PipelineOptions *opt);
 
+/*
+ * Lowering to the loop IR (passes/lower.c): every live node of a typed,
+ * optimized graph becomes loop nests in one kernel per layer of p (which
+ * the caller has initialized with loop_init).  Const buffers borrow the
+ * graph's data, so p must not outlive g.  A node without a lowering is
+ * ST_UNSUPPORTED naming it.
+ */
+typedef struct LowerOptions {
+	bool fuse;           /* a producer and its elementwise consumers: one kernel */
+} LowerOptions;
+
+typedef struct LoopProgram LoopProgram;
+Status pass_lower(Graph *g, LoopProgram *p, const LowerOptions *opt);
+
 #endif

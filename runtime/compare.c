@@ -50,3 +50,16 @@ CompareResult compare_values(const Value *got, const Value *want, double rtol, d
 	}
 	return r;
 }
+
+CompareResult compare_loop_values(const Value *got, const Value *want)
+{
+	double big = 0;
+
+	if (dtype_is_float(want->dt))
+		for (int64_t i = 0, n = val_numel(want); i < n; i++) {
+			double w = fabs(val_get_f64(want, i));
+			if (isfinite(w) && w > big)
+				big = w;
+		}
+	return compare_values(got, want, CMP_RTOL, CMP_ATOL + CMP_LOOP_ATOL_REL * big);
+}

@@ -22,4 +22,15 @@ typedef struct CompareResult {
 
 CompareResult compare_values(const Value *got, const Value *want, double rtol, double atol);
 
+/*
+ * The loop IR against the graph interpreter.  The graph interpreter sums in
+ * double and rounds once; the loop IR rounds at every store into a float
+ * buffer, so an accumulation of K terms carries an error proportional to
+ * the size of the terms, not of the result.  The absolute part of the
+ * tolerance therefore scales with the largest magnitude of the reference
+ * tensor: |got - want| <= CMP_RTOL * |want| + CMP_LOOP_ATOL_REL * max|want|.
+ */
+#define CMP_LOOP_ATOL_REL 1e-5
+CompareResult compare_loop_values(const Value *got, const Value *want);
+
 #endif

@@ -10,13 +10,22 @@
  * BN folding scales weights before the convolution instead of after).
  * Models over HEAVY_MACS only check the whole pipeline, to keep the suite
  * fast.  Prints one line per check and "passes: P passed, F failed".
+ *
+ * With --loops it checks the lowering instead: the whole pipeline, then
+ * lowering with fusion, the loop-IR verifier and the loop-IR interpreter,
+ * compared with the graph interpreter on the same graph by
+ * compare_loop_values; the last line reads "loop-models: P passed, F failed".
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
+#include "compare.h"
 #include "interp.h"
+#include "loop.h"
 #include "onnx.h"
 #include "passes.h"
 
@@ -202,10 +211,95 @@ static void check_model(const char *path)
 	arena_free(&m.arena);
 }
 
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Lowers g and runs it; compares with the graph interpreter's ref. */
+static void check_lowered(Model *m, Graph *g, const Value *ref, Arena *a)
+{
+	LowerOptions lo = {true};
+	LoopProgram p;
+	Value out[64];
+	char detail[512] = "";
+	double t0 = now(), err = 0;
+	bool ok = true;
+	Status st;
+
+	loop_init(&p, g->diag, m->path);
+	st = pass_lower(g, &p, &lo);
+	if (st == ST_OK)
+		st = loop_verify(&p);
+	if (st == ST_OK)
+		st = loop_run(&p, a, m->in, out);
+	for (int k = 0; st == ST_OK && k < m->nout; k++) {
+		CompareResult c = compare_loop_values(&out[k], &ref[k]);
+
+		err = fmax(err, c.max_abs_err);
+		if (!c.ok && ok)
+			snprintf(detail, sizeof(detail), "output %d: %s", k, c.why);
+		ok &= c.ok;
+	}
+	if (st != ST_OK)
+		report(false, m->path, "loop IR", g->diag->n ? g->diag->msg[0].text : "failed");
+	else {
+		if (ok)
+			snprintf(detail, sizeof(detail), "%d kernels, max abs err %.3g, %.2f s", p.nkernels,
+			         err, now() - t0);
+		report(ok, m->path, "loop IR", detail);
+	}
+	loop_free(&p);
+}
+
+static void check_model_loops(const char *path)
+{
+	Model m = {0};
+	Arena a;
+	Diag d;
+	Value ref[64];
+	Graph g;
+	int live;
+	Status st;
+
+	m.path = path;
+	m.nshapes = symbolic_bindings(path, m.shapes, 8);
+	arena_init(&m.arena);
+	arena_init(&a);
+	diag_init(&d);
+	st = run_model(&m, 0, true, ref, &a, &d, &live, NULL);
+	if (st != ST_OK || m.nout > 64) {
+		report(false, path, "reference run", d.n ? d.msg[0].text : "too many outputs");
+	} else {
+		OnnxOptions oo = {m.shapes, m.nshapes};
+		PipelineOptions po = {true, true, 0};
+
+		graph_init(&g, &d, path);
+		st = onnx_import(&g, path, &oo);
+		if (st == ST_OK)
+			st = pass_pipeline(&g, &po);
+		if (st == ST_OK)
+			check_lowered(&m, &g, ref, &a);
+		else
+			report(false, path, "import", d.n ? d.msg[0].text : "failed");
+		graph_free(&g);
+	}
+	for (int i = 0; i < m.nshapes; i++)
+		free((char *)m.shapes[i].name);
+	diag_free(&d);
+	arena_free(&a);
+	arena_free(&m.arena);
+}
+
 int main(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++)
-		check_model(argv[i]);
-	printf("passes: %d passed, %d failed\n", passed, failed);
+	bool loops = argc > 1 && strcmp(argv[1], "--loops") == 0;
+
+	for (int i = 1 + loops; i < argc; i++)
+		(loops ? check_model_loops : check_model)(argv[i]);
+	printf("%s: %d passed, %d failed\n", loops ? "loop-models" : "passes", passed, failed);
 	return failed != 0;
 }

@@ -29,8 +29,20 @@ run_suite() {
 }
 
 run_suite unit "$BUILD/nnac-unit"
+run_suite loop-unit "$BUILD/nnac-loopunit"
 run_suite conformance "$BUILD/nnac-conformance"
+run_suite loop-conformance "$BUILD/nnac-conformance" --loops
+run_suite loop-cases "$BUILD/nnac-conformance" --loops --label loop-cases tests/loop_cases
 run_suite passes "$BUILD/nnac-passes" models/*.onnx $(ls "$SHARED"/models/*/*.onnx | grep -v vgg19)
+run_suite loop-text "$BUILD/nnac-looptext" tests/loop tests/loop_bad
+run_suite loop-fuzz-corpus "$BUILD/nnac-loopfuzz-corpus" tests/fuzz/corpus
+# The zoo topologies with seeded random weights: their shipped weights are
+# constants, which would hide arithmetic errors in the lowering.
+python3 tests/random_zoo.py "$SHARED/models" "$LOG/zoo" >/dev/null ||
+	{ echo "random-zoo: 0 passed, 1 failed" >>"$LOG/summary"; status=1; }
+run_suite loop-models "$BUILD/nnac-passes" --loops models/*.onnx \
+	$(ls "$SHARED"/models/*/*.onnx | grep -v zoo_topologies) "$LOG"/zoo/*.onnx
+run_suite loop-prop "$BUILD/nnac-loopprop"
 run_suite bad-input sh tests/bad_input/run_corpus.sh "$BUILD"
 run_suite cli sh tests/cli/run_cli.sh "$BUILD"
 run_suite models python3 tests/test_models.py "$BUILD"

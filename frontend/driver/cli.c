@@ -92,6 +92,18 @@ static int parse_one(Cli *cli, const CliCommand *cmd, int argc, char **argv, int
 	}
 	if (!missing && (v = option_value(argc, argv, i, "--format", &missing)))
 		return parse_format(cli, cmd, v);
+	if (!missing && (v = option_value(argc, argv, i, "--emit", &missing))) {
+		cli->emit = v;
+		return 0;
+	}
+	if (!missing && (v = option_value(argc, argv, i, "-o", &missing))) {
+		cli->output = v;
+		return 0;
+	}
+	if (!missing && (v = option_value(argc, argv, i, "--output", &missing))) {
+		cli->output = v;
+		return 0;
+	}
 	if (missing)
 		return usage_error(cmd, "option '%s' needs a value", argv[*i]);
 	if (strcmp(argv[*i], "--verify-each") == 0) {
@@ -100,6 +112,14 @@ static int parse_one(Cli *cli, const CliCommand *cmd, int argc, char **argv, int
 	}
 	if (strcmp(argv[*i], "--no-optimize") == 0) {
 		cli->no_optimize = true;
+		return 0;
+	}
+	if (strcmp(argv[*i], "--no-fuse") == 0) {
+		cli->no_fuse = true;
+		return 0;
+	}
+	if (strcmp(argv[*i], "--no-data") == 0) {
+		cli->no_data = true;
 		return 0;
 	}
 	if (argv[*i][0] == '-' && argv[*i][1])

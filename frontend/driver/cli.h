@@ -29,6 +29,10 @@ typedef struct Cli {
 	Format format;
 	bool verify_each;
 	bool no_optimize;
+	const char *emit;      /* compile: what to write ("loops") */
+	const char *output;    /* compile: -o FILE, or NULL for stdout */
+	bool no_fuse;          /* compile: one kernel per layer, no fusion */
+	bool no_data;          /* compile: leave the data blocks out */
 	Diag diag;
 } Cli;
 
@@ -44,6 +48,7 @@ int cmd_run(Cli *cli);
 int cmd_check(Cli *cli);
 int cmd_print(Cli *cli);
 int cmd_ops(Cli *cli);
+int cmd_compile(Cli *cli);
 
 /* Parses argv after the subcommand; prints usage errors itself. */
 int cli_parse(Cli *cli, const CliCommand *cmd, int argc, char **argv);

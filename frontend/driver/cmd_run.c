@@ -1,6 +1,14 @@
 /*
  * nnac run: binds inputs from .npy or .pb files, runs the reference
  * interpreter, writes each output as DIR/NAME.npy and prints a summary.
+ *
+ * Given a .loop file instead of a model, it parses and verifies the loop
+ * program and runs it on the loop-IR interpreter; inputs that are not given
+ * are filled with seeded pseudo-random values (floats uniform in [-1, 1),
+ * integers in [-8, 8), unsigned ones in [0, 16)), so that a hand-written
+ * kernel runs as it is.
+ *
+ * Both paths see their inputs and outputs as Ports: a name and a type.
  */
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +17,7 @@
 
 #include "cli.h"
 #include "interp.h"
+#include "loop.h"
 #include "npy.h"
 #include "passes.h"
 
@@ -27,41 +36,77 @@ static Status load_file(Cli *cli, const char *path, Arena *a, Value *v)
 	return diag_add(&cli->diag, ST_INVALID, "%s: unknown input format (expected .npy or .pb)", path);
 }
 
-static Status check_type(Cli *cli, const Tensor *t, const char *path, const Value *v)
+typedef struct Port {
+	const char *name;    /* graph tensor name (or buffer name) */
+	Value type;          /* dtype and shape, no data */
+} Port;
+
+static Status check_type(Cli *cli, const Port *p, const char *path, const Value *v)
 {
 	char got[128], want[128];
 
-	if (v->dt == t->v.dt && val_same_shape(v, &t->v))
+	if (v->dt == p->type.dt && val_same_shape(v, &p->type))
 		return ST_OK;
 	return diag_add(&cli->diag, ST_INVALID, "%s: holds %s, but input '%s' of %s is %s", path,
-	                val_type_str(v, got, sizeof(got)), t->name, cli->model,
-	                val_type_str(&t->v, want, sizeof(want)));
+	                val_type_str(v, got, sizeof(got)), p->name, cli->model,
+	                val_type_str(&p->type, want, sizeof(want)));
 }
 
-/* Fills in[] in the graph's input order from the --input options. */
-static Status bind_inputs(Cli *cli, Graph *g, Arena *a, Value *in)
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+
+static uint64_t next_random(void)
 {
-	bool *bound = arena_alloc(a, (size_t)g->ninputs + 1);
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static bool fill_random(Arena *a, const Port *p, Value *v)
+{
+	*v = p->type;
+	if (!val_alloc(a, v))
+		return false;
+	for (int64_t i = 0, n = val_numel(v); i < n; i++) {
+		uint64_t r = next_random();
+		if (dtype_is_float(v->dt))
+			val_set_f64(v, i, (double)(r >> 11) / 9007199254740992.0 * 2 - 1);
+		else
+			val_set_i64(v, i, (int64_t)(r % 16) - (dtype_is_signed(v->dt) ? 8 : 0));
+	}
+	return true;
+}
+
+/* Fills in[] in port order from the --input options; missing inputs are an
+ * error, or random when random_ok. */
+static Status bind_inputs(Cli *cli, const Port *ports, int n, Arena *a, Value *in, bool random_ok)
+{
+	bool *bound = arena_alloc(a, (size_t)n + 1);
 	Status st = ST_OK;
 
 	if (!bound)
-		return graph_oom(g);
+		return diag_add(&cli->diag, ST_NOMEM, "%s: out of memory", cli->model);
 	for (int k = 0; k < cli->ninputs && st == ST_OK; k++) {
 		int j = 0;
-		while (j < g->ninputs && strcmp(g->tensors[g->inputs[j]].name, cli->inputs[k].name) != 0)
+		while (j < n && strcmp(ports[j].name, cli->inputs[k].name) != 0)
 			j++;
-		if (j == g->ninputs)
-			return graph_error(g, ST_INVALID, "--input %s: the model has no input of that name",
-			                   cli->inputs[k].name);
+		if (j == n)
+			return diag_add(&cli->diag, ST_INVALID, "%s: --input %s: there is no input of that name",
+			                cli->model, cli->inputs[k].name);
 		st = load_file(cli, cli->inputs[k].path, a, &in[j]);
 		if (st == ST_OK)
-			st = check_type(cli, &g->tensors[g->inputs[j]], cli->inputs[k].path, &in[j]);
+			st = check_type(cli, &ports[j], cli->inputs[k].path, &in[j]);
 		bound[j] = true;
 	}
-	for (int j = 0; j < g->ninputs && st == ST_OK; j++)
-		if (!bound[j])
-			st = graph_error(g, ST_INVALID, "input '%s' is not given; use --input %s=FILE.npy",
-			                 g->tensors[g->inputs[j]].name, g->tensors[g->inputs[j]].name);
+	for (int j = 0; j < n && st == ST_OK; j++) {
+		if (bound[j])
+			continue;
+		if (!random_ok)
+			st = diag_add(&cli->diag, ST_INVALID, "%s: input '%s' is not given; use --input %s=FILE.npy",
+			              cli->model, ports[j].name, ports[j].name);
+		else if (!fill_random(a, &ports[j], &in[j]))
+			st = diag_add(&cli->diag, ST_NOMEM, "%s: out of memory", cli->model);
+	}
 	return st;
 }
 
@@ -116,7 +161,7 @@ static void output_path(char *path, size_t size, const char *dir, const char *na
 }
 
 /* All outputs or none: on a failure the files already written are removed. */
-static Status write_outputs(Cli *cli, Graph *g, const Value *out)
+static Status write_outputs(Cli *cli, const Port *ports, int n, const Value *out)
 {
 	char path[4096];
 
@@ -127,15 +172,15 @@ static Status write_outputs(Cli *cli, Graph *g, const Value *out)
 		if (stat(cli->output_dir, &s) != 0 || !S_ISDIR(s.st_mode))
 			return diag_add(&cli->diag, ST_IO, "%s: cannot create output folder", cli->output_dir);
 	}
-	for (int k = 0; k < g->noutputs; k++) {
+	for (int k = 0; k < n; k++) {
 		Status st;
 
-		output_path(path, sizeof(path), cli->output_dir, g->tensors[g->outputs[k]].name);
+		output_path(path, sizeof(path), cli->output_dir, ports[k].name);
 		st = npy_write(path, &out[k], &cli->diag);
 		if (st == ST_OK)
 			continue;
 		for (int j = 0; j < k; j++) {
-			output_path(path, sizeof(path), cli->output_dir, g->tensors[g->outputs[j]].name);
+			output_path(path, sizeof(path), cli->output_dir, ports[j].name);
 			remove(path);
 		}
 		return st;
@@ -143,16 +188,30 @@ static Status write_outputs(Cli *cli, Graph *g, const Value *out)
 	return ST_OK;
 }
 
+static Port *graph_ports(Graph *g, Arena *a, const int *tensors, int n)
+{
+	Port *p = arena_alloc(a, (size_t)(n + 1) * sizeof(Port));
+
+	for (int i = 0; p && i < n; i++) {
+		p[i].name = g->tensors[tensors[i]].name;
+		p[i].type = g->tensors[tensors[i]].v;
+		p[i].type.data = NULL;
+	}
+	return p;
+}
+
 /* Import, bind the inputs (small integer ones become constants), optimize,
  * interpret. */
 static int load_and_run(Cli *cli, Graph *g, Arena *a, Value **out)
 {
 	Value *in = arena_alloc(a, (size_t)(g->ninputs + 1) * sizeof(Value));
+	Port *ins = graph_ports(g, a, g->inputs, g->ninputs);
+	Port *outs = graph_ports(g, a, g->outputs, g->noutputs);
 	Status st;
 	int rc;
 
 	*out = arena_alloc(a, (size_t)(g->noutputs + 1) * sizeof(Value));
-	st = in && *out ? bind_inputs(cli, g, a, in) : graph_oom(g);
+	st = in && *out && ins && outs ? bind_inputs(cli, ins, g->ninputs, a, in, false) : graph_oom(g);
 	if (st == ST_OK)
 		st = pass_specialize_inputs(g, in);
 	if (st != ST_OK)
@@ -162,11 +221,11 @@ static int load_and_run(Cli *cli, Graph *g, Arena *a, Value **out)
 		return rc;
 	st = interp_run(g, in, *out, a);
 	if (st == ST_OK)
-		st = write_outputs(cli, g, *out);
+		st = write_outputs(cli, outs, g->noutputs, *out);
 	return st == ST_OK ? 0 : cli_fail(cli, st);
 }
 
-int cmd_run(Cli *cli)
+static int run_model(Cli *cli)
 {
 	Graph g;
 	Arena a;
@@ -184,4 +243,62 @@ int cmd_run(Cli *cli)
 	arena_free(&a);
 	graph_free(&g);
 	return rc;
+}
+
+/* The i-th input or output buffer of p as a Port. */
+static Port *loop_ports(const LoopProgram *p, Arena *a, bool outputs, int n)
+{
+	Port *ports = arena_alloc(a, (size_t)(n + 1) * sizeof(Port));
+
+	for (int i = 0; ports && i < n; i++) {
+		const LoopBuf *b = &p->bufs[outputs ? loop_output_buf(p, i) : loop_input_buf(p, i)];
+
+		ports[i].name = b->tensor ? b->tensor : b->name;
+		val_set_type(&ports[i].type, b->dt, b->rank, b->dims);
+		ports[i].type.data = NULL;
+	}
+	return ports;
+}
+
+static Status run_loop_program(Cli *cli, LoopProgram *p, Arena *a)
+{
+	int nin = loop_count_inputs(p), nout = loop_count_outputs(p);
+	Port *ins = loop_ports(p, a, false, nin), *outs = loop_ports(p, a, true, nout);
+	Value *in = arena_alloc(a, (size_t)(nin + 1) * sizeof(Value));
+	Value *out = arena_alloc(a, (size_t)(nout + 1) * sizeof(Value));
+	Status st;
+
+	if (!ins || !outs || !in || !out)
+		return diag_add(&cli->diag, ST_NOMEM, "%s: out of memory", cli->model);
+	st = loop_verify(p);
+	if (st == ST_OK)
+		st = bind_inputs(cli, ins, nin, a, in, true);
+	if (st == ST_OK)
+		st = loop_run(p, a, in, out);
+	if (st == ST_OK)
+		st = write_outputs(cli, outs, nout, out);
+	for (int k = 0; st == ST_OK && k < nout; k++)
+		summarize(outs[k].name, &out[k]);
+	return st;
+}
+
+static int run_loops(Cli *cli)
+{
+	LoopProgram p;
+	Arena a;
+	Status st;
+
+	loop_init(&p, &cli->diag, cli->model);
+	arena_init(&a);
+	st = loop_parse_file(&p, cli->model);
+	if (st == ST_OK)
+		st = run_loop_program(cli, &p, &a);
+	arena_free(&a);
+	loop_free(&p);
+	return st == ST_OK ? 0 : cli_fail(cli, st);
+}
+
+int cmd_run(Cli *cli)
+{
+	return ends_with(cli->model, ".loop") ? run_loops(cli) : run_model(cli);
 }

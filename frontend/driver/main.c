@@ -9,8 +9,10 @@
 static const CliCommand commands[] = {
 	{"inspect", cmd_inspect, "per-layer table: shapes, parameters, MACs, operational intensity",
 	 "MODEL.onnx [--shape NAME=D0,D1,...]... [--format text|csv|json] [--no-optimize]"},
-	{"run", cmd_run, "run a model on the reference interpreter",
-	 "MODEL.onnx --input NAME=FILE(.npy|.pb)... [--output-dir DIR] [--shape NAME=DIMS]..."},
+	{"compile", cmd_compile, "compile a model; --emit=loops prints the lowered loop IR",
+	 "MODEL.onnx [--emit=loops] [-o FILE.loop] [--no-fuse] [--no-data] [--shape NAME=DIMS]... [--verify-each]"},
+	{"run", cmd_run, "run a model on the reference interpreter, or a .loop file on the loop-IR interpreter",
+	 "MODEL.onnx|FILE.loop [--input NAME=FILE(.npy|.pb)]... [--output-dir DIR] [--shape NAME=DIMS]..."},
 	{"check", cmd_check, "list every node nnac cannot handle, and why",
 	 "MODEL.onnx [--shape NAME=D0,D1,...]..."},
 	{"print", cmd_print, "print the graph IR after the graph passes",

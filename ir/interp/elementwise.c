@@ -11,6 +11,9 @@
  * element type does, then truncated to the element width on store) whenever
  * the op has one; integer Div truncates toward zero like C.
  *
+ * The loop IR's `apply` reuses the same scalar functions one element at a
+ * time (ir/scalar.h, at the end of this file).
+ *
  * Per-opset differences: before opset 7 the binary ops broadcast only when
  * `broadcast`=1, and then only B onto a contiguous run of A's dims starting
  * at `axis` (PRelu's slope likewise lines up with the channel axis); before
@@ -22,7 +25,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "loop.h"
 #include "op.h"
+#include "scalar.h"
 
 typedef struct Params {
 	double alpha, beta, gamma;  /* attributes, ONNX defaults filled in */
@@ -529,3 +534,86 @@ const OpImpl op_impl_Clip = {clip_infer, unary_eval, NULL};
 
 BINARY(Add) BINARY(Sub) BINARY(Mul) BINARY(Div) BINARY(Pow) BINARY(PRelu)
 BINARY(Sum) BINARY(Max) BINARY(Min) BINARY(Mean)
+
+/*
+ * The same scalar functions for the loop IR's `apply` (ir/scalar.h): one
+ * element at a time, Clip's bounds as operands 1 and 2, Cast the identity.
+ * Sum and Mean are left out: their arity varies and Mean divides.
+ */
+
+int loop_apply_arity(OpKind op)
+{
+	if ((unsigned)op >= OP_COUNT)
+		return 0;
+	if (op == OP_Cast)
+		return 1;
+	if (op == OP_Clip)
+		return 3;
+	if (unary_ops[op].f)
+		return 1;
+	if (binary_ops[op].f && op != OP_Sum && op != OP_Mean)
+		return 2;
+	return 0;
+}
+
+void loop_apply_defaults(OpKind op, double *alpha, double *beta, double *gamma)
+{
+	const UnaryOp *u = (unsigned)op < OP_COUNT ? &unary_ops[op] : NULL;
+
+	*alpha = u ? u->alpha : 0;
+	*beta = u ? u->beta : 0;
+	*gamma = u ? u->gamma : 0;
+}
+
+double scalar_f64(OpKind op, double alpha, double beta, double gamma, const double *x)
+{
+	Params p;
+
+	nnac_assert(loop_apply_arity(op) > 0);
+	if (op == OP_Cast)
+		return x[0];
+	if (binary_ops[op].f)
+		return binary_ops[op].f(x[0], x[1]);
+	memset(&p, 0, sizeof(p));
+	p.alpha = alpha;
+	p.beta = beta;
+	p.gamma = gamma;
+	if (op == OP_Clip) {
+		p.has_lo = p.has_hi = true;
+		p.lo = x[1];
+		p.hi = x[2];
+	}
+	return unary_ops[op].f(x[0], &p);
+}
+
+bool scalar_has_i64(OpKind op)
+{
+	if (loop_apply_arity(op) == 0)
+		return false;
+	return op == OP_Cast || unary_ops[op].fi || binary_ops[op].fi;
+}
+
+bool scalar_i64(OpKind op, bool uns, const int64_t *x, int64_t *y)
+{
+	Params p;
+
+	if (!scalar_has_i64(op))
+		return false;
+	if (op == OP_Cast) {
+		*y = x[0];
+		return true;
+	}
+	if (binary_ops[op].fi) {
+		*y = binary_ops[op].fi(x[0], x[1], uns);
+		return true;
+	}
+	memset(&p, 0, sizeof(p));
+	p.uns = uns;
+	if (op == OP_Clip) {
+		p.has_lo = p.has_hi = true;
+		p.ilo = x[1];
+		p.ihi = x[2];
+	}
+	*y = unary_ops[op].fi(x[0], &p);
+	return true;
+}

@@ -1,0 +1,120 @@
+/*
+ * Loop-IR diagnostics with source context, and reading a .loop file.
+ *
+ * An error in parsed text reads as chibicc's do:
+ *
+ *     conv.loop:12:23: error: unknown buffer 'Q'
+ *     		copy Xp[n, c] = Q[n, c]
+ *     		                ^
+ *
+ * one diagnostic whose text spans three lines; the caret line copies the
+ * tabs of the source line so that the caret lands under the column whatever
+ * the tab width.  Programs built by passes have no text: their errors read
+ * `FILE: MSG`.  The parser itself is ir/loop_parse.y.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The message in fresh malloc'd memory, or NULL when out of memory. */
+static char *vformat(const char *fmt, va_list ap)
+{
+	va_list aq;
+	char *s;
+	int n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0 || !(s = malloc((size_t)n + 1)))
+		return NULL;
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
+/* Line `line` (1-based) of text and its length; past the end, an empty line. */
+static const char *source_line(const char *text, int line, int *len)
+{
+	const char *s = text;
+
+	for (int l = 1; l < line && *s; s++)
+		if (*s == '\n')
+			l++;
+	*len = (int)strcspn(s, "\n");
+	return s;
+}
+
+static Status error_with_caret(LoopProgram *p, int line, int col, Status st, const char *msg)
+{
+	int len;
+	const char *src = source_line(p->text, line, &len);
+	int pad = col - 1 < len ? col - 1 : len;
+	char *caret = malloc((size_t)(pad > 0 ? pad : 0) + 1);
+
+	if (!caret)
+		return diag_add(p->diag, ST_NOMEM, "%s: out of memory", p->path);
+	for (int i = 0; i < pad; i++)
+		caret[i] = src[i] == '\t' ? '\t' : ' ';
+	caret[pad > 0 ? pad : 0] = 0;
+	diag_add(p->diag, st, "%s:%d:%d: error: %s\n%.*s\n%s^", p->path, line, col, msg, len, src,
+	         caret);
+	free(caret);
+	return st;
+}
+
+Status loop_error_at(LoopProgram *p, int line, int col, Status st, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = vformat(fmt, ap);
+	va_end(ap);
+	if (!msg)
+		return diag_add(p->diag, ST_NOMEM, "%s: out of memory", p->path);
+	if (p->text && line > 0)
+		st = error_with_caret(p, line, col, st, msg);
+	else
+		diag_add(p->diag, st, "%s: %s", p->path, msg);
+	free(msg);
+	return st;
+}
+
+Status loop_parse_file(LoopProgram *p, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *text = NULL, *grown;
+	size_t len = 0, cap = 0, got;
+	Status st;
+
+	if (!f)
+		return diag_add(p->diag, ST_IO, "%s: cannot read: %s", path, strerror(errno));
+	do {
+		if (len == cap) {
+			cap = cap ? 2 * cap : 1 << 16;
+			if (!(grown = nnac_malloc(cap)))
+				goto out_nomem;
+			if (text)
+				memcpy(grown, text, len);
+			nnac_free(text);
+			text = grown;
+		}
+		got = fread(text + len, 1, cap - len, f);
+		len += got;
+	} while (got > 0);
+	if (ferror(f)) {
+		st = diag_add(p->diag, ST_IO, "%s: cannot read: %s", path, strerror(errno));
+		goto out_close;
+	}
+	st = loop_parse(p, path, text, len);
+	goto out_close;
+out_nomem:
+	st = diag_add(p->diag, ST_NOMEM, "%s: out of memory", path);
+out_close:
+	fclose(f);
+	nnac_free(text);
+	return st;
+}

@@ -1,0 +1,410 @@
+/*
+ * Lowering driver: graph IR to loop IR.
+ *
+ * Buffers first: graph inputs (LB_INPUT) in graph order, then graph outputs
+ * (LB_OUTPUT) in graph order, so that loop_input_buf(i) and
+ * loop_output_buf(i) line up with the graph's own lists.  Then every live
+ * node in topological order gets a kernel named after it, filled by its
+ * op's LowerFn (table below).  A LowerFn that makes only views leaves its
+ * kernel empty, and the driver drops it.
+ *
+ * Fusion plans a chain before lowering its head: while the head's single
+ * consumer is an elementwise op whose output has the same type and shape
+ * and whose other inputs are constants, the consumer joins the chain.  All
+ * tensors of the chain share the buffer of the last one, so the consumers
+ * compute in place in the head's kernel.
+ *
+ * A graph output that is a graph input, a constant, or listed twice gets
+ * its own buffer and a final copy kernel.
+ */
+#include "lower.h"
+
+#include <string.h>
+
+static const LowerFn lower_fns[OP_COUNT] = {
+	[OP_Conv] = lower_conv,
+	[OP_ConvInteger] = lower_conv,
+	[OP_QLinearConv] = lower_conv,
+	[OP_ConvTranspose] = lower_conv_transpose,
+	[OP_Gemm] = lower_gemm,
+	[OP_MatMul] = lower_matmul,
+	[OP_MatMulInteger] = lower_matmul,
+	[OP_QLinearMatMul] = lower_matmul,
+	[OP_QuantizeLinear] = lower_quantize,
+	[OP_DequantizeLinear] = lower_dequantize,
+	[OP_MaxPool] = lower_pool,
+	[OP_AveragePool] = lower_pool,
+	[OP_GlobalAveragePool] = lower_pool,
+	[OP_GlobalMaxPool] = lower_pool,
+	[OP_LRN] = lower_lrn,
+	[OP_BatchNormalization] = lower_batchnorm,
+	[OP_InstanceNormalization] = lower_instancenorm,
+	[OP_Softmax] = lower_softmax,
+	[OP_LogSoftmax] = lower_softmax,
+	[OP_ReduceMean] = lower_reduce,
+	[OP_ReduceMax] = lower_reduce,
+	[OP_ReduceSum] = lower_reduce,
+	[OP_Relu] = lower_unary,
+	[OP_LeakyRelu] = lower_unary,
+	[OP_Sigmoid] = lower_unary,
+	[OP_Tanh] = lower_unary,
+	[OP_HardSigmoid] = lower_unary,
+	[OP_HardSwish] = lower_unary,
+	[OP_Clip] = lower_unary,
+	[OP_Elu] = lower_unary,
+	[OP_Selu] = lower_unary,
+	[OP_Softplus] = lower_unary,
+	[OP_Softsign] = lower_unary,
+	[OP_Exp] = lower_unary,
+	[OP_Log] = lower_unary,
+	[OP_Sqrt] = lower_unary,
+	[OP_Neg] = lower_unary,
+	[OP_Abs] = lower_unary,
+	[OP_Reciprocal] = lower_unary,
+	[OP_Floor] = lower_unary,
+	[OP_Ceil] = lower_unary,
+	[OP_Erf] = lower_unary,
+	[OP_Cast] = lower_unary,
+	[OP_Add] = lower_binary,
+	[OP_Sub] = lower_binary,
+	[OP_Mul] = lower_binary,
+	[OP_Div] = lower_binary,
+	[OP_Pow] = lower_binary,
+	[OP_PRelu] = lower_binary,
+	[OP_Sum] = lower_binary,
+	[OP_Max] = lower_binary,
+	[OP_Min] = lower_binary,
+	[OP_Mean] = lower_binary,
+	[OP_Reshape] = lower_reshape,
+	[OP_Flatten] = lower_reshape,
+	[OP_Squeeze] = lower_reshape,
+	[OP_Unsqueeze] = lower_reshape,
+	[OP_Identity] = lower_reshape,
+	[OP_Dropout] = lower_reshape,
+	[OP_Transpose] = lower_transpose,
+	[OP_Concat] = lower_concat,
+	[OP_Split] = lower_split,
+	[OP_Slice] = lower_slice,
+	[OP_Pad] = lower_pad,
+	[OP_Gather] = lower_gather,
+	[OP_Resize] = lower_resize,
+	[OP_Upsample] = lower_resize,
+	[OP_RNN] = lower_rnn,
+	[OP_GRU] = lower_rnn,
+	[OP_LSTM] = lower_rnn,
+};
+
+/* Buffers. */
+
+static const char *tensor_name(LowerCx *cx, int t)
+{
+	return cx->g->tensors[t].name;
+}
+
+static int new_buf(LowerCx *cx, int t, unsigned flags)
+{
+	const Value *v = &cx->g->tensors[t].v;
+	int b = loop_add_buf(cx->p, loop_unique_name(cx->p, tensor_name(cx, t)), v->dt, v->rank,
+	                     v->dims, cx->dram, -1);
+
+	if (b < 0)
+		return -1;
+	cx->p->bufs[b].flags = flags;
+	if (flags & (LB_INPUT | LB_OUTPUT))
+		cx->p->bufs[b].tensor = arena_strdup(&cx->p->arena, tensor_name(cx, t));
+	if (flags & LB_CONST)
+		cx->p->bufs[b].data = v->data;
+	return b;
+}
+
+int lower_buf(LowerCx *cx, int t)
+{
+	if (t < 0)
+		return -1;
+	if (cx->tbuf[t] < 0)
+		cx->tbuf[t] = new_buf(cx, t, cx->g->tensors[t].v.data ? LB_CONST : 0);
+	return cx->tbuf[t];
+}
+
+int lower_out(LowerCx *cx, const Node *n, int i)
+{
+	return i < n->nout ? lower_buf(cx, n->out[i]) : -1;
+}
+
+bool lower_view(LowerCx *cx, const Node *n, int i, int base, int64_t offset)
+{
+	int t = n->out[i], b;
+
+	if (cx->tbuf[t] >= 0 || base < 0)
+		return false;
+	b = new_buf(cx, t, 0);
+	if (b < 0)
+		return false;
+	cx->p->bufs[b].view_of = base;
+	cx->p->bufs[b].view_offset = offset;
+	cx->tbuf[t] = b;
+	return true;
+}
+
+int lower_temp(LowerCx *cx, const char *base, DType dt, int rank, const int64_t *dims)
+{
+	return loop_add_buf(cx->p, loop_unique_name(cx->p, base), dt, rank, dims, cx->dram,
+	                    cx->kernel);
+}
+
+int lower_const(LowerCx *cx, const char *base, DType dt, int rank, const int64_t *dims, void *data)
+{
+	int b = loop_add_buf(cx->p, loop_unique_name(cx->p, base), dt, rank, dims, cx->dram, -1);
+
+	if (b >= 0) {
+		cx->p->bufs[b].flags = LB_CONST;
+		cx->p->bufs[b].data = data;
+	}
+	return b;
+}
+
+/* Loop nests and statements. */
+
+int lower_nest(LowerCx *cx, int parent, int rank, const int64_t *dims,
+               const char *const *names, int *vars)
+{
+	char name[16];
+
+	for (int i = 0; i < rank; i++) {
+		int f;
+
+		snprintf(name, sizeof(name), "i%d", i);
+		f = loop_new_for(cx->p, names ? names[i] : name, 0, dims[i], 1);
+		loop_append_in(cx->p, cx->kernel, parent, f);
+		vars[i] = loop_var(cx->p, f);
+		if (f < 0)
+			return -1;
+		parent = f;
+	}
+	return parent;
+}
+
+int lower_stmt(LowerCx *cx, int parent, LoopNodeKind kind)
+{
+	int s = loop_new_stmt(cx->p, kind);
+
+	loop_append_in(cx->p, cx->kernel, parent, s);
+	return s;
+}
+
+LoopArg lower_ref(LowerCx *cx, int buf, const int *idx)
+{
+	return loop_ref(buf, buf < 0 ? 0 : cx->p->bufs[buf].rank, idx);
+}
+
+LoopArg lower_bcast_ref(LowerCx *cx, int buf, int out_rank, const int *vars)
+{
+	const LoopBuf *b = &cx->p->bufs[buf];
+	int idx[MAX_RANK];
+
+	nnac_assert(b->rank <= out_rank);
+	for (int j = 0; j < b->rank; j++)
+		idx[j] = b->dims[j] == 1 ? loop_const(cx->p, 0) : vars[out_rank - b->rank + j];
+	return loop_ref(buf, b->rank, idx);
+}
+
+void lower_copy_all(LowerCx *cx, int parent, int dst, int src)
+{
+	const LoopBuf *b = &cx->p->bufs[dst];
+	int64_t dims[MAX_RANK];
+	int vars[MAX_RANK], rank = b->rank, in, s;
+
+	if (loop_buf_numel(b) == 0)
+		return;   /* an empty tensor: nothing to move */
+	memcpy(dims, b->dims, sizeof(dims));
+	in = lower_nest(cx, parent, rank, dims, NULL, vars);
+	s = lower_stmt(cx, in, LN_COPY);
+	loop_push_arg(cx->p, s, lower_ref(cx, dst, vars));
+	loop_push_arg(cx->p, s, lower_ref(cx, src, vars));
+}
+
+/* Fusion planning. */
+
+static bool is_elementwise(OpKind op)
+{
+	return (lower_fns[op] == lower_unary && op != OP_Cast) || lower_fns[op] == lower_binary ||
+	       op == OP_BatchNormalization;
+}
+
+/* The node consuming tensor t, when there is exactly one use and it is by a
+ * live node; -1 otherwise (a graph output counts as a use). */
+static int sole_consumer(const Graph *g, int t)
+{
+	if (graph_uses(g, t) != 1)
+		return -1;
+	for (int i = 0; i < g->nnodes; i++) {
+		const Node *c = &g->nodes[i];
+
+		if (c->flags & NODE_DEAD)
+			continue;
+		for (int j = 0; j < c->nin; j++)
+			if (c->in[j] == t)
+				return i;
+	}
+	return -1;
+}
+
+/* Whether c may compute in place on tensor t inside t's producer's kernel. */
+static bool fusable(const Graph *g, const Node *c, int t)
+{
+	const Value *x = &g->tensors[t].v, *y;
+
+	if (!is_elementwise(c->op) || c->nout < 1 || c->out[0] < 0 || c->in[0] != t)
+		return false;
+	for (int i = 1; i < c->nout; i++)
+		if (c->out[i] >= 0)
+			return false;
+	for (int i = 1; i < c->nin; i++)
+		if (c->in[i] == t || (c->in[i] >= 0 && !g->tensors[c->in[i]].v.data))
+			return false;
+	y = &g->tensors[c->out[0]].v;
+	return y->dt == x->dt && val_same_shape(x, y);
+}
+
+/* The fused chain starting at node h: its nodes in order into chain[]. */
+static int plan_chain(LowerCx *cx, int h, int *chain, int max)
+{
+	const Graph *g = cx->g;
+	int n = 0, cur = h;
+
+	chain[n++] = h;
+	while (cx->opt->fuse && n < max) {
+		const Node *a = &g->nodes[cur];
+		int t, c;
+
+		if (lower_fns[a->op] == lower_reshape || a->nout < 1 || a->out[0] < 0)
+			break;
+		for (int i = 1; i < a->nout; i++)
+			if (a->out[i] >= 0)
+				return n;
+		t = a->out[0];
+		c = sole_consumer(g, t);
+		if (c < 0 || !fusable(g, &g->nodes[c], t))
+			break;
+		chain[n++] = cur = c;
+	}
+	return n;
+}
+
+/* All tensors of the chain get the buffer of the last one's output. */
+static void share_chain_buffer(LowerCx *cx, const int *chain, int n)
+{
+	const Graph *g = cx->g;
+	int last = g->nodes[chain[n - 1]].out[0];
+	int b = lower_buf(cx, last);
+
+	for (int i = 0; i < n - 1; i++)
+		cx->tbuf[g->nodes[chain[i]].out[0]] = b;
+}
+
+static const char *chain_layer(LowerCx *cx, const int *chain, int n)
+{
+	const char *s = cx->g->nodes[chain[0]].name;
+
+	for (int i = 1; i < n && s; i++)
+		s = arena_printf(&cx->p->arena, "%s+%s", s, cx->g->nodes[chain[i]].name);
+	return s;
+}
+
+static Status lower_node(LowerCx *cx, Node *n)
+{
+	LowerFn fn = n->op == OP_UNKNOWN ? NULL : lower_fns[n->op];
+
+	if (!fn)
+		return node_error(cx->g, n, ST_UNSUPPORTED, "no loop lowering for %s",
+		                  n->op == OP_UNKNOWN ? n->op_type : op_name(n->op));
+	TRY(fn(cx, n));
+	if (n->fused_act != OP_COUNT)
+		TRY(lower_fused_act(cx, n));
+	return ST_OK;
+}
+
+/* Lowers the chain headed by node h into one kernel; marks them done. */
+static Status lower_chain(LowerCx *cx, int h, bool *done)
+{
+	enum { MAX_CHAIN = 16 };
+	int chain[MAX_CHAIN], n = plan_chain(cx, h, chain, MAX_CHAIN);
+	LoopProgram *p = cx->p;
+
+	if (n > 1)
+		share_chain_buffer(cx, chain, n);
+	cx->kernel = loop_add_kernel(p, loop_unique_name(p, cx->g->nodes[h].name),
+	                             chain_layer(cx, chain, n));
+	if (cx->kernel < 0)
+		return loop_oom(p);
+	for (int i = 0; i < n; i++) {
+		TRY(lower_node(cx, &cx->g->nodes[chain[i]]));
+		done[chain[i]] = true;
+	}
+	if (p->kernels[cx->kernel].body < 0 && cx->kernel == p->nkernels - 1)
+		p->nkernels--;
+	return loop_oom(p);
+}
+
+/* Graph outputs: one buffer each; those that need a copy are returned in
+ * copy[] (tensor index, -1 for none). */
+static void make_outputs(LowerCx *cx, int *copy)
+{
+	const Graph *g = cx->g;
+
+	for (int i = 0; i < g->noutputs; i++) {
+		int t = g->outputs[i];
+		int b = new_buf(cx, t, LB_OUTPUT);
+		bool need_copy = cx->tbuf[t] >= 0 || g->tensors[t].v.data ||
+		                 g->tensors[t].producer < 0;
+
+		copy[i] = need_copy ? b : -1;
+		if (!need_copy)
+			cx->tbuf[t] = b;
+	}
+}
+
+static Status copy_outputs(LowerCx *cx, const int *copy)
+{
+	const Graph *g = cx->g;
+
+	for (int i = 0; i < g->noutputs; i++) {
+		if (copy[i] < 0 || loop_buf_numel(&cx->p->bufs[copy[i]]) == 0)
+			continue;
+		cx->kernel = loop_add_kernel(cx->p, loop_unique_name(cx->p, "output"),
+		                             tensor_name(cx, g->outputs[i]));
+		lower_copy_all(cx, -1, copy[i], lower_buf(cx, g->outputs[i]));
+	}
+	return loop_oom(cx->p);
+}
+
+Status pass_lower(Graph *g, LoopProgram *p, const LowerOptions *opt)
+{
+	LowerCx cx = {g, p, NULL, 0, -1, opt};
+	int *copy;
+	bool *done;
+
+	cx.tbuf = arena_alloc(&p->arena, (size_t)g->ntensors * sizeof(int));
+	copy = arena_alloc(&p->arena, (size_t)(g->noutputs + 1) * sizeof(int));
+	done = arena_alloc(&p->arena, (size_t)(g->nnodes + 1) * sizeof(bool));
+	if (!cx.tbuf || !copy || !done)
+		return diag_add(p->diag, ST_NOMEM, "%s: out of memory", g->path);
+	for (int t = 0; t < g->ntensors; t++)
+		cx.tbuf[t] = -1;
+	loop_default_levels(p);
+	cx.dram = loop_find_level(p, "dram");
+	for (int i = 0; i < g->ninputs; i++)
+		cx.tbuf[g->inputs[i]] = new_buf(&cx, g->inputs[i], LB_INPUT);
+	make_outputs(&cx, copy);
+	TRY(loop_oom(p));
+	for (int i = 0; i < g->nnodes; i++) {
+		const Node *n = &g->nodes[i];
+
+		/* A node whose outputs the graph passes computed (a Shape that is
+		 * also a graph output) needs no kernel: its outputs are constants. */
+		if ((n->flags & NODE_DEAD) || done[i] || node_outputs_const(g, n))
+			continue;
+		TRY(lower_chain(&cx, i, done));
+	}
+	return copy_outputs(&cx, copy);
+}

@@ -1,0 +1,615 @@
+/*
+ * Lowering of pooling: MaxPool, AveragePool, GlobalAveragePool,
+ * GlobalMaxPool, and LRN (a window across channels).
+ *
+ * A windowed pool reads a padded copy of X (a kernel temporary made with
+ * `copy ... pad v`, skipped when no window reaches outside X) so that the
+ * compute nest's accesses are always in bounds:
+ *
+ *   fill Y = init                                  (init nest)
+ *   for n, c, output positions, window taps:       (compute nest)
+ *       reduce max|sum Y[n, c, o] <- Xp[n, c, stride*o + dil*tap]
+ *   apply Y = Div(Y, count)                        (AveragePool epilogue)
+ *
+ * The padding value never wins a max (-inf, or the type's lowest integer)
+ * and adds nothing to a sum.  The window geometry (auto_pad, ceil_mode) is
+ * the graph interpreter's (ir/interp/pool.c): with ceil_mode the last
+ * window may reach past the padded input, and those taps count as absent.
+ * AveragePool divides by the number of taps that count (inside X, or inside
+ * the explicit padding with count_include_pad); that number is separable
+ * per axis, and when it varies near the borders it is a compile-time const
+ * buffer over the output positions.  Sums of f16/bf16 inputs accumulate in
+ * an f64 temporary.
+ */
+#include "lower.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "interp/window.h"
+
+typedef struct Pool {
+	int nsp;                     /* spatial dimensions */
+	int64_t in[MAX_SP];          /* X spatial sizes */
+	int64_t k[MAX_SP];           /* window sizes */
+	int64_t out[MAX_SP];         /* Y spatial sizes */
+	int64_t stride[MAX_SP], dil[MAX_SP];
+	int64_t pad0[MAX_SP];        /* padding before each dim */
+	int64_t pad1[MAX_SP];        /* padding after each dim */
+} Pool;
+
+static const char *const sp_names[3][3] = {{"x"}, {"y", "x"}, {"z", "y", "x"}};
+static const char *const tap_names[3][3] = {{"kx"}, {"ky", "kx"}, {"kz", "ky", "kx"}};
+static const char *const sp_generic[MAX_SP] = {"s0", "s1", "s2", "s3", "s4", "s5"};
+static const char *const tap_generic[MAX_SP] = {"k0", "k1", "k2", "k3", "k4", "k5"};
+
+static int buf_shape(LowerCx *cx, int b, int64_t *dims)
+{
+	const LoopBuf *lb = &cx->p->bufs[b];
+
+	memcpy(dims, lb->dims, sizeof(lb->dims));
+	return lb->rank;
+}
+
+static int64_t shape_numel(int rank, const int64_t *dims)
+{
+	int64_t n = 1;
+
+	for (int i = 0; i < rank; i++)
+		n *= dims[i];
+	return n;
+}
+
+static bool narrow_float(DType dt)
+{
+	return dt == DT_F16 || dt == DT_BF16;
+}
+
+static const char *sp_name(int nsp, int i)
+{
+	return nsp <= 3 ? sp_names[nsp - 1][i] : sp_generic[i];
+}
+
+static const char *tap_name(int nsp, int i)
+{
+	return nsp <= 3 ? tap_names[nsp - 1][i] : tap_generic[i];
+}
+
+/* Appends `for var in 0..extent` under parent; returns it, *v its variable. */
+static int add_loop(LowerCx *cx, int parent, const char *var, int64_t extent, int *v)
+{
+	int f = loop_new_for(cx->p, var, 0, extent, 1);
+
+	loop_append_in(cx->p, cx->kernel, parent, f);
+	*v = loop_var(cx->p, f);
+	return f;
+}
+
+static void emit2(LowerCx *cx, int parent, LoopNodeKind kind, LoopArg dst, LoopArg src)
+{
+	int s = lower_stmt(cx, parent, kind);
+
+	loop_push_arg(cx->p, s, dst);
+	loop_push_arg(cx->p, s, src);
+}
+
+static int emit_apply(LowerCx *cx, int parent, OpKind op, LoopArg dst, LoopArg a, LoopArg b)
+{
+	int s = lower_stmt(cx, parent, LN_APPLY);
+	LoopNode *nd;
+
+	if (s < 0)
+		return -1;
+	nd = &cx->p->nodes[s];
+	nd->fn = op;
+	loop_apply_defaults(op, &nd->alpha, &nd->beta, &nd->gamma);
+	loop_push_arg(cx->p, s, dst);
+	loop_push_arg(cx->p, s, a);
+	if (loop_apply_arity(op) > 1)
+		loop_push_arg(cx->p, s, b);
+	return s;
+}
+
+/* Loops n, c, then the spatial dims (names of X's layout) over dims. */
+static int plane_nest(LowerCx *cx, int rank, const int64_t *dims, int *vars)
+{
+	int parent = add_loop(cx, -1, "n", dims[0], &vars[0]);
+
+	if (rank > 1)
+		parent = add_loop(cx, parent, "c", dims[1], &vars[1]);
+	for (int d = 2; d < rank; d++)
+		parent = add_loop(cx, parent, sp_name(rank - 2, d - 2), dims[d], &vars[d]);
+	return parent;
+}
+
+static void fill_all(LowerCx *cx, int b, LoopArg lit)
+{
+	int64_t dims[MAX_RANK];
+	int rank = buf_shape(cx, b, dims), vars[MAX_RANK];
+	int in = plane_nest(cx, rank, dims, vars);
+
+	emit2(cx, in, LN_FILL, lower_ref(cx, b, vars), lit);
+}
+
+/* An f64 temporary holding buffer x widened (apply Cast). */
+static int widen(LowerCx *cx, int x)
+{
+	int64_t dims[MAX_RANK];
+	int rank = buf_shape(cx, x, dims), vars[MAX_RANK];
+	int t = lower_temp(cx, "pool_x", DT_F64, rank, dims);
+	int in = plane_nest(cx, rank, dims, vars);
+
+	emit_apply(cx, in, OP_Cast, lower_ref(cx, t, vars), lower_ref(cx, x, vars), loop_lit_int(0));
+	return t;
+}
+
+/* The lowest value of a type: -inf for floats. */
+static LoopArg lowest_lit(DType dt)
+{
+	int bits = 8 * dtype_size(dt);
+
+	if (dtype_is_float(dt))
+		return loop_lit_float(-INFINITY);
+	if (!dtype_is_signed(dt))
+		return loop_lit_int(0);
+	return loop_lit_int(bits == 64 ? INT64_MIN : -((int64_t)1 << (bits - 1)));
+}
+
+/*
+ * Window geometry, as ir/interp/pool.c computes it.
+ */
+
+static int64_t extent(const Pool *pm, int i) { return (pm->k[i] - 1) * pm->dil[i] + 1; }
+
+static void pool_out(Pool *pm, int i, AutoPad ap, bool ceil_mode)
+{
+	int64_t in = pm->in[i], s = pm->stride[i], span;
+
+	switch (ap) {
+	case PAD_SAME_UPPER:
+	case PAD_SAME_LOWER:
+		pm->out[i] = win_ceil_div(in, s);
+		span = (pm->out[i] - 1) * s + extent(pm, i) - in;
+		span = span > 0 ? span : 0;
+		pm->pad0[i] = ap == PAD_SAME_UPPER ? span / 2 : span - span / 2;
+		pm->pad1[i] = span - pm->pad0[i];
+		return;
+	case PAD_VALID:
+		pm->pad0[i] = pm->pad1[i] = 0;
+		break;
+	case PAD_NOTSET:
+		break;
+	}
+	span = in + pm->pad0[i] + pm->pad1[i] - extent(pm, i);
+	pm->out[i] = (ceil_mode ? win_ceil_div(span, s) : span / s) + 1;
+	if (ceil_mode && (pm->out[i] - 1) * s >= in + pm->pad0[i])
+		pm->out[i]--;
+}
+
+static Status pool_geom(LowerCx *cx, const Node *n, int x, Pool *pm)
+{
+	int64_t pads[2 * MAX_SP], dims[MAX_RANK];
+	int rank = buf_shape(cx, x, dims);
+	AutoPad ap = PAD_NOTSET;
+
+	memset(pm, 0, sizeof(*pm));
+	pm->nsp = rank - 2;
+	for (int i = 0; i < pm->nsp; i++)
+		pm->in[i] = dims[2 + i];
+	TRY(win_read_list(cx->g, n, "kernel_shape", pm->nsp, 1, 1, pm->k));
+	TRY(win_read_list(cx->g, n, "strides", pm->nsp, 1, 1, pm->stride));
+	TRY(win_read_list(cx->g, n, "dilations", pm->nsp, 1, 1, pm->dil));
+	TRY(win_read_list(cx->g, n, "pads", 2 * pm->nsp, 0, 0, pads));
+	TRY(win_read_auto_pad(cx->g, n, &ap));
+	for (int i = 0; i < pm->nsp; i++) {
+		pm->pad0[i] = pads[i];
+		pm->pad1[i] = pads[pm->nsp + i];
+		pool_out(pm, i, ap, attr_i(n, "ceil_mode", 0) == 1);
+	}
+	return ST_OK;
+}
+
+/* The padded extent the windows of dim i touch. */
+static int64_t reach(const Pool *pm, int i)
+{
+	return (pm->out[i] - 1) * pm->stride[i] + extent(pm, i);
+}
+
+/* The buffer the windows read: x itself, or a padded copy (value pad). */
+static int padded_input(LowerCx *cx, int x, const Pool *pm, LoopArg pad)
+{
+	int64_t dims[MAX_RANK];
+	int rank = buf_shape(cx, x, dims), vars[MAX_RANK], idx[MAX_RANK], in, s, xp;
+	bool need = false;
+
+	for (int i = 0; i < pm->nsp; i++) {
+		need |= pm->pad0[i] > 0 || reach(pm, i) > pm->in[i];
+		dims[2 + i] = reach(pm, i);
+	}
+	if (!need)
+		return x;
+	xp = lower_temp(cx, "Xp", cx->p->bufs[x].dt, rank, dims);
+	in = plane_nest(cx, rank, dims, vars);
+	memcpy(idx, vars, sizeof(idx));
+	for (int i = 0; i < pm->nsp; i++)
+		idx[2 + i] = loop_add_const(cx->p, vars[2 + i], -pm->pad0[i]);
+	s = lower_stmt(cx, in, LN_COPY);
+	loop_push_arg(cx->p, s, lower_ref(cx, xp, vars));
+	loop_push_arg(cx->p, s, lower_ref(cx, x, idx));
+	if (s >= 0) {
+		cx->p->nodes[s].has_pad = true;
+		cx->p->nodes[s].pad = pad.lit;
+	}
+	return xp;
+}
+
+/* acc[n, c, o] op= xp[n, c, stride*o + dil*tap], taps innermost. */
+static void window_nest(LowerCx *cx, const Pool *pm, LoopReduce op, int acc, int xp)
+{
+	int64_t dims[MAX_RANK];
+	int rank = buf_shape(cx, acc, dims), vars[MAX_RANK], tap[MAX_SP], idx[MAX_RANK], in, s;
+
+	in = plane_nest(cx, rank, dims, vars);
+	for (int i = 0; i < pm->nsp; i++)
+		in = add_loop(cx, in, tap_name(pm->nsp, i), pm->k[i], &tap[i]);
+	idx[0] = vars[0];
+	idx[1] = vars[1];
+	for (int i = 0; i < pm->nsp; i++) {
+		int o = pm->stride[i] == 1 ? vars[2 + i] : loop_mul(cx->p, pm->stride[i], vars[2 + i]);
+		int t = pm->dil[i] == 1 ? tap[i] : loop_mul(cx->p, pm->dil[i], tap[i]);
+
+		idx[2 + i] = loop_add(cx->p, o, t);
+	}
+	s = lower_stmt(cx, in, LN_REDUCE);
+	if (s >= 0)
+		cx->p->nodes[s].red = op;
+	loop_push_arg(cx->p, s, lower_ref(cx, acc, vars));
+	loop_push_arg(cx->p, s, lower_ref(cx, xp, idx));
+}
+
+/* Taps of window o along dim i that count toward the average. */
+static int64_t axis_count(const Pool *pm, int i, int64_t o, bool include_pad)
+{
+	int64_t count = 0;
+
+	for (int64_t t = 0; t < pm->k[i]; t++) {
+		int64_t pos = o * pm->stride[i] + t * pm->dil[i] - pm->pad0[i];
+
+		count += include_pad ? pos < pm->in[i] + pm->pad1[i] : pos >= 0 && pos < pm->in[i];
+	}
+	return count;
+}
+
+/*
+ * The divisor of every output position: a literal when it is the same
+ * everywhere, else a const f32 buffer over the output's spatial dims.
+ */
+static LoopArg avg_divisor(LowerCx *cx, const Node *n, const Pool *pm, const int *vars)
+{
+	bool include = attr_i(n, "count_include_pad", 0) == 1, same = true;
+	int64_t total = shape_numel(pm->nsp, pm->out), oidx[MAX_SP] = {0}, first = 0;
+	float *cnt = arena_alloc(&cx->p->arena, (size_t)total * sizeof(float));
+	int b;
+
+	if (!cnt)
+		return loop_lit_float(1.0);
+	for (int64_t j = 0; j < total; j++, win_next_index(oidx, pm->out, pm->nsp)) {
+		int64_t c = 1;
+
+		for (int i = 0; i < pm->nsp; i++)
+			c *= axis_count(pm, i, oidx[i], include);
+		cnt[j] = (float)c;
+		first = j == 0 ? c : first;
+		same &= c == first;
+	}
+	if (same)
+		return loop_lit_float((double)first);
+	b = lower_const(cx, arena_printf(&cx->p->arena, "%s_count", n->name), DT_F32, pm->nsp,
+	                pm->out, cnt);
+	return lower_ref(cx, b, vars + 2);
+}
+
+/*
+ * MaxPool's Indices: the flat index of each window's first maximal tap,
+ * row-major (column-major within a plane with storage_order 1).  No
+ * statement compares, so the test is arithmetic on f64 scalars in the
+ * window nest:
+ *     e = min((clip(y) - clip(x)) / 5e-324, 1)
+ * is 0 where the tap equals the window's max and 1 elsewhere (infinities
+ * are clipped to +-DBL_MAX first, so inf - inf never happens), and the key
+ *     K[tap] + e * isz
+ * is minimized over the window, K the tap's row-major offset in its plane,
+ * isz (the plane size) for a padding tap.  Real taps come in increasing
+ * offset order, so the smallest key is the graph's first maximal tap; a
+ * window of padding only gets isz, which the final `mod isz` turns into 0
+ * as the graph does.  A NaN in a window gives another index than the
+ * graph's (which takes the first NaN).
+ */
+
+/* K over the padded plane: row-major offset of a real position, isz for
+ * padding. */
+static int tap_keys(LowerCx *cx, const Node *n, const Pool *pm, const int64_t *pdims)
+{
+	int64_t total = shape_numel(pm->nsp, pdims), q[MAX_SP] = {0};
+	int64_t isz = shape_numel(pm->nsp, pm->in);
+	double *k = arena_alloc(&cx->p->arena, (size_t)total * sizeof(double));
+
+	if (!k)
+		return -1;
+	for (int64_t j = 0; j < total; j++, win_next_index(q, pdims, pm->nsp)) {
+		int64_t off = 0;
+		bool real = true;
+
+		for (int i = 0; i < pm->nsp; i++) {
+			int64_t pos = q[i] - pm->pad0[i];
+
+			real &= pos >= 0 && pos < pm->in[i];
+			off = off * pm->in[i] + pos;
+		}
+		k[j] = (double)(real ? off : isz);
+	}
+	return lower_const(cx, arena_printf(&cx->p->arena, "%s_keys", n->name), DT_F64, pm->nsp,
+	                   pdims, k);
+}
+
+/* A (buffer or literal) operand: whole-shape buffer b, or lit when b < 0. */
+static LoopArg full_ref(LowerCx *cx, int b, double lit, const int *vars)
+{
+	return b >= 0 ? lower_ref(cx, b, vars) : loop_lit_float(lit);
+}
+
+/* dst = op(a, b) over the output shape dims (rank); a and b as full_ref. */
+static void out_apply(LowerCx *cx, int rank, const int64_t *dims, OpKind op, int dst, int a,
+                      double la, int b, double lb)
+{
+	int vars[MAX_RANK], in = plane_nest(cx, rank, dims, vars);
+
+	emit_apply(cx, in, op, lower_ref(cx, dst, vars), full_ref(cx, a, la, vars),
+	           full_ref(cx, b, lb, vars));
+}
+
+/* r = r mod m (r >= 0) with t a temporary of r's shape. */
+static void out_mod(LowerCx *cx, int rank, const int64_t *dims, int r, int t, double m)
+{
+	out_apply(cx, rank, dims, OP_Div, t, r, 0, -1, m);
+	out_apply(cx, rank, dims, OP_Floor, t, t, 0, -1, 0);
+	out_apply(cx, rank, dims, OP_Mul, t, t, 0, -1, m);
+	out_apply(cx, rank, dims, OP_Sub, r, r, 0, t, 0);
+}
+
+/*
+ * r (a row-major plane offset) to the column-major one, in place: digit d
+ * is floor(r / rs) mod in[d] with rs the row-major stride of d, and it
+ * weighs cs, the column-major stride, in the result.
+ */
+static void to_col_major(LowerCx *cx, const Pool *pm, int rank, const int64_t *dims, int r)
+{
+	int t = lower_temp(cx, "am_digit", DT_F64, rank, dims);
+	int u = lower_temp(cx, "am_tmp", DT_F64, rank, dims);
+	int col = lower_temp(cx, "am_col", DT_F64, rank, dims), vars[MAX_RANK], in;
+
+	fill_all(cx, col, loop_lit_float(0.0));
+	for (int d = 0; d < pm->nsp; d++) {
+		double rs = (double)shape_numel(pm->nsp - d - 1, pm->in + d + 1);
+		double cs = (double)shape_numel(d, pm->in);
+
+		out_apply(cx, rank, dims, OP_Div, t, r, 0, -1, rs);
+		out_apply(cx, rank, dims, OP_Floor, t, t, 0, -1, 0);
+		out_mod(cx, rank, dims, t, u, (double)pm->in[d]);
+		out_apply(cx, rank, dims, OP_Mul, t, t, 0, -1, cs);
+		out_apply(cx, rank, dims, OP_Add, col, col, 0, t, 0);
+	}
+	in = plane_nest(cx, rank, dims, vars);
+	emit2(cx, in, LN_COPY, lower_ref(cx, r, vars), lower_ref(cx, col, vars));
+}
+
+/* The key statements of one tap, into scalar s: y and x are references. */
+static void tap_key(LowerCx *cx, int in, int s, int t, LoopArg y, LoopArg x, LoopArg key,
+                    double isz)
+{
+	int idx[1];
+	LoopArg sv = lower_ref(cx, s, idx), tv = lower_ref(cx, t, idx);
+	int c;
+
+	c = lower_stmt(cx, in, LN_APPLY);
+	if (c >= 0)
+		cx->p->nodes[c].fn = OP_Clip;
+	loop_push_arg(cx->p, c, sv);
+	loop_push_arg(cx->p, c, y);
+	loop_push_arg(cx->p, c, loop_lit_float(-DBL_MAX));
+	loop_push_arg(cx->p, c, loop_lit_float(DBL_MAX));
+	c = lower_stmt(cx, in, LN_APPLY);
+	if (c >= 0)
+		cx->p->nodes[c].fn = OP_Clip;
+	loop_push_arg(cx->p, c, tv);
+	loop_push_arg(cx->p, c, x);
+	loop_push_arg(cx->p, c, loop_lit_float(-DBL_MAX));
+	loop_push_arg(cx->p, c, loop_lit_float(DBL_MAX));
+	emit_apply(cx, in, OP_Sub, sv, sv, tv);
+	emit_apply(cx, in, OP_Div, sv, sv, loop_lit_float(DBL_TRUE_MIN));
+	emit_apply(cx, in, OP_Min, sv, sv, loop_lit_float(1.0));
+	emit_apply(cx, in, OP_Mul, sv, sv, loop_lit_float(isz));
+	emit_apply(cx, in, OP_Add, sv, sv, key);
+}
+
+static Status lower_argmax(LowerCx *cx, const Node *n, const Pool *pm, int y, int xp)
+{
+	int64_t dims[MAX_RANK], pdims[MAX_RANK], pl[2], isz = shape_numel(pm->nsp, pm->in);
+	int rank = buf_shape(cx, y, dims), vars[MAX_RANK], tap[MAX_SP], idx[MAX_RANK], kidx[MAX_SP];
+	int ind = lower_out(cx, n, 1), keys, r, s, t, plane, in, red;
+	double *base;
+
+	buf_shape(cx, xp, pdims);
+	keys = tap_keys(cx, n, pm, pdims + 2);
+	r = lower_temp(cx, "am_key", DT_F64, rank, dims);
+	s = lower_temp(cx, "am_s", DT_F64, 0, NULL);
+	t = lower_temp(cx, "am_t", DT_F64, 0, NULL);
+	fill_all(cx, r, loop_lit_float(INFINITY));
+	in = plane_nest(cx, rank, dims, vars);
+	for (int i = 0; i < pm->nsp; i++)
+		in = add_loop(cx, in, tap_name(pm->nsp, i), pm->k[i], &tap[i]);
+	idx[0] = vars[0];
+	idx[1] = vars[1];
+	for (int i = 0; i < pm->nsp; i++) {
+		int o = pm->stride[i] == 1 ? vars[2 + i] : loop_mul(cx->p, pm->stride[i], vars[2 + i]);
+		int k = pm->dil[i] == 1 ? tap[i] : loop_mul(cx->p, pm->dil[i], tap[i]);
+
+		idx[2 + i] = kidx[i] = loop_add(cx->p, o, k);
+	}
+	tap_key(cx, in, s, t, lower_ref(cx, y, vars), lower_ref(cx, xp, idx),
+	        lower_ref(cx, keys, kidx), (double)isz);
+	red = lower_stmt(cx, in, LN_REDUCE);
+	if (red >= 0)
+		cx->p->nodes[red].red = LR_MIN;
+	loop_push_arg(cx->p, red, lower_ref(cx, r, vars));
+	loop_push_arg(cx->p, red, lower_ref(cx, s, idx));
+	t = lower_temp(cx, "am_tmp", DT_F64, rank, dims);
+	out_mod(cx, rank, dims, r, t, (double)isz);
+	if (attr_i(n, "storage_order", 0) == 1)
+		to_col_major(cx, pm, rank, dims, r);
+	pl[0] = dims[0];
+	pl[1] = dims[1];
+	base = arena_alloc(&cx->p->arena, (size_t)(pl[0] * pl[1]) * sizeof(double));
+	if (!base)
+		return loop_oom(cx->p);
+	for (int64_t p = 0; p < pl[0] * pl[1]; p++)
+		base[p] = (double)(p * isz);
+	plane = lower_const(cx, arena_printf(&cx->p->arena, "%s_planes", n->name), DT_F64, 2, pl,
+	                    base);
+	in = plane_nest(cx, rank, dims, vars);
+	emit_apply(cx, in, OP_Add, lower_ref(cx, ind, vars), lower_ref(cx, r, vars),
+	           lower_ref(cx, plane, vars));
+	return loop_oom(cx->p);
+}
+
+static Status lower_window_pool(LowerCx *cx, const Node *n)
+{
+	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), xp, acc;
+	DType dt = cx->p->bufs[x].dt;
+	bool is_max = n->op == OP_MaxPool;
+	Pool pm;
+
+	TRY(pool_geom(cx, n, x, &pm));
+	if (val_numel(&node_out(cx->g, n, 0)->v) == 0)
+		return ST_OK;
+	for (int i = 0; i < pm.nsp; i++)
+		nnac_assert(pm.out[i] == cx->p->bufs[y].dims[2 + i]);
+	xp = padded_input(cx, x, &pm, is_max ? lowest_lit(dt) : loop_lit_float(0.0));
+	if (is_max) {
+		fill_all(cx, y, lowest_lit(dt));
+		window_nest(cx, &pm, LR_MAX, y, xp);
+		if (n->nout > 1 && n->out[1] >= 0)
+			TRY(lower_argmax(cx, n, &pm, y, xp));
+	} else {
+		int64_t dims[MAX_RANK];
+		int rank = buf_shape(cx, y, dims), vars[MAX_RANK], in;
+
+		if (narrow_float(dt))
+			xp = widen(cx, xp);
+		acc = narrow_float(dt) ? lower_temp(cx, "pool_acc", DT_F64, rank, dims) : y;
+		fill_all(cx, acc, loop_lit_float(0.0));
+		window_nest(cx, &pm, LR_SUM, acc, xp);
+		in = plane_nest(cx, rank, dims, vars);
+		emit_apply(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, acc, vars),
+		           avg_divisor(cx, n, &pm, vars));
+	}
+	return loop_oom(cx->p);
+}
+
+/* GlobalAveragePool, GlobalMaxPool: every (n, c) plane to one value. */
+static Status lower_global_pool(LowerCx *cx, const Node *n)
+{
+	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), acc, src = x;
+	int64_t dims[MAX_RANK], yd[MAX_RANK];
+	int rank = buf_shape(cx, x, dims), vars[MAX_RANK], idx[MAX_RANK], in, s;
+	bool is_max = n->op == OP_GlobalMaxPool;
+	DType dt = cx->p->bufs[x].dt;
+
+	buf_shape(cx, y, yd);
+	if (shape_numel(rank, yd) == 0)
+		return ST_OK;
+	if (shape_numel(rank, dims) == 0) {
+		fill_all(cx, y, is_max ? lowest_lit(dt) : loop_lit_float(0.0));
+		return loop_oom(cx->p);
+	}
+	if (!is_max && narrow_float(dt))
+		src = widen(cx, x);
+	acc = src == x ? y : lower_temp(cx, "pool_acc", DT_F64, rank, yd);
+	fill_all(cx, acc, is_max ? lowest_lit(dt) : loop_lit_float(0.0));
+	in = plane_nest(cx, rank, dims, vars);
+	memcpy(idx, vars, sizeof(idx));
+	for (int d = 2; d < rank; d++)
+		idx[d] = loop_const(cx->p, 0);
+	s = lower_stmt(cx, in, LN_REDUCE);
+	if (s >= 0)
+		cx->p->nodes[s].red = is_max ? LR_MAX : LR_SUM;
+	loop_push_arg(cx->p, s, lower_ref(cx, acc, idx));
+	loop_push_arg(cx->p, s, lower_ref(cx, src, vars));
+	if (!is_max) {
+		in = plane_nest(cx, rank, yd, vars);
+		emit_apply(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, acc, vars),
+		           loop_lit_float((double)shape_numel(rank - 2, dims + 2)));
+	}
+	return loop_oom(cx->p);
+}
+
+Status lower_pool(LowerCx *cx, const Node *n)
+{
+	if (n->op == OP_GlobalAveragePool || n->op == OP_GlobalMaxPool)
+		return lower_global_pool(cx, n);
+	return lower_window_pool(cx, n);
+}
+
+/*
+ * LRN: Y = X / (bias + alpha / size * S)^beta, S the sum of squares over
+ * channels c - floor((size-1)/2) .. c + ceil((size-1)/2): a channel-padded
+ * copy of X, squares accumulated into an f64 temporary by `mac`, then
+ * applies.
+ */
+Status lower_lrn(LowerCx *cx, const Node *n)
+{
+	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), xp, sum, k, s, in;
+	int64_t dims[MAX_RANK], pd[MAX_RANK], size = attr_i(n, "size", 1), before = (size - 1) / 2;
+	int rank = buf_shape(cx, x, dims), vars[MAX_RANK], idx[MAX_RANK];
+	double alpha = attr_f(n, "alpha", 1e-4), beta = attr_f(n, "beta", 0.75);
+	double bias = attr_f(n, "bias", 1.0);
+
+	if (shape_numel(rank, dims) == 0)
+		return ST_OK;
+	memcpy(pd, dims, sizeof(pd));
+	pd[1] = dims[1] + size - 1;
+	xp = lower_temp(cx, "Xp", cx->p->bufs[x].dt, rank, pd);
+	sum = lower_temp(cx, "lrn_sum", DT_F64, rank, dims);
+	in = plane_nest(cx, rank, pd, vars);
+	memcpy(idx, vars, sizeof(idx));
+	idx[1] = loop_add_const(cx->p, vars[1], -before);
+	s = lower_stmt(cx, in, LN_COPY);
+	loop_push_arg(cx->p, s, lower_ref(cx, xp, vars));
+	loop_push_arg(cx->p, s, lower_ref(cx, x, idx));
+	if (s >= 0) {
+		cx->p->nodes[s].has_pad = true;
+		cx->p->nodes[s].pad = loop_lit_float(0.0).lit;
+	}
+	fill_all(cx, sum, loop_lit_float(0.0));
+	in = add_loop(cx, plane_nest(cx, rank, dims, vars), "k", size, &k);
+	memcpy(idx, vars, sizeof(idx));
+	idx[1] = loop_add(cx->p, vars[1], k);
+	s = lower_stmt(cx, in, LN_MAC);
+	loop_push_arg(cx->p, s, lower_ref(cx, sum, vars));
+	loop_push_arg(cx->p, s, lower_ref(cx, xp, idx));
+	loop_push_arg(cx->p, s, lower_ref(cx, xp, idx));
+	in = plane_nest(cx, rank, dims, vars);
+	emit_apply(cx, in, OP_Mul, lower_ref(cx, sum, vars), lower_ref(cx, sum, vars),
+	           loop_lit_float(alpha / (double)size));
+	in = plane_nest(cx, rank, dims, vars);
+	emit_apply(cx, in, OP_Add, lower_ref(cx, sum, vars), lower_ref(cx, sum, vars),
+	           loop_lit_float(bias));
+	in = plane_nest(cx, rank, dims, vars);
+	emit_apply(cx, in, OP_Pow, lower_ref(cx, sum, vars), lower_ref(cx, sum, vars),
+	           loop_lit_float(beta));
+	in = plane_nest(cx, rank, dims, vars);
+	emit_apply(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, x, vars),
+	           lower_ref(cx, sum, vars));
+	return loop_oom(cx->p);
+}

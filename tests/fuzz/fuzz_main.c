@@ -1,0 +1,103 @@
+/*
+ * A plain main for the fuzz target (tests/fuzz/loop_fuzz.c), so that its
+ * corpus runs in `make test` without libFuzzer:
+ *
+ *     nnac-loopfuzz-corpus DIR_OR_FILE...
+ *
+ * calls LLVMFuzzerTestOneInput on every file (folders are read one level
+ * deep, in name order).  A file passes when the call returns: a crash or a
+ * failed check aborts the whole run, and under the sanitizer build a memory
+ * error does too.  Ends with `loop-fuzz-corpus: N passed, F failed`, F
+ * counting files that could not be read.
+ */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int passed, failed;
+
+static void run_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf = NULL;
+	size_t n = 0, cap = 0, got;
+
+	if (!f) {
+		printf("FAIL %s: cannot read\n", path);
+		failed++;
+		return;
+	}
+	do {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 4096;
+			buf = realloc(buf, cap);
+			if (!buf)
+				abort();
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+	} while (got > 0);
+	fclose(f);
+	LLVMFuzzerTestOneInput(buf, n);
+	free(buf);
+	passed++;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void run_dir(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	char **names = NULL;
+	int n = 0, cap = 0;
+
+	if (!dp) {
+		printf("FAIL %s: cannot open\n", dir);
+		failed++;
+		return;
+	}
+	while ((e = readdir(dp))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			names = realloc(names, (size_t)cap * sizeof(*names));
+			if (!names)
+				abort();
+		}
+		names[n] = malloc(strlen(dir) + strlen(e->d_name) + 2);
+		if (!names[n])
+			abort();
+		sprintf(names[n++], "%s/%s", dir, e->d_name);
+	}
+	closedir(dp);
+	qsort(names, (size_t)n, sizeof(*names), by_name);
+	for (int i = 0; i < n; i++) {
+		run_file(names[i]);
+		free(names[i]);
+	}
+	free(names);
+}
+
+int main(int argc, char **argv)
+{
+	struct stat st;
+
+	for (int i = 1; i < argc; i++) {
+		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode))
+			run_dir(argv[i]);
+		else
+			run_file(argv[i]);
+	}
+	printf("loop-fuzz-corpus: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

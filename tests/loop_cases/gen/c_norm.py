@@ -1,0 +1,40 @@
+x = rnd((2, 3, 4, 5))
+s3 = lambda: rnd((3,))
+case('bn_const', [N('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['y'], epsilon=1e-3)], {'x': x},
+     {'s': s3(), 'b': s3(), 'm': s3(), 'v': rnd((3,), lo=0.2, hi=2)})
+case('bn_rt', [N('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['y'])], {'x': x, 's': s3(), 'b': s3(), 'm': s3(), 'v': rnd((3,), lo=0.2, hi=2)})
+case('bn_2d', [N('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['y'])], {'x': rnd((4, 3))},
+     {'s': s3(), 'b': s3(), 'm': s3(), 'v': rnd((3,), lo=0.2, hi=2)})
+case('bn_spatial0', [N('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['y'], spatial=0)], {'x': rnd((2, 3, 4))},
+     {'s': rnd((3, 4)), 'b': rnd((3, 4)), 'm': rnd((3, 4)), 'v': rnd((3, 4), lo=0.2, hi=2)}, opset=7, engine='ref')
+case('bn_f16', [N('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['y'])], {'x': rnd((2, 3, 4), np.float16)},
+     {'s': rnd((3,), np.float16), 'b': rnd((3,), np.float16), 'm': rnd((3,), np.float16), 'v': rnd((3,), np.float16, 0.2, 2)}, opset=15)
+case('bn_relu', [N('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['t']), N('Relu', ['t'], ['y'])], {'x': x},
+     {'s': s3(), 'b': s3(), 'm': s3(), 'v': rnd((3,), lo=0.2, hi=2)})
+case('in_4d', [N('InstanceNormalization', ['x', 's', 'b'], ['y'], epsilon=1e-3)], {'x': x}, {'s': s3(), 'b': s3()})
+case('in_3d', [N('InstanceNormalization', ['x', 's', 'b'], ['y'])], {'x': rnd((2, 3, 7)), 's': s3(), 'b': s3()})
+case('in_5d', [N('InstanceNormalization', ['x', 's', 'b'], ['y'])], {'x': rnd((1, 3, 2, 3, 4)) * 10 + 5}, {'s': s3(), 'b': s3()})
+for op in ['Softmax', 'LogSoftmax']:
+    o = op.lower()
+    case(o + '_11_ax1', [N(op, ['x'], ['y'], axis=1)], {'x': x}, opset=11)
+    case(o + '_11_def', [N(op, ['x'], ['y'])], {'x': x}, opset=11)
+    case(o + '_11_ax3', [N(op, ['x'], ['y'], axis=-1)], {'x': x}, opset=11)
+    case(o + '_13_ax1', [N(op, ['x'], ['y'], axis=1)], {'x': x}, opset=13)
+    case(o + '_13_def', [N(op, ['x'], ['y'])], {'x': x * 30}, opset=13)
+    case(o + '_13_ax0', [N(op, ['x'], ['y'], axis=0)], {'x': x}, opset=13)
+    case(o + '_2d', [N(op, ['x'], ['y'])], {'x': rnd((3, 1000), lo=-10, hi=10)}, opset=13)
+case('softmax_f16', [N('Softmax', ['x'], ['y'])], {'x': rnd((3, 7), np.float16)}, opset=13)
+for op in ['ReduceSum', 'ReduceMean', 'ReduceMax']:
+    o = op.lower()
+    case(o + '_all', [N(op, ['x'], ['y'])], {'x': x}, opset=11)
+    case(o + '_ax', [N(op, ['x'], ['y'], axes=[1, -1])], {'x': x}, opset=11)
+    case(o + '_ax_nokeep', [N(op, ['x'], ['y'], axes=[0, 2], keepdims=0)], {'x': x}, opset=11)
+    case(o + '_in', [N(op, ['x', 'a'], ['y'], keepdims=0)], {'x': x}, {'a': np.array([2], np.int64)}, opset=18)
+    case(o + '_noop', [N(op, ['x', 'a'], ['y'], noop_with_empty_axes=1)], {'x': x}, {'a': np.array([], np.int64)}, opset=18)
+    case(o + '_empty_all', [N(op, ['x', 'a'], ['y'])], {'x': x}, {'a': np.array([], np.int64)}, opset=18)
+    case(o + '_i32', [N(op, ['x'], ['y'], axes=[1], keepdims=0)], {'x': rnd((3, 4, 5), np.int32, -200, 200)}, opset=11)
+    case(o + '_f16', [N(op, ['x'], ['y'], axes=[1])], {'x': rnd((3, 40, 5), np.float16)}, opset=11)
+case('reducemean_i32_big', [N('ReduceMean', ['x'], ['y'], axes=[1])], {'x': np.full((2, 4), 2**30 + 7, np.int32) * np.array([1, 1, -1, 1], np.int32)}, opset=11, engine='ref')
+case('reducemean_u32', [N('ReduceMean', ['x'], ['y'], axes=[0])], {'x': rnd((3, 4), np.uint32, 0, 100)}, opset=11, engine='ref')
+case('reducemax_i8', [N('ReduceMax', ['x'], ['y'], axes=[0])], {'x': rnd((3, 4), np.int8)}, opset=12)
+case('reducesum13', [N('ReduceSum', ['x', 'a'], ['y'])], {'x': x}, {'a': np.array([-2, 0], np.int64)}, opset=13)

@@ -1,0 +1,1 @@
+HBwzJH‚u~otŒxf|wtdƒƒidhtjƒtho’’gi…osq|‰nxƒo„€…Š‚y|’txewv|u’z•l€‡Š’†vw„‰t†

@@ -1,0 +1,2 @@
+2
+BxJ¬%Êº@(½@Ð?R\ÍQÆÈµMMÞÌòÏCÀT…ÍûÊ®MvKaÄOéLf?¢ÐÊÑöÇ„G¦LŠCøP˜5_CÉLUPLÑ%ÌeDGÏÌÓ½GŒPQÃD"ÃÝMÏñ)¬Jþ(öÊLPÑE0ÊÊæÍYQbÔ¿ÊM_ÏÀUÎN¢Ñ~ÍmÑíM?Ð8N˜IÓN)PUÐ/ÎŽÊUÂøÊÝPÎLKÂRR`O`Ä)ÏÈRZÂRÑiQçÁþÍßÊ.PØHƒJÛN!Î|NñÎÌ;H"ÏÎ.H©Ò2ÊˆN‰ÓIÍ–?ŒÉ‰ÇÏMÕÒ­ÓÕM»ÍºÎÉéËCQ\E€ÐùN8Ò9JKÍNíQeIKÑDÈäÓþAFÍnBÌLRÍ½RDmNKßH/À“Ê$ELHwÊ/ÍÍÏ
