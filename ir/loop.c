@@ -139,7 +139,7 @@ int loop_add_kernel(LoopProgram *p, const char *name, const char *layer)
 
 static bool name_taken(const LoopProgram *p, const char *s)
 {
-	if (loop_find_buf(p, s) >= 0)
+	if (loop_is_keyword(s) || loop_find_buf(p, s) >= 0)
 		return true;
 	for (int i = 0; i < p->nkernels; i++)
 		if (strcmp(p->kernels[i].name, s) == 0)

@@ -189,7 +189,11 @@ int loop_add_buf(LoopProgram *p, const char *name, DType dt, int rank, const int
                  int level, int kernel);
 int loop_find_buf(const LoopProgram *p, const char *name);
 int loop_add_kernel(LoopProgram *p, const char *name, const char *layer);
-/* A name not yet used by a buffer or kernel: base, else base_2, base_3 ...;
+/* Whether s cannot be a name in the textual form (ir/loop_lex.l): only
+ * inf and nan; keywords are names wherever no keyword can stand. */
+bool loop_is_keyword(const char *s);
+/* A name not yet used by a buffer or kernel and usable as a name: base,
+ * else base_2, base_3 ...;
  * characters outside [A-Za-z0-9_] become '_' and a leading digit gets '_'. */
 const char *loop_unique_name(LoopProgram *p, const char *base);
 

@@ -624,21 +624,14 @@ static bool nest_lanes(Plan *pl, const XStmt *s, int top, int j, XNest *m, int64
 }
 
 /*
- * Turns the loops above mac statement s into a nest when each holds
- * nothing but the next, P (the lowest whose variable moves the
- * accumulator) is not s's own loop, and the accumulator's memory is not
- * read as a factor.  Running lanes together then changes no accumulator's
- * order of additions.
+ * The depth of P, the lowest loop above mac statement s whose variable
+ * moves the accumulator, when P and the loops below it each hold nothing
+ * but the next and P is not s's own loop; else -1.
  */
-static void try_nest(Plan *pl, XStmt *s)
+static int nest_p(const Plan *pl, const XStmt *s)
 {
-	XNestFn run = loop_exec_pick_nest(s);
-	int child = s->xnode, l = pl->nodes[child].parent, j = s->depth - 1, top, full;
-	int64_t lanes;
-	XNest m;
+	int child = s->xnode, l = pl->nodes[child].parent, j = s->depth - 1;
 
-	if (!run || !s->tracked || !s->noalias)
-		return;
 	while (l >= 0 && pl->nodes[l].body == child && pl->nodes[child].next < 0 &&
 	       s->ref[0].coef[j] == 0) {
 		child = l;
@@ -646,6 +639,25 @@ static void try_nest(Plan *pl, XStmt *s)
 		j--;
 	}
 	if (l < 0 || pl->nodes[l].body != child || pl->nodes[child].next >= 0 || child == s->xnode)
+		return -1;
+	return j;
+}
+
+/*
+ * Turns the loops above mac statement s into a nest: the loops below P
+ * become tables, P and the loops above it that also move the accumulator
+ * (without two iterations sharing one) the band, whose innermost loops are
+ * the lanes.  The accumulator's memory must not be read as a factor; then
+ * no accumulator's order of additions changes.
+ */
+static void try_nest(Plan *pl, XStmt *s)
+{
+	XNestFn run = loop_exec_pick_nest(s);
+	int j, top, full;
+	int64_t lanes;
+	XNest m;
+
+	if (!run || !s->tracked || !s->noalias || (j = nest_p(pl, s)) < 0)
 		return;
 	memset(&m, 0, sizeof(m));
 	m.s = s;
@@ -659,9 +671,8 @@ static void try_nest(Plan *pl, XStmt *s)
 	if (!m.ta || !m.tb || (!nest_lanes(pl, s, top, j, &m, &lanes) &&
 	                       (top == j || !nest_lanes(pl, s, top = j, j, &m, &lanes))))
 		return;
-	full = top;
-	while (only_child(pl, s, full) && s->ref[0].coef[full - 1] != 0)
-		full--;
+	for (full = top; only_child(pl, s, full) && s->ref[0].coef[full - 1] != 0; full--)
+		;
 	m.nouter = band_outer(pl, s, full, top, &m, lanes);
 	if (m.nouter == 0)
 		full = top;
@@ -753,7 +764,8 @@ static Status plan_run(LoopProgram *p, Plan *pl)
 	x.vars = arena_alloc(pl->ar, (size_t)(p->nnodes + 1) * sizeof(int64_t));
 	if (!x.cur || !x.vars)
 		return oom(p);
-	memcpy(x.cur, pl->init, (size_t)pl->nslots * sizeof(int64_t));
+	if (pl->nslots > 0)
+		memcpy(x.cur, pl->init, (size_t)pl->nslots * sizeof(int64_t));
 	for (int k = 0; k < p->nkernels; k++)
 		run_list(&x, pl->kbody[k]);
 	return ST_OK;

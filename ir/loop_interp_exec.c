@@ -486,22 +486,6 @@ static void reduce_f32(Exec *x, const XStmt *s, int64_t n)
 
 /* quantization */
 
-/* A double rounded to floating type dt, as arithmetic in dt leaves it (the
- * graph interpreter's QuantizeLinear rounds x / scale so). */
-static double round_to(DType dt, double v)
-{
-	switch (dt) {
-	case DT_F32: return (float)v;
-	case DT_F16: return f16_to_f32(f32_to_f16((float)v));
-	case DT_BF16: return bf16_to_f32(f32_to_bf16((float)v));
-	case DT_F64: return v;
-	case DT_U8: case DT_I8: case DT_U16: case DT_I16: case DT_I32: case DT_I64:
-	case DT_U32: case DT_U64: case DT_BOOL: case DT_UNDEF: case DT_COUNT:
-		break;
-	}
-	return v;
-}
-
 static double round_mode(LoopRound m, double v)
 {
 	switch (m) {
@@ -522,7 +506,7 @@ static void quantize(Exec *x, const XStmt *s, int64_t n)
 		double zp = z->base ? val_get_f64(&z->v, o[3] + t * z->stride) : (double)z->lit.i;
 
 		if (s->src_rounds)
-			q = round_to(r->v.dt, q);
+			q = dtype_round(r->v.dt, q);
 		val_set_f64((Value *)&d->v, o[0] + t * d->stride, round_mode(s->n->round, q) + zp);
 	}
 }

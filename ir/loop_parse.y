@@ -98,8 +98,6 @@ typedef struct LoopParse {
 void loop_parse_error(LoopParse *x, const LOOPYYLTYPE *loc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 char *loop_parse_strndup(LoopParse *x, const char *s, size_t n);
-/* Whether s is a reserved word of the textual form (not usable as a name). */
-bool loop_is_keyword(const char *s);
 }
 
 %code {
@@ -170,7 +168,7 @@ static bool finish(LoopParse *x);
 }
 
 %union {
-	char *str;
+	const char *str;
 	uint64_t u;
 	double f;
 	int64_t i;
@@ -191,19 +189,21 @@ static bool finish(LoopParse *x);
 %token NL "end of line"
 %token LEX_ERROR "invalid token"
 %token DOTDOT "'..'" PLUSEQ "'+='" LARROW "'<-'" RARROW "'->'"
-%token LEVEL "'level'" BUF "'buf'" KERNEL "'kernel'" DATA "'data'" IN "'in'" STEP "'step'"
-%token SPATIAL "'spatial'" UNROLL "'unroll'" VIEW "'view'" AT "'at'" INPUT "'input'"
-%token OUTPUT "'output'" CONST "'const'" PAD "'pad'" ROUND "'round'"
-%token FOR "'for'" NOTE "'#'" COPY "'copy'" FILL "'fill'" MAC "'mac'" APPLY "'apply'"
-%token REDUCE "'reduce'" QUANTIZE "'quantize'" DEQUANTIZE "'dequantize'"
-%token REQUANTIZE "'requantize'"
+/* Keywords carry their text: outside the place that gives them a meaning
+ * they are names like any other (see `name`). */
+%token <str> LEVEL "'level'" BUF "'buf'" KERNEL "'kernel'" DATA "'data'" IN "'in'"
+%token <str> STEP "'step'" SPATIAL "'spatial'" UNROLL "'unroll'" VIEW "'view'" AT "'at'"
+%token <str> INPUT "'input'" OUTPUT "'output'" CONST "'const'" PAD "'pad'" ROUND "'round'"
+%token <str> FOR "'for'" NOTE "'#'" COPY "'copy'" FILL "'fill'" MAC "'mac'" APPLY "'apply'"
+%token <str> REDUCE "'reduce'" QUANTIZE "'quantize'" DEQUANTIZE "'dequantize'"
+%token <str> REQUANTIZE "'requantize'"
 
 %type <i> sint for_step
 %type <flags> for_flags
 %type <dt> dtype
 %type <fl> flags
 %type <place> placement
-%type <str> layer
+%type <str> layer name
 %type <e> expr
 %type <arg> ref operand
 %type <lit> lit
@@ -237,15 +237,15 @@ item:
 
 /* level = "level" NAME [INT] NL */
 level_decl:
-	  LEVEL IDENT NL                { CHECK(set_phase(x, PH_LEVEL, &@1));
+	  LEVEL name NL                { CHECK(set_phase(x, PH_LEVEL, &@1));
 	                                  CHECK(add_level(x, $2, &@2, 0, &@2)); }
-	| LEVEL IDENT INT NL            { CHECK(set_phase(x, PH_LEVEL, &@1));
+	| LEVEL name INT NL            { CHECK(set_phase(x, PH_LEVEL, &@1));
 	                                  CHECK(add_level(x, $2, &@2, $3, &@3)); }
 	;
 
 /* buf = "buf" NAME ":" DTYPE shape placement NL */
 buf_decl:
-	  BUF IDENT ':' dtype shape placement NL
+	  BUF name ':' dtype shape placement NL
 	                                { CHECK(add_buf(x, $2, &@2, $4, &$6)); }
 	;
 
@@ -266,17 +266,17 @@ dims:
 
 /* placement = "@" LEVEL flags | "view" NAME ["at" INT] */
 placement:
-	  '@' IDENT flags               { CHECK(find_level(x, $2, &@2, &$$.level));
+	  '@' name flags               { CHECK(find_level(x, $2, &@2, &$$.level));
 	                                  $$.view_of = -1;
 	                                  $$.offset = 0;
 	                                  $$.fl = $3; }
-	| VIEW IDENT                    { CHECK(find_buf(x, $2, &@2, &$$.view_of));
+	| VIEW name                     { CHECK(find_buf(x, $2, &@2, &$$.view_of));
 	                                  $$.level = -1;
 	                                  $$.offset = 0;
 	                                  $$.line = @2.first_line;
 	                                  $$.col = @2.first_column;
 	                                  memset(&$$.fl, 0, sizeof($$.fl)); }
-	| VIEW IDENT AT INT             { CHECK(find_buf(x, $2, &@2, &$$.view_of));
+	| VIEW name AT INT              { CHECK(find_buf(x, $2, &@2, &$$.view_of));
 	                                  CHECK(int64_of(x, $4, false, &@4, &$$.offset));
 	                                  $$.level = -1;
 	                                  $$.line = @2.first_line;
@@ -298,7 +298,7 @@ kernel:
 	;
 
 kernel_head:
-	  KERNEL IDENT layer '{' NL     { CHECK(set_phase(x, PH_KERNEL, &@1));
+	  KERNEL name layer '{' NL      { CHECK(set_phase(x, PH_KERNEL, &@1));
 	                                  CHECK(open_kernel(x, $2, &@2, $3)); }
 	;
 
@@ -326,7 +326,7 @@ for_loop:
 	;
 
 for_head:
-	  FOR IDENT IN sint DOTDOT sint for_step for_flags '{' NL
+	  FOR name IN sint DOTDOT sint for_step for_flags '{' NL
 	                                { CHECK(open_for(x, &@1, $2, &@2, $4, $6, &@6, $7, $8)); }
 	;
 
@@ -462,8 +462,8 @@ operand:
 
 /* ref = NAME "[" [expr ("," expr)*] "]" */
 ref:
-	  IDENT '[' ']'                 { x->nidx = 0; CHECK(make_ref(x, $1, &@1, &$$)); }
-	| IDENT '[' indices ']'         { CHECK(make_ref(x, $1, &@1, &$$)); }
+	  name '[' ']'                  { x->nidx = 0; CHECK(make_ref(x, $1, &@1, &$$)); }
+	| name '[' indices ']'          { CHECK(make_ref(x, $1, &@1, &$$)); }
 	;
 
 indices:
@@ -474,7 +474,7 @@ indices:
 /* expr = INT | NAME | "(" expr ")" | "-" expr | expr ("+" | "-" | "*" | "/" | "%") expr */
 expr:
 	  INT                           { CHECK(($$ = expr_int(x, $1, &@1)) >= 0); }
-	| IDENT                         { CHECK(($$ = expr_var(x, $1, &@1)) >= 0); }
+	| name                          { CHECK(($$ = expr_var(x, $1, &@1)) >= 0); }
 	| '(' expr ')'                  { $$ = $2; }
 	| '-' expr %prec UMINUS         { CHECK(($$ = expr_neg(x, $2)) >= 0); }
 	| expr '+' expr                 { CHECK(($$ = made(x, loop_add(x->p, $1, $3))) >= 0); }
@@ -482,6 +482,14 @@ expr:
 	| expr '*' expr                 { CHECK(($$ = expr_mul(x, $1, $3, &@2)) >= 0); }
 	| expr '/' expr                 { CHECK(($$ = expr_div(x, LE_DIV, $1, $3, &@3)) >= 0); }
 	| expr '%' expr                 { CHECK(($$ = expr_div(x, LE_MOD, $1, $3, &@3)) >= 0); }
+	;
+
+/* name = NAME | a keyword other than inf and nan */
+name:
+	  IDENT
+	| LEVEL | BUF | KERNEL | DATA | IN | STEP | SPATIAL | UNROLL | VIEW | AT | INPUT | OUTPUT
+	| CONST | PAD | ROUND | FOR | COPY | FILL | MAC | APPLY | REDUCE | QUANTIZE | DEQUANTIZE
+	| REQUANTIZE
 	;
 
 /* lit = ["-"] (INT | FLOAT | "inf" | "nan") */
@@ -498,7 +506,7 @@ data_block:
 	;
 
 data_head:
-	  DATA IDENT '=' '{' opt_nl     { CHECK(set_phase(x, PH_DATA, &@1));
+	  DATA name '=' '{' opt_nl      { CHECK(set_phase(x, PH_DATA, &@1));
 	                                  CHECK(open_data(x, $2, &@2)); }
 	;
 
@@ -589,21 +597,32 @@ static void loopyyerror(LOOPYYLTYPE *loc, LoopParse *x, const char *msg)
 	loop_parse_error(x, loc, "%s (nesting too deep?)", msg);
 }
 
+/*
+ * "unexpected X, expected A, B or C", the list left out when it is long.
+ * Where a name may stand so may every keyword: they are all "name" then.
+ */
 static int yyreport_syntax_error(const yypcontext_t *ctx, LoopParse *x)
 {
 	enum { SHOWN = 6 };
-	yysymbol_kind_t exp[SHOWN];
-	int n = yypcontext_expected_tokens(ctx, exp, SHOWN);
+	yysymbol_kind_t all[YYNTOKENS];
+	const char *exp[YYNTOKENS];
+	int n = yypcontext_expected_tokens(ctx, all, YYNTOKENS), k = 0;
+	bool name = false;
 	char msg[512];
 	size_t len;
 
 	if (x->failed)
 		return 0;
+	for (int i = 0; i < n; i++)
+		name |= all[i] == YYSYMBOL_IDENT;
+	for (int i = 0; i < n; i++)
+		if (!name || all[i] < YYSYMBOL_LEVEL || all[i] > YYSYMBOL_REQUANTIZE)
+			exp[k++] = yysymbol_name(all[i]);
 	snprintf(msg, sizeof(msg), "unexpected %s", yysymbol_name(yypcontext_token(ctx)));
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < k && k <= SHOWN; i++) {
 		len = strlen(msg);
 		snprintf(msg + len, sizeof(msg) - len, "%s%s", i == 0 ? ", expected " :
-		         i + 1 == n ? " or " : ", ", yysymbol_name(exp[i]));
+		         i + 1 == k ? " or " : ", ", exp[i]);
 	}
 	loop_parse_error(x, yypcontext_location(ctx), "%s", msg);
 	return 0;

@@ -96,21 +96,40 @@ static bool reads_back(const char *t, DType dt, const void *want)
 	return memcmp(got, want, (size_t)dtype_size(dt)) == 0;
 }
 
+/* Digits that always read back: 17 for f64, 9 for f32, 5 for f16, 4 for bf16. */
+static int max_digits(DType dt)
+{
+	switch (dtype_size(dt)) {
+	case 8: return 17;
+	case 4: return 9;
+	default: return dt == DT_BF16 ? 4 : 5;
+	}
+}
+
 /*
  * The shortest "%.Ng" form of x that reads back to the bytes at want once
- * stored as dt, marked as a float.  NaN prints as nan whatever its payload.
+ * stored as dt, marked as a float.  Reading back holds for every N from the
+ * shortest on, so N is found by bisection.  NaN prints as nan whatever its
+ * payload.
  */
 static const char *fmt_float(char *s, double x, DType dt, const void *want)
 {
+	int lo = 1, hi = max_digits(dt);
+
 	if (isnan(x))
 		return strcpy(s, "nan");
 	if (isinf(x))
 		return strcpy(s, x < 0 ? "-inf" : "inf");
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(s, FLOAT_BUF, "%.*g", prec, x);
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+
+		snprintf(s, FLOAT_BUF, "%.*g", mid, x);
 		if (reads_back(s, dt, want))
-			break;
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
+	snprintf(s, FLOAT_BUF, "%.*g", hi, x);
 	mark_float(s, FLOAT_BUF);
 	return s;
 }

@@ -433,3 +433,18 @@ bool norm_axis(int64_t *axis, int rank)
 		*axis += rank;
 	return true;
 }
+
+/* A double rounded to floating type dt, as arithmetic in dt would leave it. */
+double dtype_round(DType dt, double v)
+{
+	switch (dt) {
+	case DT_F32: return (float)v;
+	case DT_F16: return f16_to_f32(f32_to_f16((float)v));
+	case DT_BF16: return bf16_to_f32(f32_to_bf16((float)v));
+	case DT_F64: return v;
+	case DT_U8: case DT_I8: case DT_U16: case DT_I16: case DT_I32: case DT_I64:
+	case DT_U32: case DT_U64: case DT_BOOL: case DT_UNDEF: case DT_COUNT:
+		break;
+	}
+	return v;
+}

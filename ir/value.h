@@ -43,6 +43,9 @@ bool dtype_is_signed(DType dt);
 DType dtype_from_onnx(int code); /* DT_UNDEF when not supported */
 int dtype_to_onnx(DType dt);
 DType dtype_from_name(const char *name);
+/* v rounded to floating type dt as arithmetic in dt would leave it (through
+ * f32 for f16 and bf16); v itself for f64 and non-float types. */
+double dtype_round(DType dt, double v);
 
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);       /* round to nearest even */

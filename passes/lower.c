@@ -19,6 +19,7 @@
  */
 #include "lower.h"
 
+#include <math.h>
 #include <string.h>
 
 static const LowerFn lower_fns[OP_COUNT] = {
@@ -163,23 +164,110 @@ int lower_const(LowerCx *cx, const char *base, DType dt, int rank, const int64_t
 	return b;
 }
 
+/* Shapes and operands. */
+
+int lower_buf_shape(LowerCx *cx, int b, int64_t *dims)
+{
+	const LoopBuf *lb = &cx->p->bufs[b];
+
+	memcpy(dims, lb->dims, sizeof(lb->dims));
+	return lb->rank;
+}
+
+bool lower_all_positive(const Value *v)
+{
+	for (int i = 0; i < v->rank; i++)
+		if (v->dims[i] <= 0)
+			return false;
+	return true;
+}
+
+bool lower_absent_or_zero(LowerCx *cx, const Node *n, int i)
+{
+	const Value *v;
+
+	if (!has_input(n, i))
+		return true;
+	v = &cx->g->tensors[n->in[i]].v;
+	if (!v->data)
+		return false;
+	for (int64_t j = 0; j < val_numel(v); j++)
+		if (val_get_i64(v, j) != 0)
+			return false;
+	return true;
+}
+
+bool lower_narrow_float(DType dt)
+{
+	return dt == DT_F16 || dt == DT_BF16;
+}
+
+bool lower_zero_point_temp(LowerCx *cx, const Node *n, int src, int zi, const char *name,
+                           int *dst)
+{
+	LoopBuf b;
+
+	if (lower_absent_or_zero(cx, n, zi) || src < 0)
+		return false;
+	b = cx->p->bufs[src];
+	*dst = lower_temp(cx, name, DT_I32, b.rank, b.dims);
+	return true;
+}
+
 /* Loop nests and statements. */
+
+const char *lower_dim_name(int d)
+{
+	static const char *const names[MAX_RANK] = {"i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7"};
+
+	nnac_assert(d >= 0 && d < MAX_RANK);
+	return names[d];
+}
+
+int lower_loop(LowerCx *cx, int parent, const char *name, int64_t start, int64_t extent,
+               int *var)
+{
+	int f = loop_new_for(cx->p, name, start, extent, 1);
+
+	loop_append_in(cx->p, cx->kernel, parent, f);
+	*var = loop_var(cx->p, f);
+	return f;
+}
 
 int lower_nest(LowerCx *cx, int parent, int rank, const int64_t *dims,
                const char *const *names, int *vars)
 {
-	char name[16];
-
 	for (int i = 0; i < rank; i++) {
-		int f;
-
-		snprintf(name, sizeof(name), "i%d", i);
-		f = loop_new_for(cx->p, names ? names[i] : name, 0, dims[i], 1);
-		loop_append_in(cx->p, cx->kernel, parent, f);
-		vars[i] = loop_var(cx->p, f);
-		if (f < 0)
+		parent = lower_loop(cx, parent, names ? names[i] : lower_dim_name(i), 0, dims[i],
+		                    &vars[i]);
+		if (parent < 0)
 			return -1;
-		parent = f;
+	}
+	return parent;
+}
+
+int lower_buf_nest(LowerCx *cx, int b, const char *const *names, int *vars)
+{
+	int64_t dims[MAX_RANK];
+	int rank = lower_buf_shape(cx, b, dims);
+
+	return lower_nest(cx, -1, rank, dims, names, vars);
+}
+
+int lower_elem_nest(LowerCx *cx, int rank, const int64_t *dims, const bool *red, int *vars)
+{
+	int parent = -1;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (int d = 0; d < rank; d++) {
+			if ((red && red[d]) != (pass == 1))
+				continue;
+			if (dims[d] == 1)
+				vars[d] = loop_const(cx->p, 0);
+			else
+				parent = lower_loop(cx, parent, lower_dim_name(d), 0, dims[d],
+				                    &vars[d]);
+		}
 	}
 	return parent;
 }
@@ -192,9 +280,81 @@ int lower_stmt(LowerCx *cx, int parent, LoopNodeKind kind)
 	return s;
 }
 
+int lower_emit(LowerCx *cx, int parent, LoopNodeKind kind, int nargs, const LoopArg *args)
+{
+	int s = lower_stmt(cx, parent, kind);
+
+	for (int i = 0; i < nargs; i++)
+		loop_push_arg(cx->p, s, args[i]);
+	return s;
+}
+
+int lower_emit2(LowerCx *cx, int parent, LoopNodeKind kind, LoopArg dst, LoopArg src)
+{
+	LoopArg args[2] = {dst, src};
+
+	return lower_emit(cx, parent, kind, 2, args);
+}
+
+int lower_copy_pad(LowerCx *cx, int parent, LoopArg dst, LoopArg src, LoopArg pad)
+{
+	int s = lower_emit2(cx, parent, LN_COPY, dst, src);
+
+	if (s >= 0) {
+		cx->p->nodes[s].has_pad = true;
+		cx->p->nodes[s].pad = pad.lit;
+	}
+	return s;
+}
+
+int lower_apply(LowerCx *cx, int parent, OpKind op, int nargs, const LoopArg *args)
+{
+	int s = lower_emit(cx, parent, LN_APPLY, nargs, args);
+
+	if (s >= 0) {
+		LoopNode *nd = &cx->p->nodes[s];
+
+		nd->fn = op;
+		loop_apply_defaults(op, &nd->alpha, &nd->beta, &nd->gamma);
+	}
+	return s;
+}
+
+int lower_apply_ab(LowerCx *cx, int parent, OpKind op, LoopArg dst, LoopArg a, LoopArg b)
+{
+	LoopArg args[3] = {dst, a, b};
+
+	return lower_apply(cx, parent, op, loop_apply_arity(op) > 1 ? 3 : 2, args);
+}
+
 LoopArg lower_ref(LowerCx *cx, int buf, const int *idx)
 {
 	return loop_ref(buf, buf < 0 ? 0 : cx->p->bufs[buf].rank, idx);
+}
+
+LoopArg lower_first_ref(LowerCx *cx, int buf)
+{
+	int idx[MAX_RANK];
+
+	for (int i = 0; i < cx->p->bufs[buf].rank; i++)
+		idx[i] = loop_const(cx->p, 0);
+	return lower_ref(cx, buf, idx);
+}
+
+LoopArg lower_zero_lit(DType dt)
+{
+	return dtype_is_float(dt) ? loop_lit_float(0.0) : loop_lit_int(0);
+}
+
+LoopArg lower_lowest_lit(DType dt)
+{
+	int bits = 8 * dtype_size(dt);
+
+	if (dtype_is_float(dt))
+		return loop_lit_float(-INFINITY);
+	if (!dtype_is_signed(dt))
+		return loop_lit_int(0);
+	return loop_lit_int(bits == 64 ? INT64_MIN : -((int64_t)1 << (bits - 1)));
 }
 
 LoopArg lower_bcast_ref(LowerCx *cx, int buf, int out_rank, const int *vars)
@@ -212,15 +372,54 @@ void lower_copy_all(LowerCx *cx, int parent, int dst, int src)
 {
 	const LoopBuf *b = &cx->p->bufs[dst];
 	int64_t dims[MAX_RANK];
-	int vars[MAX_RANK], rank = b->rank, in, s;
+	int vars[MAX_RANK], rank = b->rank, in;
 
 	if (loop_buf_numel(b) == 0)
 		return;   /* an empty tensor: nothing to move */
 	memcpy(dims, b->dims, sizeof(dims));
 	in = lower_nest(cx, parent, rank, dims, NULL, vars);
-	s = lower_stmt(cx, in, LN_COPY);
-	loop_push_arg(cx->p, s, lower_ref(cx, dst, vars));
-	loop_push_arg(cx->p, s, lower_ref(cx, src, vars));
+	lower_emit2(cx, in, LN_COPY, lower_ref(cx, dst, vars), lower_ref(cx, src, vars));
+}
+
+void lower_convert_all(LowerCx *cx, int dst, const char *const *names, int src)
+{
+	int vars[MAX_RANK], in = lower_buf_nest(cx, dst, names, vars);
+	LoopArg d = lower_ref(cx, dst, vars), s = lower_ref(cx, src, vars);
+
+	if (cx->p->bufs[dst].dt == DT_BF16)
+		lower_apply(cx, in, OP_Mul, 3, (LoopArg[]){d, s, loop_lit_float(1.0)});
+	else
+		lower_apply(cx, in, OP_Cast, 2, (LoopArg[]){d, s});
+}
+
+/* dst (kind) src over the whole of dst: src a buffer of its shape, or a
+ * literal when src_buf < 0. */
+static int whole_stmt(LowerCx *cx, LoopNodeKind kind, int dst, int src_buf, LoopArg lit)
+{
+	int64_t dims[MAX_RANK];
+	int rank = lower_buf_shape(cx, dst, dims), vars[MAX_RANK];
+	int in = lower_elem_nest(cx, rank, dims, NULL, vars);
+
+	return lower_emit2(cx, in, kind, lower_ref(cx, dst, vars),
+	                   src_buf >= 0 ? lower_ref(cx, src_buf, vars) : lit);
+}
+
+void lower_copy_elems(LowerCx *cx, int dst, int src)
+{
+	whole_stmt(cx, LN_COPY, dst, src, loop_lit_int(0));
+}
+
+void lower_cast_elems(LowerCx *cx, int dst, int src)
+{
+	int s = whole_stmt(cx, LN_APPLY, dst, src, loop_lit_int(0));
+
+	if (s >= 0)
+		cx->p->nodes[s].fn = OP_Cast;
+}
+
+void lower_fill_elems(LowerCx *cx, int dst, LoopArg lit)
+{
+	whole_stmt(cx, LN_FILL, dst, -1, lit);
 }
 
 /* Fusion planning. */

@@ -57,18 +57,69 @@ int lower_temp(LowerCx *cx, const char *base, DType dt, int rank, const int64_t 
  * weights, folded parameters); data must live in the program's arena. */
 int lower_const(LowerCx *cx, const char *base, DType dt, int rank, const int64_t *dims, void *data);
 
+/* The rank of buffer b; its dimensions into dims[MAX_RANK]. */
+int lower_buf_shape(LowerCx *cx, int b, int64_t *dims);
+/* Whether every dimension of v is positive (loop nests need extents >= 1). */
+bool lower_all_positive(const Value *v);
+/* Whether optional input i of n is absent or a constant of zeros. */
+bool lower_absent_or_zero(LowerCx *cx, const Node *n, int i);
+/* f16 and bf16, whose arithmetic the graph interpreter does in double. */
+bool lower_narrow_float(DType dt);
 /*
- * Appends under parent (a for node, or -1 for the kernel's top level) rank
- * nested loops 0..dims[i], named names[i] (NULL names: i0, i1, ...), and
- * stores in vars[i] an expression for loop i's variable.  Returns the
- * innermost for node, or parent when rank is 0.
+ * For src minus the zero point in input zi of n: true, with *dst a new i32
+ * kernel temporary `name` of src's shape (-1 when out of memory); false
+ * when there is nothing to subtract (no zero point, zeros, or src < 0).
+ */
+bool lower_zero_point_temp(LowerCx *cx, const Node *n, int src, int zi, const char *name,
+                           int *dst);
+
+/* The name of the loop over dimension d: i0, i1, ... */
+const char *lower_dim_name(int d);
+/* Appends `for name in start..start+extent` under parent (a for node, or -1
+ * for the kernel's top level); *var gets its variable.  Returns the loop. */
+int lower_loop(LowerCx *cx, int parent, const char *name, int64_t start, int64_t extent,
+               int *var);
+/*
+ * Appends under parent rank nested loops 0..dims[i], named names[i] (NULL
+ * names: lower_dim_name), and stores in vars[i] an expression for loop i's
+ * variable.  Returns the innermost for node, or parent when rank is 0.
  */
 int lower_nest(LowerCx *cx, int parent, int rank, const int64_t *dims,
                const char *const *names, int *vars);
+/* lower_nest at the kernel's top level over every element of buffer b. */
+int lower_buf_nest(LowerCx *cx, int b, const char *const *names, int *vars);
+/*
+ * Loops i0, i1 ... over dims at the kernel's top level, the dimensions
+ * where red[d] is false outside (in order) and the reduced ones inside; a
+ * dimension of size 1 gets index 0 and no loop.  red may be NULL (nothing
+ * reduced).  vars[d] is dimension d's index; returns the innermost loop,
+ * -1 when there is none.
+ */
+int lower_elem_nest(LowerCx *cx, int rank, const int64_t *dims, const bool *red, int *vars);
+
 /* A new statement of kind appended under parent. */
 int lower_stmt(LowerCx *cx, int parent, LoopNodeKind kind);
+/* A statement of kind under parent with arguments args[0 .. nargs). */
+int lower_emit(LowerCx *cx, int parent, LoopNodeKind kind, int nargs, const LoopArg *args);
+/* The same with two arguments: copy, fill, reduce. */
+int lower_emit2(LowerCx *cx, int parent, LoopNodeKind kind, LoopArg dst, LoopArg src);
+/* `copy dst = src pad LIT`: src may reach outside its buffer, where it
+ * reads pad. */
+int lower_copy_pad(LowerCx *cx, int parent, LoopArg dst, LoopArg src, LoopArg pad);
+/* `apply` of op under parent: args[0] is the destination, then the
+ * operands; the attributes are op's defaults. */
+int lower_apply(LowerCx *cx, int parent, OpKind op, int nargs, const LoopArg *args);
+/* `apply dst = op(a)` or `op(a, b)` by op's arity (b unused for one). */
+int lower_apply_ab(LowerCx *cx, int parent, OpKind op, LoopArg dst, LoopArg a, LoopArg b);
+
 /* Reference to buf indexed by idx (one per dimension of buf). */
 LoopArg lower_ref(LowerCx *cx, int buf, const int *idx);
+/* buf[0, ..., 0]: the one element of a scalar or per-tensor parameter. */
+LoopArg lower_first_ref(LowerCx *cx, int buf);
+/* 0 as a literal of dt's kind. */
+LoopArg lower_zero_lit(DType dt);
+/* The lowest value of dt: -inf for floats. */
+LoopArg lower_lowest_lit(DType dt);
 /* Reference to buf broadcast (NumPy rules) into an output of rank out_rank
  * indexed by vars: right-aligned, a dimension of size 1 indexed by 0. */
 LoopArg lower_bcast_ref(LowerCx *cx, int buf, int out_rank, const int *vars);
@@ -76,6 +127,19 @@ LoopArg lower_bcast_ref(LowerCx *cx, int buf, int out_rank, const int *vars);
  * nest under parent: for outputs that cannot be views.  Nothing for an
  * empty buffer. */
 void lower_copy_all(LowerCx *cx, int parent, int dst, int src);
+/*
+ * dst = src over the whole of dst (same shape) by one lower_buf_nest,
+ * converting the element type.  Cast into bf16 is refused by the verifier
+ * (its graph semantics depend on the opset); an f64 stored into bf16 by any
+ * other statement rounds as the graph interpreter's stores do, so Mul by
+ * 1.0 carries the conversion.
+ */
+void lower_convert_all(LowerCx *cx, int dst, const char *const *names, int src);
+/* By one lower_elem_nest over the whole of dst (src of the same shape):
+ * dst = src, dst = Cast(src) (converting the element type), dst = lit. */
+void lower_copy_elems(LowerCx *cx, int dst, int src);
+void lower_cast_elems(LowerCx *cx, int dst, int src);
+void lower_fill_elems(LowerCx *cx, int dst, LoopArg lit);
 
 /* Per-op lowerings, each defined in one passes/lower_*.c file. */
 /* lower_conv.c */

@@ -39,15 +39,6 @@
 
 #include "interp/window.h"
 
-typedef struct ConvGeom {
-	int nsp;                     /* spatial dimensions */
-	bool transposed;             /* ConvTranspose: W is [C][M/group][k...] */
-	int64_t batch, cin, cout, group;
-	int64_t in[MAX_SP], k[MAX_SP], out[MAX_SP];
-	int64_t stride[MAX_SP], dil[MAX_SP];
-	int64_t pad0[MAX_SP];        /* padding before each spatial dim */
-} ConvGeom;
-
 /* The operands of one compute nest; every read is in bounds. */
 typedef struct ConvNest {
 	int acc;                     /* [N][M][out...] */
@@ -56,106 +47,21 @@ typedef struct ConvNest {
 	int64_t xstep[MAX_SP];       /* input step per output step: the stride, 1 when stuffed */
 } ConvNest;
 
-/* Geometry. */
+/* Geometry: the graph interpreter's (win_conv_geom) for X at input xi and W
+ * at wi, checked against the inferred output type. */
 
-static int64_t extent(const ConvGeom *gm, int i)
-{
-	return (gm->k[i] - 1) * gm->dil[i] + 1;
-}
-
-/* The padding before dim i that auto_pad SAME_* gives for a total padding. */
-static int64_t split_pad0(int64_t total, AutoPad ap)
-{
-	int64_t half = win_floor_div(total, 2);
-
-	return ap == PAD_SAME_UPPER ? half : total - half;
-}
-
-/* pad0 of a forward convolution, as ir/interp/conv.c resolves it. */
-static void forward_pads(ConvGeom *gm, const int64_t *pads, AutoPad ap)
-{
-	for (int i = 0; i < gm->nsp; i++) {
-		int64_t total = (gm->out[i] - 1) * gm->stride[i] + extent(gm, i) - gm->in[i];
-
-		switch (ap) {
-		case PAD_SAME_UPPER:
-		case PAD_SAME_LOWER:
-			gm->pad0[i] = split_pad0(total > 0 ? total : 0, ap);
-			break;
-		case PAD_VALID:
-			gm->pad0[i] = 0;
-			break;
-		case PAD_NOTSET:
-			gm->pad0[i] = pads[i];
-			break;
-		}
-	}
-}
-
-/* pad0 of ConvTranspose: from output_shape or auto_pad SAME_*, else pads. */
-static Status transposed_pads(Graph *g, const Node *n, ConvGeom *gm, const int64_t *pads,
-                              AutoPad ap)
-{
-	int64_t opad[MAX_SP];
-	int count;
-	const int64_t *os = attr_ints(n, "output_shape", &count);
-
-	TRY(win_read_list(g, n, "output_padding", gm->nsp, 0, 0, opad));
-	for (int i = 0; i < gm->nsp; i++) {
-		int64_t full = gm->stride[i] * (gm->in[i] - 1) + opad[i] + extent(gm, i);
-		int64_t target = -1;
-
-		if (os && count > 0)
-			target = os[count - gm->nsp + i];
-		else if (ap == PAD_SAME_UPPER || ap == PAD_SAME_LOWER)
-			target = gm->in[i] * gm->stride[i];
-		if (target >= 0)
-			gm->pad0[i] = split_pad0(full - target, ap);
-		else
-			gm->pad0[i] = ap == PAD_VALID ? 0 : pads[i];
-	}
-	return ST_OK;
-}
-
-static bool all_positive(const Value *v)
-{
-	for (int i = 0; i < v->rank; i++)
-		if (v->dims[i] <= 0)
-			return false;
-	return true;
-}
-
-/* The window geometry of node n with input X at xi and W at wi; the output
- * sizes come from the inferred output type. */
 static Status conv_geom(LowerCx *cx, const Node *n, int xi, int wi, ConvGeom *gm)
 {
 	Graph *g = cx->g;
 	const Value *x = &node_in(g, n, xi)->v, *w = &node_in(g, n, wi)->v;
 	const Value *y = &node_out(g, n, 0)->v;
-	int64_t pads[2 * MAX_SP];
-	AutoPad ap;
 
-	memset(gm, 0, sizeof(*gm));
-	if (!all_positive(x) || !all_positive(w) || !all_positive(y))
+	if (!lower_all_positive(x) || !lower_all_positive(w) || !lower_all_positive(y))
 		return node_error(g, n, ST_UNSUPPORTED, "empty tensors have no loop nest");
-	gm->nsp = x->rank - 2;
-	gm->transposed = n->op == OP_ConvTranspose;
-	gm->batch = x->dims[0];
-	gm->cin = x->dims[1];
-	gm->cout = y->dims[1];
-	gm->group = attr_i(n, "group", 1);
-	for (int i = 0; i < gm->nsp; i++) {
-		gm->in[i] = x->dims[2 + i];
-		gm->k[i] = w->dims[2 + i];
-		gm->out[i] = y->dims[2 + i];
-	}
-	TRY(win_read_list(g, n, "strides", gm->nsp, 1, 1, gm->stride));
-	TRY(win_read_list(g, n, "dilations", gm->nsp, 1, 1, gm->dil));
-	TRY(win_read_list(g, n, "pads", 2 * gm->nsp, 0, 0, pads));
-	TRY(win_read_auto_pad(g, n, &ap));
-	if (gm->transposed)
-		return transposed_pads(g, n, gm, pads, ap);
-	forward_pads(gm, pads, ap);
+	TRY(win_conv_geom(g, n, x, w, gm));
+	nnac_assert(gm->cout == y->dims[1]);
+	for (int i = 0; i < gm->nsp; i++)
+		nnac_assert(gm->out[i] == y->dims[2 + i]);
 	return ST_OK;
 }
 
@@ -193,17 +99,9 @@ static void tensor_names(int nsp, const char *first, const char *second, const c
 static int buf_nest(LowerCx *cx, int b, const char *first, const char *second, int *vars)
 {
 	const char *names[MAX_RANK];
-	int64_t dims[MAX_RANK];
-	int rank = cx->p->bufs[b].rank;
 
-	memcpy(dims, cx->p->bufs[b].dims, sizeof(dims));
-	tensor_names(rank - 2, first, second, names);
-	return lower_nest(cx, -1, rank, dims, names, vars);
-}
-
-static int for_loop(LowerCx *cx, int parent, const char *name, int64_t n, int *var)
-{
-	return lower_nest(cx, parent, 1, &n, &name, var);
+	tensor_names(cx->p->bufs[b].rank - 2, first, second, names);
+	return lower_buf_nest(cx, b, names, vars);
 }
 
 /* c * v, without the multiplication when c is 1. */
@@ -218,57 +116,9 @@ static int affine2(LoopProgram *p, int64_t ca, int a, int64_t cb, int b, int64_t
 	return loop_add_const(p, loop_add(p, scaled(p, ca, a), scaled(p, cb, b)), k);
 }
 
-static int emit(LowerCx *cx, int parent, LoopNodeKind kind, int nargs, const LoopArg *args)
-{
-	int s = lower_stmt(cx, parent, kind);
-
-	for (int i = 0; i < nargs; i++)
-		loop_push_arg(cx->p, s, args[i]);
-	return s;
-}
-
-static int emit_apply(LowerCx *cx, int parent, OpKind fn, int nargs, const LoopArg *args)
-{
-	int s = emit(cx, parent, LN_APPLY, nargs, args);
-
-	if (s >= 0)
-		cx->p->nodes[s].fn = fn;
-	return s;
-}
-
-/* buf[0, ..., 0]: the one element of a per-tensor parameter. */
-static LoopArg first_ref(LowerCx *cx, int buf)
-{
-	int idx[MAX_RANK];
-
-	for (int i = 0; i < cx->p->bufs[buf].rank; i++)
-		idx[i] = loop_const(cx->p, 0);
-	return lower_ref(cx, buf, idx);
-}
-
-static LoopArg zero_lit(DType dt)
-{
-	return dtype_is_float(dt) ? loop_lit_float(0.0) : loop_lit_int(0);
-}
-
 static const Tensor *input(LowerCx *cx, const Node *n, int i)
 {
 	return has_input(n, i) ? node_in(cx->g, n, i) : NULL;
-}
-
-/* Whether optional input i is absent or a constant of zeros. */
-static bool absent_or_zero(LowerCx *cx, const Node *n, int i)
-{
-	const Tensor *t = input(cx, n, i);
-
-	if (!t)
-		return true;
-	if (!t->v.data)
-		return false;
-	for (int64_t j = 0; j < val_numel(&t->v); j++)
-		if (val_get_i64(&t->v, j) != 0)
-			return false;
-	return true;
 }
 
 /*
@@ -283,7 +133,7 @@ static LoopArg param_arg(LowerCx *cx, const Tensor *t, int tidx, int var)
 		return dtype_is_float(t->v.dt) ? loop_lit_float(val_get_f64(&t->v, 0))
 		                               : loop_lit_int(val_get_i64(&t->v, 0));
 	b = lower_buf(cx, tidx);
-	return val_numel(&t->v) == 1 ? first_ref(cx, b) : lower_ref(cx, b, &var);
+	return val_numel(&t->v) == 1 ? lower_first_ref(cx, b) : lower_ref(cx, b, &var);
 }
 
 /* Prologue: operands. */
@@ -296,17 +146,15 @@ static LoopArg param_arg(LowerCx *cx, const Tensor *t, int tidx, int var)
 static int minus_zero_point(LowerCx *cx, const Node *n, int src, int zi, bool weights)
 {
 	int vars[MAX_RANK], in, dst;
-	LoopBuf b;
 
-	if (absent_or_zero(cx, n, zi) || src < 0)
+	if (!lower_zero_point_temp(cx, n, src, zi, weights ? "Wi" : "Xi", &dst))
 		return src;
-	b = cx->p->bufs[src];
-	dst = lower_temp(cx, weights ? "Wi" : "Xi", DT_I32, b.rank, b.dims);
 	if (dst < 0)
 		return -1;
 	in = buf_nest(cx, dst, weights ? "k" : "n", "c", vars);
-	emit_apply(cx, in, OP_Sub, 3, (LoopArg[]){lower_ref(cx, dst, vars), lower_ref(cx, src, vars),
-	           param_arg(cx, node_in(cx->g, n, zi), n->in[zi], vars[0])});
+	lower_apply(cx, in, OP_Sub, 3, (LoopArg[]){lower_ref(cx, dst, vars),
+	            lower_ref(cx, src, vars),
+	            param_arg(cx, node_in(cx->g, n, zi), n->in[zi], vars[0])});
 	return dst;
 }
 
@@ -329,7 +177,7 @@ static int int_weights(LowerCx *cx, const Node *n, int wi, int zi)
 {
 	const Tensor *w = node_in(cx->g, n, wi), *z = input(cx, n, zi);
 
-	if (!absent_or_zero(cx, n, zi) && w->v.data && z->v.data)
+	if (!lower_absent_or_zero(cx, n, zi) && w->v.data && z->v.data)
 		return const_weights(cx, n, wi, zi);
 	return minus_zero_point(cx, n, lower_buf(cx, n->in[wi]), zi, true);
 }
@@ -337,7 +185,7 @@ static int int_weights(LowerCx *cx, const Node *n, int wi, int zi)
 /* The input size the compute nest reads in spatial dim i (forward). */
 static int64_t needed(const ConvGeom *gm, int i)
 {
-	return (gm->out[i] - 1) * gm->stride[i] + extent(gm, i);
+	return (gm->out[i] - 1) * gm->stride[i] + win_conv_extent(gm, i);
 }
 
 static bool needs_padding(const ConvGeom *gm)
@@ -346,17 +194,6 @@ static bool needs_padding(const ConvGeom *gm)
 		if (gm->pad0[i] > 0 || needed(gm, i) - gm->pad0[i] > gm->in[i])
 			return true;
 	return false;
-}
-
-/* copy dst = src pad 0: zero where src falls outside its buffer. */
-static void padded_copy(LowerCx *cx, int parent, LoopArg dst, LoopArg src, DType dt)
-{
-	int s = emit(cx, parent, LN_COPY, 2, (LoopArg[]){dst, src});
-
-	if (s >= 0) {
-		cx->p->nodes[s].has_pad = true;
-		cx->p->nodes[s].pad = zero_lit(dt).lit;
-	}
 }
 
 /* x, or a copy padded with zeros covering every position the nest reads. */
@@ -381,7 +218,7 @@ static int pad_input(LowerCx *cx, const ConvGeom *gm, int x)
 	idx[1] = vars[1];
 	for (int i = 0; i < gm->nsp; i++)
 		idx[2 + i] = loop_add_const(cx->p, vars[2 + i], -gm->pad0[i]);
-	padded_copy(cx, in, lower_ref(cx, xp, vars), lower_ref(cx, x, idx), dt);
+	lower_copy_pad(cx, in, lower_ref(cx, xp, vars), lower_ref(cx, x, idx), lower_zero_lit(dt));
 	return xp;
 }
 
@@ -431,17 +268,13 @@ static void spread_copy(LowerCx *cx, const ConvGeom *gm, const Stuffing *st, int
 	for (int d = 0; d < 2 + gm->nsp; d++) {
 		int64_t start = d < 2 ? 0 : st->lo[d - 2];
 		int64_t count = d < 2 ? st->dims[d] : st->hi[d - 2] - st->lo[d - 2];
-		int f = loop_new_for(cx->p, names[d], start, count, 1);
-
-		loop_append_in(cx->p, cx->kernel, in, f);
-		vars[d] = loop_var(cx->p, f);
-		in = f;
+		in = lower_loop(cx, in, names[d], start, count, &vars[d]);
 	}
 	idx[0] = vars[0];
 	idx[1] = vars[1];
 	for (int i = 0; i < gm->nsp; i++)
 		idx[2 + i] = loop_add_const(cx->p, scaled(cx->p, gm->stride[i], vars[2 + i]), st->off[i]);
-	emit(cx, in, LN_COPY, 2, (LoopArg[]){lower_ref(cx, xz, idx), lower_ref(cx, x, vars)});
+	lower_emit(cx, in, LN_COPY, 2, (LoopArg[]){lower_ref(cx, xz, idx), lower_ref(cx, x, vars)});
 }
 
 /* x spread out for the flipped forward nest (x itself when it already is
@@ -465,10 +298,11 @@ static int stuff_input(LowerCx *cx, const ConvGeom *gm, int x)
 		idx[1] = vars[1];
 		for (int i = 0; i < gm->nsp; i++)
 			idx[2 + i] = loop_add_const(cx->p, vars[2 + i], -st.off[i]);
-		padded_copy(cx, in, lower_ref(cx, xz, vars), lower_ref(cx, x, idx), dt);
+		lower_copy_pad(cx, in, lower_ref(cx, xz, vars), lower_ref(cx, x, idx),
+		               lower_zero_lit(dt));
 		return xz;
 	}
-	emit(cx, in, LN_FILL, 2, (LoopArg[]){lower_ref(cx, xz, vars), zero_lit(dt)});
+	lower_emit(cx, in, LN_FILL, 2, (LoopArg[]){lower_ref(cx, xz, vars), lower_zero_lit(dt)});
 	if (!st.empty)
 		spread_copy(cx, gm, &st, xz, x);
 	return xz;
@@ -484,11 +318,11 @@ static void init_acc(LowerCx *cx, int acc, int bias)
 	LoopArg a = lower_ref(cx, acc, vars);
 
 	if (bias < 0)
-		emit(cx, in, LN_FILL, 2, (LoopArg[]){a, zero_lit(dt)});
+		lower_emit(cx, in, LN_FILL, 2, (LoopArg[]){a, lower_zero_lit(dt)});
 	else if (cx->p->bufs[bias].dt == dt)
-		emit(cx, in, LN_COPY, 2, (LoopArg[]){a, lower_ref(cx, bias, &vars[1])});
+		lower_emit(cx, in, LN_COPY, 2, (LoopArg[]){a, lower_ref(cx, bias, &vars[1])});
 	else
-		emit_apply(cx, in, OP_Cast, 2, (LoopArg[]){a, lower_ref(cx, bias, &vars[1])});
+		lower_apply(cx, in, OP_Cast, 2, (LoopArg[]){a, lower_ref(cx, bias, &vars[1])});
 }
 
 /*
@@ -517,15 +351,15 @@ static void compute_nest(LowerCx *cx, const ConvGeom *gm, const ConvNest *cn)
 	int in = -1, vn, vg = -1, vk, vc, vo[MAX_SP], vr[MAX_SP];
 	int ai[MAX_RANK], xi[MAX_RANK], wi[MAX_RANK], m, c;
 
-	in = for_loop(cx, in, "n", gm->batch, &vn);
+	in = lower_loop(cx, in, "n", 0, gm->batch, &vn);
 	if (gm->group > 1)
-		in = for_loop(cx, in, "g", gm->group, &vg);
-	in = for_loop(cx, in, "k", mg, &vk);
+		in = lower_loop(cx, in, "g", 0, gm->group, &vg);
+	in = lower_loop(cx, in, "k", 0, mg, &vk);
 	for (int i = 0; i < gm->nsp; i++)
-		in = for_loop(cx, in, spatial_name(gm->nsp, i), gm->out[i], &vo[i]);
-	in = for_loop(cx, in, "c", cg, &vc);
+		in = lower_loop(cx, in, spatial_name(gm->nsp, i), 0, gm->out[i], &vo[i]);
+	in = lower_loop(cx, in, "c", 0, cg, &vc);
 	for (int i = 0; i < gm->nsp; i++)
-		in = for_loop(cx, in, kernel_name(gm->nsp, i), gm->k[i], &vr[i]);
+		in = lower_loop(cx, in, kernel_name(gm->nsp, i), 0, gm->k[i], &vr[i]);
 	m = gm->group > 1 ? affine2(p, mg, vg, 1, vk, 0) : vk;
 	c = gm->group > 1 ? affine2(p, cg, vg, 1, vc, 0) : vc;
 	ai[0] = xi[0] = vn;
@@ -536,25 +370,8 @@ static void compute_nest(LowerCx *cx, const ConvGeom *gm, const ConvNest *cn)
 		xi[2 + i] = affine2(p, cn->xstep[i], vo[i], gm->dil[i], vr[i], 0);
 	}
 	weight_index(cx, gm, m, vk, c, vc, vr, wi);
-	emit(cx, in, LN_MAC, 3, (LoopArg[]){lower_ref(cx, cn->acc, ai), lower_ref(cx, cn->x, xi),
-	                                   lower_ref(cx, cn->w, wi)});
-}
-
-/*
- * dst = src over the whole of dst (same shape), converting the type.  Cast
- * into bf16 is refused by the verifier (its graph semantics depend on the
- * opset); an f64 stored into bf16 by any other statement rounds as the
- * graph interpreter's stores do, so Mul by 1.0 carries the conversion.
- */
-static void convert_all(LowerCx *cx, int dst, int src)
-{
-	int vars[MAX_RANK], in = buf_nest(cx, dst, "n", "k", vars);
-	LoopArg d = lower_ref(cx, dst, vars), s = lower_ref(cx, src, vars);
-
-	if (cx->p->bufs[dst].dt == DT_BF16)
-		emit_apply(cx, in, OP_Mul, 3, (LoopArg[]){d, s, loop_lit_float(1.0)});
-	else
-		emit_apply(cx, in, OP_Cast, 2, (LoopArg[]){d, s});
+	lower_emit(cx, in, LN_MAC, 3, (LoopArg[]){lower_ref(cx, cn->acc, ai),
+	           lower_ref(cx, cn->x, xi), lower_ref(cx, cn->w, wi)});
 }
 
 /* The accumulator of a float layer: the output itself when f32 or f64. */
@@ -586,8 +403,12 @@ static Status float_conv(LowerCx *cx, const Node *n)
 	TRY(loop_oom(cx->p));
 	init_acc(cx, cn.acc, has_input(n, 2) ? lower_buf(cx, n->in[2]) : -1);
 	compute_nest(cx, &gm, &cn);
-	if (cn.acc != y)
-		convert_all(cx, y, cn.acc);
+	if (cn.acc != y) {
+		const char *names[MAX_RANK];
+
+		tensor_names(gm.nsp, "n", "k", names);
+		lower_convert_all(cx, y, names, cn.acc);
+	}
 	return loop_oom(cx->p);
 }
 
@@ -642,10 +463,11 @@ static ConvMult conv_multiplier(LowerCx *cx, const Node *n)
 	if (m.buf < 0)
 		return m;
 	in = lower_nest(cx, -1, rank, &cnt, (const char *const[]){"k"}, &var);
-	emit_apply(cx, in, OP_Mul, 3, (LoopArg[]){lower_ref(cx, m.buf, &var),
-	           param_arg(cx, xs, n->in[QX_SCALE], var), param_arg(cx, ws, n->in[QW_SCALE], var)});
-	emit_apply(cx, in, OP_Div, 3, (LoopArg[]){lower_ref(cx, m.buf, &var),
-	           lower_ref(cx, m.buf, &var), param_arg(cx, ys, n->in[QY_SCALE], var)});
+	lower_apply(cx, in, OP_Mul, 3, (LoopArg[]){lower_ref(cx, m.buf, &var),
+	            param_arg(cx, xs, n->in[QX_SCALE], var),
+	            param_arg(cx, ws, n->in[QW_SCALE], var)});
+	lower_apply(cx, in, OP_Div, 3, (LoopArg[]){lower_ref(cx, m.buf, &var),
+	            lower_ref(cx, m.buf, &var), param_arg(cx, ys, n->in[QY_SCALE], var)});
 	return m;
 }
 
@@ -657,8 +479,9 @@ static void requantize_out(LowerCx *cx, const Node *n, int y, int acc, ConvMult 
 
 	in = buf_nest(cx, y, "n", "k", vars);
 	mult = m.buf < 0 ? loop_lit_float(m.lit) : lower_ref(cx, m.buf, &vars[1]);
-	s = emit(cx, in, LN_REQUANTIZE, 4, (LoopArg[]){lower_ref(cx, y, vars), lower_ref(cx, acc, vars),
-	         mult, param_arg(cx, node_in(cx->g, n, QY_ZP), n->in[QY_ZP], vars[1])});
+	s = lower_emit(cx, in, LN_REQUANTIZE, 4, (LoopArg[]){lower_ref(cx, y, vars),
+	               lower_ref(cx, acc, vars), mult,
+	               param_arg(cx, node_in(cx->g, n, QY_ZP), n->in[QY_ZP], vars[1])});
 	if (s >= 0)
 		cx->p->nodes[s].round = LRND_EVEN;
 }

@@ -22,83 +22,29 @@
 #include <math.h>
 #include <string.h>
 
+#include "interp/window.h"
+
 #define LN2 0.693147180559945309417232121458176568
 
 typedef struct ApplyAttrs {
 	double alpha, beta, gamma;
 } ApplyAttrs;
 
-static int buf_shape(LowerCx *cx, int b, int64_t *dims)
-{
-	const LoopBuf *lb = &cx->p->bufs[b];
-
-	memcpy(dims, lb->dims, sizeof(lb->dims));
-	return lb->rank;
-}
-
-static const char *const nest_names[MAX_RANK] = {"i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7"};
-
-/* Loops i0, i1 ... over dims at the kernel's top level; a dimension of
- * size 1 gets index 0 and no loop.  vars[d] is dimension d's index;
- * returns the innermost loop (-1: none). */
-static int elem_nest(LowerCx *cx, int rank, const int64_t *dims, int *vars)
-{
-	int parent = -1;
-
-	for (int d = 0; d < rank; d++) {
-		int f;
-
-		if (dims[d] == 1) {
-			vars[d] = loop_const(cx->p, 0);
-			continue;
-		}
-		f = loop_new_for(cx->p, nest_names[d], 0, dims[d], 1);
-		loop_append_in(cx->p, cx->kernel, parent, f);
-		vars[d] = loop_var(cx->p, f);
-		parent = f;
-	}
-	return parent;
-}
-
-/* dst = src element for element (same shape and type). */
-static void copy_all(LowerCx *cx, int dst, int src)
-{
-	int64_t dims[MAX_RANK];
-	int rank = cx->p->bufs[dst].rank, vars[MAX_RANK], in, s;
-
-	memcpy(dims, cx->p->bufs[dst].dims, sizeof(dims));
-	in = elem_nest(cx, rank, dims, vars);
-	s = lower_stmt(cx, in, LN_COPY);
-	loop_push_arg(cx->p, s, lower_ref(cx, dst, vars));
-	loop_push_arg(cx->p, s, lower_ref(cx, src, vars));
-}
-
-static int64_t shape_numel(int rank, const int64_t *dims)
-{
-	int64_t n = 1;
-
-	for (int i = 0; i < rank; i++)
-		n *= dims[i];
-	return n;
-}
-
 /* `apply dst = op(args...)` under parent, with attributes at. */
 static int emit_apply(LowerCx *cx, int parent, OpKind op, LoopArg dst, const LoopArg *args,
                       int nargs, const ApplyAttrs *at)
 {
-	int s = lower_stmt(cx, parent, LN_APPLY);
-	LoopNode *nd;
+	LoopArg all[LOOP_MAX_ARGS];
+	int s;
 
-	if (s < 0)
-		return -1;
-	nd = &cx->p->nodes[s];
-	nd->fn = op;
-	nd->alpha = at->alpha;
-	nd->beta = at->beta;
-	nd->gamma = at->gamma;
-	loop_push_arg(cx->p, s, dst);
-	for (int i = 0; i < nargs; i++)
-		loop_push_arg(cx->p, s, args[i]);
+	all[0] = dst;
+	memcpy(all + 1, args, (size_t)nargs * sizeof(*args));
+	s = lower_apply(cx, parent, op, nargs + 1, all);
+	if (s >= 0) {
+		cx->p->nodes[s].alpha = at->alpha;
+		cx->p->nodes[s].beta = at->beta;
+		cx->p->nodes[s].gamma = at->gamma;
+	}
 	return s;
 }
 
@@ -140,16 +86,6 @@ static LoopArg const_lit(const Value *v, DType x_dt)
 	return loop_lit_int(val_get_i64(v, 0));
 }
 
-/* Reference to every index 0 of a one-element buffer. */
-static LoopArg scalar_ref(LowerCx *cx, int b)
-{
-	int idx[MAX_RANK];
-
-	for (int i = 0; i < cx->p->bufs[b].rank; i++)
-		idx[i] = loop_const(cx->p, 0);
-	return lower_ref(cx, b, idx);
-}
-
 /*
  * Clip's bounds: attributes before opset 11 (float only); optional scalar
  * inputs from then on, a literal when constant, a reference otherwise.  An
@@ -180,7 +116,8 @@ static void clip_bounds(LowerCx *cx, const Node *a, DType dt, LoopArg *b, bool *
 
 		if (!t)
 			continue;
-		b[i - 1] = t->v.data ? const_lit(&t->v, dt) : scalar_ref(cx, lower_buf(cx, a->in[i]));
+		b[i - 1] = t->v.data ? const_lit(&t->v, dt)
+		                     : lower_first_ref(cx, lower_buf(cx, a->in[i]));
 	}
 }
 
@@ -191,12 +128,12 @@ static void clip_bounds(LowerCx *cx, const Node *a, DType dt, LoopArg *b, bool *
 static Status emit_unary(LowerCx *cx, const Node *a, OpKind op, int y, int x)
 {
 	int64_t dims[MAX_RANK];
-	int rank = buf_shape(cx, y, dims), vars[MAX_RANK], in, nargs = 1;
+	int rank = lower_buf_shape(cx, y, dims), vars[MAX_RANK], in, nargs = 1;
 	ApplyAttrs at = unary_attrs(a, op);
 	LoopArg args[3];
 	bool none = false;
 
-	if (shape_numel(rank, dims) == 0)
+	if (win_prod(dims, rank) == 0)
 		return ST_OK;
 	if (op == OP_Clip) {
 		clip_bounds(cx, a, cx->p->bufs[x].dt, args + 1, &none);
@@ -204,10 +141,10 @@ static Status emit_unary(LowerCx *cx, const Node *a, OpKind op, int y, int x)
 	}
 	if (none) {
 		if (x != y)
-			copy_all(cx, y, x);
+			lower_copy_elems(cx, y, x);
 		return loop_oom(cx->p);
 	}
-	in = elem_nest(cx, rank, dims, vars);
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
 	args[0] = lower_ref(cx, x, vars);
 	emit_apply(cx, in, op, lower_ref(cx, y, vars), args, nargs, &at);
 	return loop_oom(cx->p);
@@ -219,7 +156,8 @@ static void step(LowerCx *cx, int dst, OpKind op, int a, double la, int b, doubl
 {
 	static const ApplyAttrs none = {0, 0, 0};
 	int64_t dims[MAX_RANK];
-	int rank = buf_shape(cx, dst, dims), vars[MAX_RANK], in = elem_nest(cx, rank, dims, vars);
+	int rank = lower_buf_shape(cx, dst, dims), vars[MAX_RANK];
+	int in = lower_elem_nest(cx, rank, dims, NULL, vars);
 	LoopArg args[2];
 
 	args[0] = a >= 0 ? lower_ref(cx, a, vars) : loop_lit_float(la);
@@ -242,7 +180,7 @@ static void step(LowerCx *cx, int dst, OpKind op, int a, double la, int b, doubl
 static void cast_bf16_truncate(LowerCx *cx, int y, int x)
 {
 	int64_t dims[MAX_RANK];
-	int rank = buf_shape(cx, y, dims), a, u, src = x;
+	int rank = lower_buf_shape(cx, y, dims), a, u, src = x;
 
 	if (cx->p->bufs[x].dt == DT_F64) {
 		src = lower_temp(cx, "cast_f32", DT_F32, rank, dims);
@@ -276,12 +214,12 @@ static Status lower_cast(LowerCx *cx, const Node *n)
 	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0);
 	DType from = cx->p->bufs[x].dt, to = cx->p->bufs[y].dt;
 	int64_t dims[MAX_RANK];
-	int rank = buf_shape(cx, y, dims);
+	int rank = lower_buf_shape(cx, y, dims);
 
-	if (shape_numel(rank, dims) == 0)
+	if (win_prod(dims, rank) == 0)
 		return ST_OK;
 	if (from == to) {
-		copy_all(cx, y, x);
+		lower_copy_elems(cx, y, x);
 		return loop_oom(cx->p);
 	}
 	if (to == DT_BF16 && dtype_is_float(from) && cx->g->opset < 19) {
@@ -384,28 +322,25 @@ static void emit_variadic(LowerCx *cx, const Node *n, int y, int rank, const int
 
 	if (n->nin == 1 || lower_buf(cx, n->in[0]) == y) {
 		if (lower_buf(cx, n->in[0]) != y) {
-			int s;
-
-			in = elem_nest(cx, rank, dims, vars);
-			s = lower_stmt(cx, in, LN_COPY);
-			loop_push_arg(cx->p, s, lower_ref(cx, y, vars));
-			loop_push_arg(cx->p, s, operand_ref(cx, n, 0, rank, vars));
+			in = lower_elem_nest(cx, rank, dims, NULL, vars);
+			lower_emit2(cx, in, LN_COPY, lower_ref(cx, y, vars),
+			            operand_ref(cx, n, 0, rank, vars));
 		}
 	} else {
-		in = elem_nest(cx, rank, dims, vars);
+		in = lower_elem_nest(cx, rank, dims, NULL, vars);
 		args[0] = operand_ref(cx, n, 0, rank, vars);
 		args[1] = operand_ref(cx, n, 1, rank, vars);
 		emit_apply(cx, in, op, lower_ref(cx, y, vars), args, 2, &none);
 		k = 2;
 	}
 	for (; k < n->nin; k++) {
-		in = elem_nest(cx, rank, dims, vars);
+		in = lower_elem_nest(cx, rank, dims, NULL, vars);
 		args[0] = lower_ref(cx, y, vars);
 		args[1] = operand_ref(cx, n, k, rank, vars);
 		emit_apply(cx, in, op, lower_ref(cx, y, vars), args, 2, &none);
 	}
 	if (n->op == OP_Mean && n->nin > 1) {
-		in = elem_nest(cx, rank, dims, vars);
+		in = lower_elem_nest(cx, rank, dims, NULL, vars);
 		args[0] = lower_ref(cx, y, vars);
 		args[1] = loop_lit_float((double)n->nin);
 		emit_apply(cx, in, OP_Div, lower_ref(cx, y, vars), args, 2, &none);
@@ -417,16 +352,16 @@ Status lower_binary(LowerCx *cx, const Node *n)
 	static const ApplyAttrs none = {0, 0, 0};
 	int y = lower_out(cx, n, 0), vars[MAX_RANK], in;
 	int64_t dims[MAX_RANK];
-	int rank = buf_shape(cx, y, dims);
+	int rank = lower_buf_shape(cx, y, dims);
 	LoopArg args[2];
 
-	if (shape_numel(rank, dims) == 0)
+	if (win_prod(dims, rank) == 0)
 		return ST_OK;
 	if (is_variadic(n->op)) {
 		emit_variadic(cx, n, y, rank, dims);
 		return loop_oom(cx->p);
 	}
-	in = elem_nest(cx, rank, dims, vars);
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
 	args[0] = operand_ref(cx, n, 0, rank, vars);
 	args[1] = operand_ref(cx, n, 1, rank, vars);
 	emit_apply(cx, in, n->op, lower_ref(cx, y, vars), args, 2, &none);

@@ -37,71 +37,16 @@
 
 #include <string.h>
 
+#include "interp/matmul.h"
+
 /* Building blocks. */
-
-static int emit(LowerCx *cx, int parent, LoopNodeKind kind, int nargs, const LoopArg *args)
-{
-	int s = lower_stmt(cx, parent, kind);
-
-	for (int i = 0; i < nargs; i++)
-		loop_push_arg(cx->p, s, args[i]);
-	return s;
-}
-
-static int emit_apply(LowerCx *cx, int parent, OpKind fn, int nargs, const LoopArg *args)
-{
-	int s = emit(cx, parent, LN_APPLY, nargs, args);
-
-	if (s >= 0)
-		cx->p->nodes[s].fn = fn;
-	return s;
-}
-
-static LoopArg zero_lit(DType dt)
-{
-	return dtype_is_float(dt) ? loop_lit_float(0.0) : loop_lit_int(0);
-}
-
-/* A nest over every element of buffer b with the given loop names. */
-static int nest_over(LowerCx *cx, int b, const char *const *names, int *vars)
-{
-	int64_t dims[MAX_RANK];
-
-	memcpy(dims, cx->p->bufs[b].dims, sizeof(dims));
-	return lower_nest(cx, -1, cx->p->bufs[b].rank, dims, names, vars);
-}
-
-/*
- * dst = src over the whole of dst, converting the element type.  Cast into
- * bf16 is refused by the verifier (its graph semantics depend on the
- * opset); an f64 stored into bf16 by any other statement rounds as the
- * graph interpreter's stores do, so Mul by 1.0 carries the conversion.
- */
-static void convert_all(LowerCx *cx, int dst, const char *const *names, int src)
-{
-	int vars[MAX_RANK], in = nest_over(cx, dst, names, vars);
-	LoopArg d = lower_ref(cx, dst, vars), s = lower_ref(cx, src, vars);
-
-	if (cx->p->bufs[dst].dt == DT_BF16)
-		emit_apply(cx, in, OP_Mul, 3, (LoopArg[]){d, s, loop_lit_float(1.0)});
-	else
-		emit_apply(cx, in, OP_Cast, 2, (LoopArg[]){d, s});
-}
-
-static bool all_positive(const Value *v)
-{
-	for (int i = 0; i < v->rank; i++)
-		if (v->dims[i] <= 0)
-			return false;
-	return true;
-}
 
 static Status check_sizes(LowerCx *cx, const Node *n)
 {
 	for (int i = 0; i < n->nin; i++)
-		if (n->in[i] >= 0 && !all_positive(&cx->g->tensors[n->in[i]].v))
+		if (n->in[i] >= 0 && !lower_all_positive(&cx->g->tensors[n->in[i]].v))
 			return node_error(cx->g, n, ST_UNSUPPORTED, "empty tensors have no loop nest");
-	if (!all_positive(&node_out(cx->g, n, 0)->v))
+	if (!lower_all_positive(&node_out(cx->g, n, 0)->v))
 		return node_error(cx->g, n, ST_UNSUPPORTED, "empty tensors have no loop nest");
 	return ST_OK;
 }
@@ -119,7 +64,7 @@ static int gemm_operand(LowerCx *cx, int b, const char *name, const char *const 
 	x = cx->p->bufs[b];
 	t = lower_temp(cx, name, DT_F64, x.rank, x.dims);
 	if (t >= 0)
-		convert_all(cx, t, names, b);
+		lower_convert_all(cx, t, names, b);
 	return t;
 }
 
@@ -127,15 +72,15 @@ static int gemm_operand(LowerCx *cx, int b, const char *name, const char *const 
 static void gemm_init_c(LowerCx *cx, int acc, int c, double beta)
 {
 	static const char *const mn[] = {"m", "n"};
-	int vars[2], in = nest_over(cx, acc, mn, vars);
+	int vars[2], in = lower_buf_nest(cx, acc, mn, vars);
 	LoopArg d = lower_ref(cx, acc, vars), s = lower_bcast_ref(cx, c, 2, vars);
 
 	if (beta != 1.0)
-		emit_apply(cx, in, OP_Mul, 3, (LoopArg[]){d, s, loop_lit_float(beta)});
+		lower_apply(cx, in, OP_Mul, 3, (LoopArg[]){d, s, loop_lit_float(beta)});
 	else if (cx->p->bufs[c].dt == cx->p->bufs[acc].dt)
-		emit(cx, in, LN_COPY, 2, (LoopArg[]){d, s});
+		lower_emit(cx, in, LN_COPY, 2, (LoopArg[]){d, s});
 	else
-		emit_apply(cx, in, OP_Cast, 2, (LoopArg[]){d, s});
+		lower_apply(cx, in, OP_Cast, 2, (LoopArg[]){d, s});
 }
 
 /* acc = alpha * acc + beta * C, in the graph interpreter's order, in one
@@ -148,20 +93,20 @@ static void gemm_epilogue(LowerCx *cx, int acc, int c, double alpha, double beta
 
 	if (alpha == 1.0 && (c < 0 || beta == 0))
 		return;
-	in = nest_over(cx, acc, mn, vars);
+	in = lower_buf_nest(cx, acc, mn, vars);
 	a = lower_ref(cx, acc, vars);
 	if (alpha != 1.0)
-		emit_apply(cx, in, OP_Mul, 3, (LoopArg[]){a, a, loop_lit_float(alpha)});
+		lower_apply(cx, in, OP_Mul, 3, (LoopArg[]){a, a, loop_lit_float(alpha)});
 	if (c < 0 || beta == 0)
 		return;
 	if (beta == 1.0) {
-		emit_apply(cx, in, OP_Add, 3, (LoopArg[]){a, a, lower_bcast_ref(cx, c, 2, vars)});
+		lower_apply(cx, in, OP_Add, 3, (LoopArg[]){a, a, lower_bcast_ref(cx, c, 2, vars)});
 		return;
 	}
 	t = lower_temp(cx, "betaC", DT_F64, 0, NULL);
-	emit_apply(cx, in, OP_Mul, 3, (LoopArg[]){lower_ref(cx, t, NULL),
-	           lower_bcast_ref(cx, c, 2, vars), loop_lit_float(beta)});
-	emit_apply(cx, in, OP_Add, 3, (LoopArg[]){a, a, lower_ref(cx, t, NULL)});
+	lower_apply(cx, in, OP_Mul, 3, (LoopArg[]){lower_ref(cx, t, NULL),
+	            lower_bcast_ref(cx, c, 2, vars), loop_lit_float(beta)});
+	lower_apply(cx, in, OP_Add, 3, (LoopArg[]){a, a, lower_ref(cx, t, NULL)});
 }
 
 /* for m, n { for k { mac acc[m, n] += A'[m, k] * B'[k, n] } }. */
@@ -173,9 +118,9 @@ static void gemm_nest(LowerCx *cx, const Node *n, int acc, int a, int b)
 	                   node_in(cx->g, n, 0)->v.dims[ta ? 0 : 1]};
 	int v[3], in = lower_nest(cx, -1, 3, dims, names, v);
 
-	emit(cx, in, LN_MAC, 3, (LoopArg[]){lower_ref(cx, acc, (int[]){v[0], v[1]}),
-	     lower_ref(cx, a, ta ? (int[]){v[2], v[0]} : (int[]){v[0], v[2]}),
-	     lower_ref(cx, b, tb ? (int[]){v[1], v[2]} : (int[]){v[2], v[1]})});
+	lower_emit(cx, in, LN_MAC, 3, (LoopArg[]){lower_ref(cx, acc, (int[]){v[0], v[1]}),
+	           lower_ref(cx, a, ta ? (int[]){v[2], v[0]} : (int[]){v[0], v[2]}),
+	           lower_ref(cx, b, tb ? (int[]){v[1], v[2]} : (int[]){v[2], v[1]})});
 }
 
 /*
@@ -205,9 +150,9 @@ Status lower_gemm(LowerCx *cx, const Node *n)
 	TRY(loop_oom(cx->p));
 	graph_order = !dtype_is_float(yb.dt) || alpha != 1.0 || c < 0 || beta == 0;
 	if (graph_order) {
-		int vars[2], in = nest_over(cx, acc, mn, vars);
+		int vars[2], in = lower_buf_nest(cx, acc, mn, vars);
 
-		emit(cx, in, LN_FILL, 2, (LoopArg[]){lower_ref(cx, acc, vars), loop_lit_float(0.0)});
+		lower_emit2(cx, in, LN_FILL, lower_ref(cx, acc, vars), loop_lit_float(0.0));
 	} else {
 		gemm_init_c(cx, acc, c, beta);
 	}
@@ -215,7 +160,7 @@ Status lower_gemm(LowerCx *cx, const Node *n)
 	if (graph_order)
 		gemm_epilogue(cx, acc, c, alpha, beta);
 	if (acc != y)
-		convert_all(cx, y, mn, acc);
+		lower_convert_all(cx, y, mn, acc);
 	return loop_oom(cx->p);
 }
 
@@ -286,14 +231,14 @@ static void product_nest(LowerCx *cx, const MatShape *s, int acc, int a, int b)
 {
 	int yv[MAX_RANK], ai[MAX_RANK], bi[MAX_RANK], vk, in;
 
-	in = nest_over(cx, acc, s->ynames, yv);
-	emit(cx, in, LN_FILL, 2, (LoopArg[]){lower_ref(cx, acc, yv), zero_lit(cx->p->bufs[acc].dt)});
-	in = nest_over(cx, acc, s->ynames, yv);
+	in = lower_buf_nest(cx, acc, s->ynames, yv);
+	lower_emit2(cx, in, LN_FILL, lower_ref(cx, acc, yv), lower_zero_lit(cx->p->bufs[acc].dt));
+	in = lower_buf_nest(cx, acc, s->ynames, yv);
 	in = lower_nest(cx, in, 1, &s->k, (const char *const[]){"k"}, &vk);
 	operand_index(cx, s, a, true, yv, vk, ai);
 	operand_index(cx, s, b, false, yv, vk, bi);
-	emit(cx, in, LN_MAC, 3, (LoopArg[]){lower_ref(cx, acc, yv), lower_ref(cx, a, ai),
-	     lower_ref(cx, b, bi)});
+	lower_emit(cx, in, LN_MAC, 3, (LoopArg[]){lower_ref(cx, acc, yv), lower_ref(cx, a, ai),
+	           lower_ref(cx, b, bi)});
 }
 
 /* MatMul: floats and wrapping integers. */
@@ -309,7 +254,7 @@ static Status plain_matmul(LowerCx *cx, const Node *n, const MatShape *s)
 	TRY(loop_oom(cx->p));
 	product_nest(cx, s, acc, lower_buf(cx, n->in[0]), lower_buf(cx, n->in[1]));
 	if (acc != y)
-		convert_all(cx, y, s->ynames, acc);
+		lower_convert_all(cx, y, s->ynames, acc);
 	return loop_oom(cx->p);
 }
 
@@ -363,39 +308,21 @@ static LoopArg qparam_ref(LowerCx *cx, int t, const int *follow, const int *vars
 	return lower_ref(cx, lower_buf(cx, t), idx);
 }
 
-static bool absent_or_zero(LowerCx *cx, const Node *n, int i)
-{
-	const Value *v;
-
-	if (!has_input(n, i))
-		return true;
-	v = &cx->g->tensors[n->in[i]].v;
-	if (!v->data)
-		return false;
-	for (int64_t j = 0; j < val_numel(v); j++)
-		if (val_get_i64(v, j) != 0)
-			return false;
-	return true;
-}
-
 /* Operand xi minus its zero point zi into an i32 temporary (x itself when
  * the zero point is absent or zero). */
 static int minus_zero_point(LowerCx *cx, const Node *n, const MatShape *s, int xi, int zi,
                             bool is_a)
 {
 	int x = lower_buf(cx, n->in[xi]), follow[MAX_RANK], vars[MAX_RANK], t, in;
-	LoopBuf b;
 
-	if (absent_or_zero(cx, n, zi) || x < 0)
+	if (!lower_zero_point_temp(cx, n, x, zi, is_a ? "Az" : "Bz", &t))
 		return x;
-	b = cx->p->bufs[x];
-	t = lower_temp(cx, is_a ? "Az" : "Bz", DT_I32, b.rank, b.dims);
 	if (t < 0)
 		return -1;
 	qparam_follow(&cx->g->tensors[n->in[zi]].v, is_a, s, false, follow);
-	in = nest_over(cx, t, is_a ? s->anames : s->bnames, vars);
-	emit_apply(cx, in, OP_Sub, 3, (LoopArg[]){lower_ref(cx, t, vars), lower_ref(cx, x, vars),
-	           qparam_ref(cx, n->in[zi], follow, vars)});
+	in = lower_buf_nest(cx, t, is_a ? s->anames : s->bnames, vars);
+	lower_apply(cx, in, OP_Sub, 3, (LoopArg[]){lower_ref(cx, t, vars), lower_ref(cx, x, vars),
+	            qparam_ref(cx, n->in[zi], follow, vars)});
 	return t;
 }
 
@@ -412,15 +339,6 @@ static Status matmul_integer(LowerCx *cx, const Node *n, const MatShape *s)
 /* QLinearMatMul */
 
 enum { QA, QA_SCALE, QA_ZP, QB, QB_SCALE, QB_ZP, QY_SCALE, QY_ZP };
-
-/* The interpreter's multiplier: a_scale * b_scale / y_scale, in f32
- * arithmetic when a_scale is f32. */
-static double qlinear_multiplier(double as, double bs, double ys, DType dt)
-{
-	if (dt == DT_F32)
-		return (float)((float)(as * bs) / (float)ys);
-	return as * bs / ys;
-}
 
 /* The multiplier's shape: Y's rank, 1 where neither scale varies. */
 typedef struct QMult {
@@ -479,7 +397,7 @@ static bool qmult_const(LowerCx *cx, const Node *n, const MatShape *s, QMult *qm
 		double a = val_get_f64(as, follow_offset(as, qm->follow_a, pos));
 		double b = val_get_f64(bs, follow_offset(bs, qm->follow_b, pos));
 
-		val_set_f64(&m, i, qlinear_multiplier(a, b, ys, as->dt));
+		val_set_f64(&m, i, matmul_qlinear_multiplier(a, b, ys, as->dt));
 		for (int d = s->ry - 1; d >= 0; d--) {
 			if (++pos[d] < qm->dims[d])
 				break;
@@ -505,7 +423,8 @@ static LoopArg y_scale_arg(LowerCx *cx, const Node *n, const QMult *qm)
 	if (v->data)
 		return loop_lit_float((float)val_get_f64(v, 0));
 	f32 = lower_temp(cx, "yscale", DT_F32, 0, NULL);
-	emit_apply(cx, -1, OP_Cast, 2, (LoopArg[]){lower_ref(cx, f32, NULL), qparam_ref(cx, t, none, NULL)});
+	lower_apply(cx, -1, OP_Cast, 2, (LoopArg[]){lower_ref(cx, f32, NULL),
+	            qparam_ref(cx, t, none, NULL)});
 	return lower_ref(cx, f32, NULL);
 }
 
@@ -519,11 +438,12 @@ static bool qmult_computed(LowerCx *cx, const Node *n, const MatShape *s, QMult 
 	qm->buf = m;
 	if (m < 0)
 		return false;
-	in = nest_over(cx, m, s->ynames, vars);
-	emit_apply(cx, in, OP_Mul, 3, (LoopArg[]){lower_ref(cx, m, vars),
-	           qparam_ref(cx, n->in[QA_SCALE], qm->follow_a, vars),
-	           qparam_ref(cx, n->in[QB_SCALE], qm->follow_b, vars)});
-	emit_apply(cx, in, OP_Div, 3, (LoopArg[]){lower_ref(cx, m, vars), lower_ref(cx, m, vars), ys});
+	in = lower_buf_nest(cx, m, s->ynames, vars);
+	lower_apply(cx, in, OP_Mul, 3, (LoopArg[]){lower_ref(cx, m, vars),
+	            qparam_ref(cx, n->in[QA_SCALE], qm->follow_a, vars),
+	            qparam_ref(cx, n->in[QB_SCALE], qm->follow_b, vars)});
+	lower_apply(cx, in, OP_Div, 3, (LoopArg[]){lower_ref(cx, m, vars), lower_ref(cx, m, vars),
+	            ys});
 	return true;
 }
 
@@ -554,10 +474,11 @@ static void qlinear_store(LowerCx *cx, const Node *n, const MatShape *s, int y, 
 
 	for (int j = 0; j < MAX_RANK; j++)
 		none[j] = -1;
-	if (absent_or_zero(cx, n, QY_ZP)) {
-		in = nest_over(cx, y, s->ynames, vars);
-		st = emit(cx, in, LN_REQUANTIZE, 4, (LoopArg[]){lower_ref(cx, y, vars),
-		          lower_ref(cx, acc, vars), qmult_arg(cx, qm, vars), loop_lit_int(0)});
+	if (lower_absent_or_zero(cx, n, QY_ZP)) {
+		in = lower_buf_nest(cx, y, s->ynames, vars);
+		st = lower_emit(cx, in, LN_REQUANTIZE, 4, (LoopArg[]){lower_ref(cx, y, vars),
+		                lower_ref(cx, acc, vars), qmult_arg(cx, qm, vars),
+		                loop_lit_int(0)});
 		if (st >= 0)
 			cx->p->nodes[st].round = LRND_EVEN;
 		return;
@@ -565,13 +486,13 @@ static void qlinear_store(LowerCx *cx, const Node *n, const MatShape *s, int y, 
 	t = lower_temp(cx, "scaled", DT_F64, 0, NULL);
 	if (t < 0)
 		return;
-	in = nest_over(cx, y, s->ynames, vars);
-	emit_apply(cx, in, OP_Mul, 3, (LoopArg[]){lower_ref(cx, t, NULL), lower_ref(cx, acc, vars),
-	           qmult_arg(cx, qm, vars)});
-	emit_apply(cx, in, OP_Add, 3, (LoopArg[]){lower_ref(cx, t, NULL), lower_ref(cx, t, NULL),
-	           qparam_ref(cx, n->in[QY_ZP], none, vars)});
-	st = emit(cx, in, LN_QUANTIZE, 4, (LoopArg[]){lower_ref(cx, y, vars), lower_ref(cx, t, NULL),
-	          loop_lit_float(1.0), loop_lit_int(0)});
+	in = lower_buf_nest(cx, y, s->ynames, vars);
+	lower_apply(cx, in, OP_Mul, 3, (LoopArg[]){lower_ref(cx, t, NULL), lower_ref(cx, acc, vars),
+	            qmult_arg(cx, qm, vars)});
+	lower_apply(cx, in, OP_Add, 3, (LoopArg[]){lower_ref(cx, t, NULL), lower_ref(cx, t, NULL),
+	            qparam_ref(cx, n->in[QY_ZP], none, vars)});
+	st = lower_emit(cx, in, LN_QUANTIZE, 4, (LoopArg[]){lower_ref(cx, y, vars),
+	                lower_ref(cx, t, NULL), loop_lit_float(1.0), loop_lit_int(0)});
 	if (st >= 0)
 		cx->p->nodes[st].round = LRND_EVEN;
 }

@@ -22,83 +22,7 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const dim_names[MAX_RANK] = {"i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7"};
-
-static int buf_shape(LowerCx *cx, int b, int64_t *dims)
-{
-	const LoopBuf *lb = &cx->p->bufs[b];
-
-	memcpy(dims, lb->dims, sizeof(lb->dims));
-	return lb->rank;
-}
-
-static int64_t shape_numel(int rank, const int64_t *dims)
-{
-	int64_t n = 1;
-
-	for (int i = 0; i < rank; i++)
-		n *= dims[i];
-	return n;
-}
-
-static bool narrow_float(DType dt)
-{
-	return dt == DT_F16 || dt == DT_BF16;
-}
-
-static int emit_apply(LowerCx *cx, int parent, OpKind op, LoopArg dst, LoopArg a, LoopArg b)
-{
-	int s = lower_stmt(cx, parent, LN_APPLY);
-	LoopNode *nd;
-
-	if (s < 0)
-		return -1;
-	nd = &cx->p->nodes[s];
-	nd->fn = op;
-	loop_apply_defaults(op, &nd->alpha, &nd->beta, &nd->gamma);
-	loop_push_arg(cx->p, s, dst);
-	loop_push_arg(cx->p, s, a);
-	if (loop_apply_arity(op) > 1)
-		loop_push_arg(cx->p, s, b);
-	return s;
-}
-
-static void emit2(LowerCx *cx, int parent, LoopNodeKind kind, LoopArg dst, LoopArg src)
-{
-	int s = lower_stmt(cx, parent, kind);
-
-	loop_push_arg(cx->p, s, dst);
-	loop_push_arg(cx->p, s, src);
-}
-
-/*
- * Loops over dims with the dimensions where red[d] is false outside, in
- * order, and the reduced ones inside; vars[d] is dimension d's index (0
- * without a loop for a dimension of size 1).  red may be NULL (no reduced
- * dimension).  Returns the innermost loop, -1 when there is none.
- */
-static int red_nest(LowerCx *cx, int rank, const int64_t *dims, const bool *red, int *vars)
-{
-	int parent = -1;
-
-	for (int pass = 0; pass < 2; pass++) {
-		for (int d = 0; d < rank; d++) {
-			int f;
-
-			if ((red && red[d]) != (pass == 1))
-				continue;
-			if (dims[d] == 1) {
-				vars[d] = loop_const(cx->p, 0);
-				continue;
-			}
-			f = loop_new_for(cx->p, dim_names[d], 0, dims[d], 1);
-			loop_append_in(cx->p, cx->kernel, parent, f);
-			vars[d] = loop_var(cx->p, f);
-			parent = f;
-		}
-	}
-	return parent;
-}
+#include "interp/window.h"
 
 /* Indices into an accumulator of the reduced shape: reduced dimensions
  * are 0 when kept, dropped otherwise. */
@@ -132,58 +56,24 @@ static int acc_shape(int rank, const int64_t *dims, const bool *red, bool keep, 
 static void apply_all(LowerCx *cx, int dst, OpKind op, int bbuf, LoopArg lit)
 {
 	int64_t dims[MAX_RANK];
-	int rank = buf_shape(cx, dst, dims), vars[MAX_RANK];
-	int in = red_nest(cx, rank, dims, NULL, vars);
+	int rank = lower_buf_shape(cx, dst, dims), vars[MAX_RANK];
+	int in = lower_elem_nest(cx, rank, dims, NULL, vars);
 	LoopArg d = lower_ref(cx, dst, vars);
 
-	emit_apply(cx, in, op, d, d, bbuf >= 0 ? lower_ref(cx, bbuf, vars) : lit);
-}
-
-/* An f64 temporary holding x (rank, dims) widened. */
-static int widen(LowerCx *cx, int x, const char *name)
-{
-	int64_t dims[MAX_RANK];
-	int rank = buf_shape(cx, x, dims), vars[MAX_RANK];
-	int t = lower_temp(cx, name, DT_F64, rank, dims);
-	int in = red_nest(cx, rank, dims, NULL, vars);
-
-	emit_apply(cx, in, OP_Cast, lower_ref(cx, t, vars), lower_ref(cx, x, vars), loop_lit_int(0));
-	return t;
-}
-
-static void fill_all(LowerCx *cx, int b, LoopArg lit)
-{
-	int64_t dims[MAX_RANK];
-	int rank = buf_shape(cx, b, dims), vars[MAX_RANK];
-	int in = red_nest(cx, rank, dims, NULL, vars);
-
-	emit2(cx, in, LN_FILL, lower_ref(cx, b, vars), lit);
+	lower_apply_ab(cx, in, op, d, d, bbuf >= 0 ? lower_ref(cx, bbuf, vars) : lit);
 }
 
 /* acc[kept] op= x[all] over x's shape, reduced dimensions innermost. */
 static void reduce_into(LowerCx *cx, LoopReduce op, int acc, int x, const bool *red, bool keep)
 {
 	int64_t dims[MAX_RANK];
-	int rank = buf_shape(cx, x, dims), vars[MAX_RANK];
-	int in = red_nest(cx, rank, dims, red, vars);
-	int s = lower_stmt(cx, in, LN_REDUCE);
+	int rank = lower_buf_shape(cx, x, dims), vars[MAX_RANK];
+	int in = lower_elem_nest(cx, rank, dims, red, vars);
+	int s = lower_emit2(cx, in, LN_REDUCE, acc_ref(cx, acc, rank, red, keep, vars),
+	                    lower_ref(cx, x, vars));
 
 	if (s >= 0)
 		cx->p->nodes[s].red = op;
-	loop_push_arg(cx->p, s, acc_ref(cx, acc, rank, red, keep, vars));
-	loop_push_arg(cx->p, s, lower_ref(cx, x, vars));
-}
-
-/* The lowest value of a type: -inf for floats. */
-static LoopArg lowest_lit(DType dt)
-{
-	int bits = 8 * dtype_size(dt);
-
-	if (dtype_is_float(dt))
-		return loop_lit_float(-INFINITY);
-	if (!dtype_is_signed(dt))
-		return loop_lit_int(0);
-	return loop_lit_int(bits == 64 ? INT64_MIN : -((int64_t)1 << (bits - 1)));
 }
 
 /*
@@ -241,22 +131,22 @@ static void bn_computed(LowerCx *cx, const Node *n, int *m, int *s)
 
 	for (int i = 1; i < 5; i++)
 		p[i] = lower_buf(cx, n->in[i]);
-	rank = buf_shape(cx, p[1], dims);
+	rank = lower_buf_shape(cx, p[1], dims);
 	*m = lower_temp(cx, "bn_mul", DT_F64, rank, dims);
 	*s = lower_temp(cx, "bn_add", DT_F64, rank, dims);
-	in = red_nest(cx, rank, dims, NULL, vars);
-	emit_apply(cx, in, OP_Add, lower_ref(cx, *m, vars), lower_ref(cx, p[4], vars),
-	           loop_lit_float(attr_f(n, "epsilon", 1e-5)));
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Add, lower_ref(cx, *m, vars), lower_ref(cx, p[4], vars),
+	               loop_lit_float(attr_f(n, "epsilon", 1e-5)));
 	apply_all(cx, *m, OP_Sqrt, -1, loop_lit_int(0));
-	in = red_nest(cx, rank, dims, NULL, vars);
-	emit_apply(cx, in, OP_Div, lower_ref(cx, *m, vars), lower_ref(cx, p[1], vars),
-	           lower_ref(cx, *m, vars));
-	in = red_nest(cx, rank, dims, NULL, vars);
-	emit_apply(cx, in, OP_Mul, lower_ref(cx, *s, vars), lower_ref(cx, p[3], vars),
-	           lower_ref(cx, *m, vars));
-	in = red_nest(cx, rank, dims, NULL, vars);
-	emit_apply(cx, in, OP_Sub, lower_ref(cx, *s, vars), lower_ref(cx, p[2], vars),
-	           lower_ref(cx, *s, vars));
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Div, lower_ref(cx, *m, vars), lower_ref(cx, p[1], vars),
+	               lower_ref(cx, *m, vars));
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Mul, lower_ref(cx, *s, vars), lower_ref(cx, p[3], vars),
+	               lower_ref(cx, *m, vars));
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Sub, lower_ref(cx, *s, vars), lower_ref(cx, p[2], vars),
+	               lower_ref(cx, *s, vars));
 }
 
 /* A parameter's indices: the channel, or every dimension after N when
@@ -277,23 +167,23 @@ Status lower_batchnorm(LowerCx *cx, const Node *n)
 {
 	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), m = -1, s = -1, mid, vars[MAX_RANK], in;
 	int64_t dims[MAX_RANK];
-	int rank = buf_shape(cx, x, dims);
+	int rank = lower_buf_shape(cx, x, dims);
 	bool spatial = bn_spatial(cx->g, n);
 	DType dt = cx->p->bufs[x].dt;
 
-	if (shape_numel(rank, dims) == 0)
+	if (win_prod(dims, rank) == 0)
 		return ST_OK;
 	if (bn_params_const(cx->g, n))
-		TRY(bn_const(cx, n, narrow_float(dt) ? DT_F64 : dt, &m, &s));
+		TRY(bn_const(cx, n, lower_narrow_float(dt) ? DT_F64 : dt, &m, &s));
 	else
 		bn_computed(cx, n, &m, &s);
-	mid = narrow_float(dt) ? lower_temp(cx, "bn_x", DT_F64, rank, dims) : y;
-	in = red_nest(cx, rank, dims, NULL, vars);
-	emit_apply(cx, in, OP_Mul, lower_ref(cx, mid, vars), lower_ref(cx, x, vars),
-	           bn_param_ref(cx, m, rank, spatial, vars));
-	in = red_nest(cx, rank, dims, NULL, vars);
-	emit_apply(cx, in, OP_Add, lower_ref(cx, y, vars), lower_ref(cx, mid, vars),
-	           bn_param_ref(cx, s, rank, spatial, vars));
+	mid = lower_narrow_float(dt) ? lower_temp(cx, "bn_x", DT_F64, rank, dims) : y;
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Mul, lower_ref(cx, mid, vars), lower_ref(cx, x, vars),
+	               bn_param_ref(cx, m, rank, spatial, vars));
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Add, lower_ref(cx, y, vars), lower_ref(cx, mid, vars),
+	               bn_param_ref(cx, s, rank, spatial, vars));
 	return loop_oom(cx->p);
 }
 
@@ -306,44 +196,43 @@ Status lower_instancenorm(LowerCx *cx, const Node *n)
 	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0);
 	int sc = lower_buf(cx, n->in[1]), bias = lower_buf(cx, n->in[2]);
 	int64_t dims[MAX_RANK], pd[2], len;
-	int rank = buf_shape(cx, x, dims), vars[MAX_RANK], in, d, mean, var, s;
+	int rank = lower_buf_shape(cx, x, dims), vars[MAX_RANK], in, d, mean, var;
 	bool red[MAX_RANK] = {false};
 	LoopArg ch;
 
-	if (shape_numel(rank, dims) == 0)
+	if (win_prod(dims, rank) == 0)
 		return ST_OK;
 	for (int i = 2; i < rank; i++)
 		red[i] = true;
-	len = shape_numel(rank - 2, dims + 2);
+	len = win_prod(dims + 2, rank - 2);
 	pd[0] = dims[0];
 	pd[1] = dims[1];
-	d = widen(cx, x, "in_x");
+	d = lower_temp(cx, "in_x", DT_F64, rank, dims);
+	lower_cast_elems(cx, d, x);
 	mean = lower_temp(cx, "in_mean", DT_F64, 2, pd);
 	var = lower_temp(cx, "in_scale", DT_F64, 2, pd);
-	fill_all(cx, mean, loop_lit_float(0.0));
+	lower_fill_elems(cx, mean, loop_lit_float(0.0));
 	reduce_into(cx, LR_SUM, mean, d, red, false);
 	apply_all(cx, mean, OP_Div, -1, loop_lit_float((double)len));
-	in = red_nest(cx, rank, dims, NULL, vars);
-	emit_apply(cx, in, OP_Sub, lower_ref(cx, d, vars), lower_ref(cx, d, vars),
-	           acc_ref(cx, mean, rank, red, false, vars));
-	fill_all(cx, var, loop_lit_float(0.0));
-	in = red_nest(cx, rank, dims, red, vars);
-	s = lower_stmt(cx, in, LN_MAC);
-	loop_push_arg(cx->p, s, acc_ref(cx, var, rank, red, false, vars));
-	loop_push_arg(cx->p, s, lower_ref(cx, d, vars));
-	loop_push_arg(cx->p, s, lower_ref(cx, d, vars));
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Sub, lower_ref(cx, d, vars), lower_ref(cx, d, vars),
+	               acc_ref(cx, mean, rank, red, false, vars));
+	lower_fill_elems(cx, var, loop_lit_float(0.0));
+	in = lower_elem_nest(cx, rank, dims, red, vars);
+	lower_emit(cx, in, LN_MAC, 3, (LoopArg[]){acc_ref(cx, var, rank, red, false, vars),
+	           lower_ref(cx, d, vars), lower_ref(cx, d, vars)});
 	apply_all(cx, var, OP_Div, -1, loop_lit_float((double)len));
 	apply_all(cx, var, OP_Add, -1, loop_lit_float(attr_f(n, "epsilon", 1e-5)));
 	apply_all(cx, var, OP_Sqrt, -1, loop_lit_int(0));
-	in = red_nest(cx, 2, pd, NULL, vars);
-	emit_apply(cx, in, OP_Div, lower_ref(cx, var, vars), lower_ref(cx, sc, vars + 1),
-	           lower_ref(cx, var, vars));
-	in = red_nest(cx, rank, dims, NULL, vars);
-	emit_apply(cx, in, OP_Mul, lower_ref(cx, d, vars), lower_ref(cx, d, vars),
-	           acc_ref(cx, var, rank, red, false, vars));
-	in = red_nest(cx, rank, dims, NULL, vars);
+	in = lower_elem_nest(cx, 2, pd, NULL, vars);
+	lower_apply_ab(cx, in, OP_Div, lower_ref(cx, var, vars), lower_ref(cx, sc, vars + 1),
+	               lower_ref(cx, var, vars));
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Mul, lower_ref(cx, d, vars), lower_ref(cx, d, vars),
+	               acc_ref(cx, var, rank, red, false, vars));
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
 	ch = lower_ref(cx, bias, vars + 1);
-	emit_apply(cx, in, OP_Add, lower_ref(cx, y, vars), lower_ref(cx, d, vars), ch);
+	lower_apply_ab(cx, in, OP_Add, lower_ref(cx, y, vars), lower_ref(cx, d, vars), ch);
 	return loop_oom(cx->p);
 }
 
@@ -357,7 +246,7 @@ Status lower_softmax(LowerCx *cx, const Node *n)
 {
 	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), vars[MAX_RANK], in;
 	int64_t dims[MAX_RANK], rd[MAX_RANK];
-	int rank = buf_shape(cx, x, dims), mx, e, sum;
+	int rank = lower_buf_shape(cx, x, dims), mx, e, sum;
 	bool coerce = cx->g->opset < 13, red[MAX_RANK] = {false};
 	int64_t axis = attr_i(n, "axis", coerce ? 1 : -1);
 	DType dt = cx->p->bufs[x].dt;
@@ -365,32 +254,32 @@ Status lower_softmax(LowerCx *cx, const Node *n)
 	if (!norm_axis(&axis, rank))
 		return node_error(cx->g, n, ST_INVALID, "axis %lld is out of range for rank %d",
 		                  (long long)axis, rank);
-	if (shape_numel(rank, dims) == 0)
+	if (win_prod(dims, rank) == 0)
 		return ST_OK;
 	for (int d = (int)axis; d < (coerce ? rank : axis + 1); d++)
 		red[d] = true;
 	mx = lower_temp(cx, "sm_max", dt, acc_shape(rank, dims, red, false, rd), rd);
 	e = lower_temp(cx, "sm_exp", DT_F64, rank, dims);
 	sum = lower_temp(cx, "sm_sum", DT_F64, cx->p->bufs[mx].rank, rd);
-	fill_all(cx, mx, lowest_lit(dt));
+	lower_fill_elems(cx, mx, lower_lowest_lit(dt));
 	reduce_into(cx, LR_MAX, mx, x, red, false);
-	in = red_nest(cx, rank, dims, NULL, vars);
-	emit_apply(cx, in, OP_Sub, lower_ref(cx, e, vars), lower_ref(cx, x, vars),
-	           acc_ref(cx, mx, rank, red, false, vars));
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Sub, lower_ref(cx, e, vars), lower_ref(cx, x, vars),
+	               acc_ref(cx, mx, rank, red, false, vars));
 	apply_all(cx, e, OP_Exp, -1, loop_lit_int(0));
-	fill_all(cx, sum, loop_lit_float(0.0));
+	lower_fill_elems(cx, sum, loop_lit_float(0.0));
 	reduce_into(cx, LR_SUM, sum, e, red, false);
 	if (n->op == OP_LogSoftmax) {
 		apply_all(cx, sum, OP_Log, -1, loop_lit_int(0));
 		apply_all(cx, sum, OP_Add, mx, loop_lit_int(0));
 	}
-	in = red_nest(cx, rank, dims, NULL, vars);
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
 	if (n->op == OP_LogSoftmax)
-		emit_apply(cx, in, OP_Sub, lower_ref(cx, y, vars), lower_ref(cx, x, vars),
-		           acc_ref(cx, sum, rank, red, false, vars));
+		lower_apply_ab(cx, in, OP_Sub, lower_ref(cx, y, vars), lower_ref(cx, x, vars),
+		               acc_ref(cx, sum, rank, red, false, vars));
 	else
-		emit_apply(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, e, vars),
-		           acc_ref(cx, sum, rank, red, false, vars));
+		lower_apply_ab(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, e, vars),
+		               acc_ref(cx, sum, rank, red, false, vars));
 	return loop_oom(cx->p);
 }
 
@@ -438,7 +327,7 @@ static Status red_plan(LowerCx *cx, const Node *n, int rank, bool *red, bool *no
 static DType red_acc_type(OpKind op, DType dt)
 {
 	if (dtype_is_float(dt))
-		return narrow_float(dt) ? DT_F64 : dt;
+		return lower_narrow_float(dt) ? DT_F64 : dt;
 	if (op == OP_ReduceMean)
 		return dtype_is_signed(dt) ? DT_I64 : DT_U64;
 	return dt;
@@ -448,24 +337,23 @@ static DType red_acc_type(OpKind op, DType dt)
 static LoopArg empty_value(OpKind op, DType dt)
 {
 	if (op == OP_ReduceMax)
-		return lowest_lit(dt);
+		return lower_lowest_lit(dt);
 	if (op == OP_ReduceMean && dtype_is_float(dt))
 		return loop_lit_float(NAN);
-	return dtype_is_float(dt) ? loop_lit_float(0.0) : loop_lit_int(0);
+	return lower_zero_lit(dt);
 }
 
 /* x as the reduce statement reads it: widened to the accumulator's type. */
 static int red_source(LowerCx *cx, int x, DType acc_dt)
 {
 	int64_t dims[MAX_RANK];
-	int rank, vars[MAX_RANK], t, in;
+	int rank, t;
 
 	if (cx->p->bufs[x].dt == acc_dt)
 		return x;
-	rank = buf_shape(cx, x, dims);
+	rank = lower_buf_shape(cx, x, dims);
 	t = lower_temp(cx, "red_x", acc_dt, rank, dims);
-	in = red_nest(cx, rank, dims, NULL, vars);
-	emit_apply(cx, in, OP_Cast, lower_ref(cx, t, vars), lower_ref(cx, x, vars), loop_lit_int(0));
+	lower_cast_elems(cx, t, x);
 	return t;
 }
 
@@ -473,21 +361,19 @@ Status lower_reduce(LowerCx *cx, const Node *n)
 {
 	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), acc, src;
 	int64_t dims[MAX_RANK], yd[MAX_RANK], count = 1;
-	int rank = buf_shape(cx, x, dims), yrank = buf_shape(cx, y, yd);
+	int rank = lower_buf_shape(cx, x, dims), yrank = lower_buf_shape(cx, y, yd);
 	bool red[MAX_RANK], noop, keep = attr_i(n, "keepdims", 1) != 0;
 	DType dt = cx->p->bufs[x].dt, at;
 
 	TRY(red_plan(cx, n, rank, red, &noop));
-	if (shape_numel(yrank, yd) == 0)
+	if (win_prod(yd, yrank) == 0)
 		return ST_OK;
 	if (noop) {
-		int vars[MAX_RANK], in = red_nest(cx, yrank, yd, NULL, vars);
-
-		emit2(cx, in, LN_COPY, lower_ref(cx, y, vars), lower_ref(cx, x, vars));
+		lower_copy_elems(cx, y, x);
 		return loop_oom(cx->p);
 	}
-	if (shape_numel(rank, dims) == 0) {
-		fill_all(cx, y, empty_value(n->op, dt));
+	if (win_prod(dims, rank) == 0) {
+		lower_fill_elems(cx, y, empty_value(n->op, dt));
 		return loop_oom(cx->p);
 	}
 	for (int d = 0; d < rank; d++)
@@ -495,19 +381,16 @@ Status lower_reduce(LowerCx *cx, const Node *n)
 	at = n->op == OP_ReduceMax ? dt : red_acc_type(n->op, dt);
 	acc = at == dt ? y : lower_temp(cx, "red_acc", at, yrank, yd);
 	src = red_source(cx, x, at);
-	fill_all(cx, acc, n->op == OP_ReduceMax ? lowest_lit(dt)
-	                  : dtype_is_float(at) ? loop_lit_float(0.0) : loop_lit_int(0));
+	lower_fill_elems(cx, acc,
+	                 n->op == OP_ReduceMax ? lower_lowest_lit(dt) : lower_zero_lit(at));
 	reduce_into(cx, n->op == OP_ReduceMax ? LR_MAX : LR_SUM, acc, src, red, keep);
 	if (n->op == OP_ReduceMean) {
-		int vars[MAX_RANK], in = red_nest(cx, yrank, yd, NULL, vars);
+		int vars[MAX_RANK], in = lower_elem_nest(cx, yrank, yd, NULL, vars);
 		LoopArg c = dtype_is_float(at) ? loop_lit_float((double)count) : loop_lit_int(count);
 
-		emit_apply(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, acc, vars), c);
+		lower_apply_ab(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, acc, vars), c);
 	} else if (acc != y) {
-		int vars[MAX_RANK], in = red_nest(cx, yrank, yd, NULL, vars);
-
-		emit_apply(cx, in, OP_Cast, lower_ref(cx, y, vars), lower_ref(cx, acc, vars),
-		           loop_lit_int(0));
+		lower_cast_elems(cx, y, acc);
 	}
 	return loop_oom(cx->p);
 }

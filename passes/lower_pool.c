@@ -29,42 +29,10 @@
 
 #include "interp/window.h"
 
-typedef struct Pool {
-	int nsp;                     /* spatial dimensions */
-	int64_t in[MAX_SP];          /* X spatial sizes */
-	int64_t k[MAX_SP];           /* window sizes */
-	int64_t out[MAX_SP];         /* Y spatial sizes */
-	int64_t stride[MAX_SP], dil[MAX_SP];
-	int64_t pad0[MAX_SP];        /* padding before each dim */
-	int64_t pad1[MAX_SP];        /* padding after each dim */
-} Pool;
-
 static const char *const sp_names[3][3] = {{"x"}, {"y", "x"}, {"z", "y", "x"}};
 static const char *const tap_names[3][3] = {{"kx"}, {"ky", "kx"}, {"kz", "ky", "kx"}};
 static const char *const sp_generic[MAX_SP] = {"s0", "s1", "s2", "s3", "s4", "s5"};
 static const char *const tap_generic[MAX_SP] = {"k0", "k1", "k2", "k3", "k4", "k5"};
-
-static int buf_shape(LowerCx *cx, int b, int64_t *dims)
-{
-	const LoopBuf *lb = &cx->p->bufs[b];
-
-	memcpy(dims, lb->dims, sizeof(lb->dims));
-	return lb->rank;
-}
-
-static int64_t shape_numel(int rank, const int64_t *dims)
-{
-	int64_t n = 1;
-
-	for (int i = 0; i < rank; i++)
-		n *= dims[i];
-	return n;
-}
-
-static bool narrow_float(DType dt)
-{
-	return dt == DT_F16 || dt == DT_BF16;
-}
 
 static const char *sp_name(int nsp, int i)
 {
@@ -76,151 +44,55 @@ static const char *tap_name(int nsp, int i)
 	return nsp <= 3 ? tap_names[nsp - 1][i] : tap_generic[i];
 }
 
-/* Appends `for var in 0..extent` under parent; returns it, *v its variable. */
-static int add_loop(LowerCx *cx, int parent, const char *var, int64_t extent, int *v)
-{
-	int f = loop_new_for(cx->p, var, 0, extent, 1);
-
-	loop_append_in(cx->p, cx->kernel, parent, f);
-	*v = loop_var(cx->p, f);
-	return f;
-}
-
-static void emit2(LowerCx *cx, int parent, LoopNodeKind kind, LoopArg dst, LoopArg src)
-{
-	int s = lower_stmt(cx, parent, kind);
-
-	loop_push_arg(cx->p, s, dst);
-	loop_push_arg(cx->p, s, src);
-}
-
-static int emit_apply(LowerCx *cx, int parent, OpKind op, LoopArg dst, LoopArg a, LoopArg b)
-{
-	int s = lower_stmt(cx, parent, LN_APPLY);
-	LoopNode *nd;
-
-	if (s < 0)
-		return -1;
-	nd = &cx->p->nodes[s];
-	nd->fn = op;
-	loop_apply_defaults(op, &nd->alpha, &nd->beta, &nd->gamma);
-	loop_push_arg(cx->p, s, dst);
-	loop_push_arg(cx->p, s, a);
-	if (loop_apply_arity(op) > 1)
-		loop_push_arg(cx->p, s, b);
-	return s;
-}
-
 /* Loops n, c, then the spatial dims (names of X's layout) over dims. */
 static int plane_nest(LowerCx *cx, int rank, const int64_t *dims, int *vars)
 {
-	int parent = add_loop(cx, -1, "n", dims[0], &vars[0]);
+	int parent = lower_loop(cx, -1, "n", 0, dims[0], &vars[0]);
 
 	if (rank > 1)
-		parent = add_loop(cx, parent, "c", dims[1], &vars[1]);
+		parent = lower_loop(cx, parent, "c", 0, dims[1], &vars[1]);
 	for (int d = 2; d < rank; d++)
-		parent = add_loop(cx, parent, sp_name(rank - 2, d - 2), dims[d], &vars[d]);
+		parent = lower_loop(cx, parent, sp_name(rank - 2, d - 2), 0, dims[d], &vars[d]);
 	return parent;
 }
 
 static void fill_all(LowerCx *cx, int b, LoopArg lit)
 {
 	int64_t dims[MAX_RANK];
-	int rank = buf_shape(cx, b, dims), vars[MAX_RANK];
+	int rank = lower_buf_shape(cx, b, dims), vars[MAX_RANK];
 	int in = plane_nest(cx, rank, dims, vars);
 
-	emit2(cx, in, LN_FILL, lower_ref(cx, b, vars), lit);
+	lower_emit2(cx, in, LN_FILL, lower_ref(cx, b, vars), lit);
 }
 
 /* An f64 temporary holding buffer x widened (apply Cast). */
 static int widen(LowerCx *cx, int x)
 {
 	int64_t dims[MAX_RANK];
-	int rank = buf_shape(cx, x, dims), vars[MAX_RANK];
+	int rank = lower_buf_shape(cx, x, dims), vars[MAX_RANK];
 	int t = lower_temp(cx, "pool_x", DT_F64, rank, dims);
 	int in = plane_nest(cx, rank, dims, vars);
 
-	emit_apply(cx, in, OP_Cast, lower_ref(cx, t, vars), lower_ref(cx, x, vars), loop_lit_int(0));
+	lower_apply_ab(cx, in, OP_Cast, lower_ref(cx, t, vars), lower_ref(cx, x, vars),
+	               loop_lit_int(0));
 	return t;
 }
 
-/* The lowest value of a type: -inf for floats. */
-static LoopArg lowest_lit(DType dt)
-{
-	int bits = 8 * dtype_size(dt);
-
-	if (dtype_is_float(dt))
-		return loop_lit_float(-INFINITY);
-	if (!dtype_is_signed(dt))
-		return loop_lit_int(0);
-	return loop_lit_int(bits == 64 ? INT64_MIN : -((int64_t)1 << (bits - 1)));
-}
-
 /*
- * Window geometry, as ir/interp/pool.c computes it.
+ * Windows: the geometry is the graph interpreter's (win_pool_geom).
  */
-
-static int64_t extent(const Pool *pm, int i) { return (pm->k[i] - 1) * pm->dil[i] + 1; }
-
-static void pool_out(Pool *pm, int i, AutoPad ap, bool ceil_mode)
-{
-	int64_t in = pm->in[i], s = pm->stride[i], span;
-
-	switch (ap) {
-	case PAD_SAME_UPPER:
-	case PAD_SAME_LOWER:
-		pm->out[i] = win_ceil_div(in, s);
-		span = (pm->out[i] - 1) * s + extent(pm, i) - in;
-		span = span > 0 ? span : 0;
-		pm->pad0[i] = ap == PAD_SAME_UPPER ? span / 2 : span - span / 2;
-		pm->pad1[i] = span - pm->pad0[i];
-		return;
-	case PAD_VALID:
-		pm->pad0[i] = pm->pad1[i] = 0;
-		break;
-	case PAD_NOTSET:
-		break;
-	}
-	span = in + pm->pad0[i] + pm->pad1[i] - extent(pm, i);
-	pm->out[i] = (ceil_mode ? win_ceil_div(span, s) : span / s) + 1;
-	if (ceil_mode && (pm->out[i] - 1) * s >= in + pm->pad0[i])
-		pm->out[i]--;
-}
-
-static Status pool_geom(LowerCx *cx, const Node *n, int x, Pool *pm)
-{
-	int64_t pads[2 * MAX_SP], dims[MAX_RANK];
-	int rank = buf_shape(cx, x, dims);
-	AutoPad ap = PAD_NOTSET;
-
-	memset(pm, 0, sizeof(*pm));
-	pm->nsp = rank - 2;
-	for (int i = 0; i < pm->nsp; i++)
-		pm->in[i] = dims[2 + i];
-	TRY(win_read_list(cx->g, n, "kernel_shape", pm->nsp, 1, 1, pm->k));
-	TRY(win_read_list(cx->g, n, "strides", pm->nsp, 1, 1, pm->stride));
-	TRY(win_read_list(cx->g, n, "dilations", pm->nsp, 1, 1, pm->dil));
-	TRY(win_read_list(cx->g, n, "pads", 2 * pm->nsp, 0, 0, pads));
-	TRY(win_read_auto_pad(cx->g, n, &ap));
-	for (int i = 0; i < pm->nsp; i++) {
-		pm->pad0[i] = pads[i];
-		pm->pad1[i] = pads[pm->nsp + i];
-		pool_out(pm, i, ap, attr_i(n, "ceil_mode", 0) == 1);
-	}
-	return ST_OK;
-}
 
 /* The padded extent the windows of dim i touch. */
 static int64_t reach(const Pool *pm, int i)
 {
-	return (pm->out[i] - 1) * pm->stride[i] + extent(pm, i);
+	return (pm->out[i] - 1) * pm->stride[i] + win_pool_extent(pm, i);
 }
 
 /* The buffer the windows read: x itself, or a padded copy (value pad). */
 static int padded_input(LowerCx *cx, int x, const Pool *pm, LoopArg pad)
 {
 	int64_t dims[MAX_RANK];
-	int rank = buf_shape(cx, x, dims), vars[MAX_RANK], idx[MAX_RANK], in, s, xp;
+	int rank = lower_buf_shape(cx, x, dims), vars[MAX_RANK], idx[MAX_RANK], in, xp;
 	bool need = false;
 
 	for (int i = 0; i < pm->nsp; i++) {
@@ -234,25 +106,20 @@ static int padded_input(LowerCx *cx, int x, const Pool *pm, LoopArg pad)
 	memcpy(idx, vars, sizeof(idx));
 	for (int i = 0; i < pm->nsp; i++)
 		idx[2 + i] = loop_add_const(cx->p, vars[2 + i], -pm->pad0[i]);
-	s = lower_stmt(cx, in, LN_COPY);
-	loop_push_arg(cx->p, s, lower_ref(cx, xp, vars));
-	loop_push_arg(cx->p, s, lower_ref(cx, x, idx));
-	if (s >= 0) {
-		cx->p->nodes[s].has_pad = true;
-		cx->p->nodes[s].pad = pad.lit;
-	}
+	lower_copy_pad(cx, in, lower_ref(cx, xp, vars), lower_ref(cx, x, idx), pad);
 	return xp;
 }
 
-/* acc[n, c, o] op= xp[n, c, stride*o + dil*tap], taps innermost. */
-static void window_nest(LowerCx *cx, const Pool *pm, LoopReduce op, int acc, int xp)
+/* Loops n, c and the output positions over dims (Y's shape), vars their
+ * variables, then the window taps innermost; idx gets the padded input's
+ * index [n, c, stride*o + dil*tap].  Returns the innermost loop. */
+static int window_loops(LowerCx *cx, const Pool *pm, int rank, const int64_t *dims, int *vars,
+                        int *idx)
 {
-	int64_t dims[MAX_RANK];
-	int rank = buf_shape(cx, acc, dims), vars[MAX_RANK], tap[MAX_SP], idx[MAX_RANK], in, s;
+	int tap[MAX_SP], in = plane_nest(cx, rank, dims, vars);
 
-	in = plane_nest(cx, rank, dims, vars);
 	for (int i = 0; i < pm->nsp; i++)
-		in = add_loop(cx, in, tap_name(pm->nsp, i), pm->k[i], &tap[i]);
+		in = lower_loop(cx, in, tap_name(pm->nsp, i), 0, pm->k[i], &tap[i]);
 	idx[0] = vars[0];
 	idx[1] = vars[1];
 	for (int i = 0; i < pm->nsp; i++) {
@@ -261,11 +128,19 @@ static void window_nest(LowerCx *cx, const Pool *pm, LoopReduce op, int acc, int
 
 		idx[2 + i] = loop_add(cx->p, o, t);
 	}
-	s = lower_stmt(cx, in, LN_REDUCE);
+	return in;
+}
+
+/* acc[n, c, o] op= xp[n, c, stride*o + dil*tap], taps innermost. */
+static void window_nest(LowerCx *cx, const Pool *pm, LoopReduce op, int acc, int xp)
+{
+	int64_t dims[MAX_RANK];
+	int rank = lower_buf_shape(cx, acc, dims), vars[MAX_RANK], idx[MAX_RANK];
+	int in = window_loops(cx, pm, rank, dims, vars, idx);
+	int s = lower_emit2(cx, in, LN_REDUCE, lower_ref(cx, acc, vars), lower_ref(cx, xp, idx));
+
 	if (s >= 0)
 		cx->p->nodes[s].red = op;
-	loop_push_arg(cx->p, s, lower_ref(cx, acc, vars));
-	loop_push_arg(cx->p, s, lower_ref(cx, xp, idx));
 }
 
 /* Taps of window o along dim i that count toward the average. */
@@ -288,7 +163,7 @@ static int64_t axis_count(const Pool *pm, int i, int64_t o, bool include_pad)
 static LoopArg avg_divisor(LowerCx *cx, const Node *n, const Pool *pm, const int *vars)
 {
 	bool include = attr_i(n, "count_include_pad", 0) == 1, same = true;
-	int64_t total = shape_numel(pm->nsp, pm->out), oidx[MAX_SP] = {0}, first = 0;
+	int64_t total = win_prod(pm->out, pm->nsp), oidx[MAX_SP] = {0}, first = 0;
 	float *cnt = arena_alloc(&cx->p->arena, (size_t)total * sizeof(float));
 	int b;
 
@@ -331,8 +206,8 @@ static LoopArg avg_divisor(LowerCx *cx, const Node *n, const Pool *pm, const int
  * padding. */
 static int tap_keys(LowerCx *cx, const Node *n, const Pool *pm, const int64_t *pdims)
 {
-	int64_t total = shape_numel(pm->nsp, pdims), q[MAX_SP] = {0};
-	int64_t isz = shape_numel(pm->nsp, pm->in);
+	int64_t total = win_prod(pdims, pm->nsp), q[MAX_SP] = {0};
+	int64_t isz = win_prod(pm->in, pm->nsp);
 	double *k = arena_alloc(&cx->p->arena, (size_t)total * sizeof(double));
 
 	if (!k)
@@ -365,8 +240,8 @@ static void out_apply(LowerCx *cx, int rank, const int64_t *dims, OpKind op, int
 {
 	int vars[MAX_RANK], in = plane_nest(cx, rank, dims, vars);
 
-	emit_apply(cx, in, op, lower_ref(cx, dst, vars), full_ref(cx, a, la, vars),
-	           full_ref(cx, b, lb, vars));
+	lower_apply_ab(cx, in, op, lower_ref(cx, dst, vars), full_ref(cx, a, la, vars),
+	               full_ref(cx, b, lb, vars));
 }
 
 /* r = r mod m (r >= 0) with t a temporary of r's shape. */
@@ -391,8 +266,8 @@ static void to_col_major(LowerCx *cx, const Pool *pm, int rank, const int64_t *d
 
 	fill_all(cx, col, loop_lit_float(0.0));
 	for (int d = 0; d < pm->nsp; d++) {
-		double rs = (double)shape_numel(pm->nsp - d - 1, pm->in + d + 1);
-		double cs = (double)shape_numel(d, pm->in);
+		double rs = (double)win_prod(pm->in + d + 1, pm->nsp - d - 1);
+		double cs = (double)win_prod(pm->in, d);
 
 		out_apply(cx, rank, dims, OP_Div, t, r, 0, -1, rs);
 		out_apply(cx, rank, dims, OP_Floor, t, t, 0, -1, 0);
@@ -401,7 +276,7 @@ static void to_col_major(LowerCx *cx, const Pool *pm, int rank, const int64_t *d
 		out_apply(cx, rank, dims, OP_Add, col, col, 0, t, 0);
 	}
 	in = plane_nest(cx, rank, dims, vars);
-	emit2(cx, in, LN_COPY, lower_ref(cx, r, vars), lower_ref(cx, col, vars));
+	lower_emit2(cx, in, LN_COPY, lower_ref(cx, r, vars), lower_ref(cx, col, vars));
 }
 
 /* The key statements of one tap, into scalar s: y and x are references. */
@@ -410,60 +285,38 @@ static void tap_key(LowerCx *cx, int in, int s, int t, LoopArg y, LoopArg x, Loo
 {
 	int idx[1];
 	LoopArg sv = lower_ref(cx, s, idx), tv = lower_ref(cx, t, idx);
-	int c;
+	LoopArg lo = loop_lit_float(-DBL_MAX), hi = loop_lit_float(DBL_MAX);
 
-	c = lower_stmt(cx, in, LN_APPLY);
-	if (c >= 0)
-		cx->p->nodes[c].fn = OP_Clip;
-	loop_push_arg(cx->p, c, sv);
-	loop_push_arg(cx->p, c, y);
-	loop_push_arg(cx->p, c, loop_lit_float(-DBL_MAX));
-	loop_push_arg(cx->p, c, loop_lit_float(DBL_MAX));
-	c = lower_stmt(cx, in, LN_APPLY);
-	if (c >= 0)
-		cx->p->nodes[c].fn = OP_Clip;
-	loop_push_arg(cx->p, c, tv);
-	loop_push_arg(cx->p, c, x);
-	loop_push_arg(cx->p, c, loop_lit_float(-DBL_MAX));
-	loop_push_arg(cx->p, c, loop_lit_float(DBL_MAX));
-	emit_apply(cx, in, OP_Sub, sv, sv, tv);
-	emit_apply(cx, in, OP_Div, sv, sv, loop_lit_float(DBL_TRUE_MIN));
-	emit_apply(cx, in, OP_Min, sv, sv, loop_lit_float(1.0));
-	emit_apply(cx, in, OP_Mul, sv, sv, loop_lit_float(isz));
-	emit_apply(cx, in, OP_Add, sv, sv, key);
+	lower_apply(cx, in, OP_Clip, 4, (LoopArg[]){sv, y, lo, hi});
+	lower_apply(cx, in, OP_Clip, 4, (LoopArg[]){tv, x, lo, hi});
+	lower_apply_ab(cx, in, OP_Sub, sv, sv, tv);
+	lower_apply_ab(cx, in, OP_Div, sv, sv, loop_lit_float(DBL_TRUE_MIN));
+	lower_apply_ab(cx, in, OP_Min, sv, sv, loop_lit_float(1.0));
+	lower_apply_ab(cx, in, OP_Mul, sv, sv, loop_lit_float(isz));
+	lower_apply_ab(cx, in, OP_Add, sv, sv, key);
 }
 
 static Status lower_argmax(LowerCx *cx, const Node *n, const Pool *pm, int y, int xp)
 {
-	int64_t dims[MAX_RANK], pdims[MAX_RANK], pl[2], isz = shape_numel(pm->nsp, pm->in);
-	int rank = buf_shape(cx, y, dims), vars[MAX_RANK], tap[MAX_SP], idx[MAX_RANK], kidx[MAX_SP];
+	int64_t dims[MAX_RANK], pdims[MAX_RANK], pl[2], isz = win_prod(pm->in, pm->nsp);
+	int rank = lower_buf_shape(cx, y, dims), vars[MAX_RANK], idx[MAX_RANK], kidx[MAX_SP];
 	int ind = lower_out(cx, n, 1), keys, r, s, t, plane, in, red;
 	double *base;
 
-	buf_shape(cx, xp, pdims);
+	lower_buf_shape(cx, xp, pdims);
 	keys = tap_keys(cx, n, pm, pdims + 2);
 	r = lower_temp(cx, "am_key", DT_F64, rank, dims);
 	s = lower_temp(cx, "am_s", DT_F64, 0, NULL);
 	t = lower_temp(cx, "am_t", DT_F64, 0, NULL);
 	fill_all(cx, r, loop_lit_float(INFINITY));
-	in = plane_nest(cx, rank, dims, vars);
+	in = window_loops(cx, pm, rank, dims, vars, idx);
 	for (int i = 0; i < pm->nsp; i++)
-		in = add_loop(cx, in, tap_name(pm->nsp, i), pm->k[i], &tap[i]);
-	idx[0] = vars[0];
-	idx[1] = vars[1];
-	for (int i = 0; i < pm->nsp; i++) {
-		int o = pm->stride[i] == 1 ? vars[2 + i] : loop_mul(cx->p, pm->stride[i], vars[2 + i]);
-		int k = pm->dil[i] == 1 ? tap[i] : loop_mul(cx->p, pm->dil[i], tap[i]);
-
-		idx[2 + i] = kidx[i] = loop_add(cx->p, o, k);
-	}
+		kidx[i] = idx[2 + i];
 	tap_key(cx, in, s, t, lower_ref(cx, y, vars), lower_ref(cx, xp, idx),
 	        lower_ref(cx, keys, kidx), (double)isz);
-	red = lower_stmt(cx, in, LN_REDUCE);
+	red = lower_emit2(cx, in, LN_REDUCE, lower_ref(cx, r, vars), lower_ref(cx, s, idx));
 	if (red >= 0)
 		cx->p->nodes[red].red = LR_MIN;
-	loop_push_arg(cx->p, red, lower_ref(cx, r, vars));
-	loop_push_arg(cx->p, red, lower_ref(cx, s, idx));
 	t = lower_temp(cx, "am_tmp", DT_F64, rank, dims);
 	out_mod(cx, rank, dims, r, t, (double)isz);
 	if (attr_i(n, "storage_order", 0) == 1)
@@ -478,8 +331,8 @@ static Status lower_argmax(LowerCx *cx, const Node *n, const Pool *pm, int y, in
 	plane = lower_const(cx, arena_printf(&cx->p->arena, "%s_planes", n->name), DT_F64, 2, pl,
 	                    base);
 	in = plane_nest(cx, rank, dims, vars);
-	emit_apply(cx, in, OP_Add, lower_ref(cx, ind, vars), lower_ref(cx, r, vars),
-	           lower_ref(cx, plane, vars));
+	lower_apply_ab(cx, in, OP_Add, lower_ref(cx, ind, vars), lower_ref(cx, r, vars),
+	               lower_ref(cx, plane, vars));
 	return loop_oom(cx->p);
 }
 
@@ -490,29 +343,29 @@ static Status lower_window_pool(LowerCx *cx, const Node *n)
 	bool is_max = n->op == OP_MaxPool;
 	Pool pm;
 
-	TRY(pool_geom(cx, n, x, &pm));
+	TRY(win_pool_geom(cx->g, n, &node_in(cx->g, n, 0)->v, &pm));
 	if (val_numel(&node_out(cx->g, n, 0)->v) == 0)
 		return ST_OK;
 	for (int i = 0; i < pm.nsp; i++)
 		nnac_assert(pm.out[i] == cx->p->bufs[y].dims[2 + i]);
-	xp = padded_input(cx, x, &pm, is_max ? lowest_lit(dt) : loop_lit_float(0.0));
+	xp = padded_input(cx, x, &pm, is_max ? lower_lowest_lit(dt) : loop_lit_float(0.0));
 	if (is_max) {
-		fill_all(cx, y, lowest_lit(dt));
+		fill_all(cx, y, lower_lowest_lit(dt));
 		window_nest(cx, &pm, LR_MAX, y, xp);
 		if (n->nout > 1 && n->out[1] >= 0)
 			TRY(lower_argmax(cx, n, &pm, y, xp));
 	} else {
 		int64_t dims[MAX_RANK];
-		int rank = buf_shape(cx, y, dims), vars[MAX_RANK], in;
+		int rank = lower_buf_shape(cx, y, dims), vars[MAX_RANK], in;
 
-		if (narrow_float(dt))
+		if (lower_narrow_float(dt))
 			xp = widen(cx, xp);
-		acc = narrow_float(dt) ? lower_temp(cx, "pool_acc", DT_F64, rank, dims) : y;
+		acc = lower_narrow_float(dt) ? lower_temp(cx, "pool_acc", DT_F64, rank, dims) : y;
 		fill_all(cx, acc, loop_lit_float(0.0));
 		window_nest(cx, &pm, LR_SUM, acc, xp);
 		in = plane_nest(cx, rank, dims, vars);
-		emit_apply(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, acc, vars),
-		           avg_divisor(cx, n, &pm, vars));
+		lower_apply_ab(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, acc, vars),
+		               avg_divisor(cx, n, &pm, vars));
 	}
 	return loop_oom(cx->p);
 }
@@ -522,34 +375,32 @@ static Status lower_global_pool(LowerCx *cx, const Node *n)
 {
 	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), acc, src = x;
 	int64_t dims[MAX_RANK], yd[MAX_RANK];
-	int rank = buf_shape(cx, x, dims), vars[MAX_RANK], idx[MAX_RANK], in, s;
+	int rank = lower_buf_shape(cx, x, dims), vars[MAX_RANK], idx[MAX_RANK], in, s;
 	bool is_max = n->op == OP_GlobalMaxPool;
 	DType dt = cx->p->bufs[x].dt;
 
-	buf_shape(cx, y, yd);
-	if (shape_numel(rank, yd) == 0)
+	lower_buf_shape(cx, y, yd);
+	if (win_prod(yd, rank) == 0)
 		return ST_OK;
-	if (shape_numel(rank, dims) == 0) {
-		fill_all(cx, y, is_max ? lowest_lit(dt) : loop_lit_float(0.0));
+	if (win_prod(dims, rank) == 0) {
+		fill_all(cx, y, is_max ? lower_lowest_lit(dt) : loop_lit_float(0.0));
 		return loop_oom(cx->p);
 	}
-	if (!is_max && narrow_float(dt))
+	if (!is_max && lower_narrow_float(dt))
 		src = widen(cx, x);
 	acc = src == x ? y : lower_temp(cx, "pool_acc", DT_F64, rank, yd);
-	fill_all(cx, acc, is_max ? lowest_lit(dt) : loop_lit_float(0.0));
+	fill_all(cx, acc, is_max ? lower_lowest_lit(dt) : loop_lit_float(0.0));
 	in = plane_nest(cx, rank, dims, vars);
 	memcpy(idx, vars, sizeof(idx));
 	for (int d = 2; d < rank; d++)
 		idx[d] = loop_const(cx->p, 0);
-	s = lower_stmt(cx, in, LN_REDUCE);
+	s = lower_emit2(cx, in, LN_REDUCE, lower_ref(cx, acc, idx), lower_ref(cx, src, vars));
 	if (s >= 0)
 		cx->p->nodes[s].red = is_max ? LR_MAX : LR_SUM;
-	loop_push_arg(cx->p, s, lower_ref(cx, acc, idx));
-	loop_push_arg(cx->p, s, lower_ref(cx, src, vars));
 	if (!is_max) {
 		in = plane_nest(cx, rank, yd, vars);
-		emit_apply(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, acc, vars),
-		           loop_lit_float((double)shape_numel(rank - 2, dims + 2)));
+		lower_apply_ab(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, acc, vars),
+		               loop_lit_float((double)win_prod(dims + 2, rank - 2)));
 	}
 	return loop_oom(cx->p);
 }
@@ -569,13 +420,13 @@ Status lower_pool(LowerCx *cx, const Node *n)
  */
 Status lower_lrn(LowerCx *cx, const Node *n)
 {
-	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), xp, sum, k, s, in;
+	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), xp, sum, k, in;
 	int64_t dims[MAX_RANK], pd[MAX_RANK], size = attr_i(n, "size", 1), before = (size - 1) / 2;
-	int rank = buf_shape(cx, x, dims), vars[MAX_RANK], idx[MAX_RANK];
+	int rank = lower_buf_shape(cx, x, dims), vars[MAX_RANK], idx[MAX_RANK];
 	double alpha = attr_f(n, "alpha", 1e-4), beta = attr_f(n, "beta", 0.75);
 	double bias = attr_f(n, "bias", 1.0);
 
-	if (shape_numel(rank, dims) == 0)
+	if (win_prod(dims, rank) == 0)
 		return ST_OK;
 	memcpy(pd, dims, sizeof(pd));
 	pd[1] = dims[1] + size - 1;
@@ -584,32 +435,24 @@ Status lower_lrn(LowerCx *cx, const Node *n)
 	in = plane_nest(cx, rank, pd, vars);
 	memcpy(idx, vars, sizeof(idx));
 	idx[1] = loop_add_const(cx->p, vars[1], -before);
-	s = lower_stmt(cx, in, LN_COPY);
-	loop_push_arg(cx->p, s, lower_ref(cx, xp, vars));
-	loop_push_arg(cx->p, s, lower_ref(cx, x, idx));
-	if (s >= 0) {
-		cx->p->nodes[s].has_pad = true;
-		cx->p->nodes[s].pad = loop_lit_float(0.0).lit;
-	}
+	lower_copy_pad(cx, in, lower_ref(cx, xp, vars), lower_ref(cx, x, idx), loop_lit_float(0.0));
 	fill_all(cx, sum, loop_lit_float(0.0));
-	in = add_loop(cx, plane_nest(cx, rank, dims, vars), "k", size, &k);
+	in = lower_loop(cx, plane_nest(cx, rank, dims, vars), "k", 0, size, &k);
 	memcpy(idx, vars, sizeof(idx));
 	idx[1] = loop_add(cx->p, vars[1], k);
-	s = lower_stmt(cx, in, LN_MAC);
-	loop_push_arg(cx->p, s, lower_ref(cx, sum, vars));
-	loop_push_arg(cx->p, s, lower_ref(cx, xp, idx));
-	loop_push_arg(cx->p, s, lower_ref(cx, xp, idx));
+	lower_emit(cx, in, LN_MAC, 3, (LoopArg[]){lower_ref(cx, sum, vars), lower_ref(cx, xp, idx),
+	           lower_ref(cx, xp, idx)});
 	in = plane_nest(cx, rank, dims, vars);
-	emit_apply(cx, in, OP_Mul, lower_ref(cx, sum, vars), lower_ref(cx, sum, vars),
-	           loop_lit_float(alpha / (double)size));
+	lower_apply_ab(cx, in, OP_Mul, lower_ref(cx, sum, vars), lower_ref(cx, sum, vars),
+	               loop_lit_float(alpha / (double)size));
 	in = plane_nest(cx, rank, dims, vars);
-	emit_apply(cx, in, OP_Add, lower_ref(cx, sum, vars), lower_ref(cx, sum, vars),
-	           loop_lit_float(bias));
+	lower_apply_ab(cx, in, OP_Add, lower_ref(cx, sum, vars), lower_ref(cx, sum, vars),
+	               loop_lit_float(bias));
 	in = plane_nest(cx, rank, dims, vars);
-	emit_apply(cx, in, OP_Pow, lower_ref(cx, sum, vars), lower_ref(cx, sum, vars),
-	           loop_lit_float(beta));
+	lower_apply_ab(cx, in, OP_Pow, lower_ref(cx, sum, vars), lower_ref(cx, sum, vars),
+	               loop_lit_float(beta));
 	in = plane_nest(cx, rank, dims, vars);
-	emit_apply(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, x, vars),
-	           lower_ref(cx, sum, vars));
+	lower_apply_ab(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, x, vars),
+	               lower_ref(cx, sum, vars));
 	return loop_oom(cx->p);
 }

@@ -21,24 +21,6 @@
 
 enum { QX, QSCALE, QZP };
 
-static int emit(LowerCx *cx, int parent, LoopNodeKind kind, int nargs, const LoopArg *args)
-{
-	int s = lower_stmt(cx, parent, kind);
-
-	for (int i = 0; i < nargs; i++)
-		loop_push_arg(cx->p, s, args[i]);
-	return s;
-}
-
-static int emit_apply(LowerCx *cx, int parent, OpKind fn, int nargs, const LoopArg *args)
-{
-	int s = emit(cx, parent, LN_APPLY, nargs, args);
-
-	if (s >= 0)
-		cx->p->nodes[s].fn = fn;
-	return s;
-}
-
 /* The quantization axis, or -1 when the scale is per tensor. */
 static int quant_axis(LowerCx *cx, const Node *n)
 {
@@ -72,21 +54,14 @@ static LoopArg qparam(LowerCx *cx, const Node *n, int i, int axis, const int *va
 	return lower_ref(cx, b, idx);
 }
 
-static bool all_positive(const Value *v)
-{
-	for (int i = 0; i < v->rank; i++)
-		if (v->dims[i] <= 0)
-			return false;
-	return true;
-}
-
 /* A nest over every element of output 0 of n; vars gets its variables. */
 static Status output_nest(LowerCx *cx, const Node *n, int *in, int *vars)
 {
 	const Value *y = &node_out(cx->g, n, 0)->v;
 	int64_t dims[MAX_RANK];
 
-	if (!all_positive(y))
+	*in = -1;
+	if (!lower_all_positive(y))
 		return node_error(cx->g, n, ST_UNSUPPORTED, "empty tensors have no loop nest");
 	memcpy(dims, y->dims, sizeof(dims));
 	*in = lower_nest(cx, -1, y->rank, dims, NULL, vars);
@@ -100,8 +75,9 @@ Status lower_dequantize(LowerCx *cx, const Node *n)
 	y = lower_out(cx, n, 0);
 	x = lower_buf(cx, n->in[QX]);
 	TRY(output_nest(cx, n, &in, vars));
-	emit(cx, in, LN_DEQUANTIZE, 4, (LoopArg[]){lower_ref(cx, y, vars), lower_ref(cx, x, vars),
-	     qparam(cx, n, QSCALE, axis, vars, true), qparam(cx, n, QZP, axis, vars, true)});
+	lower_emit(cx, in, LN_DEQUANTIZE, 4, (LoopArg[]){lower_ref(cx, y, vars),
+	           lower_ref(cx, x, vars), qparam(cx, n, QSCALE, axis, vars, true),
+	           qparam(cx, n, QZP, axis, vars, true)});
 	return loop_oom(cx->p);
 }
 
@@ -115,7 +91,7 @@ static LoopArg float_source(LowerCx *cx, const Node *n, int in, const int *vars)
 	if (dtype_is_float(node_in(cx->g, n, QX)->v.dt))
 		return x;
 	t = lower_temp(cx, "xf", DT_F64, 0, NULL);
-	emit_apply(cx, in, OP_Cast, 2, (LoopArg[]){lower_ref(cx, t, NULL), x});
+	lower_apply(cx, in, OP_Cast, 2, (LoopArg[]){lower_ref(cx, t, NULL), x});
 	return lower_ref(cx, t, NULL);
 }
 
@@ -129,8 +105,9 @@ Status lower_quantize(LowerCx *cx, const Node *n)
 	y = lower_out(cx, n, 0);
 	TRY(output_nest(cx, n, &in, vars));
 	src = float_source(cx, n, in, vars);
-	s = emit(cx, in, LN_QUANTIZE, 4, (LoopArg[]){lower_ref(cx, y, vars), src,
-	         qparam(cx, n, QSCALE, axis, vars, lit_ok), qparam(cx, n, QZP, axis, vars, true)});
+	s = lower_emit(cx, in, LN_QUANTIZE, 4, (LoopArg[]){lower_ref(cx, y, vars), src,
+	               qparam(cx, n, QSCALE, axis, vars, lit_ok),
+	               qparam(cx, n, QZP, axis, vars, true)});
 	if (s >= 0)
 		cx->p->nodes[s].round = LRND_EVEN;
 	return loop_oom(cx->p);

@@ -14,7 +14,8 @@
  *   Y_h = H, Y_c = C
  *
  * with t' = t forward and len - 1 - t backward.  Gate order in W, R and B
- * is RNN i; GRU z r h; LSTM i o f c; peepholes P i o f.  The state, the
+ * is RNN i; GRU z r h; LSTM i o f c; peepholes P i o f; the node's
+ * description is the interpreter's (ir/interp/rnn.h).  The state, the
  * projections and the gates are f64 kernel temporaries, as the graph
  * interpreter (ir/interp/rnn.c) computes in double; results round once
  * into the outputs.  `clip` clamps every gate activation's input (not the
@@ -25,55 +26,9 @@
  */
 #include "lower.h"
 
-#include <ctype.h>
 #include <string.h>
 
-enum { IN_X, IN_W, IN_R, IN_B, IN_SEQ, IN_H0, IN_C0, IN_P, IN_MAX };
-enum { OUT_Y, OUT_H, OUT_C, OUT_MAX };
-enum { MAX_ACTS = 3 };
-
-typedef enum ActKind {
-	ACT_SIGMOID, ACT_TANH, ACT_RELU, ACT_HARD_SIGMOID, ACT_LEAKY_RELU,
-	ACT_THRESHOLDED_RELU, ACT_SCALED_TANH, ACT_AFFINE, ACT_ELU, ACT_SOFTSIGN,
-	ACT_SOFTPLUS, ACT_COUNT
-} ActKind;
-
-/* Names, which take alpha / beta, and their defaults: rnn.c's table. */
-static const struct {
-	const char *name;
-	bool has_alpha, has_beta;
-	double alpha, beta;
-} act_info[] = {
-	[ACT_SIGMOID] = {"Sigmoid", false, false, 0, 0},
-	[ACT_TANH] = {"Tanh", false, false, 0, 0},
-	[ACT_RELU] = {"Relu", false, false, 0, 0},
-	[ACT_HARD_SIGMOID] = {"HardSigmoid", true, true, 0.2, 0.5},
-	[ACT_LEAKY_RELU] = {"LeakyRelu", true, false, 0.01, 0},
-	[ACT_THRESHOLDED_RELU] = {"ThresholdedRelu", true, false, 1.0, 0},
-	[ACT_SCALED_TANH] = {"ScaledTanh", true, true, 1.0, 1.0},
-	[ACT_AFFINE] = {"Affine", true, true, 1.0, 0.0},
-	[ACT_ELU] = {"Elu", true, false, 1.0, 0},
-	[ACT_SOFTSIGN] = {"Softsign", false, false, 0, 0},
-	[ACT_SOFTPLUS] = {"Softplus", false, false, 0, 0},
-};
-_Static_assert(ARRAY_LEN(act_info) == ACT_COUNT, "activation table");
-
-typedef struct Act {
-	ActKind kind;
-	double alpha, beta;
-} Act;
-
-/* The node's description: rnn.c's Rnn. */
-typedef struct Rnn {
-	int gates, nact;
-	int ndir;
-	bool reverse, batch_major;
-	int64_t seq, batch, input, hidden;
-	bool has_clip;
-	double clip;
-	bool linear_before_reset, input_forget;
-	Act act[2][MAX_ACTS];
-} Rnn;
+#include "interp/rnn.h"
 
 /* An operand of a gate nest over (b, j): buf[b, off + j] (COL), a
  * parameter buf[d, off + j] (PAR), or a literal. */
@@ -103,109 +58,17 @@ static Opnd col(int buf, int64_t off) { return (Opnd){K_COL, buf, off, 0}; }
 static Opnd par(int buf, int64_t off) { return (Opnd){K_PAR, buf, off, 0}; }
 static Opnd lit(double v) { return (Opnd){K_LIT, -1, 0, v}; }
 
-/*
- * Attributes.
- */
-
-static bool name_eq(const char *a, const char *b)
+/* The node's description (ir/interp/rnn.h) from its input types. */
+static Status describe(LowerCx *cx, const Node *n, Rnn *r)
 {
-	for (; *a && *b; a++, b++)
-		if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
-			return false;
-	return *a == *b;
-}
+	const Value *v[IN_MAX] = {NULL};
 
-static bool act_lookup(const char *name, ActKind *kind)
-{
-	for (int k = 0; k < ACT_COUNT; k++) {
-		if (name_eq(name, act_info[k].name)) {
-			*kind = (ActKind)k;
-			return true;
-		}
+	for (int i = 0; i < n->nin && i < IN_MAX; i++) {
+		const Tensor *t = node_in(cx->g, n, i);
+
+		v[i] = t ? &t->v : NULL;
 	}
-	return false;
-}
-
-typedef struct ParamList {
-	const double *v;
-	int n, next;
-} ParamList;
-
-static double param_next(ParamList *pl, bool takes, double def)
-{
-	if (!takes)
-		return 0;
-	return pl->next < pl->n ? pl->v[pl->next++] : def;
-}
-
-static void act_defaults(Rnn *r, OpKind op)
-{
-	static const ActKind defs[3][MAX_ACTS] = {
-		{ACT_TANH}, {ACT_SIGMOID, ACT_TANH}, {ACT_SIGMOID, ACT_TANH, ACT_TANH}
-	};
-	int cell = op == OP_RNN ? 0 : op == OP_GRU ? 1 : 2;
-
-	for (int d = 0; d < 2; d++) {
-		for (int k = 0; k < r->nact; k++) {
-			ActKind a = defs[cell][k];
-			r->act[d][k] = (Act){a, act_info[a].alpha, act_info[a].beta};
-		}
-	}
-}
-
-/* The activations list: nact names per direction, or one direction's
- * worth shared by both. */
-static Status parse_acts(LowerCx *cx, const Node *n, Rnn *r)
-{
-	const Attr *names = attr_find(n, "activations");
-	int count = names ? names->n : 0;
-	ParamList al = {0}, be = {0};
-	Act list[2 * MAX_ACTS];
-
-	act_defaults(r, n->op);
-	if (count == 0)
-		return ST_OK;
-	if (names->kind != ATTR_STRINGS || (count != r->nact * r->ndir && count != r->nact))
-		return node_error(cx->g, n, ST_INVALID, "expected %d activations, got %d",
-		                  r->nact * r->ndir, count);
-	al.v = attr_floats(n, "activation_alpha", &al.n);
-	be.v = attr_floats(n, "activation_beta", &be.n);
-	for (int i = 0; i < count; i++) {
-		ActKind k;
-
-		if (!act_lookup(names->strings[i], &k))
-			return node_error(cx->g, n, ST_INVALID, "unknown activation '%s'",
-			                  names->strings[i]);
-		list[i].kind = k;
-		list[i].alpha = param_next(&al, act_info[k].has_alpha, act_info[k].alpha);
-		list[i].beta = param_next(&be, act_info[k].has_beta, act_info[k].beta);
-	}
-	for (int d = 0; d < r->ndir; d++)
-		for (int k = 0; k < r->nact; k++)
-			r->act[d][k] = list[(d * r->nact + k) % count];
-	return ST_OK;
-}
-
-static Status rnn_parse(LowerCx *cx, const Node *n, Rnn *r)
-{
-	const char *dir = attr_s(n, "direction", "forward");
-	const Value *x = &node_in(cx->g, n, IN_X)->v, *rw = &node_in(cx->g, n, IN_R)->v;
-
-	memset(r, 0, sizeof(*r));
-	r->gates = n->op == OP_RNN ? 1 : n->op == OP_GRU ? 3 : 4;
-	r->nact = n->op == OP_RNN ? 1 : n->op == OP_GRU ? 2 : 3;
-	r->ndir = strcmp(dir, "bidirectional") == 0 ? 2 : 1;
-	r->reverse = strcmp(dir, "reverse") == 0;
-	r->batch_major = attr_i(n, "layout", 0) == 1;
-	r->has_clip = attr_find(n, "clip") != NULL;
-	r->clip = attr_f(n, "clip", 0);
-	r->linear_before_reset = attr_i(n, "linear_before_reset", 0) != 0;
-	r->input_forget = attr_i(n, "input_forget", 0) != 0;
-	r->seq = x->dims[r->batch_major ? 1 : 0];
-	r->batch = x->dims[r->batch_major ? 0 : 1];
-	r->input = x->dims[2];
-	r->hidden = rw->dims[2];
-	return parse_acts(cx, n, r);
+	return rnn_parse(cx->g, n, v, r);
 }
 
 /*
@@ -230,36 +93,26 @@ static LoopArg opnd_ref(RnnCx *rc, Opnd o, int bv, int jv)
 /* Loops b in b0..b1, j in 0..width under the current parent. */
 static int bj_nest(RnnCx *rc, int64_t width, int *bv, int *jv)
 {
-	LowerCx *cx = rc->cx;
-	int fb = loop_new_for(cx->p, bj_names[0], rc->b0, rc->b1 - rc->b0, 1);
-	int fj = loop_new_for(cx->p, bj_names[1], 0, width, 1);
+	int fb = lower_loop(rc->cx, rc->parent, bj_names[0], rc->b0, rc->b1 - rc->b0, bv);
 
-	loop_append_in(cx->p, cx->kernel, rc->parent, fb);
-	loop_append_in(cx->p, cx->kernel, fb, fj);
-	*bv = loop_var(cx->p, fb);
-	*jv = loop_var(cx->p, fj);
-	return fj;
+	return lower_loop(rc->cx, fb, bj_names[1], 0, width, jv);
 }
 
 /* dst = op(a[0], ...) for b in b0..b1, j in 0..width; alpha, beta set. */
 static void gate_apply(RnnCx *rc, int64_t width, OpKind op, Opnd dst, const Opnd *a,
                        double alpha, double beta)
 {
-	LowerCx *cx = rc->cx;
-	int bv, jv, in = bj_nest(rc, width, &bv, &jv), s = lower_stmt(cx, in, LN_APPLY);
-	int arity = loop_apply_arity(op);
+	int bv, jv, in = bj_nest(rc, width, &bv, &jv), arity = loop_apply_arity(op), s;
+	LoopArg args[LOOP_MAX_ARGS];
 
-	if (s >= 0) {
-		LoopNode *nd = &cx->p->nodes[s];
-
-		nd->fn = op;
-		loop_apply_defaults(op, &nd->alpha, &nd->beta, &nd->gamma);
-		nd->alpha = alpha;
-		nd->beta = beta;
-	}
-	loop_push_arg(cx->p, s, opnd_ref(rc, dst, bv, jv));
+	args[0] = opnd_ref(rc, dst, bv, jv);
 	for (int i = 0; i < arity; i++)
-		loop_push_arg(cx->p, s, opnd_ref(rc, a[i], bv, jv));
+		args[1 + i] = opnd_ref(rc, a[i], bv, jv);
+	s = lower_apply(rc->cx, in, op, 1 + arity, args);
+	if (s >= 0) {
+		rc->cx->p->nodes[s].alpha = alpha;
+		rc->cx->p->nodes[s].beta = beta;
+	}
 }
 
 static void ew1(RnnCx *rc, OpKind op, Opnd dst, Opnd a)
@@ -350,29 +203,28 @@ static void project(RnnCx *rc, int acc, int64_t rows, int mat, int64_t row0, int
 {
 	LowerCx *cx = rc->cx;
 	int64_t cols = src_buf < 0 ? rc->r.input : rc->r.hidden;
-	int bv, gv, kv, in, s, fk, idx[3], bias = rc->in[IN_B];
+	int bv, gv, kv, in, idx[3], bias = rc->in[IN_B];
+	LoopArg args[3];
 	Opnd one = bias >= 0 ? par(bias, boff) : lit(0.0);
 
 	gate_apply(rc, rows, OP_Cast, col(acc, row0), &one, 0, 0);
 	in = bj_nest(rc, rows, &bv, &gv);
-	fk = loop_new_for(cx->p, "k", 0, cols, 1);
-	loop_append_in(cx->p, cx->kernel, in, fk);
-	kv = loop_var(cx->p, fk);
-	s = lower_stmt(cx, fk, LN_MAC);
+	in = lower_loop(cx, in, "k", 0, cols, &kv);
 	idx[0] = bv;
 	idx[1] = loop_add_const(cx->p, gv, row0);
-	loop_push_arg(cx->p, s, lower_ref(cx, acc, idx));
+	args[0] = lower_ref(cx, acc, idx);
 	idx[0] = loop_const(cx->p, rc->d);
 	idx[1] = loop_add_const(cx->p, gv, row0);
 	idx[2] = kv;
-	loop_push_arg(cx->p, s, lower_ref(cx, mat, idx));
+	args[1] = lower_ref(cx, mat, idx);
 	if (src_buf < 0) {
-		loop_push_arg(cx->p, s, x_ref(rc, bv, kv));
+		args[2] = x_ref(rc, bv, kv);
 	} else {
 		idx[0] = bv;
 		idx[1] = kv;
-		loop_push_arg(cx->p, s, lower_ref(cx, src_buf, idx));
+		args[2] = lower_ref(cx, src_buf, idx);
 	}
+	lower_emit(cx, in, LN_MAC, 3, args);
 }
 
 /*
@@ -489,26 +341,19 @@ static LoopArg y_ref(RnnCx *rc, int te, int bv, int jv)
 
 static void cast_stmt(RnnCx *rc, int parent, LoopArg dst, LoopArg src)
 {
-	int s = lower_stmt(rc->cx, parent, LN_APPLY);
-
-	if (s >= 0)
-		rc->cx->p->nodes[s].fn = OP_Cast;
-	loop_push_arg(rc->cx->p, s, dst);
-	loop_push_arg(rc->cx->p, s, src);
+	lower_apply(rc->cx, parent, OP_Cast, 2, (LoopArg[]){dst, src});
 }
 
 /* State temporary st from initial state buffer init (or zero). */
 static void init_state(RnnCx *rc, int st, int init)
 {
-	int bv, jv, in = bj_nest(rc, rc->r.hidden, &bv, &jv), s;
+	int bv, jv, in = bj_nest(rc, rc->r.hidden, &bv, &jv);
+	LoopArg s = opnd_ref(rc, col(st, 0), bv, jv);
 
-	if (init >= 0) {
-		cast_stmt(rc, in, opnd_ref(rc, col(st, 0), bv, jv), state_ref(rc, init, bv, jv));
-		return;
-	}
-	s = lower_stmt(rc->cx, in, LN_FILL);
-	loop_push_arg(rc->cx->p, s, opnd_ref(rc, col(st, 0), bv, jv));
-	loop_push_arg(rc->cx->p, s, loop_lit_float(0.0));
+	if (init >= 0)
+		cast_stmt(rc, in, s, state_ref(rc, init, bv, jv));
+	else
+		lower_emit2(rc->cx, in, LN_FILL, s, loop_lit_float(0.0));
 }
 
 /* Final state st into output out ([ndir][batch][hidden] layout). */
@@ -525,18 +370,13 @@ static void store_state(RnnCx *rc, int out, int st)
 /* Y rows at times len .. seq-1 of the batch run stay zero. */
 static void zero_tail(RnnCx *rc)
 {
-	LowerCx *cx = rc->cx;
-	int ft, bv, jv, in, s;
+	int tv, bv, jv, in;
 
 	if (rc->out[OUT_Y] < 0 || rc->len >= rc->r.seq)
 		return;
-	ft = loop_new_for(cx->p, "t", rc->len, rc->r.seq - rc->len, 1);
-	loop_append_in(cx->p, cx->kernel, -1, ft);
-	rc->parent = ft;
+	rc->parent = lower_loop(rc->cx, -1, "t", rc->len, rc->r.seq - rc->len, &tv);
 	in = bj_nest(rc, rc->r.hidden, &bv, &jv);
-	s = lower_stmt(cx, in, LN_FILL);
-	loop_push_arg(cx->p, s, y_ref(rc, loop_var(cx->p, ft), bv, jv));
-	loop_push_arg(cx->p, s, loop_lit_float(0.0));
+	lower_emit2(rc->cx, in, LN_FILL, y_ref(rc, tv, bv, jv), loop_lit_float(0.0));
 	rc->parent = -1;
 }
 
@@ -555,11 +395,9 @@ static void time_loop(RnnCx *rc)
 	LowerCx *cx = rc->cx;
 	int64_t gh = rc->r.gates * rc->r.hidden;
 	bool backwards = rc->r.reverse || rc->d == 1;
-	int ft = loop_new_for(cx->p, "t", 0, rc->len, 1), tv, bv, jv, in;
+	int tv, bv, jv, in;
 
-	loop_append_in(cx->p, cx->kernel, -1, ft);
-	tv = loop_var(cx->p, ft);
-	rc->parent = ft;
+	rc->parent = lower_loop(cx, -1, "t", 0, rc->len, &tv);
 	rc->tidx = backwards ? loop_add_const(cx->p, loop_mul(cx->p, -1, tv), rc->len - 1) : tv;
 	project(rc, rc->xw, gh, rc->in[IN_W], 0, -1, 0);
 	project(rc, rc->hr, hr_rows(rc), rc->in[IN_R], 0, rc->h, gh);
@@ -625,7 +463,7 @@ Status lower_rnn(LowerCx *cx, const Node *n)
 	rc.cx = cx;
 	rc.n = n;
 	rc.parent = -1;
-	TRY(rnn_parse(cx, n, &rc.r));
+	TRY(describe(cx, n, &rc.r));
 	for (int i = 0; i < IN_MAX; i++)
 		rc.in[i] = i < n->nin ? lower_buf(cx, n->in[i]) : -1;
 	for (int i = 0; i < OUT_MAX; i++)

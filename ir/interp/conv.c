@@ -5,8 +5,9 @@
  * for the forward convolutions and [C][M/group][k...] for ConvTranspose,
  * with any number of spatial dimensions.  The window geometry (kernel,
  * strides, dilations, padding resolved from auto_pad, output size) is
- * computed by one function, conv_geom(), for both infer and eval, so the
- * two can never disagree.
+ * computed by one function, win_conv_geom() (declared in window.h), for
+ * infer, eval and the loop lowering (passes/lower_conv.c), so they can
+ * never disagree.
  *
  * Every kernel computes in double.  The integer convolutions subtract the
  * zero points first and then run the float kernel: products of 8-bit values
@@ -19,22 +20,10 @@
 
 #include "window.h"
 
-typedef struct Geom {
-	int nsp;                     /* spatial dimensions */
-	bool transposed;             /* ConvTranspose: W is [C][M/group][k...] */
-	int64_t batch, cin, cout;    /* N, C, M; DIM_UNKNOWN when not known */
-	int64_t group;
-	int64_t in[MAX_SP];          /* X spatial sizes */
-	int64_t k[MAX_SP];           /* kernel spatial sizes */
-	int64_t out[MAX_SP];         /* Y spatial sizes */
-	int64_t stride[MAX_SP], dil[MAX_SP];
-	int64_t pad0[MAX_SP];        /* padding before each dim */
-	int64_t pad1[MAX_SP];        /* padding after each dim */
-} Geom;
 
 
 /* strides, dilations, pads, group: the attributes every convolution has. */
-static Status window_attrs(Graph *g, const Node *n, Geom *gm)
+static Status window_attrs(Graph *g, const Node *n, ConvGeom *gm)
 {
 	int64_t pads[2 * MAX_SP];
 	Status st;
@@ -55,7 +44,7 @@ static Status window_attrs(Graph *g, const Node *n, Geom *gm)
 }
 
 /* Kernel sizes from W, checked against the optional kernel_shape. */
-static Status kernel_dims(Graph *g, const Node *n, const Value *w, Geom *gm)
+static Status kernel_dims(Graph *g, const Node *n, const Value *w, ConvGeom *gm)
 {
 	int64_t ks[MAX_SP];
 	Status st = win_read_list(g, n, "kernel_shape", gm->nsp, DIM_UNKNOWN, 1, ks);
@@ -76,10 +65,13 @@ static Status kernel_dims(Graph *g, const Node *n, const Value *w, Geom *gm)
 	return ST_OK;
 }
 
-static int64_t extent(const Geom *gm, int i) { return (gm->k[i] - 1) * gm->dil[i] + 1; }
+int64_t win_conv_extent(const ConvGeom *gm, int i)
+{
+	return (gm->k[i] - 1) * gm->dil[i] + 1;
+}
 
 /* Splits a total padding between the two sides as auto_pad asks. */
-static void split_pad(Geom *gm, int i, int64_t total, bool upper)
+static void split_pad(ConvGeom *gm, int i, int64_t total, bool upper)
 {
 	int64_t half = win_floor_div(total, 2);
 
@@ -88,7 +80,7 @@ static void split_pad(Geom *gm, int i, int64_t total, bool upper)
 }
 
 /* Output size of spatial dim i of a forward convolution. */
-static Status fwd_out(Graph *g, const Node *n, Geom *gm, int i, AutoPad ap)
+static Status fwd_out(Graph *g, const Node *n, ConvGeom *gm, int i, AutoPad ap)
 {
 	int64_t in = gm->in[i], s = gm->stride[i], span;
 
@@ -100,7 +92,7 @@ static Status fwd_out(Graph *g, const Node *n, Geom *gm, int i, AutoPad ap)
 	case PAD_SAME_UPPER:
 	case PAD_SAME_LOWER:
 		gm->out[i] = win_ceil_div(in, s);
-		span = (gm->out[i] - 1) * s + extent(gm, i) - in;
+		span = (gm->out[i] - 1) * s + win_conv_extent(gm, i) - in;
 		split_pad(gm, i, span > 0 ? span : 0, ap == PAD_SAME_UPPER);
 		return ST_OK;
 	case PAD_VALID:
@@ -109,12 +101,12 @@ static Status fwd_out(Graph *g, const Node *n, Geom *gm, int i, AutoPad ap)
 	case PAD_NOTSET:
 		break;
 	}
-	span = in + gm->pad0[i] + gm->pad1[i] - extent(gm, i);
+	span = in + gm->pad0[i] + gm->pad1[i] - win_conv_extent(gm, i);
 	if (span < 0)
 		return node_error(g, n, ST_INVALID,
 		                  "spatial dim %d: padded input size %lld is smaller than the kernel extent %lld",
 		                  i, (long long)(in + gm->pad0[i] + gm->pad1[i]),
-		                  (long long)extent(gm, i));
+		                  (long long)win_conv_extent(gm, i));
 	gm->out[i] = span / s + 1;
 	return ST_OK;
 }
@@ -123,7 +115,7 @@ static Status fwd_out(Graph *g, const Node *n, Geom *gm, int i, AutoPad ap)
  * The explicit output size of ConvTranspose dim i, from output_shape or
  * auto_pad SAME_*, or -1 when the output follows from the pads.
  */
-static int64_t transposed_target(const Node *n, const Geom *gm, int i, AutoPad ap)
+static int64_t transposed_target(const Node *n, const ConvGeom *gm, int i, AutoPad ap)
 {
 	int count;
 	const int64_t *os = attr_ints(n, "output_shape", &count);
@@ -136,7 +128,7 @@ static int64_t transposed_target(const Node *n, const Geom *gm, int i, AutoPad a
 }
 
 /* Output size of spatial dim i of ConvTranspose. */
-static Status tr_out(Graph *g, const Node *n, Geom *gm, int i, AutoPad ap, int64_t opad)
+static Status tr_out(Graph *g, const Node *n, ConvGeom *gm, int i, AutoPad ap, int64_t opad)
 {
 	int64_t full, target;
 
@@ -144,7 +136,7 @@ static Status tr_out(Graph *g, const Node *n, Geom *gm, int i, AutoPad ap, int64
 		gm->out[i] = DIM_UNKNOWN;
 		return ST_OK;
 	}
-	full = gm->stride[i] * (gm->in[i] - 1) + opad + extent(gm, i);
+	full = gm->stride[i] * (gm->in[i] - 1) + opad + win_conv_extent(gm, i);
 	target = transposed_target(n, gm, i, ap);
 	if (target >= 0) {
 		split_pad(gm, i, full - target, ap == PAD_SAME_UPPER);
@@ -158,7 +150,7 @@ static Status tr_out(Graph *g, const Node *n, Geom *gm, int i, AutoPad ap, int64
 	return ST_OK;
 }
 
-static Status output_shape_attr(Graph *g, const Node *n, const Geom *gm)
+static Status output_shape_attr(Graph *g, const Node *n, const ConvGeom *gm)
 {
 	int count;
 	const int64_t *os = attr_ints(n, "output_shape", &count);
@@ -175,7 +167,7 @@ static Status output_shape_attr(Graph *g, const Node *n, const Geom *gm)
 	return ST_OK;
 }
 
-static Status out_dims(Graph *g, const Node *n, Geom *gm, AutoPad ap)
+static Status out_dims(Graph *g, const Node *n, ConvGeom *gm, AutoPad ap)
 {
 	int64_t opad[MAX_SP];
 	Status st;
@@ -198,7 +190,7 @@ static Status out_dims(Graph *g, const Node *n, Geom *gm, AutoPad ap)
 static bool known_mismatch(int64_t a, int64_t b) { return a >= 0 && b >= 0 && a != b; }
 
 /* Channel counts of X, W and the group attribute must agree. */
-static Status channels(Graph *g, const Node *n, const Value *w, Geom *gm)
+static Status channels(Graph *g, const Node *n, const Value *w, ConvGeom *gm)
 {
 	int64_t wc = w->dims[gm->transposed ? 0 : 1];
 	int64_t wm = w->dims[gm->transposed ? 1 : 0];
@@ -223,8 +215,7 @@ static Status channels(Graph *g, const Node *n, const Value *w, Geom *gm)
 	return ST_OK;
 }
 
-/* The whole window geometry of node n for input types x and w. */
-static Status conv_geom(Graph *g, const Node *n, const Value *x, const Value *w, Geom *gm)
+Status win_conv_geom(Graph *g, const Node *n, const Value *x, const Value *w, ConvGeom *gm)
 {
 	AutoPad ap = PAD_NOTSET;
 	Status st;
@@ -248,7 +239,7 @@ static Status conv_geom(Graph *g, const Node *n, const Value *x, const Value *w,
 	return out_dims(g, n, gm, ap);
 }
 
-static void geom_out_dims(const Geom *gm, int64_t *dims)
+static void geom_out_dims(const ConvGeom *gm, int64_t *dims)
 {
 	dims[0] = gm->batch;
 	dims[1] = gm->cout;
@@ -296,8 +287,8 @@ static Status same_dtype(Graph *g, const Node *n, int a, int b, const char *what
 static Status geom_out(Graph *g, Node *n, int wi, DType dt)
 {
 	int64_t dims[MAX_RANK];
-	Geom gm;
-	Status st = conv_geom(g, n, &node_in(g, n, 0)->v, &node_in(g, n, wi)->v, &gm);
+	ConvGeom gm;
+	Status st = win_conv_geom(g, n, &node_in(g, n, 0)->v, &node_in(g, n, wi)->v, &gm);
 
 	if (st)
 		return st;
@@ -395,7 +386,7 @@ typedef struct Tap {
  * "from" row land inside the "to" row, to = from * s + kx * dil - pad0
  * (transposed) or from = to * s + kx * dil - pad0 (forward).
  */
-static Tap *last_dim_taps(Arena *a, const Geom *gm)
+static Tap *last_dim_taps(Arena *a, const ConvGeom *gm)
 {
 	int d = gm->nsp - 1;
 	int64_t s = gm->stride[d];
@@ -419,7 +410,7 @@ static Tap *last_dim_taps(Arena *a, const Geom *gm)
  * reads through outer kernel tap kidx, or -1 when it falls into padding.
  * Transposed: the output row that input row oidx writes to.
  */
-static int64_t tap_row(const Geom *gm, const int64_t *oidx, const int64_t *kidx)
+static int64_t tap_row(const ConvGeom *gm, const int64_t *oidx, const int64_t *kidx)
 {
 	const int64_t *lim = gm->transposed ? gm->out : gm->in;
 	int64_t row = 0;
@@ -485,7 +476,7 @@ static void mac1(double *restrict y, int64_t ys, const double *restrict x, int64
  * Forward, output column i reads input column i * s; transposed, input
  * column i writes output column i * s.
  */
-static void tap_rows(const Geom *gm, const Tap *tap, const Planes *p, int64_t xrow,
+static void tap_rows(const ConvGeom *gm, const Tap *tap, const Planes *p, int64_t xrow,
                      int64_t yrow, int64_t wofs)
 {
 	int last = gm->nsp - 1;
@@ -512,7 +503,7 @@ static void tap_rows(const Geom *gm, const Tap *tap, const Planes *p, int64_t xr
 }
 
 /* Row r (index ridx over all spatial dims but the last) of plane p. */
-static void conv_row(const Geom *gm, const Tap *taps, const Planes *p, int64_t r,
+static void conv_row(const ConvGeom *gm, const Tap *taps, const Planes *p, int64_t r,
                      const int64_t *ridx)
 {
 	int last = gm->nsp - 1;
@@ -531,7 +522,7 @@ static void conv_row(const Geom *gm, const Tap *taps, const Planes *p, int64_t r
 }
 
 /* The planes of output channel m of image nb. */
-static Planes channel_planes(const Geom *gm, const double *x, const double *w, double *y,
+static Planes channel_planes(const ConvGeom *gm, const double *x, const double *w, double *y,
                              int64_t nb, int64_t m)
 {
 	int64_t cg = gm->cin / gm->group, mg = gm->cout / gm->group, grp = m / mg;
@@ -557,7 +548,7 @@ static Planes channel_planes(const Geom *gm, const double *x, const double *w, d
  * the few input rows one output row needs stay in cache while every
  * channel of the block reads them.
  */
-static void conv_block(const Geom *gm, const Tap *taps, const double *x, const double *w,
+static void conv_block(const ConvGeom *gm, const Tap *taps, const double *x, const double *w,
                        double *y, int64_t nb, int64_t m0, int64_t m1)
 {
 	int last = gm->nsp - 1;
@@ -579,7 +570,7 @@ static void conv_block(const Geom *gm, const Tap *taps, const double *x, const d
  * go in blocks whose weights fit in about 256 KiB, so that neither the
  * weights nor the input rows are fetched from memory again for each row.
  */
-static void conv_run(const Geom *gm, const Tap *taps, const double *x, const double *w,
+static void conv_run(const ConvGeom *gm, const Tap *taps, const double *x, const double *w,
                      const double *b, double *y)
 {
 	int64_t mg = gm->cout / gm->group, osz = win_prod(gm->out, gm->nsp);
@@ -609,9 +600,9 @@ static const Value *opt_in(const Node *n, const Value *const *in, int i)
 static Status conv_compute(EvalCtx *cx, const Node *n, const Value *xv, const Value *wv,
                            const double *x, const double *w, const double *b, double **y)
 {
-	Geom gm;
+	ConvGeom gm;
 	Tap *taps;
-	Status st = conv_geom(cx->g, n, xv, wv, &gm);
+	Status st = win_conv_geom(cx->g, n, xv, wv, &gm);
 
 	if (st)
 		return st;

@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "op.h"
+#include "matmul.h"
 
 /* The shapes of one (batched) product [M,K] x [K,N]. */
 typedef struct MatDims {
@@ -518,8 +518,7 @@ static double *expand_scale(Arena *ar, const Value *x, const Value *s, bool rows
 	return e;
 }
 
-/* The reference's multiplier: a_scale * b_scale / y_scale in f32 arithmetic. */
-static double qlinear_multiplier(double as, double bs, double ys, DType dt)
+double matmul_qlinear_multiplier(double as, double bs, double ys, DType dt)
 {
 	if (dt == DT_F32)
 		return (float)((float)(as * bs) / (float)ys);
@@ -541,7 +540,7 @@ static void qlinear_store(const MatDims *d, const QScales *q, const uint64_t *ac
 			int64_t o = (t * d->m + i) * d->n + j;
 			double as = d->k ? q->a[(ao * d->m + i) * d->k] : 0;
 			double bs = d->k ? q->b[bo * d->k * d->n + j] : 0;
-			double mult = qlinear_multiplier(as, bs, q->y, q->dt);
+			double mult = matmul_qlinear_multiplier(as, bs, q->y, q->dt);
 
 			val_set_f64(y, o, nearbyint((double)(int64_t)acc[o] * mult + q->yzp));
 		}

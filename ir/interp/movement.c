@@ -9,12 +9,13 @@
  * from attributes into inputs (Reshape's shape, Slice's starts, Pad's pads,
  * ...) are read by one planning function shared by infer and eval: infer
  * passes in == NULL and gets them from constant inputs, eval from the
- * run-time values, so both always agree on the output layout.
+ * run-time values, so both always agree on the output layout.  The loop
+ * lowering plans with the same functions (movement.h).
  */
 #include <math.h>
 #include <string.h>
 
-#include "op.h"
+#include "movement.h"
 
 
 /* An integer-list argument, from an attribute or an input. */
@@ -220,8 +221,7 @@ static Status reshape_infer(Graph *g, Node *n)
 	return ST_OK;
 }
 
-/* Transpose's permutation; the default reverses the axes. */
-static Status transpose_perm(Graph *g, const Node *n, int rank, int *perm)
+Status move_transpose_perm(Graph *g, const Node *n, int rank, int *perm)
 {
 	int count;
 	const int64_t *p = attr_ints(n, "perm", &count);
@@ -252,7 +252,7 @@ static Status transpose_infer(Graph *g, Node *n)
 	TRY(check_inputs(g, n, 1, 1));
 	TRY(infer_dtype(g, n, 0, DTM_ALL));
 	x = in_val(g, n, 0);
-	TRY(transpose_perm(g, n, x->rank, perm));
+	TRY(move_transpose_perm(g, n, x->rank, perm));
 	for (int i = 0; i < x->rank; i++)
 		dims[i] = x->dims[perm[i]];
 	infer_out(g, n, 0, x->dt, x->rank, dims);
@@ -264,7 +264,7 @@ static Status transpose_eval(EvalCtx *cx, const Node *n, const Value *const *in,
 	int perm[MAX_RANK];
 	int64_t strides[MAX_RANK], step[MAX_RANK];
 
-	TRY(transpose_perm(cx->g, n, in[0]->rank, perm));
+	TRY(move_transpose_perm(cx->g, n, in[0]->rank, perm));
 	val_strides(in[0], strides);
 	for (int i = 0; i < in[0]->rank; i++)
 		step[i] = strides[perm[i]];
@@ -272,7 +272,7 @@ static Status transpose_eval(EvalCtx *cx, const Node *n, const Value *const *in,
 	return ST_OK;
 }
 
-static Status concat_axis(Graph *g, const Node *n, int rank, int64_t *axis)
+Status move_concat_axis(Graph *g, const Node *n, int rank, int64_t *axis)
 {
 	const Attr *a = attr_find(n, "axis");
 
@@ -312,7 +312,7 @@ static Status concat_infer(Graph *g, Node *n)
 	TRY(check_inputs(g, n, 1, n->nin));
 	TRY(infer_dtype(g, n, 0, DTM_ALL));
 	x = in_val(g, n, 0);
-	TRY(concat_axis(g, n, x->rank, &axis));
+	TRY(move_concat_axis(g, n, x->rank, &axis));
 	memcpy(dims, x->dims, sizeof(dims));
 	for (int i = 1; i < n->nin; i++) {
 		TRY(concat_check(g, n, i, axis));
@@ -327,7 +327,7 @@ static Status concat_eval(EvalCtx *cx, const Node *n, const Value *const *in, Va
 	int64_t axis, outer, inner, es = dtype_size(out[0]->dt);
 	char *dst = out[0]->data;
 
-	TRY(concat_axis(cx->g, n, out[0]->rank, &axis));
+	TRY(move_concat_axis(cx->g, n, out[0]->rank, &axis));
 	outer = prod(out[0]->dims, 0, (int)axis);
 	inner = prod(out[0]->dims, (int)axis + 1, out[0]->rank) * es;
 	for (int64_t o = 0; o < outer; o++) {
@@ -370,9 +370,8 @@ static Status split_given(Graph *g, const Node *n, const IntArg *s, int64_t dim,
 	return ST_OK;
 }
 
-/* Sizes of Split's outputs along the axis of size dim. */
-static Status split_sizes(Graph *g, const Node *n, const Value *const *in, Arena *a, int64_t dim,
-                          int64_t *sizes)
+Status move_split_sizes(Graph *g, const Node *n, const Value *const *in, Arena *a, int64_t dim,
+                        int64_t *sizes)
 {
 	const Attr *num = attr_find(n, "num_outputs");
 	IntArg s;
@@ -395,7 +394,7 @@ static Status split_sizes(Graph *g, const Node *n, const Value *const *in, Arena
 	return ST_OK;
 }
 
-static Status split_axis(Graph *g, const Node *n, int rank, int64_t *axis)
+Status move_split_axis(Graph *g, const Node *n, int rank, int64_t *axis)
 {
 	*axis = attr_i(n, "axis", 0);
 	if (!norm_axis(axis, rank))
@@ -414,11 +413,11 @@ static Status split_infer(Graph *g, Node *n)
 	if (has_input(n, 1))
 		TRY(infer_dtype(g, n, 1, DTM(I64)));
 	x = in_val(g, n, 0);
-	TRY(split_axis(g, n, x->rank, &axis));
+	TRY(move_split_axis(g, n, x->rank, &axis));
 	sizes = arena_alloc(&g->arena, (size_t)n->nout * sizeof(int64_t));
 	if (!sizes)
 		return graph_oom(g);
-	TRY(split_sizes(g, n, NULL, NULL, x->dims[axis], sizes));
+	TRY(move_split_sizes(g, n, NULL, NULL, x->dims[axis], sizes));
 	memcpy(dims, x->dims, sizeof(dims));
 	for (int i = 0; i < n->nout; i++) {
 		dims[axis] = sizes[i];
@@ -433,11 +432,11 @@ static Status split_eval(EvalCtx *cx, const Node *n, const Value *const *in, Val
 	int64_t axis, outer, inner, *sizes;
 	const char *src = x->data;
 
-	TRY(split_axis(cx->g, n, x->rank, &axis));
+	TRY(move_split_axis(cx->g, n, x->rank, &axis));
 	sizes = arena_alloc(cx->scratch, (size_t)n->nout * sizeof(int64_t));
 	if (!sizes)
 		return graph_oom(cx->g);
-	TRY(split_sizes(cx->g, n, in, cx->scratch, x->dims[axis], sizes));
+	TRY(move_split_sizes(cx->g, n, in, cx->scratch, x->dims[axis], sizes));
 	outer = prod(x->dims, 0, (int)axis);
 	inner = prod(x->dims, (int)axis + 1, x->rank) * dtype_size(x->dt);
 	for (int64_t o = 0; o < outer; o++) {
@@ -450,11 +449,6 @@ static Status split_eval(EvalCtx *cx, const Node *n, const Value *const *in, Val
 	}
 	return ST_OK;
 }
-
-/* Where a slice starts and how many elements it takes along one axis. */
-typedef struct SlicePlan {
-	int64_t start[MAX_RANK], step[MAX_RANK], len[MAX_RANK];
-} SlicePlan;
 
 /* Clamps starts and ends as NumPy does, including INT64_MIN/MAX sentinels. */
 static void slice_axis(int64_t dim, int64_t s, int64_t e, int64_t step, int64_t *start, int64_t *len)
@@ -501,8 +495,8 @@ static Status slice_args(Graph *g, const Node *n, const Value *const *in, Arena 
 	return ST_OK;
 }
 
-static Status slice_plan(Graph *g, const Node *n, const Value *const *in, Arena *a, const Value *x,
-                         SlicePlan *p)
+Status move_slice_plan(Graph *g, const Node *n, const Value *const *in, Arena *a, const Value *x,
+                       SlicePlan *p)
 {
 	IntArg arg[4];   /* starts, ends, axes, steps */
 	bool seen[MAX_RANK] = {false};
@@ -544,7 +538,7 @@ static Status slice_infer(Graph *g, Node *n)
 		if (has_input(n, i))
 			TRY(infer_dtype(g, n, i, DTM(I32) | DTM(I64)));
 	x = in_val(g, n, 0);
-	TRY(slice_plan(g, n, NULL, NULL, x, &p));
+	TRY(move_slice_plan(g, n, NULL, NULL, x, &p));
 	infer_out(g, n, 0, x->dt, x->rank, p.len);
 	return ST_OK;
 }
@@ -554,7 +548,7 @@ static Status slice_eval(EvalCtx *cx, const Node *n, const Value *const *in, Val
 	SlicePlan p;
 	int64_t strides[MAX_RANK], step[MAX_RANK], base = 0;
 
-	TRY(slice_plan(cx->g, n, in, cx->scratch, in[0], &p));
+	TRY(move_slice_plan(cx->g, n, in, cx->scratch, in[0], &p));
 	val_strides(in[0], strides);
 	for (int d = 0; d < in[0]->rank; d++) {
 		base += p.start[d] * strides[d];
@@ -563,14 +557,6 @@ static Status slice_eval(EvalCtx *cx, const Node *n, const Value *const *in, Val
 	strided_copy(out[0], in[0], base, step);
 	return ST_OK;
 }
-
-enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE, PAD_WRAP };
-
-/* Per axis: elements added before and after; negative ones crop. */
-typedef struct PadPlan {
-	int64_t begin[MAX_RANK], end[MAX_RANK];
-	int mode;
-} PadPlan;
 
 static Status pad_mode(Graph *g, const Node *n, int *mode)
 {
@@ -603,8 +589,8 @@ static Status pad_check(Graph *g, const Node *n, const Value *x, const PadPlan *
 	return ST_OK;
 }
 
-static Status pad_plan(Graph *g, const Node *n, const Value *const *in, Arena *a, const Value *x,
-                       PadPlan *p)
+Status move_pad_plan(Graph *g, const Node *n, const Value *const *in, Arena *a, const Value *x,
+                     PadPlan *p)
 {
 	IntArg pads, axes = {NULL, 0, false};
 	bool seen[MAX_RANK] = {false};
@@ -648,7 +634,7 @@ static Status pad_infer(Graph *g, Node *n)
 	if (cv && (cv->dt != x->dt || val_numel(cv) > 1))
 		return node_error(g, n, ST_INVALID, "constant_value must be one %s element",
 		                  dtype_name(x->dt));
-	TRY(pad_plan(g, n, NULL, NULL, x, &p));
+	TRY(move_pad_plan(g, n, NULL, NULL, x, &p));
 	for (int d = 0; d < x->rank; d++)
 		dims[d] = x->dims[d] + p.begin[d] + p.end[d];
 	infer_out(g, n, 0, x->dt, x->rank, dims);
@@ -680,16 +666,15 @@ static int64_t pad_source(int mode, int64_t c, int64_t lo, int64_t size)
 	nnac_unreachable();
 }
 
-/* For each axis, the input index of every output coordinate. */
-static int64_t *pad_table(Arena *a, const PadPlan *p, const Value *x, const Value *y, int d)
+int64_t *move_pad_table(Arena *a, const PadPlan *p, int d, int64_t xdim, int64_t ydim)
 {
 	int64_t lo = p->begin[d] < 0 ? -p->begin[d] : 0;
-	int64_t size = x->dims[d] - lo - (p->end[d] < 0 ? -p->end[d] : 0);
+	int64_t size = xdim - lo - (p->end[d] < 0 ? -p->end[d] : 0);
 	int64_t shift = p->begin[d] > 0 ? p->begin[d] : 0;
-	int64_t *t = arena_alloc(a, (size_t)(y->dims[d] + 1) * sizeof(int64_t));
+	int64_t *t = arena_alloc(a, (size_t)(ydim + 1) * sizeof(int64_t));
 
 	if (t)
-		for (int64_t o = 0; o < y->dims[d]; o++)
+		for (int64_t o = 0; o < ydim; o++)
 			t[o] = pad_source(p->mode, o - shift, lo, size);
 	return t;
 }
@@ -717,11 +702,11 @@ static Status pad_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value
 	int64_t es = dtype_size(x->dt), numel = val_numel(y);
 	char value[8];
 
-	TRY(pad_plan(cx->g, n, in, cx->scratch, x, &p));
+	TRY(move_pad_plan(cx->g, n, in, cx->scratch, x, &p));
 	pad_value(cx->g, n, in, y, value);
 	val_strides(x, strides);
 	for (int d = 0; d < x->rank; d++)
-		if (!(src[d] = pad_table(cx->scratch, &p, x, y, d)))
+		if (!(src[d] = move_pad_table(cx->scratch, &p, d, x->dims[d], y->dims[d])))
 			return graph_oom(cx->g);
 	for (int64_t k = 0; k < numel; k++) {
 		const char *from = value;
@@ -812,7 +797,7 @@ static Status unsqueeze_infer(Graph *g, Node *n)
 	return ST_OK;
 }
 
-static Status gather_axis(Graph *g, const Node *n, int rank, int64_t *axis)
+Status move_gather_axis(Graph *g, const Node *n, int rank, int64_t *axis)
 {
 	*axis = attr_i(n, "axis", 0);
 	if (!norm_axis(axis, rank))
@@ -832,7 +817,7 @@ static Status gather_infer(Graph *g, Node *n)
 	TRY(infer_dtype(g, n, 1, DTM(I32) | DTM(I64)));
 	x = in_val(g, n, 0);
 	ix = in_val(g, n, 1);
-	TRY(gather_axis(g, n, x->rank, &axis));
+	TRY(move_gather_axis(g, n, x->rank, &axis));
 	rank = x->rank - 1 + ix->rank;
 	if (rank > MAX_RANK)
 		return node_error(g, n, ST_UNSUPPORTED, "rank %d is above the maximum %d", rank, MAX_RANK);
@@ -849,7 +834,7 @@ static Status gather_eval(EvalCtx *cx, const Node *n, const Value *const *in, Va
 	int64_t axis, outer, inner, dim, count = val_numel(ix);
 	char *dst = out[0]->data;
 
-	TRY(gather_axis(cx->g, n, x->rank, &axis));
+	TRY(move_gather_axis(cx->g, n, x->rank, &axis));
 	dim = x->dims[axis];
 	outer = prod(x->dims, 0, (int)axis);
 	inner = prod(x->dims, (int)axis + 1, x->rank) * dtype_size(x->dt);

@@ -5,7 +5,8 @@
  * X is [N][C][spatial...] with any number of spatial dimensions; each
  * (n, c) plane is pooled on its own.  The window geometry (padding resolved
  * from auto_pad, output size with ceil_mode) comes from one function,
- * pool_geom(), used by both infer and eval.
+ * win_pool_geom() (declared in window.h), used by infer, eval and the loop
+ * lowering (passes/lower_pool.c).
  *
  * With ceil_mode the last window may reach past the padded input: taps
  * there count as absent, and a window that would start inside the right
@@ -18,16 +19,6 @@
 #include <string.h>
 
 #include "window.h"
-
-typedef struct Pool {
-	int nsp;                     /* spatial dimensions */
-	int64_t in[MAX_SP];          /* X spatial sizes */
-	int64_t k[MAX_SP];           /* window sizes */
-	int64_t out[MAX_SP];         /* Y spatial sizes, DIM_UNKNOWN if not known */
-	int64_t stride[MAX_SP], dil[MAX_SP];
-	int64_t pad0[MAX_SP];        /* padding before each dim */
-	int64_t pad1[MAX_SP];        /* padding after each dim */
-} Pool;
 
 /* Where a window tap lands. */
 enum { TAP_PAD = -1, TAP_BEYOND = -2 };
@@ -64,7 +55,10 @@ static Status window_attrs(Graph *g, const Node *n, Pool *pm)
 	return ST_OK;
 }
 
-static int64_t extent(const Pool *pm, int i) { return (pm->k[i] - 1) * pm->dil[i] + 1; }
+int64_t win_pool_extent(const Pool *pm, int i)
+{
+	return (pm->k[i] - 1) * pm->dil[i] + 1;
+}
 
 /* Output size of spatial dim i. */
 static Status pool_out(Graph *g, const Node *n, Pool *pm, int i, AutoPad ap, bool ceil_mode)
@@ -79,7 +73,7 @@ static Status pool_out(Graph *g, const Node *n, Pool *pm, int i, AutoPad ap, boo
 	case PAD_SAME_UPPER:
 	case PAD_SAME_LOWER:
 		pm->out[i] = win_ceil_div(in, s);
-		span = (pm->out[i] - 1) * s + extent(pm, i) - in;
+		span = (pm->out[i] - 1) * s + win_pool_extent(pm, i) - in;
 		span = span > 0 ? span : 0;
 		pm->pad0[i] = ap == PAD_SAME_UPPER ? span / 2 : span - span / 2;
 		pm->pad1[i] = span - pm->pad0[i];
@@ -90,20 +84,19 @@ static Status pool_out(Graph *g, const Node *n, Pool *pm, int i, AutoPad ap, boo
 	case PAD_NOTSET:
 		break;
 	}
-	span = in + pm->pad0[i] + pm->pad1[i] - extent(pm, i);
+	span = in + pm->pad0[i] + pm->pad1[i] - win_pool_extent(pm, i);
 	if (span < 0)
 		return node_error(g, n, ST_INVALID,
 		                  "spatial dim %d: padded input size %lld is smaller than the window extent %lld",
 		                  i, (long long)(in + pm->pad0[i] + pm->pad1[i]),
-		                  (long long)extent(pm, i));
+		                  (long long)win_pool_extent(pm, i));
 	pm->out[i] = (ceil_mode ? win_ceil_div(span, s) : span / s) + 1;
 	if (ceil_mode && (pm->out[i] - 1) * s >= in + pm->pad0[i])
 		pm->out[i]--;
 	return ST_OK;
 }
 
-/* The whole window geometry of node n for input type x. */
-static Status pool_geom(Graph *g, const Node *n, const Value *x, Pool *pm)
+Status win_pool_geom(Graph *g, const Node *n, const Value *x, Pool *pm)
 {
 	AutoPad ap = PAD_NOTSET;
 	bool ceil_mode = false;
@@ -184,7 +177,7 @@ static Status pool_attrs_infer(Graph *g, Node *n, unsigned dtypes, Pool *pm)
 	if ((st = infer_nin(g, n, 1, 1)) || (st = infer_dtype(g, n, 0, dtypes)))
 		return st;
 	x = &node_in(g, n, 0)->v;
-	if ((st = pool_geom(g, n, x, pm)))
+	if ((st = win_pool_geom(g, n, x, pm)))
 		return st;
 	dims[0] = x->dims[0];
 	dims[1] = x->dims[1];
@@ -221,7 +214,7 @@ static Status pool_eval(EvalCtx *cx, const Node *n, const Value *xv, Value *yv, 
                         WindowFn *window, bool flag)
 {
 	Pool pm;
-	Status st = pool_geom(cx->g, n, xv, &pm);
+	Status st = win_pool_geom(cx->g, n, xv, &pm);
 	int64_t isz, osz, planes, total;
 	double *x, *y;
 	int64_t *idx = NULL;

@@ -80,21 +80,6 @@ static int64_t qaxis_of(const Node *n, const Value *x, const Value *s)
 	return axis;
 }
 
-/* A double rounded to floating type dt, as arithmetic in dt would leave it. */
-static double round_to(DType dt, double v)
-{
-	switch (dt) {
-	case DT_F32: return (float)v;
-	case DT_F16: return f16_to_f32(f32_to_f16((float)v));
-	case DT_BF16: return bf16_to_f32(f32_to_bf16((float)v));
-	case DT_F64: return v;
-	case DT_U8: case DT_I8: case DT_U16: case DT_I16: case DT_I32: case DT_I64:
-	case DT_U32: case DT_U64: case DT_BOOL: case DT_UNDEF: case DT_COUNT:
-		break;
-	}
-	return v;
-}
-
 /* QuantizeLinear */
 
 static Status quantize_infer(Graph *g, Node *n)
@@ -130,7 +115,7 @@ static Status quantize_eval(EvalCtx *cx, const Node *n, const Value *const *in, 
 		double q = xv[i] / val_get_f64(s, c);
 
 		if (same)
-			q = round_to(x->dt, q);
+			q = dtype_round(x->dt, q);
 		val_set_f64(out[0], i, nearbyint(q) + (zp ? val_get_f64(zp, c) : 0));
 	}
 	return ST_OK;

@@ -16,17 +16,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "op.h"
-
-
-enum { RZ_NEAREST, RZ_LINEAR, RZ_CUBIC };
-
-enum {
-	CT_HALF_PIXEL, CT_HALF_PIXEL_SYMMETRIC, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS,
-	CT_ASYMMETRIC, CT_TF_HALF_PIXEL_FOR_NEAREST, CT_TF_CROP_AND_RESIZE
-};
-
-enum { NM_ROUND_PREFER_FLOOR, NM_ROUND_PREFER_CEIL, NM_FLOOR, NM_CEIL, NM_SIMPLE };
+#include "resize.h"
 
 static const char *const mode_names[] = {"nearest", "linear", "cubic"};
 static const char *const coord_names[] = {
@@ -35,21 +25,8 @@ static const char *const coord_names[] = {
 };
 static const char *const nearest_names[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
 
-enum { MAX_TAPS = 4 };
-
 /* An output dimension larger than this is taken for a malformed scale. */
 #define MAX_RESIZED_DIM ((int64_t)1 << 40)
-
-typedef struct ResizePlan {
-	int mode, coord, nearest;
-	double cubic_a, extrapolation;
-	bool exclude_outside;
-	int rank;
-	int64_t in[MAX_RANK], out[MAX_RANK];
-	double scale[MAX_RANK];     /* output / input per axis, as the model gave it */
-	double length[MAX_RANK];    /* resized length the transforms use: scale * input */
-	double roi[2 * MAX_RANK];   /* tf_crop_and_resize: starts, then ends, normalized */
-} ResizePlan;
 
 /* Per axis, for each output coordinate: up to MAX_TAPS input indices and
  * weights; n == 0 marks a coordinate outside the crop (extrapolation). */
@@ -187,12 +164,13 @@ static Status resize_roi(Graph *g, const Node *n, ResizePlan *p, const FloatArg 
 	return ST_OK;
 }
 
-static Status resize_plan(Graph *g, const Node *n, const Value *const *in, Arena *a, const Value *x,
-                          ResizePlan *p)
+Status resize_plan(Graph *g, const Node *n, const Value *const *in, Arena *a, const Value *x,
+                   ResizePlan *p)
 {
 	FloatArg scales = {NULL, 0}, roi;
 	IntArg sizes;
 
+	memset(p, 0, sizeof(*p));
 	TRY(resize_attrs(g, n, p));
 	TRY(resize_args(g, n, in, a, &scales, &sizes, &roi));
 	if ((scales.n > 0) == (sizes.n > 0))
@@ -307,8 +285,9 @@ static int kernel_taps(const ResizePlan *p, int d, double x, int64_t *idx, doubl
 	nnac_unreachable();
 }
 
-/* exclude_outside, edge clamping, and zero weights dropped. */
-static int finish_taps(const ResizePlan *p, int d, int count, int64_t *idx, double *w)
+/* exclude_outside and edge clamping; zero weights dropped unless keep_zero. */
+static int finish_taps(const ResizePlan *p, int d, int count, bool keep_zero, int64_t *idx,
+                       double *w)
 {
 	int64_t in = p->in[d];
 	double sum = 0;
@@ -320,7 +299,7 @@ static int finish_taps(const ResizePlan *p, int d, int count, int64_t *idx, doub
 		sum += w[k];
 	}
 	for (int k = 0; k < count; k++) {
-		if (w[k] == 0)
+		if (w[k] == 0 && !keep_zero)
 			continue;
 		idx[kept] = idx[k] < 0 ? 0 : idx[k] >= in ? in - 1 : idx[k];
 		w[kept] = p->exclude_outside && sum != 0 ? w[k] / sum : w[k];
@@ -329,23 +308,21 @@ static int finish_taps(const ResizePlan *p, int d, int count, int64_t *idx, doub
 	return kept;
 }
 
+int resize_taps(const ResizePlan *p, int d, int64_t o, bool keep_zero, int64_t *idx, double *w)
+{
+	double in = (double)p->in[d], x = resize_coord(p, d, (double)o);
+
+	if (p->coord == CT_TF_CROP_AND_RESIZE && (x < 0 || x > in - 1))
+		return 0;
+	/* far outside, every tap clamps to the edge anyway; keeps casts defined */
+	x = x < -4 ? -4 : x > in + 4 ? in + 4 : x;
+	return finish_taps(p, d, kernel_taps(p, d, x, idx, w), keep_zero, idx, w);
+}
+
 static void axis_taps(const ResizePlan *p, int d, Taps *t)
 {
-	double in = (double)p->in[d];
-
-	for (int64_t o = 0; o < p->out[d]; o++) {
-		int64_t *idx = t->idx + o * MAX_TAPS;
-		double *w = t->w + o * MAX_TAPS;
-		double x = resize_coord(p, d, (double)o);
-
-		if (p->coord == CT_TF_CROP_AND_RESIZE && (x < 0 || x > in - 1)) {
-			t->n[o] = 0;
-			continue;
-		}
-		/* far outside, every tap clamps to the edge anyway; keeps casts defined */
-		x = x < -4 ? -4 : x > in + 4 ? in + 4 : x;
-		t->n[o] = finish_taps(p, d, kernel_taps(p, d, x, idx, w), idx, w);
-	}
+	for (int64_t o = 0; o < p->out[d]; o++)
+		t->n[o] = resize_taps(p, d, o, false, t->idx + o * MAX_TAPS, t->w + o * MAX_TAPS);
 }
 
 static bool alloc_taps(Arena *a, const ResizePlan *p, Taps *t)

@@ -7,36 +7,19 @@
  * A cell step first forms the two projections
  *     xw = W x_t + Wb      hr = R H_{t-1} + Rb      ([G*hidden] each)
  * and then combines them gate by gate as the ONNX specification writes.
- * Gate order in W, R and B: RNN i; GRU z r h; LSTM i o f c; peepholes
- * P: i o f.
+ * Gate order and layouts: rnn.h.
  *
  * Batch rows are independent, so the driver runs each (direction, batch
  * row) pair over its own sequence length: forward directions walk t = 0 ..
  * len-1, reverse ones len-1 .. 0.  Y rows past a row's length stay zero and
  * Y_h / Y_c hold the state after the row's last step.  Everything is
  * computed in double.
- *
- * Layouts (layout=1 puts the batch first):
- *   X    [seq, batch, input]          or [batch, seq, input]
- *   Y    [seq, ndir, batch, hidden]   or [batch, seq, ndir, hidden]
- *   Y_h  [ndir, batch, hidden]        or [batch, ndir, hidden]   (also
- *        initial_h, initial_c, Y_c)
  */
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
 
-#include "op.h"
-
-enum { IN_X, IN_W, IN_R, IN_B, IN_SEQ, IN_H0, IN_C0, IN_P, IN_MAX };
-enum { OUT_Y, OUT_H, OUT_C, OUT_MAX };
-enum { MAX_ACTS = 3 };
-
-typedef enum ActKind {
-	ACT_SIGMOID, ACT_TANH, ACT_RELU, ACT_HARD_SIGMOID, ACT_LEAKY_RELU,
-	ACT_THRESHOLDED_RELU, ACT_SCALED_TANH, ACT_AFFINE, ACT_ELU, ACT_SOFTSIGN,
-	ACT_SOFTPLUS, ACT_COUNT
-} ActKind;
+#include "rnn.h"
 
 /*
  * Which activations read alpha / beta, and their defaults: those of the
@@ -62,12 +45,6 @@ static const struct {
 };
 _Static_assert(ARRAY_LEN(act_info) == ACT_COUNT, "activation table");
 
-typedef struct Act {
-	ActKind kind;
-	double alpha, beta;
-} Act;
-
-typedef struct Rnn Rnn;
 typedef struct DirParams DirParams;
 
 /* One time step of one batch row: updates h (and c) in place. */
@@ -80,18 +57,6 @@ typedef struct CellDesc {
 	ActKind defaults[MAX_ACTS];
 	CellFn step;
 } CellDesc;
-
-struct Rnn {
-	const CellDesc *cell;
-	int ndir;
-	bool reverse;        /* the single direction runs backwards */
-	bool batch_major;    /* layout=1 */
-	int64_t seq, batch, input, hidden;
-	bool has_clip;
-	double clip;         /* activation inputs are clamped to [-clip, clip] */
-	bool linear_before_reset, input_forget;
-	Act act[2][MAX_ACTS];  /* [direction][f, g, h] */
-};
 
 /* The weights of one direction, all in double. */
 struct DirParams {
@@ -147,7 +112,7 @@ static void matvec(double *out, const double *m, const double *bias, const doubl
 static void project(const Rnn *r, const DirParams *dp, const double *x, const double *h,
                     double *xw, double *hr)
 {
-	int64_t rows = r->cell->gates * r->hidden;
+	int64_t rows = r->gates * r->hidden;
 
 	matvec(xw, dp->w, dp->wb, x, rows, r->input);
 	matvec(hr, dp->r, dp->rb, h, rows, r->hidden);
@@ -232,7 +197,7 @@ static const CellDesc cell_lstm = {4, 3, {ACT_SIGMOID, ACT_TANH, ACT_TANH}, lstm
 /* Scratch doubles a cell step needs (gru_step uses the most: 9 hidden). */
 static int64_t cell_work(const Rnn *r)
 {
-	return (2 * r->cell->gates + 3) * r->hidden;
+	return (2 * r->gates + 3) * r->hidden;
 }
 
 static const CellDesc *cell_of(OpKind op)
@@ -277,11 +242,11 @@ static double param_next(ParamList *pl, bool takes, double def)
 	return pl->next < pl->n ? pl->v[pl->next++] : def;
 }
 
-static void act_defaults(Rnn *r)
+static void act_defaults(Rnn *r, const CellDesc *cell)
 {
 	for (int d = 0; d < 2; d++) {
-		for (int k = 0; k < r->cell->nact; k++) {
-			ActKind a = r->cell->defaults[k];
+		for (int k = 0; k < r->nact; k++) {
+			ActKind a = cell->defaults[k];
 			r->act[d][k] = (Act){a, act_info[a].alpha, act_info[a].beta};
 		}
 	}
@@ -294,11 +259,11 @@ static void act_defaults(Rnn *r)
 static Status parse_acts(Graph *g, const Node *n, Rnn *r)
 {
 	const Attr *names = attr_find(n, "activations");
-	int nact = r->cell->nact, count = names ? names->n : 0;
+	int nact = r->nact, count = names ? names->n : 0;
 	ParamList al = {0}, be = {0};
 	Act list[2 * MAX_ACTS];
 
-	act_defaults(r);
+	act_defaults(r, cell_of(n->op));
 	if (count == 0)
 		return ST_OK;
 	if (names->kind != ATTR_STRINGS || (count != nact * r->ndir && count != nact))
@@ -425,7 +390,7 @@ static Status parse_sizes(Graph *g, const Node *n, const Value *const *v, Rnn *r
 
 static Status check_shapes(Graph *g, const Node *n, const Value *const *v, const Rnn *r)
 {
-	int64_t gh = r->cell->gates * r->hidden, nd = r->ndir;
+	int64_t gh = r->gates * r->hidden, nd = r->ndir;
 	int64_t wd[3] = {nd, gh, r->input}, rd[3] = {nd, gh, r->hidden};
 	int64_t bd[2] = {nd, 2 * gh}, pd[2] = {nd, 3 * r->hidden}, sd[3];
 	Status st;
@@ -447,13 +412,13 @@ static Status check_shapes(Graph *g, const Node *n, const Value *const *v, const
 	return st;
 }
 
-/* Fills r from the node and its input types; v[i] is NULL when absent. */
-static Status rnn_parse(Graph *g, const Node *n, const Value *const *v, Rnn *r)
+Status rnn_parse(Graph *g, const Node *n, const Value *const *v, Rnn *r)
 {
 	Status st;
 
 	memset(r, 0, sizeof *r);
-	r->cell = cell_of(n->op);
+	r->gates = cell_of(n->op)->gates;
+	r->nact = cell_of(n->op)->nact;
 	st = parse_attrs(g, n, r);
 	if (st == ST_OK)
 		st = parse_sizes(g, n, v, r);
@@ -521,6 +486,7 @@ static Status rnn_infer(Graph *g, Node *n)
 typedef struct RnnData {
 	const double *x, *w, *r, *b, *h0, *c0, *p;   /* b, h0, c0, p: NULL if absent */
 	const int64_t *lens;                         /* NULL: every row is seq long */
+	CellFn step;
 	double *y, *yh, *yc;
 } RnnData;
 
@@ -543,7 +509,7 @@ static int64_t state_offset(const Rnn *r, int d, int64_t b)
 
 static DirParams dir_params(const Rnn *r, const RnnData *in, int d)
 {
-	int64_t gh = r->cell->gates * r->hidden;
+	int64_t gh = r->gates * r->hidden;
 	DirParams dp = {
 		.w = in->w + d * gh * r->input,
 		.r = in->r + d * gh * r->hidden,
@@ -577,7 +543,7 @@ static void run_row(const Rnn *r, const RnnData *io, int d, int64_t b, double *h
 	for (int64_t s = 0; s < len; s++) {
 		int64_t t = backwards ? len - 1 - s : s;
 
-		r->cell->step(r, &dp, io->x + x_offset(r, t, b), h, c, work);
+		io->step(r, &dp, io->x + x_offset(r, t, b), h, c, work);
 		memcpy(io->y + y_offset(r, t, d, b), h, hbytes);
 	}
 	memcpy(io->yh + state_offset(r, d, b), h, hbytes);
@@ -674,6 +640,7 @@ static Status rnn_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value
 	work = scratch_doubles(cx, cell_work(&r));
 	if (!h || !c || !work || !load_inputs(cx, n, in, &io) || !alloc_outputs(cx, &r, &io))
 		return eval_oom(cx, n);
+	io.step = cell_of(n->op)->step;
 	for (int d = 0; d < r.ndir; d++)
 		for (int64_t b = 0; b < r.batch; b++)
 			run_row(&r, &io, d, b, h, c, work);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Golden tests of the nnac command line: every line of cases.tsv runs a
-# command; its exit status must match and its stdout must equal
-# expected/NAME.out byte for byte.  Also checks that `nnac run
-# --output-dir` writes outputs equal to the references in models/.
+# command (NNAC is the binary, TMP/ a scratch folder); its exit status must
+# match and its stdout must equal expected/NAME.out byte for byte.  Also
+# checks that `nnac run --output-dir` writes outputs equal to the references
+# in models/.
 # Ends with "cli: P passed, F failed".
 # With --update, rewrites the expected files (read the diff before committing).
 set -u
@@ -20,7 +21,7 @@ bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 tab=$(printf '\t')
 while IFS="$tab" read -r name want cmd; do
 	case "$name" in ''|\#*) continue ;; esac
-	cmd=$(echo "$cmd" | sed "s|NNAC|$BUILD/nnac|")
+	cmd=$(echo "$cmd" | sed "s|NNAC|$BUILD/nnac|g; s|TMP/|$TMP/|g")
 	sh -c "$cmd" >"$TMP/out" 2>"$TMP/err"
 	rc=$?
 	if [ "$UPDATE" = "--update" ]; then
