@@ -12,12 +12,14 @@
  * consumer is an elementwise op whose output has the same type and shape
  * and whose other inputs are constants, the consumer joins the chain.  All
  * tensors of the chain share the buffer of the last one, so the consumers
- * compute in place in the head's kernel.
+ * compute in place in the head's kernel; pass_merge_nests then joins their
+ * consecutive elementwise nests into one.
  *
  * A graph output that is a graph input, a constant, or listed twice gets
  * its own buffer and a final copy kernel.
  */
 #include "lower.h"
+#include "tile.h"
 
 #include <math.h>
 #include <string.h>
@@ -540,6 +542,8 @@ static Status lower_chain(LowerCx *cx, int h, bool *done)
 		TRY(lower_node(cx, &cx->g->nodes[chain[i]]));
 		done[chain[i]] = true;
 	}
+	if (cx->opt->fuse && !p->oom)
+		TRY(pass_merge_nests(p, cx->kernel));
 	if (p->kernels[cx->kernel].body < 0 && cx->kernel == p->nkernels - 1)
 		p->nkernels--;
 	return loop_oom(p);

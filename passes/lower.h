@@ -10,7 +10,9 @@
  *   - an init nest (fill, or copy of the bias), then
  *   - a perfectly nested compute nest, output loops outside and reduction
  *     loops innermost, with one mac or reduce statement, then
- *   - epilogue nests (apply), each over the whole output.
+ *   - epilogue nests (apply), each over the whole output; with fusion on,
+ *     consecutive ones that touch each element only at its own iteration
+ *     merge into one (pass_merge_nests, passes/tile_merge.c).
  *
  * These are the shapes the tiling transforms and the dataflow pass expect.
  * Temporaries of a kernel (padded input copies, row maxima...) are kernel

@@ -53,6 +53,12 @@ Status pass_hoist(LoopProgram *p, int for_node, int buf, int level, int *local);
 /* Double-buffers local, made by pass_hoist at the body of for_node. */
 Status pass_double_buffer(LoopProgram *p, int for_node, int local);
 
+/* Merges adjacent top-level loop nests of kernel into one wherever that is
+ * provably legal (rules in passes/tile_merge.c), until no pair merges.
+ * Refuses nothing: a pair that does not qualify is left alone.  ST_OK, or
+ * ST_NOMEM (then the program must be dropped). */
+Status pass_merge_nests(LoopProgram *p, int kernel);
+
 /*
  * A deep copy of node (not its siblings), with the variable of for node
  * from[i] replaced by expression to[i] in every index expression; loops

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "loop.h"
+#include "tile.h"
 
 static int passed, failed;
 
@@ -1080,6 +1081,184 @@ static void test_views_misc(void)
 	arena_free(&a);
 }
 
+/* Nest merging (passes/tile_merge.c). */
+
+/* The program as text, without data (malloc'd). */
+static char *prog_text(void)
+{
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&s, &n);
+
+	if (!f)
+		return NULL;
+	loop_print(&P, f, LOOP_PRINT_NO_DATA);
+	fclose(f);
+	return s;
+}
+
+static int count_nests(int k)
+{
+	int n = 0;
+
+	for (int i = P.kernels[k].body; i >= 0; i = P.nodes[i].next)
+		n += P.nodes[i].kind == LN_FOR;
+	return n;
+}
+
+static int nest3(const char *const *v, int64_t a, int64_t b, int64_t c, int *vars)
+{
+	int i = loop_for(-1, v[0], 0, a, 1), j = loop_for(i, v[1], 0, b, 1);
+	int k = loop_for(j, v[2], 0, c, 1);
+
+	vars[0] = V(i);
+	vars[1] = V(j);
+	vars[2] = V(k);
+	return k;
+}
+
+/* Runs P on in; the bytes of its nout outputs, concatenated (malloc'd). */
+static char *run_bytes(Arena *a, const Value *in, int nout, size_t *len)
+{
+	Value out[4];
+	char *s;
+
+	*len = 0;
+	if (loop_run(&P, a, in, out) != ST_OK)
+		return NULL;
+	for (int i = 0; i < nout; i++)
+		*len += (size_t)val_bytes(&out[i]);
+	s = malloc(*len + 1);
+	for (size_t o = 0, i = 0; s && (int)i < nout; o += (size_t)val_bytes(&out[i]), i++)
+		memcpy(s + o, out[i].data, (size_t)val_bytes(&out[i]));
+	return s;
+}
+
+/* Copy, bias Add and Relu over one box become one nest (B's variables
+ * renamed to A's); a nest of another depth stays apart. */
+static void test_merge_epilogues(void)
+{
+	static const char *const iv[3] = {"i1", "i2", "i3"}, *const jv[3] = {"a", "b", "c"};
+	static const char want[] =
+		"kernel k {\n"
+		"\tfor i1 in 0..2 {\n\t\tfor i2 in 0..2 {\n\t\t\tfor i3 in 0..3 {\n"
+		"\t\t\t\tcopy Y[0, i1, i2, i3] = X[0, i1, i2, i3]\n"
+		"\t\t\t\tapply Y[0, i1, i2, i3] = Add(Y[0, i1, i2, i3], Bc[i1, 0, 0])\n"
+		"\t\t\t\tapply Y[0, i1, i2, i3] = Relu(Y[0, i1, i2, i3])\n"
+		"\t\t\t}\n\t\t}\n\t}\n"
+		"\tfor i1 in 0..2 {\n\t\tcopy Z[i1] = Y[0, i1, 1, 2]\n\t}\n}\n";
+	Arena a;
+	Value in[1];
+	int X, Bc, Y, Z, in3, v[3], i;
+	char *before, *after, *text;
+	size_t nb, na;
+
+	arena_init(&a);
+	prog_new();
+	X = buf("X", DT_F32, 4, DIMS(1, 2, 2, 3), LB_INPUT);
+	Bc = buf("Bc", DT_F32, 3, DIMS(2, 1, 1), LB_CONST);
+	Y = buf("Y", DT_F32, 4, DIMS(1, 2, 2, 3), LB_OUTPUT);
+	Z = buf("Z", DT_F32, 1, DIMS(2), LB_OUTPUT);
+	((float *)P.bufs[Bc].data)[0] = 0.75f;
+	((float *)P.bufs[Bc].data)[1] = -1.5f;
+	kernel("k");
+	in3 = nest3(iv, 2, 2, 3, v);
+	stmt(in3, LN_COPY, 2, ref(Y, 4, C(0), v[0], v[1], v[2]), ref(X, 4, C(0), v[0], v[1], v[2]));
+	in3 = nest3(jv, 2, 2, 3, v);
+	P.nodes[stmt(in3, LN_APPLY, 3, ref(Y, 4, C(0), v[0], v[1], v[2]),
+	             ref(Y, 4, C(0), v[0], v[1], v[2]), ref(Bc, 3, v[0], C(0), C(0)))].fn = OP_Add;
+	in3 = nest3(iv, 2, 2, 3, v);
+	P.nodes[stmt(in3, LN_APPLY, 2, ref(Y, 4, C(0), v[0], v[1], v[2]),
+	             ref(Y, 4, C(0), v[0], v[1], v[2]))].fn = OP_Relu;
+	i = loop_for(-1, "i1", 0, 2, 1);
+	stmt(i, LN_COPY, 2, ref(Z, 1, V(i)), ref(Y, 4, C(0), V(i), C(1), C(2)));
+	CHECK(loop_verify(&P) == ST_OK);
+	in[0] = vec(&a, DT_F32, 4, DIMS(1, 2, 2, 3));
+	for (int t = 0; t < 12; t++)
+		((float *)in[0].data)[t] = (float)t * 0.25f - 1.0f;
+	before = run_bytes(&a, in, 2, &nb);
+	CHECK(count_nests(K) == 4);
+	CHECK(pass_merge_nests(&P, K) == ST_OK && count_nests(K) == 2);
+	CHECK(loop_verify(&P) == ST_OK);
+	text = prog_text();
+	CHECK(text && strstr(text, want));
+	after = run_bytes(&a, in, 2, &na);
+	CHECK(before && after && nb == na && memcmp(before, after, nb) == 0);
+	CHECK(before && ((float *)before)[0] == 0.0f && ((float *)before)[11] == 0.25f);
+	free(text);
+	free(before);
+	free(after);
+	prog_free();
+	arena_free(&a);
+}
+
+/* Pairs that must stay apart: a read at a shifted index, an accumulation,
+ * different extents, an element written by every iteration, a padded read. */
+static void test_merge_refused(void)
+{
+	Arena a;
+	Value in[1];
+	int X, Y, Z, W, S, i, k[5];
+	char *text0, *text1, *before, *after;
+	size_t nb, na;
+	bool ok = true;
+
+	arena_init(&a);
+	prog_new();
+	X = buf("X", DT_F32, 1, DIMS(8), LB_INPUT);
+	Y = buf("Y", DT_F32, 1, DIMS(9), LB_OUTPUT);
+	Z = buf("Z", DT_F32, 1, DIMS(8), LB_OUTPUT);
+	W = buf("W", DT_F32, 1, DIMS(4), LB_OUTPUT);
+	S = buf("S", DT_F32, 1, DIMS(1), LB_OUTPUT);
+	k[0] = kernel("shifted");
+	i = loop_for(-1, "i", 0, 8, 1);
+	stmt(i, LN_COPY, 2, ref(Y, 1, V(i)), ref(X, 1, V(i)));
+	i = loop_for(-1, "i", 0, 8, 1);
+	P.nodes[stmt(i, LN_APPLY, 3, ref(Y, 1, V(i)), ref(Y, 1, V(i)),
+	             ref(Y, 1, loop_add_const(&P, V(i), 1)))].fn = OP_Add;
+	k[1] = kernel("accumulate");
+	i = loop_for(-1, "i", 0, 8, 1);
+	stmt(i, LN_FILL, 2, ref(Z, 1, V(i)), loop_lit_float(1.0));
+	i = loop_for(-1, "i", 0, 8, 1);
+	stmt(i, LN_MAC, 3, ref(Z, 1, V(i)), ref(X, 1, V(i)), ref(X, 1, V(i)));
+	k[2] = kernel("extents");
+	i = loop_for(-1, "i", 0, 4, 1);
+	stmt(i, LN_COPY, 2, ref(W, 1, V(i)), ref(X, 1, V(i)));
+	i = loop_for(-1, "i", 0, 2, 1);
+	P.nodes[stmt(i, LN_APPLY, 2, ref(W, 1, V(i)), ref(W, 1, V(i)))].fn = OP_Relu;
+	k[3] = kernel("one_element");
+	i = loop_for(-1, "i", 0, 8, 1);
+	P.nodes[stmt(i, LN_APPLY, 3, ref(S, 1, C(0)), ref(S, 1, C(0)), ref(X, 1, V(i)))].fn = OP_Add;
+	i = loop_for(-1, "i", 0, 8, 1);
+	P.nodes[stmt(i, LN_APPLY, 3, ref(S, 1, C(0)), ref(S, 1, C(0)), loop_lit_float(0.5))].fn = OP_Mul;
+	k[4] = kernel("padded");
+	i = loop_for(-1, "i", 0, 8, 1);
+	P.nodes[stmt(i, LN_APPLY, 2, ref(Z, 1, V(i)), ref(Z, 1, V(i)))].fn = OP_Neg;
+	i = loop_for(-1, "i", 0, 8, 1);
+	P.nodes[stmt(i, LN_COPY, 2, ref(Z, 1, V(i)), ref(Z, 1, V(i)))].has_pad = true;
+	CHECK(loop_verify(&P) == ST_OK);
+	in[0] = vec(&a, DT_F32, 1, DIMS(8));
+	for (int t = 0; t < 8; t++)
+		((float *)in[0].data)[t] = (float)t - 2.5f;
+	before = run_bytes(&a, in, 4, &nb);
+	text0 = prog_text();
+	for (int j = 0; j < 5; j++)
+		ok &= pass_merge_nests(&P, k[j]) == ST_OK && count_nests(k[j]) == 2;
+	CHECK(ok);
+	text1 = prog_text();
+	CHECK(text0 && text1 && strcmp(text0, text1) == 0);
+	after = run_bytes(&a, in, 4, &na);
+	CHECK(before && after && nb == na && memcmp(before, after, nb) == 0);
+	/* merged, the shifted read would see Y[i + 1] before its copy */
+	CHECK(before && ((float *)before)[0] == -2.5f + -1.5f);
+	free(text0);
+	free(text1);
+	free(before);
+	free(after);
+	prog_free();
+	arena_free(&a);
+}
+
 int main(void)
 {
 	test_affine();
@@ -1099,6 +1278,8 @@ int main(void)
 	test_quant();
 	test_int_mac();
 	test_views_misc();
+	test_merge_epilogues();
+	test_merge_refused();
 	matmul_bench();
 	printf("loop-unit: %d passed, %d failed\n", passed, failed);
 	return failed != 0;
