@@ -253,8 +253,9 @@ void loop_expr_range(const LoopProgram *p, int e, const int64_t *lo, const int64
 int64_t loop_expr_eval(const LoopProgram *p, int e, const int64_t *vars);
 int loop_expr_subst(LoopProgram *p, int e, int v, int r);
 bool loop_expr_uses(const LoopProgram *p, int e, int v);
-/* The same expression rebuilt in canonical affine order (variables in
- * order of their for-node index, constant last) when affine, else e. */
+/* The same expression with every affine part (the whole of e, or the
+ * operands of / and %) rebuilt in canonical order: variables in order of
+ * their for-node index, constant last; e itself when nothing changes. */
 int loop_expr_simplify(LoopProgram *p, int e);
 
 /* Name tables (ir/loop.c). */
@@ -289,9 +290,11 @@ Status loop_error_at(LoopProgram *p, int line, int col, Status st, const char *f
 Status loop_verify(LoopProgram *p);
 
 /*
- * The interpreter (ir/loop_interp.c).  in[i] binds the i-th LB_INPUT
- * buffer (in buffer order), out[i] receives the i-th LB_OUTPUT buffer,
- * allocated in a.  Buffers other than inputs and constants start zeroed.
+ * The interpreter (ir/loop_interp.c).  Verifies p, then runs it: in[i]
+ * binds the i-th LB_INPUT buffer (in buffer order), out[i] receives the
+ * i-th LB_OUTPUT buffer, allocated in a.  Buffers other than inputs and
+ * constants start zeroed; they and the execution plan live in scratch
+ * memory released before returning.
  */
 Status loop_run(LoopProgram *p, Arena *a, const Value *in, Value *out);
 int loop_count_inputs(const LoopProgram *p);

@@ -122,6 +122,10 @@ static int parse_one(Cli *cli, const CliCommand *cmd, int argc, char **argv, int
 		cli->no_data = true;
 		return 0;
 	}
+	if (strcmp(argv[*i], "--loops") == 0) {
+		cli->loops = true;
+		return 0;
+	}
 	if (argv[*i][0] == '-' && argv[*i][1])
 		return usage_error(cmd, "unknown option '%s'", argv[*i]);
 	if (cli->model)

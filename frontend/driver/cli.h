@@ -33,6 +33,7 @@ typedef struct Cli {
 	const char *output;    /* compile: -o FILE, or NULL for stdout */
 	bool no_fuse;          /* compile: one kernel per layer, no fusion */
 	bool no_data;          /* compile: leave the data blocks out */
+	bool loops;            /* ops: list the loop IR's statements instead */
 	Diag diag;
 } Cli;
 

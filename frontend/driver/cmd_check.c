@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "loop.h"
 #include "passes.h"
 
 int cmd_check(Cli *cli)
@@ -47,9 +48,25 @@ int cmd_print(Cli *cli)
 	return rc;
 }
 
+/* The loop IR's nodes (ir/loopstmt.def), then the ops `apply` accepts. */
+static void print_loop_nodes(void)
+{
+	for (int k = 0; k < LN_COUNT; k++)
+		printf("%-22s %s\n", loop_node_keyword((LoopNodeKind)k),
+		       loop_node_synopsis((LoopNodeKind)k));
+	printf("\napply accepts:");
+	for (int op = 0; op < OP_COUNT; op++)
+		if (loop_apply_arity((OpKind)op) > 0)
+			printf(" %s", op_name((OpKind)op));
+	printf("\n");
+}
+
 int cmd_ops(Cli *cli)
 {
-	(void)cli;
+	if (cli->loops) {
+		print_loop_nodes();
+		return 0;
+	}
 	for (int op = 0; op < OP_COUNT; op++)
 		printf("%-22s %s\n", op_name((OpKind)op), op_synopsis((OpKind)op));
 	return 0;

@@ -17,7 +17,7 @@ static const CliCommand commands[] = {
 	 "MODEL.onnx [--shape NAME=D0,D1,...]..."},
 	{"print", cmd_print, "print the graph IR after the graph passes",
 	 "MODEL.onnx [--shape NAME=DIMS]... [--no-optimize] [--verify-each]"},
-	{"ops", cmd_ops, "list the supported operators", ""},
+	{"ops", cmd_ops, "list the supported operators (--loops: the loop IR's statements)", "[--loops]"},
 };
 
 static void usage(FILE *f)
