@@ -1,0 +1,130 @@
+/*
+ * Accelerator descriptions: what the mapper and the cost models know of a
+ * target.
+ *
+ * An Arch is read from a small text file (docs/arch.md has the grammar):
+ *
+ *     arch eyeriss {
+ *     	pe_array 12 x 14
+ *     	clock 200 MHz
+ *     	mac i16 -> i32 energy 1
+ *     	level dram size unbounded word 64b bandwidth 8 B/cycle energy 200 shared
+ *     	...
+ *     }
+ *
+ * It holds the PE array, the clock, the MAC types, the memory hierarchy
+ * from the largest level (DRAM) down to the registers, the network on chip,
+ * the dataflows the hardware supports and the instruction-set family.
+ * Every quantity is stored in one unit whatever the text wrote: bytes,
+ * bits for word widths, Hz, bytes per cycle, normalized energy units.
+ *
+ * The presets of models/arch/NAME.arch are compiled into the library
+ * (CMake embeds them), so `arch_load("eyeriss", ...)` needs no data files.
+ * Everything an Arch points to lives in the caller's arena.
+ */
+#ifndef NNAC_ARCH_H
+#define NNAC_ARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "diag.h"
+#include "value.h"
+
+typedef enum ArchDataflow {
+#define DATAFLOW(id, name, syn) ARCH_DF_##id,
+#include "arch_dataflow.def"
+#undef DATAFLOW
+	ARCH_DF_COUNT
+} ArchDataflow;
+
+typedef enum ArchIsa {
+#define ISA(id, name, syn) ARCH_ISA_##id,
+#include "arch_isa.def"
+#undef ISA
+	ARCH_ISA_COUNT
+} ArchIsa;
+
+typedef enum ArchScope {
+	ARCH_SHARED,         /* one copy (or `instances` banks) for the whole array */
+	ARCH_PER_PE,         /* private: one copy in every PE */
+} ArchScope;
+
+enum {
+	ARCH_UNBOUNDED = -1, /* ArchLevel.size of a level as large as needed (DRAM) */
+	ARCH_MAX_MACS = 8,
+};
+
+typedef struct ArchLevel {
+	const char *name;
+	int64_t size;        /* bytes of one instance; ARCH_UNBOUNDED; 0: holds
+	                        nothing (a transfer level such as the NoC) */
+	int word_bits;       /* width of one access; 0 unknown */
+	double read_bw;      /* bytes per cycle; 0 unknown */
+	double write_bw;
+	double energy;       /* per access, normalized units; 0 unknown */
+	ArchScope scope;
+	int64_t instances;   /* copies: per-PE levels default to the PE count,
+	                        shared ones to 1 */
+	int line, col;       /* where the text declared it */
+} ArchLevel;
+
+typedef struct ArchMac {
+	DType operand;       /* both multiplicands */
+	DType acc;           /* the accumulator */
+	double energy;       /* per MAC, normalized units; 0 unknown */
+} ArchMac;
+
+typedef struct ArchNoc {
+	bool multicast;      /* one read feeds several PEs */
+	int64_t links;       /* parallel links; 0 unknown */
+	double words_per_cycle;   /* 0 unknown */
+} ArchNoc;
+
+typedef struct Arch {
+	const char *name;
+	const char *path;    /* the file (or "preset:NAME") it was read from */
+	int64_t pe_rows, pe_cols;
+	double clock_hz;
+	int64_t vector_bits; /* SIMD width of one PE (CPUs); 0 none */
+	ArchMac mac[ARCH_MAX_MACS];
+	int nmacs;
+	ArchLevel *levels;   /* [0] the largest (DRAM) ... [nlevels-1] the smallest */
+	int nlevels;
+	ArchNoc noc;
+	unsigned dataflows;  /* bit (1u << ARCH_DF_x) per supported dataflow */
+	ArchIsa isa;
+} Arch;
+
+/* Parses a description; on error the Diag holds one `PATH:LINE:COL: error:
+ * MSG` with the source line and a caret, and *a is not to be used. */
+Status arch_parse(Arch *a, Arena *ar, Diag *d, const char *path, const char *text, size_t len);
+Status arch_parse_file(Arch *a, Arena *ar, Diag *d, const char *path);
+/* A preset compiled into the library by name (tpu-v1, eyeriss, ...). */
+Status arch_preset(Arch *a, Arena *ar, Diag *d, const char *name);
+/* A file when name_or_path holds a '/' or ends in .arch, else a preset. */
+Status arch_load(Arch *a, Arena *ar, Diag *d, const char *name_or_path);
+
+int arch_preset_count(void);
+const char *arch_preset_name(int i);
+/* The embedded text of preset i (for printing or tests). */
+const char *arch_preset_text(int i, size_t *len);
+
+int64_t arch_pes(const Arch *a);
+/* The index of level `name`, or -1. */
+int arch_level_find(const Arch *a, const char *name);
+bool arch_has_dataflow(const Arch *a, ArchDataflow df);
+const char *arch_dataflow_name(ArchDataflow df);
+const char *arch_isa_name(ArchIsa isa);
+/* The dataflow or ISA named s, or -1. */
+int arch_dataflow_from_name(const char *s);
+int arch_isa_from_name(const char *s);
+
+/* For the parser: records `PATH:LINE:COL: error: MSG` with the source line
+ * of text and a caret under column col (tabs kept so the caret lines up). */
+Status arch_error_at(Diag *d, const char *path, const char *text, int line, int col,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+#endif
