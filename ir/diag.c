@@ -3,9 +3,12 @@
  */
 #include "diag.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "arena.h"
 
 static const int exit_codes[] = {
 #define STATUS(id, code, syn) code,
@@ -94,4 +97,43 @@ _Noreturn void nnac_abort(const char *file, int line, const char *msg)
 	fprintf(stderr, "nnac: internal error at %s:%d: %s\n", file, line, msg);
 	fflush(stderr);
 	abort();
+}
+
+Status nnac_read_file(Diag *d, const char *path, char **text, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL, *grown;
+	size_t n = 0, cap = 0, got;
+	Status st = ST_OK;
+
+	*text = NULL;
+	*len = 0;
+	if (!f)
+		return diag_add(d, ST_IO, "%s: cannot read: %s", path, strerror(errno));
+	do {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1 << 16;
+			if (!(grown = nnac_malloc(cap))) {
+				st = diag_add(d, ST_NOMEM, "%s: out of memory", path);
+				goto out;
+			}
+			if (buf)
+				memcpy(grown, buf, n);
+			nnac_free(buf);
+			buf = grown;
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+	} while (got > 0);
+	if (ferror(f))
+		st = diag_add(d, ST_IO, "%s: cannot read: %s", path, strerror(errno));
+out:
+	fclose(f);
+	if (st != ST_OK) {
+		nnac_free(buf);
+		return st;
+	}
+	*text = buf;
+	*len = n;
+	return ST_OK;
 }

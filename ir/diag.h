@@ -44,6 +44,10 @@ Status diag_worst(const Diag *d);
 int status_exit_code(Status st);
 const char *status_name(Status st);
 
+/* The whole of file path in memory from nnac_malloc (the caller frees it
+ * with nnac_free); "PATH: cannot read: REASON" or out of memory otherwise. */
+Status nnac_read_file(Diag *d, const char *path, char **text, size_t *len);
+
 _Noreturn void nnac_abort(const char *file, int line, const char *msg);
 #define nnac_unreachable() nnac_abort(__FILE__, __LINE__, "unreachable")
 #define nnac_assert(c) ((c) ? (void)0 : nnac_abort(__FILE__, __LINE__, #c))

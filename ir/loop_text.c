@@ -85,36 +85,13 @@ Status loop_error_at(LoopProgram *p, int line, int col, Status st, const char *f
 
 Status loop_parse_file(LoopProgram *p, const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	char *text = NULL, *grown;
-	size_t len = 0, cap = 0, got;
-	Status st;
+	char *text;
+	size_t len;
+	Status st = nnac_read_file(p->diag, path, &text, &len);
 
-	if (!f)
-		return diag_add(p->diag, ST_IO, "%s: cannot read: %s", path, strerror(errno));
-	do {
-		if (len == cap) {
-			cap = cap ? 2 * cap : 1 << 16;
-			if (!(grown = nnac_malloc(cap)))
-				goto out_nomem;
-			if (text)
-				memcpy(grown, text, len);
-			nnac_free(text);
-			text = grown;
-		}
-		got = fread(text + len, 1, cap - len, f);
-		len += got;
-	} while (got > 0);
-	if (ferror(f)) {
-		st = diag_add(p->diag, ST_IO, "%s: cannot read: %s", path, strerror(errno));
-		goto out_close;
-	}
+	if (st != ST_OK)
+		return st;
 	st = loop_parse(p, path, text, len);
-	goto out_close;
-out_nomem:
-	st = diag_add(p->diag, ST_NOMEM, "%s: out of memory", path);
-out_close:
-	fclose(f);
 	nnac_free(text);
 	return st;
 }

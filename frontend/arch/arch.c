@@ -80,36 +80,13 @@ Status arch_error_at(Diag *d, const char *path, const char *text, int line, int 
 
 Status arch_parse_file(Arch *a, Arena *ar, Diag *d, const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	char *text = NULL, *grown;
-	size_t len = 0, cap = 0, got;
-	Status st;
+	char *text;
+	size_t len;
+	Status st = nnac_read_file(d, path, &text, &len);
 
-	if (!f)
-		return diag_add(d, ST_IO, "%s: cannot read: %s", path, strerror(errno));
-	do {
-		if (len == cap) {
-			cap = cap ? 2 * cap : 1 << 14;
-			if (!(grown = nnac_malloc(cap)))
-				goto out_nomem;
-			if (text)
-				memcpy(grown, text, len);
-			nnac_free(text);
-			text = grown;
-		}
-		got = fread(text + len, 1, cap - len, f);
-		len += got;
-	} while (got > 0);
-	if (ferror(f)) {
-		st = diag_add(d, ST_IO, "%s: cannot read: %s", path, strerror(errno));
-		goto out_close;
-	}
+	if (st != ST_OK)
+		return st;
 	st = arch_parse(a, ar, d, path, text, len);
-	goto out_close;
-out_nomem:
-	st = diag_add(d, ST_NOMEM, "%s: out of memory", path);
-out_close:
-	fclose(f);
 	nnac_free(text);
 	return st;
 }
