@@ -218,13 +218,18 @@ static void check_eyeriss(const Arch *a)
 	check(a->levels[0].size == ARCH_UNBOUNDED, "eyeriss", "unbounded dram first");
 	if ((l = lvl(a, "gbuf")))
 		check(l->size == 110592, "eyeriss", "108 KiB global buffer");
+	if ((l = lvl(a, "gbuf")))
+		check(l->holds == ARCH_HOLDS_ALL, "eyeriss", "global buffer holds every operand");
 	if ((l = lvl(a, "spad_filter")))
 		check(l->size == 448 && l->word_bits == 16 && l->scope == ARCH_PER_PE &&
-		      l->instances == 168, "eyeriss", "filter spad 224x16b per PE");
+		      l->instances == 168 && l->holds == 1u << ARCH_WEIGHTS, "eyeriss",
+		      "filter spad 224x16b per PE, weights only");
 	if ((l = lvl(a, "spad_ifmap")))
-		check(l->size == 24, "eyeriss", "ifmap spad 12x16b");
+		check(l->size == 24 && l->holds == 1u << ARCH_INPUTS, "eyeriss",
+		      "ifmap spad 12x16b, inputs only");
 	if ((l = lvl(a, "spad_psum")))
-		check(l->size == 48, "eyeriss", "psum spad 24x16b");
+		check(l->size == 48 && l->holds == 1u << ARCH_OUTPUTS, "eyeriss",
+		      "psum spad 24x16b, outputs only");
 	if ((l = lvl(a, "array")))
 		check(l->size == 0, "eyeriss", "the array level stores nothing");
 	for (size_t i = 0; i < ARRAY_LEN(energies); i++)

@@ -174,6 +174,22 @@ const char *arch_isa_name(ArchIsa isa)
 	return isa_names[isa];
 }
 
+static const char *const operand_names[ARCH_NOPERANDS] = { "weights", "inputs", "outputs" };
+
+const char *arch_operand_name(ArchOperand op)
+{
+	nnac_assert(op >= 0 && op < ARCH_NOPERANDS);
+	return operand_names[op];
+}
+
+int arch_operand_from_name(const char *s)
+{
+	for (int i = 0; i < ARCH_NOPERANDS; i++)
+		if (strcmp(operand_names[i], s) == 0)
+			return i;
+	return -1;
+}
+
 int arch_dataflow_from_name(const char *s)
 {
 	for (int i = 0; i < ARCH_DF_COUNT; i++)

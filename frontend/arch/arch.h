@@ -47,6 +47,16 @@ typedef enum ArchIsa {
 	ARCH_ISA_COUNT
 } ArchIsa;
 
+/* The three operands of a layer, as a level's `holds` list names them. */
+typedef enum ArchOperand {
+	ARCH_WEIGHTS,
+	ARCH_INPUTS,
+	ARCH_OUTPUTS,        /* partial sums on their way to outputs included */
+	ARCH_NOPERANDS
+} ArchOperand;
+
+enum { ARCH_HOLDS_ALL = (1u << ARCH_NOPERANDS) - 1 };
+
 typedef enum ArchScope {
 	ARCH_SHARED,         /* one copy (or `instances` banks) for the whole array */
 	ARCH_PER_PE,         /* private: one copy in every PE */
@@ -68,6 +78,8 @@ typedef struct ArchLevel {
 	ArchScope scope;
 	int64_t instances;   /* copies: per-PE levels default to the PE count,
 	                        shared ones to 1 */
+	unsigned holds;      /* bit (1u << ArchOperand) per operand it may keep;
+	                        ARCH_HOLDS_ALL unless a `holds` list says */
 	int line, col;       /* where the text declared it */
 } ArchLevel;
 
@@ -118,6 +130,9 @@ int arch_level_find(const Arch *a, const char *name);
 bool arch_has_dataflow(const Arch *a, ArchDataflow df);
 const char *arch_dataflow_name(ArchDataflow df);
 const char *arch_isa_name(ArchIsa isa);
+/* "weights", "inputs", "outputs"; the operand named s, or -1. */
+const char *arch_operand_name(ArchOperand op);
+int arch_operand_from_name(const char *s);
 /* The dataflow or ISA named s, or -1. */
 int arch_dataflow_from_name(const char *s);
 int arch_isa_from_name(const char *s);

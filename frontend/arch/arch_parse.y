@@ -40,7 +40,7 @@ typedef struct ArchSeen {
 enum { ARCH_PROP_PE_ARRAY, ARCH_PROP_CLOCK, ARCH_PROP_VECTOR, ARCH_PROP_NOC,
        ARCH_PROP_DATAFLOWS, ARCH_PROP_ISA, ARCH_PROP_COUNT };
 enum { ARCH_ATTR_SIZE, ARCH_ATTR_WORD, ARCH_ATTR_READ, ARCH_ATTR_WRITE, ARCH_ATTR_ENERGY,
-       ARCH_ATTR_SCOPE, ARCH_ATTR_INSTANCES, ARCH_ATTR_COUNT };
+       ARCH_ATTR_SCOPE, ARCH_ATTR_INSTANCES, ARCH_ATTR_HOLDS, ARCH_ATTR_COUNT };
 
 typedef struct ArchParse {
 	Arch *a;
@@ -109,6 +109,7 @@ static bool bandwidth(ArchParse *x, ArchNum n, const ARCHYYLTYPE *nloc, const ch
 static bool noc_bandwidth(ArchParse *x, ArchNum n, const ARCHYYLTYPE *nloc, const char *num,
                           const ARCHYYLTYPE *numloc, const char *den,
                           const ARCHYYLTYPE *denloc);
+static bool add_held(ArchParse *x, const char *name, const ARCHYYLTYPE *loc);
 static bool add_dataflow(ArchParse *x, const char *name, const ARCHYYLTYPE *loc);
 static bool isa_of(ArchParse *x, const char *name, const ARCHYYLTYPE *loc);
 static bool finish(ArchParse *x, const ARCHYYLTYPE *loc);
@@ -129,7 +130,7 @@ static bool finish(ArchParse *x, const ARCHYYLTYPE *loc);
 %token <str> SIZE "'size'" WORD "'word'" BANDWIDTH "'bandwidth'" READ "'read'"
 %token <str> WRITE "'write'" ENERGY "'energy'" SHARED "'shared'" PER_PE "'per_pe'"
 %token <str> INSTANCES "'instances'" UNBOUNDED "'unbounded'" MULTICAST "'multicast'"
-%token <str> UNICAST "'unicast'" LINKS "'links'"
+%token <str> UNICAST "'unicast'" LINKS "'links'" HOLDS "'holds'"
 
 %type <num> number
 
@@ -227,6 +228,15 @@ level_attr:
 	                                             &@1));
 	                                  CHECK(positive_int(x, $2, "instances", &@2,
 	                                                     &level(x)->instances)); }
+	/* "holds" OPERAND+ */
+	| HOLDS                         { CHECK(once(x, &x->attr[ARCH_ATTR_HOLDS], "holds", &@1));
+	                                  level(x)->holds = 0; }
+	  operand_list
+	;
+
+operand_list:
+	  IDENT                         { CHECK(add_held(x, $1, &@1)); }
+	| operand_list IDENT            { CHECK(add_held(x, $2, &@2)); }
 	;
 
 noc_attrs:
@@ -497,6 +507,7 @@ static bool open_level(ArchParse *x, const char *name, const ARCHYYLTYPE *loc)
 	l->name = name;
 	l->line = loc->first_line;
 	l->col = loc->first_column;
+	l->holds = ARCH_HOLDS_ALL;
 	memset(x->attr, 0, sizeof(x->attr));
 	return true;
 }
@@ -617,6 +628,23 @@ static bool noc_bandwidth(ArchParse *x, ArchNum n, const ARCHYYLTYPE *nloc, cons
 		return false;
 	}
 	x->a->noc.words_per_cycle = n.v;
+	return true;
+}
+
+/* One operand of a `holds` list. */
+static bool add_held(ArchParse *x, const char *name, const ARCHYYLTYPE *loc)
+{
+	int op = arch_operand_from_name(name);
+
+	if (op < 0) {
+		arch_parse_error(x, loc, "unknown operand '%s' (weights, inputs or outputs)", name);
+		return false;
+	}
+	if (level(x)->holds & (1u << op)) {
+		arch_parse_error(x, loc, "operand '%s' listed twice", name);
+		return false;
+	}
+	level(x)->holds |= 1u << op;
 	return true;
 }
 

@@ -1,0 +1,367 @@
+/*
+ * nnac-dataflowtest: the dataflow mapper (passes/dataflow.h) against hand
+ * counts, the exhaustive search and the Eyeriss study.
+ *
+ *   1. Hand-counted mappings on tests/dataflow/hand.arch: every read and
+ *      write of every level, the NoC, the energy and the cycles.
+ *   2. The pruned search returns the optimum of the exhaustive one for
+ *      every layer of tests/dataflow/small_layers.txt on tiny.arch, for
+ *      every dataflow and metric.
+ *   3. AlexNet CONV1-CONV5 at batch 4 on the eyeriss preset
+ *      (eyeriss_alexnet.txt): row stationary is the lowest-energy dataflow
+ *      on every layer, and its active PEs are within 10% of the array (17
+ *      PEs) of the chip's; the energy ratios of the other dataflows are
+ *      printed next to the 1.4-2.5x of the ISCA 2016 study.
+ *   4. A layer no mapping fits: the error names the level and the bytes
+ *      missing.
+ *
+ * Usage: nnac-dataflowtest DIR (tests/dataflow).  Prints
+ * "dataflow: P passed, F failed".
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dataflow.h"
+
+static int passed, failed;
+
+static void check(bool ok, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#include <stdarg.h>
+
+static void check(bool ok, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ok) {
+		passed++;
+		return;
+	}
+	failed++;
+	printf("FAIL %s: ", what);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+static bool load(const char *dir, const char *file, Arch *a, DfTarget *t, Arena *ar)
+{
+	char path[1024];
+	Diag d;
+
+	diag_init(&d);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (arch_parse_file(a, ar, &d, path) != ST_OK || df_target_init(t, a, &d) != ST_OK) {
+		diag_print(&d, stdout);
+		check(false, file, "cannot load");
+		diag_free(&d);
+		return false;
+	}
+	diag_free(&d);
+	return true;
+}
+
+static DfProblem layer(const char *name, const int64_t dim[DF_NDIMS], int64_t stride)
+{
+	DfProblem pb = { .name = name, .op = "Conv", .stride = { stride, stride },
+	                 .dilation = { 1, 1 } };
+
+	memcpy(pb.dim, dim, sizeof(pb.dim));
+	return pb;
+}
+
+static bool near(double a, double b)
+{
+	return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b));
+}
+
+/* 1. Hand counts. */
+
+static void hand_fc(const DfTarget *t)
+{
+	/* K = 2 outputs of C = 3 inputs: the two output channels over the two
+	   PEs, the input channels in time at the buffer:
+	     dram[] buf[C3] | cols[K2] | reg[]
+	   Weights: the buffer's tile is all 6 (filled once from DRAM); each
+	   PE's register holds 1 and is refilled at each step of C: 3 fills per
+	   PE, 6 buffer reads (no PE shares a weight), 6 NoC deliveries; the
+	   MAC reads the register 6 times.
+	   Inputs: the buffer holds 3; both PEs take each input (K unused by
+	   inputs): 6 MAC fetches, 3 buffer reads (multicast), 6 NoC.
+	   Outputs: the buffer holds 2 partial sums, written to DRAM once;
+	   each of the 6 MAC updates is written to the buffer and 4 of them
+	   read back first (the first touch of each of the 2 outputs is not):
+	   buffer writes 6, reads 4 + 2 (the write-back to DRAM), NoC 10.
+	   Energy: DRAM 11 accesses * 10, buffer 30 * 2, NoC 22 * 3, register
+	   12 * 1, MACs 6 * 1 = 254.  Cycles: DRAM moves 22 bytes at 1 B/cycle;
+	   the buffer 60 bytes at 4 B/cycle; compute 3: 22 cycles. */
+	static const int64_t dim[DF_NDIMS] = { [DF_N] = 1, [DF_G] = 1, [DF_K] = 2, [DF_C] = 3,
+	                                       [DF_P] = 1, [DF_Q] = 1, [DF_R] = 1, [DF_S] = 1 };
+	DfProblem pb = layer("fc", dim, 1);
+	DfMapping m;
+	DfCost c;
+	int dram = 0, buf = 1, noc = 2, reg = 3;
+
+	df_mapping_init(&m, t, &pb, ARCH_DF_WS);
+	m.factor[0][DF_K] = m.factor[0][DF_C] = 1;
+	m.spatial[DF_COLS][DF_K] = 2;
+	m.factor[buf][DF_C] = 3;
+	if (!df_evaluate(t, &pb, &m, &c, NULL)) {
+		check(false, "hand fc", "does not fit");
+		return;
+	}
+	const struct { int level, op; double reads, writes; } want[] = {
+		{ dram, ARCH_WEIGHTS, 6, 0 }, { dram, ARCH_INPUTS, 3, 0 }, { dram, ARCH_OUTPUTS, 0, 2 },
+		{ buf, ARCH_WEIGHTS, 6, 6 }, { buf, ARCH_INPUTS, 3, 3 }, { buf, ARCH_OUTPUTS, 6, 6 },
+		{ noc, ARCH_WEIGHTS, 6, 0 }, { noc, ARCH_INPUTS, 6, 0 }, { noc, ARCH_OUTPUTS, 10, 0 },
+		{ reg, ARCH_WEIGHTS, 6, 6 }, { reg, ARCH_INPUTS, 0, 0 }, { reg, ARCH_OUTPUTS, 0, 0 },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+		const DfLevelCost *lc = &c.level[want[i].level];
+		check(lc->reads[want[i].op] == want[i].reads && lc->writes[want[i].op] == want[i].writes,
+		      "hand fc", "%s %s: %g reads, %g writes; want %g, %g",
+		      t->arch->levels[want[i].level].name, arch_operand_name(want[i].op),
+		      lc->reads[want[i].op], lc->writes[want[i].op], want[i].reads, want[i].writes);
+	}
+	check(c.macs == 6 && c.energy == 254, "hand fc", "energy %g over %lld MACs; want 254, 6",
+	      c.energy, (long long)c.macs);
+	check(c.compute_cycles == 3 && c.cycles == 22 && c.active_pes == 2, "hand fc",
+	      "cycles %g (compute %g), %lld PEs; want 22 (3), 2", c.cycles, c.compute_cycles,
+	      (long long)c.active_pes);
+}
+
+static void hand_sliding(const DfTarget *t, int64_t stride)
+{
+	/* A 1-D convolution, Q = 4 outputs of an S = 3 filter, on one PE:
+	     dram[Q4] buf[S3]
+	   The buffer holds one window of 3 inputs; each step of Q slides it by
+	   the stride, fetching only the inputs it has not seen: the layer's
+	   (4 - 1) * stride + 3 inputs cross DRAM exactly once. */
+	static const int64_t dim[DF_NDIMS] = { [DF_N] = 1, [DF_G] = 1, [DF_K] = 1, [DF_C] = 1,
+	                                       [DF_P] = 1, [DF_Q] = 4, [DF_R] = 1, [DF_S] = 3 };
+	DfProblem pb = layer("conv1d", dim, stride);
+	DfMapping m;
+	DfCost c;
+	char what[64];
+
+	snprintf(what, sizeof(what), "hand sliding stride %lld", (long long)stride);
+	df_mapping_init(&m, t, &pb, ARCH_DF_WS);
+	m.factor[0][DF_S] = 1;
+	m.factor[1][DF_S] = 3;
+	if (!df_evaluate(t, &pb, &m, &c, NULL)) {
+		check(false, what, "does not fit");
+		return;
+	}
+	double want = (double)(3 * stride + 3);
+	check(near(c.level[0].reads[ARCH_INPUTS], want), what, "DRAM input reads %g; want %g",
+	      c.level[0].reads[ARCH_INPUTS], want);
+	check(c.level[1].tile[ARCH_INPUTS] == 3, what, "buffer input tile %lld; want 3",
+	      (long long)c.level[1].tile[ARCH_INPUTS]);
+}
+
+/* 2. Pruned against exhaustive. */
+
+static int read_rows(const char *path, char rows[][256], int max)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	int n = 0;
+
+	if (!f) {
+		check(false, path, "cannot open");
+		return 0;
+	}
+	while (n < max && fgets(line, sizeof(line), f)) {
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		memcpy(rows[n++], line, sizeof(line));
+	}
+	fclose(f);
+	return n;
+}
+
+static void exhaustive(const char *dir, const DfTarget *t)
+{
+	char path[1024], rows[64][256];
+	int n;
+	Diag d;
+
+	snprintf(path, sizeof(path), "%s/small_layers.txt", dir);
+	n = read_rows(path, rows, 64);
+	diag_init(&d);
+	for (int i = 0; i < n; i++) {
+		char name[64];
+		long long v[9];
+		int64_t dim[DF_NDIMS];
+
+		if (sscanf(rows[i], "%63s %lld %lld %lld %lld %lld %lld %lld %lld %lld", name,
+		           &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) != 10) {
+			check(false, path, "bad row: %s", rows[i]);
+			continue;
+		}
+		for (int k = 0; k < DF_NDIMS; k++)
+			dim[k] = v[k];
+		DfProblem pb = layer(name, dim, v[8]);
+		for (int df = 0; df < ARCH_DF_COUNT; df++) {
+			for (int metric = DF_METRIC_ENERGY; metric <= DF_METRIC_EDP; metric++) {
+				DfResult p, e;
+				DfStats ps = { 0 }, es = { 0 };
+				Status sp = df_map_layer(t, &pb, df, (DfMetric)metric, DF_SEARCH_PRUNED,
+				                         &p, &ps, &d);
+				Status se = df_map_layer(t, &pb, df, (DfMetric)metric,
+				                         DF_SEARCH_EXHAUSTIVE, &e, &es, &d);
+				char what[128];
+
+				snprintf(what, sizeof(what), "exhaustive %s %s %s", name,
+				         arch_dataflow_name((ArchDataflow)df),
+				         df_metric_name((DfMetric)metric));
+				d.n = 0;
+				if (sp != ST_OK || se != ST_OK) {
+					/* both must agree that nothing fits */
+					check(sp == se, what, "pruned status %s, exhaustive %s",
+					      status_name(sp), status_name(se));
+					continue;
+				}
+				double vp = df_metric(&p.cost, (DfMetric)metric);
+				double ve = df_metric(&e.cost, (DfMetric)metric);
+				char bp[512], be[512];
+				df_mapping_format(t, &p.map, bp, sizeof(bp));
+				df_mapping_format(t, &e.map, be, sizeof(be));
+				check(near(vp, ve), what, "pruned %.9g (%s), exhaustive %.9g (%s)",
+				      vp, bp, ve, be);
+				check(ps.evaluated <= es.evaluated, what,
+				      "pruned evaluated %lld mappings, exhaustive %lld",
+				      (long long)ps.evaluated, (long long)es.evaluated);
+			}
+		}
+	}
+	diag_free(&d);
+}
+
+/* 3. Eyeriss. */
+
+static void eyeriss(const char *dir)
+{
+	Arena ar;
+	Arch a;
+	DfTarget t;
+	Diag d;
+	char path[1024], rows[16][256];
+	int n;
+
+	arena_init(&ar);
+	diag_init(&d);
+	if (arch_preset(&a, &ar, &d, "eyeriss") != ST_OK || df_target_init(&t, &a, &d) != ST_OK) {
+		diag_print(&d, stdout);
+		check(false, "eyeriss", "preset does not load");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/eyeriss_alexnet.txt", dir);
+	n = read_rows(path, rows, 16);
+	printf("AlexNet on eyeriss, batch 4, energy per MAC (normalized to a MAC) and the\n"
+	       "ratio to row stationary (the ISCA 2016 study: 1.4-2.5x):\n");
+	printf("%-6s %8s %14s %14s %14s   %s\n", "layer", "rs", "ws", "os", "nlr",
+	       "rs active PEs (chip)");
+	for (int i = 0; i < n; i++) {
+		char name[16];
+		long long h, r, e, c, m, u, active;
+		double energy[ARCH_DF_COUNT] = { 0 };
+		int64_t pes = 0;
+
+		if (sscanf(rows[i], "%15s %lld %lld %lld %lld %lld %lld %lld", name, &h, &r, &e, &c,
+		           &m, &u, &active) != 8) {
+			check(false, path, "bad row: %s", rows[i]);
+			continue;
+		}
+		int64_t dim[DF_NDIMS] = { [DF_N] = 4, [DF_G] = 1, [DF_K] = m, [DF_C] = c,
+		                          [DF_P] = e, [DF_Q] = e, [DF_R] = r, [DF_S] = r };
+		DfProblem pb = layer(name, dim, u);
+		check((e - 1) * u + r == h, name, "H %lld is not (E - 1) * U + R", h);
+		for (int df = 0; df < ARCH_DF_COUNT; df++) {
+			DfResult res;
+			if (df_map_layer(&t, &pb, df, DF_METRIC_ENERGY, DF_SEARCH_PRUNED, &res, NULL,
+			                 &d) != ST_OK) {
+				diag_print(&d, stdout);
+				d.n = 0;
+				check(false, name, "no %s mapping", arch_dataflow_name((ArchDataflow)df));
+				continue;
+			}
+			energy[df] = res.cost.energy / (double)res.cost.macs;
+			if (df == ARCH_DF_RS)
+				pes = res.cost.active_pes;
+		}
+		double rs = energy[ARCH_DF_RS];
+		printf("%-6s %8.3f %6.3f (%4.2fx) %6.3f (%4.2fx) %6.3f (%4.2fx)   %lld (%lld)\n", name,
+		       rs, energy[ARCH_DF_WS], energy[ARCH_DF_WS] / rs, energy[ARCH_DF_OS],
+		       energy[ARCH_DF_OS] / rs, energy[ARCH_DF_NLR], energy[ARCH_DF_NLR] / rs,
+		       (long long)pes, active);
+		for (int df = 0; df < ARCH_DF_COUNT; df++)
+			if (df != ARCH_DF_RS)
+				check(energy[df] > rs, name, "%s costs %.4f per MAC, row stationary %.4f",
+				      arch_dataflow_name((ArchDataflow)df), energy[df], rs);
+		check(llabs((long long)pes - active) <= 17, name,
+		      "row stationary keeps %lld PEs busy; the chip %lld", (long long)pes, active);
+	}
+out:
+	diag_free(&d);
+	arena_free(&ar);
+}
+
+/* 4. Nothing fits. */
+
+static void too_small(const char *dir)
+{
+	Arena ar;
+	Arch a;
+	DfTarget t;
+	Diag d;
+	DfResult r;
+	static const int64_t dim[DF_NDIMS] = { [DF_N] = 1, [DF_G] = 1, [DF_K] = 8, [DF_C] = 8,
+	                                       [DF_P] = 4, [DF_Q] = 4, [DF_R] = 3, [DF_S] = 3 };
+	DfProblem pb = layer("conv", dim, 1);
+
+	arena_init(&ar);
+	diag_init(&d);
+	if (load(dir, "too_small.arch", &a, &t, &ar)) {
+		Status st = df_map_layer(&t, &pb, -1, DF_METRIC_ENERGY, DF_SEARCH_PRUNED, &r, NULL, &d);
+		const char *msg = d.n ? d.msg[0].text : "";
+		/* the array must be kept busy: at the least 2 input channels over
+		   the rows and 2 filters over the columns (ws, nlr): 4 weights and
+		   2 inputs of 2 bytes, 2 partial sums of 4: 20 bytes against 4 */
+		check(st == ST_UNSUPPORTED && strstr(msg, "node 'conv' (Conv): no mapping fits") &&
+		      strstr(msg, "level 'buf' (4 bytes) is too small by 16 bytes"),
+		      "too small", "status %s, message: %s", status_name(st), msg);
+	}
+	diag_free(&d);
+	arena_free(&ar);
+}
+
+int main(int argc, char **argv)
+{
+	Arena ar;
+	Arch hand, tiny;
+	DfTarget th, tt;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: nnac-dataflowtest DIR\n");
+		return 2;
+	}
+	arena_init(&ar);
+	if (load(argv[1], "hand.arch", &hand, &th, &ar)) {
+		hand_fc(&th);
+		hand_sliding(&th, 1);
+		hand_sliding(&th, 2);
+	}
+	if (load(argv[1], "tiny.arch", &tiny, &tt, &ar))
+		exhaustive(argv[1], &tt);
+	eyeriss(argv[1]);
+	too_small(argv[1]);
+	arena_free(&ar);
+	printf("dataflow: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
