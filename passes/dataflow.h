@@ -108,7 +108,8 @@ typedef struct DfCost {
 	double mac_energy;
 	double energy;                  /* MACs and every level */
 	double compute_cycles;          /* temporal iterations of the PE array */
-	double cycles;                  /* max of compute and bandwidth bounds, plus fill */
+	double fill_cycles;             /* systolic fill and drain of every fold */
+	double cycles;                  /* compute + fill, or a bandwidth bound if longer */
 	int64_t active_pes;             /* PEs the spatial loops occupy at their widest */
 	double utilization;             /* useful MACs / (PEs * cycles) */
 	DfLevelCost level[DF_MAX_LEVELS];

@@ -408,6 +408,35 @@ static double level_cycles(const DfTarget *t, int l, const DfLevelCost *lc, int6
 	return l >= t->fanout && pes > 0 ? c / (double)pes : c;
 }
 
+/* On a systolic array (no multicast: operands hop from PE to PE), every
+ * reload of the per-PE stationary tile is a fold that pays the array's
+ * fill and drain, 2 * rows + cols - 2 cycles as in SCALE-Sim's model: rows
+ * to shift the stationary operand in, rows + cols - 2 of skew for the
+ * wavefront.  The folds are the fills of the first per-PE level that keeps
+ * something, per PE and tile.  A multicast array pays nothing. */
+static double fill_cycles(const DfTarget *t, const DfMapping *m, const DfCost *c)
+{
+	if (t->arch->noc.multicast)
+		return 0;
+	for (int l = t->fanout; l < t->nlevels; l++) {
+		const DfLevelCost *lc = &c->level[l];
+		double folds = 0;
+		int64_t pes = 1;
+
+		if (!m->keeps[l] || t->capacity[l] == 0)
+			continue;
+		for (int d = 0; d < DF_NDIMS; d++)
+			pes *= m->spatial[DF_ROWS][d] * m->spatial[DF_COLS][d];
+		for (int o = 0; o < ARCH_NOPERANDS; o++)
+			if (lc->tile[o] > 0) {
+				double f = lc->writes[o] / ((double)pes * (double)lc->tile[o]);
+				folds = f > folds ? f : folds;
+			}
+		return folds * (double)(2 * t->rows + t->cols - 2);
+	}
+	return 0;
+}
+
 bool df_fits(const DfTarget *t, const DfProblem *pb, const DfMapping *m, DfMiss *miss)
 {
 	Eval e = { .t = t, .pb = pb, .m = m };
@@ -441,7 +470,8 @@ bool df_evaluate(const DfTarget *t, const DfProblem *pb, const DfMapping *m, DfC
 	cost->mac_energy = (double)cost->macs * t->mac_energy;
 	cost->energy = cost->mac_energy;
 	cost->compute_cycles = padded / (double)e.pes;
-	cost->cycles = cost->compute_cycles;
+	cost->fill_cycles = fill_cycles(t, m, cost);
+	cost->cycles = cost->compute_cycles + cost->fill_cycles;
 	for (int l = 0; l < t->nlevels; l++) {
 		DfLevelCost *lc = &cost->level[l];
 		double acc = 0;

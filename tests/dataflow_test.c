@@ -4,6 +4,7 @@
  *
  *   1. Hand-counted mappings on tests/dataflow/hand.arch: every read and
  *      write of every level, the NoC, the energy and the cycles.
+ *      A systolic array's fill and drain against SCALE-Sim's model.
  *   2. The pruned search returns the optimum of the exhaustive one for
  *      every layer of tests/dataflow/small_layers.txt on tiny.arch, for
  *      every dataflow and metric.
@@ -25,6 +26,7 @@
 #include <time.h>
 
 #include "dataflow.h"
+#include "df_systolic.h"
 
 static int passed, failed;
 
@@ -162,6 +164,51 @@ static void hand_sliding(const DfTarget *t, int64_t stride)
 	      c.level[0].reads[ARCH_INPUTS], want);
 	check(c.level[1].tile[ARCH_INPUTS] == 3, what, "buffer input tile %lld; want 3",
 	      (long long)c.level[1].tile[ARCH_INPUTS]);
+}
+
+/* The fill and drain of a systolic array: on layers whose filter window
+ * and filter count are multiples of the array, a weight-stationary mapping
+ * takes exactly SCALE-Sim's ceil(Sr/R) * ceil(Sc/C) * (2R + C + T - 2)
+ * cycles (df_systolic.c), and so does the best the search finds. */
+static void systolic(const DfTarget *t)
+{
+	static const struct { const char *name; int64_t n, c, k, pq; } layers[] = {
+		{ "1x1 64->64, 7x7", 1, 64, 64, 7 },
+		{ "1x1 96->32, 5x5, batch 2", 2, 96, 32, 5 },
+		{ "gemm 128x64 by 64", 128, 64, 64, 1 },
+	};
+	Diag d;
+
+	diag_init(&d);
+	for (size_t i = 0; i < ARRAY_LEN(layers); i++) {
+		int64_t dim[DF_NDIMS] = { [DF_N] = layers[i].n, [DF_G] = 1, [DF_K] = layers[i].k,
+		                          [DF_C] = layers[i].c, [DF_P] = layers[i].pq,
+		                          [DF_Q] = layers[i].pq, [DF_R] = 1, [DF_S] = 1 };
+		DfProblem pb = layer(layers[i].name, dim, 1);
+		DfLayer sl = { .n = layers[i].n, .h = layers[i].pq, .w = layers[i].pq,
+		               .c = layers[i].c, .k = layers[i].k, .r = 1, .s = 1, .stride = 1 };
+		double want = (double)df_systolic_cycles(&sl, 32, 32, DF_FLOW_WS, DF_OUT_ONNX);
+		DfMapping m;
+		DfCost c;
+		DfResult best;
+
+		/* C over the rows, K over the columns, the folds at DRAM, the
+		   pixels streamed under each fold */
+		df_mapping_init(&m, t, &pb, ARCH_DF_WS);
+		m.spatial[DF_ROWS][DF_C] = m.spatial[DF_COLS][DF_K] = 32;
+		m.factor[0][DF_C] = layers[i].c / 32;
+		m.factor[0][DF_K] = layers[i].k / 32;
+		m.factor[0][DF_N] = m.factor[0][DF_P] = m.factor[0][DF_Q] = 1;
+		m.factor[1][DF_N] = layers[i].n;
+		m.factor[1][DF_P] = m.factor[1][DF_Q] = layers[i].pq;
+		check(df_evaluate(t, &pb, &m, &c, NULL) && c.cycles == want, layers[i].name,
+		      "hand mapping: %g cycles (%g compute, %g fill); SCALE-Sim %g", c.cycles,
+		      c.compute_cycles, c.fill_cycles, want);
+		check(df_map_layer(t, &pb, ARCH_DF_WS, DF_METRIC_CYCLES, DF_SEARCH_PRUNED, &best,
+		                   NULL, &d) == ST_OK && best.cost.cycles == want, layers[i].name,
+		      "search: %g cycles; SCALE-Sim %g", best.cost.cycles, want);
+	}
+	diag_free(&d);
 }
 
 /* 2. Pruned against exhaustive. */
@@ -344,8 +391,8 @@ static void too_small(const char *dir)
 int main(int argc, char **argv)
 {
 	Arena ar;
-	Arch hand, tiny;
-	DfTarget th, tt;
+	Arch hand, tiny, sys;
+	DfTarget th, tt, ts;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: nnac-dataflowtest DIR\n");
@@ -357,6 +404,8 @@ int main(int argc, char **argv)
 		hand_sliding(&th, 1);
 		hand_sliding(&th, 2);
 	}
+	if (load(argv[1], "systolic32.arch", &sys, &ts, &ar))
+		systolic(&ts);
 	if (load(argv[1], "tiny.arch", &tiny, &tt, &ar))
 		exhaustive(argv[1], &tt);
 	eyeriss(argv[1]);
