@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release -DNNAC_WERROR=ON
 
-.PHONY: all deps build demo test sanitize clean
+.PHONY: all deps build demo test sanitize bench-map clean
 
 all: build
 
@@ -28,6 +28,10 @@ sanitize: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNAC_SANITIZE=ON -DNNAC_WERROR=ON >/dev/null
 	@cmake --build build-asan -j$(JOBS)
 	@sh tests/run_all.sh build-asan
+
+# The mapper's speed on ResNet-50 (a benchmark: prints, never fails on time).
+bench-map: build
+	@sh scripts/bench_map.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan

@@ -152,6 +152,8 @@ Status df_target_init(DfTarget *t, const Arch *a, Diag *d);
  * ST_UNSUPPORTED (with a diagnostic naming node and op) for any other node
  * or unknown shapes. */
 Status df_problem_from_node(DfProblem *pb, const Graph *g, const Node *n, Diag *d);
+/* Is n of an op df_problem_from_node takes (whatever its shapes)? */
+bool df_is_layer_op(const Node *n);
 /* n * g * k * c * p * q * r * s. */
 int64_t df_problem_macs(const DfProblem *pb);
 /* Input rows (or columns, axis 1) a tile of p outputs and r filter taps
@@ -185,6 +187,25 @@ double df_bound(const DfTarget *t, const DfProblem *pb, const DfMapping *m, DfMe
  * support df.  stats may be NULL. */
 Status df_map_layer(const DfTarget *t, const DfProblem *pb, int df, DfMetric metric,
                     DfSearch mode, DfResult *best, DfStats *stats, Diag *d);
+
+/* Identical layers (ResNet repeats most of its own) map identically: a
+ * cache of df_map_layer's results for one target, keyed by the layer's
+ * dimensions, strides and dilations, the dataflow, metric and search.
+ * Only successes are kept (a failure is searched again, so that its
+ * diagnostic names the layer at hand). */
+typedef struct DfCacheEntry DfCacheEntry;
+typedef struct DfCache {
+	const DfTarget *t;
+	DfCacheEntry *e;
+	int n, cap;
+	int64_t hits;
+} DfCache;
+
+void df_cache_init(DfCache *c, const DfTarget *t);
+void df_cache_free(DfCache *c);
+/* df_map_layer through the cache (on c's target). */
+Status df_map_layer_cached(DfCache *c, const DfProblem *pb, int df, DfMetric metric,
+                           DfSearch mode, DfResult *best, DfStats *stats, Diag *d);
 
 /* A one-line tiling, outermost level first, such as
  * "dram[K4 C2] gbuf[Q55] | rows R11 P1 cols P14 | spad_filter[C1 S11] spad_psum[K16]".

@@ -279,21 +279,25 @@ static void shared_level(Search *s, int li)
 	shared_dim(s, li, 0);
 }
 
-/* Would the tiles of shared level lv fit with the factors chosen so far
- * (the dimensions not yet chosen at 1)?  Tiles only grow with factors. */
-static bool shared_fits(Search *s, int lv)
+/* Would the tiles fit with the factors chosen so far and everything left
+ * over at DRAM?  Tiles only grow with factors, so a factor that does not
+ * fit rules out the larger ones.  The nearest miss is kept for the error
+ * when nothing fits. */
+static bool fits_so_far(Search *s)
 {
-	DfCost c;
+	int64_t dram[DF_NDIMS];
 	DfMiss miss;
-	DfMapping saved = s->m;
 	bool ok;
 
-	/* everything left over goes outside, at DRAM */
-	for (int d = 0; d < DF_NDIMS; d++)
-		s->m.factor[0][d] = s->rem[d];
-	(void)lv;
-	ok = df_evaluate(s->t, s->pb, &s->m, &c, &miss);
-	s->m = saved;
+	memcpy(dram, s->m.factor[0], sizeof(dram));
+	memcpy(s->m.factor[0], s->rem, sizeof(dram));
+	ok = df_fits(s->t, s->pb, &s->m, &miss);
+	memcpy(s->m.factor[0], dram, sizeof(dram));
+	if (!ok && !s->found &&
+	    (!s->missed || miss.need - miss.have < s->miss.need - s->miss.have)) {
+		s->miss = miss;
+		s->missed = true;
+	}
 	return ok;
 }
 
@@ -317,7 +321,7 @@ static void shared_dim(Search *s, int li, int d)
 	for (int i = n - 1; i >= 0; i--) {
 		s->m.factor[lv][d] = cand[i];
 		s->rem[d] = ceil_div(e, cand[i]);
-		bool fits = cand[i] == 1 || shared_fits(s, lv);
+		bool fits = cand[i] == 1 || fits_so_far(s);
 		if (fits)
 			shared_dim(s, li, d + 1);
 		s->rem[d] = e;
@@ -358,25 +362,6 @@ static void pe_next(Search *s, int d)
 		pe_orders(s, 0);
 }
 
-/* Would the per-PE tiles fit with the loops placed so far? */
-static bool pe_fits(Search *s)
-{
-	DfCost c;
-	DfMiss miss;
-	DfMapping saved = s->m;
-	bool ok;
-
-	for (int d = 0; d < DF_NDIMS; d++)
-		s->m.factor[0][d] = s->rem[d];
-	ok = df_evaluate(s->t, s->pb, &s->m, &c, &miss);
-	if (!ok && !s->found && (!s->missed || miss.need - miss.have < s->miss.need - s->miss.have)) {
-		s->miss = miss;
-		s->missed = true;
-	}
-	s->m = saved;
-	return ok;
-}
-
 static void pe_dim(Search *s, int d)
 {
 	int64_t e = s->rem[d], cand[MAX_CANDS];
@@ -404,7 +389,7 @@ static void pe_dim(Search *s, int d)
 				continue;
 			s->m.factor[lv][d] = cand[i];
 			s->rem[d] = ceil_div(e, cand[i]);
-			bool fits = pe_fits(s);
+			bool fits = fits_so_far(s);
 			if (fits)
 				pe_next(s, d);
 			s->rem[d] = e;
@@ -422,19 +407,24 @@ static void pe_dim(Search *s, int d)
 static int64_t largest_fit(Search *s, int lv, int d, int64_t e)
 {
 	int64_t cand[MAX_CANDS];
-	int n = candidates(e, e - 1, cand);
+	int n = candidates(e, e - 1, cand), lo = 0, hi = n - 1, best = -1;
 
-	for (int i = 0; i < n; i++) {
-		if (cand[i] == 1)
-			break;
-		s->m.factor[lv][d] = cand[i];
-		s->m.factor[0][d] = ceil_div(e, cand[i]);
-		if (df_fits(s->t, s->pb, &s->m, NULL))
-			return cand[i];
+	/* cand is decreasing and fitting is monotone in the factor: the
+	   largest that fits by bisection */
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+		s->m.factor[lv][d] = cand[mid];
+		s->m.factor[0][d] = ceil_div(e, cand[mid]);
+		if (df_fits(s->t, s->pb, &s->m, NULL)) {
+			best = mid;
+			hi = mid - 1;
+		} else {
+			lo = mid + 1;
+		}
 	}
 	s->m.factor[lv][d] = 1;
 	s->m.factor[0][d] = e;
-	return 1;
+	return best >= 0 ? cand[best] : 1;
 }
 
 /*
@@ -445,8 +435,9 @@ static int64_t largest_fit(Search *s, int lv, int d, int64_t e)
  * that does (unless bit j of nosplit says to leave it whole to the levels
  * above), and the next level goes on from there.  DRAM takes the rest.
  */
-static void fill_order(Search *s, const int *pi, int n, unsigned nosplit)
+static unsigned fill_order(Search *s, const int *pi, int n, unsigned nosplit)
 {
+	unsigned split = 0;
 	DfMapping base = s->m;
 	int64_t left[DF_NDIMS];
 	int cur = n - 1, j = 0;
@@ -476,7 +467,9 @@ static void fill_order(Search *s, const int *pi, int n, unsigned nosplit)
 			if (!(nosplit & (1u << j))) {
 				int64_t f = largest_fit(s, lv, d, left[d]);
 				if (f > 1) {
+					split |= 1u << j;
 					taken[nt++] = d;
+					s->m.factor[lv][d] = f;
 					left[d] = ceil_div(left[d], f);
 					s->m.factor[0][d] = left[d];
 				}
@@ -509,6 +502,20 @@ static void fill_order(Search *s, const int *pi, int n, unsigned nosplit)
 	}
 	try_mapping(s);
 	s->m = base;
+	return split;
+}
+
+/* fill_order with nosplit, then with each further level left unsplit
+ * (from level `from` on, in order, so each set of levels is tried once):
+ * leaving a loop whole changes something only where a split happened. */
+static void fill_alternatives(Search *s, const int *perm, int n, unsigned nosplit, int from,
+                              int nalt)
+{
+	unsigned split = fill_order(s, perm, n, nosplit);
+
+	for (int j = from; j < nalt; j++)
+		if (split & (1u << j))
+			fill_alternatives(s, perm, n, nosplit | 1u << j, j + 1, nalt);
 }
 
 static void fill_permute(Search *s, int *perm, int n, int k, int nalt)
@@ -516,8 +523,7 @@ static void fill_permute(Search *s, int *perm, int n, int k, int nalt)
 	if (k == n) {
 		if (!canonical(perm + 1, n - 1))   /* perm[0] is G */
 			return;
-		for (unsigned alt = 0; alt < (1u << nalt); alt++)
-			fill_order(s, perm, n, alt);
+		fill_alternatives(s, perm, n, 0, 0, nalt);
 		return;
 	}
 	for (int i = k; i < n; i++) {
@@ -766,4 +772,71 @@ out:
 	}
 	nnac_free(s);
 	return st;
+}
+
+/* The cache. */
+
+struct DfCacheEntry {
+	int64_t dim[DF_NDIMS];
+	int64_t stride[2], dilation[2];
+	int df;
+	DfMetric metric;
+	DfSearch mode;
+	DfResult r;
+};
+
+void df_cache_init(DfCache *c, const DfTarget *t)
+{
+	memset(c, 0, sizeof(*c));
+	c->t = t;
+}
+
+void df_cache_free(DfCache *c)
+{
+	nnac_free(c->e);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool cache_match(const DfCacheEntry *e, const DfProblem *pb, int df, DfMetric metric,
+                        DfSearch mode)
+{
+	return memcmp(e->dim, pb->dim, sizeof(e->dim)) == 0 &&
+	       memcmp(e->stride, pb->stride, sizeof(e->stride)) == 0 &&
+	       memcmp(e->dilation, pb->dilation, sizeof(e->dilation)) == 0 &&
+	       e->df == df && e->metric == metric && e->mode == mode;
+}
+
+Status df_map_layer_cached(DfCache *c, const DfProblem *pb, int df, DfMetric metric,
+                           DfSearch mode, DfResult *best, DfStats *stats, Diag *d)
+{
+	for (int i = 0; i < c->n; i++) {
+		if (cache_match(&c->e[i], pb, df, metric, mode)) {
+			*best = c->e[i].r;
+			c->hits++;
+			return ST_OK;
+		}
+	}
+	Status st = df_map_layer(c->t, pb, df, metric, mode, best, stats, d);
+	if (st != ST_OK)
+		return st;
+	if (c->n == c->cap) {
+		int cap = c->cap ? 2 * c->cap : 16;
+		DfCacheEntry *e = nnac_malloc((size_t)cap * sizeof(*e));
+		if (!e)
+			return ST_OK;        /* not cached: only slower */
+		if (c->n)
+			memcpy(e, c->e, (size_t)c->n * sizeof(*e));
+		nnac_free(c->e);
+		c->e = e;
+		c->cap = cap;
+	}
+	DfCacheEntry *e = &c->e[c->n++];
+	memcpy(e->dim, pb->dim, sizeof(e->dim));
+	memcpy(e->stride, pb->stride, sizeof(e->stride));
+	memcpy(e->dilation, pb->dilation, sizeof(e->dilation));
+	e->df = df;
+	e->metric = metric;
+	e->mode = mode;
+	e->r = *best;
+	return ST_OK;
 }

@@ -384,7 +384,7 @@ Status pass_split(LoopProgram *p, int for_node, int64_t tile, int *outer, int *i
 	LoopNode f;
 	int64_t q, rem;
 	const char *no, *ni, *nr = NULL;
-	int in, r = -1, k;
+	int in, r = -1, k, body;
 
 	if (st != ST_OK)
 		return st;
@@ -414,9 +414,11 @@ Status pass_split(LoopProgram *p, int for_node, int64_t tile, int *outer, int *i
 		if (r < 0)
 			goto oom;
 		p->nodes[r].flags = f.flags;
-		p->nodes[r].body = clone_list(p, f.body, for_node, loop_var(p, r));
-		if (f.body >= 0 && p->nodes[r].body < 0)
+		/* clone_list may move p->nodes: no pointer into it across the call */
+		body = clone_list(p, f.body, for_node, loop_var(p, r));
+		if (f.body >= 0 && body < 0)
 			goto oom;
+		p->nodes[r].body = body;
 	}
 	tile_subst(p, f.body, true, for_node, loop_add(p, loop_var(p, for_node), loop_var(p, in)));
 	if (p->oom)

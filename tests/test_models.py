@@ -23,7 +23,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import modelref  # noqa: E402
 
-MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "models")
+# ../shared next to the checkout, or $NNAC_SHARED (as tests/run_all.sh reads it).
+MODELS = os.path.join(os.environ.get("NNAC_SHARED") or
+                      os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"),
+                      "models")
 SEED = 20240601
 
 # Shipped references were made by other runtimes in fp32: elementwise

@@ -104,6 +104,18 @@ static int parse_one(Cli *cli, const CliCommand *cmd, int argc, char **argv, int
 		cli->output = v;
 		return 0;
 	}
+	if (!missing && (v = option_value(argc, argv, i, "--arch", &missing))) {
+		cli->arch = v;
+		return 0;
+	}
+	if (!missing && (v = option_value(argc, argv, i, "--dataflow", &missing))) {
+		cli->dataflow = v;
+		return 0;
+	}
+	if (!missing && (v = option_value(argc, argv, i, "--metric", &missing))) {
+		cli->metric = v;
+		return 0;
+	}
 	if (missing)
 		return usage_error(cmd, "option '%s' needs a value", argv[*i]);
 	if (strcmp(argv[*i], "--verify-each") == 0) {

@@ -1,15 +1,17 @@
 /*
  * The nnac command-line driver: shared option parsing and model loading.
  * Each subcommand lives in cmd_<name>.c and returns the process exit code
- * (0 success, 2 bad input or usage, 3 internal error).
+ * (0 success, 1 no mapping fits a layer (map), 2 bad input or usage,
+ * 3 internal error).
  */
 #ifndef NNAC_CLI_H
 #define NNAC_CLI_H
 
+#include "dataflow.h"
 #include "graph.h"
 #include "onnx.h"
 
-enum { EXIT_USAGE = 2, EXIT_INTERNAL = 3, MAX_BINDINGS = 64 };
+enum { EXIT_NO_MAPPING = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3, MAX_BINDINGS = 64 };
 
 typedef enum Format { FMT_TEXT, FMT_CSV, FMT_JSON } Format;
 
@@ -30,10 +32,13 @@ typedef struct Cli {
 	bool verify_each;
 	bool no_optimize;
 	const char *emit;      /* compile: what to write ("loops") */
-	const char *output;    /* compile: -o FILE, or NULL for stdout */
+	const char *output;    /* compile, map: -o FILE, or NULL for stdout */
 	bool no_fuse;          /* compile: one kernel per layer, no fusion */
 	bool no_data;          /* compile: leave the data blocks out */
 	bool loops;            /* ops: list the loop IR's statements instead */
+	const char *arch;      /* map: --arch, a preset name or FILE.arch */
+	const char *dataflow;  /* map: --dataflow ws|os|rs|nlr|auto, NULL auto */
+	const char *metric;    /* map: --metric energy|cycles|edp, NULL default */
 	Diag diag;
 } Cli;
 
@@ -50,6 +55,21 @@ int cmd_check(Cli *cli);
 int cmd_print(Cli *cli);
 int cmd_ops(Cli *cli);
 int cmd_compile(Cli *cli);
+int cmd_map(Cli *cli);
+
+/* A target for the dataflow mapper, from --arch, --dataflow and --metric
+ * (frontend/driver/target.c). */
+typedef struct CliTarget {
+	Arch arch;
+	DfTarget t;
+	int df;              /* an ArchDataflow, or -1: every one the arch has */
+	DfMetric metric;
+	bool metric_default; /* no --metric: energy when known, else cycles */
+} CliTarget;
+
+/* Loads the target into ct (the arch's data in ar); prints what is wrong
+ * (cmd names the subcommand) and returns the exit code, 0 on success. */
+int cli_target_load(Cli *cli, Arena *ar, const char *cmd, CliTarget *ct);
 
 /* Parses argv after the subcommand; prints usage errors itself. */
 int cli_parse(Cli *cli, const CliCommand *cmd, int argc, char **argv);

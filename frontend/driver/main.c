@@ -10,13 +10,15 @@ static const CliCommand commands[] = {
 	{"inspect", cmd_inspect, "per-layer table: shapes, parameters, MACs, operational intensity",
 	 "MODEL.onnx [--shape NAME=D0,D1,...]... [--format text|csv|json] [--no-optimize]"},
 	{"compile", cmd_compile, "compile a model; --emit=loops prints the lowered loop IR",
-	 "MODEL.onnx [--emit=loops] [-o FILE.loop] [--no-fuse] [--no-data] [--shape NAME=DIMS]... [--verify-each]"},
+	 "MODEL.onnx [--emit=loops] [-o FILE.loop] [--no-fuse] [--no-data] [--arch NAME|FILE.arch [--dataflow ws|os|rs|nlr|auto] [--metric energy|cycles|edp]] [--shape NAME=DIMS]... [--verify-each]"},
 	{"run", cmd_run, "run a model on the reference interpreter, or a .loop file on the loop-IR interpreter",
 	 "MODEL.onnx|FILE.loop [--input NAME=FILE(.npy|.pb)]... [--output-dir DIR] [--shape NAME=DIMS]..."},
 	{"check", cmd_check, "list every node nnac cannot handle, and why",
 	 "MODEL.onnx [--shape NAME=D0,D1,...]..."},
 	{"print", cmd_print, "print the graph IR after the graph passes",
 	 "MODEL.onnx [--shape NAME=DIMS]... [--no-optimize] [--verify-each]"},
+	{"map", cmd_map, "map every conv and matmul layer onto an accelerator: dataflow, tiling, cycles, energy",
+	 "MODEL.onnx --arch NAME|FILE.arch [--dataflow ws|os|rs|nlr|auto] [--metric energy|cycles|edp] [--format text|csv|json] [-o FILE] [--shape NAME=DIMS]..."},
 	{"ops", cmd_ops, "list the supported operators (--loops: the loop IR's statements)", "[--loops]"},
 };
 
@@ -26,7 +28,8 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].synopsis);
 	fprintf(f, "\n'nnac COMMAND --help' shows a command's options.\n"
-	           "Exit status: 0 success, 2 bad input or usage, 3 internal error.\n");
+	           "Exit status: 0 success, 1 no mapping fits a layer (map), 2 bad input or usage,\n"
+	           "3 internal error.\n");
 }
 
 static bool wants_help(int argc, char **argv)
