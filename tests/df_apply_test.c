@@ -45,6 +45,7 @@
 #include "loop.h"
 #include "onnx.h"
 #include "passes.h"
+#include "test_rng.h"
 
 enum { DEFAULT_CASES = 40 };
 
@@ -72,46 +73,22 @@ static void check(bool ok, const char *fmt, ...)
 	printf("\n");
 }
 
-/* Random numbers (xorshift64*, seeded through splitmix64). */
-
-typedef struct Rng {
-	uint64_t s;
-} Rng;
-
-static Rng rng_seed(uint64_t seed)
-{
-	uint64_t z = seed + 0x9e3779b97f4a7c15ull;
-	Rng r;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	r.s = (z ^ (z >> 31)) | 1;
-	return r;
-}
-
-static uint64_t rng_next(Rng *r)
-{
-	r->s ^= r->s >> 12;
-	r->s ^= r->s << 25;
-	r->s ^= r->s >> 27;
-	return r->s * 0x2545f4914f6cdd1dull;
-}
-
 static int64_t rng_int(Rng *r, int64_t lo, int64_t hi)
 {
-	return lo + (int64_t)(rng_next(r) % (uint64_t)(hi - lo + 1));
+	return rng_range(r, lo, hi);
 }
 
-static double rng_unit(Rng *r)
+/* Uniform in [-1, 1). */
+static double rng_signed(Rng *r)
 {
-	return (double)(rng_next(r) >> 11) / 9007199254740992.0 * 2 - 1;
+	return rng_unit(r) * 2 - 1;
 }
 
 static void fill_random(Value *v, Rng *r)
 {
 	for (int64_t i = 0; i < val_numel(v); i++) {
 		if (dtype_is_float(v->dt))
-			val_set_f64(v, i, rng_unit(r));
+			val_set_f64(v, i, rng_signed(r));
 		else
 			val_set_i64(v, i, rng_int(r, 0, 15));
 	}

@@ -38,43 +38,13 @@
 
 #include "loop.h"
 #include "tile.h"
+#include "test_rng.h"
 
 enum { DEFAULT_CASES = 3000, MAX_STEPS = 12, MAX_HOISTS = 16 };
 
-/* Random numbers (xorshift64*, seeded through splitmix64). */
-
-typedef struct Rng {
-	uint64_t s;
-} Rng;
-
-static Rng rng_seed(uint64_t seed)
-{
-	uint64_t z = seed + 0x9e3779b97f4a7c15ull;
-	Rng r;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	r.s = (z ^ (z >> 31)) | 1;
-	return r;
-}
-
-static uint64_t rng_next(Rng *r)
-{
-	r->s ^= r->s >> 12;
-	r->s ^= r->s << 25;
-	r->s ^= r->s >> 27;
-	return r->s * 0x2545f4914f6cdd1dull;
-}
-
-/* Uniform in lo..hi inclusive. */
 static int rng_int(Rng *r, int lo, int hi)
 {
-	return lo + (int)(rng_next(r) % (uint64_t)(hi - lo + 1));
-}
-
-static double rng_unit(Rng *r)
-{
-	return (double)(rng_next(r) >> 11) / 9007199254740992.0;
+	return (int)rng_range(r, lo, hi);
 }
 
 /* Layer kinds and their shapes. */
