@@ -42,6 +42,7 @@
 enum {
 	D_N = 1u << DF_N, D_G = 1u << DF_G, D_K = 1u << DF_K, D_C = 1u << DF_C,
 	D_P = 1u << DF_P, D_Q = 1u << DF_Q, D_R = 1u << DF_R, D_S = 1u << DF_S,
+	EXACT_BUDGET = 20000, /* evaluations and fit checks the exact walk may make */
 	MAX_CANDS = 2048,    /* tile counts of one extent: 2*sqrt(E) of them, so
 	                        extents up to about a million */
 };
@@ -87,6 +88,11 @@ typedef struct Search {
 	int sh[DF_MAX_LEVELS], nsh;      /* shared levels below DRAM that keep something */
 	int64_t rows_left, cols_left;
 	int64_t pe_ext[DF_NDIMS];        /* extent left after the spatial loops */
+	bool exact;                      /* the pruned search's first try: all of the
+	                                    space but dominated orders and bounded
+	                                    spatial choices */
+	int64_t budget;                  /* evaluations and fit checks it may still make */
+	bool gave_up;                    /* it ran out */
 	DfResult best;
 	double best_val;
 	bool found;
@@ -121,11 +127,27 @@ static int candidates(int64_t e, int64_t limit, int64_t *out)
 
 /* Evaluation and the bound. */
 
+/* The iterations of the DRAM level's loops: of two mappings that cost the
+ * same, the one keeping more of the work inside the chip is kept (the first
+ * found, when they tie on this too). */
+static int64_t dram_trips(const DfMapping *m)
+{
+	int64_t n = 1;
+
+	for (int d = 0; d < DF_NDIMS; d++)
+		n *= m->factor[0][d];
+	return n;
+}
+
 static void try_mapping(Search *s)
 {
 	DfCost c;
 	DfMiss miss;
 
+	if (s->exact && --s->budget < 0) {
+		s->gave_up = true;
+		return;
+	}
 	s->stats.evaluated++;
 	if (!df_evaluate(s->t, s->pb, &s->m, &c, &miss)) {
 		if (!s->found && (!s->missed || miss.need - miss.have < s->miss.need - s->miss.have)) {
@@ -136,7 +158,8 @@ static void try_mapping(Search *s)
 	}
 	s->stats.valid++;
 	double v = df_metric(&c, s->metric);
-	if (!s->found || v < s->best_val) {
+	if (!s->found || v < s->best_val ||
+	    (v == s->best_val && dram_trips(&s->m) < dram_trips(&s->best.map))) {
 		s->found = true;
 		s->best_val = v;
 		s->best.map = s->m;
@@ -254,6 +277,8 @@ static void orders_at(Search *s, int li)
 {
 	int nlist = 1 + s->nsh + s->npe;
 
+	if (s->gave_up)
+		return;
 	if (li == nlist) {
 		try_mapping(s);
 		return;
@@ -268,6 +293,8 @@ static void shared_dim(Search *s, int li, int d);
 
 static void shared_level(Search *s, int li)
 {
+	if (s->gave_up)
+		return;
 	if (li == s->nsh) {
 		for (int d = 0; d < DF_NDIMS; d++)
 			s->m.factor[0][d] = s->rem[d];
@@ -289,6 +316,10 @@ static bool fits_so_far(Search *s)
 	DfMiss miss;
 	bool ok;
 
+	if (s->exact && --s->budget < 0) {
+		s->gave_up = true;
+		return false;
+	}
 	memcpy(dram, s->m.factor[0], sizeof(dram));
 	memcpy(s->m.factor[0], s->rem, sizeof(dram));
 	ok = df_fits(s->t, s->pb, &s->m, &miss);
@@ -354,9 +385,11 @@ static void pe_orders(Search *s, int k);
 
 static void pe_next(Search *s, int d)
 {
+	if (s->gave_up)
+		return;
 	if (d + 1 < DF_NDIMS)
 		pe_dim(s, d + 1);
-	else if (s->mode == DF_SEARCH_EXHAUSTIVE)
+	else if (s->mode == DF_SEARCH_EXHAUSTIVE || s->exact)
 		shared_level(s, 0);
 	else if (pe_maximal(s))
 		pe_orders(s, 0);
@@ -627,6 +660,8 @@ static void spatial_dim(Search *s, int axis, int d);
 
 static void spatial_next(Search *s, int axis, int d)
 {
+	if (s->gave_up)
+		return;
 	if (d + 1 < DF_NDIMS)
 		spatial_dim(s, axis, d + 1);
 	else if (axis == DF_ROWS)
@@ -667,7 +702,7 @@ static void spatial_dim(Search *s, int axis, int d)
 
 /* The family. */
 
-static void search_family(Search *s, ArchDataflow df)
+static void walk_family(Search *s, ArchDataflow df)
 {
 	const DfTarget *t = s->t;
 
@@ -708,6 +743,26 @@ static void search_family(Search *s, ArchDataflow df)
 		s->rem[d] = 1;
 	}
 	spatial_dim(s, DF_ROWS, 0);
+}
+
+/* The pruned search first walks the family's whole space less the orders a
+ * canonical one dominates and the spatial choices the bound rules out,
+ * which is exact; when that would take more than EXACT_BUDGET evaluations
+ * it gives up and walks the pruned space (fill_order), keeping the best of
+ * both. */
+static void search_family(Search *s, ArchDataflow df)
+{
+	if (s->mode == DF_SEARCH_PRUNED) {
+		s->exact = true;
+		s->budget = EXACT_BUDGET;
+		s->gave_up = false;
+		walk_family(s, df);
+		s->exact = false;
+		if (!s->gave_up)
+			return;
+		s->gave_up = false;
+	}
+	walk_family(s, df);
 }
 
 static Status no_fit(const Search *s, const char *family, Diag *d)
