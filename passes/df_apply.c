@@ -49,6 +49,14 @@
  * reduction dimension outside it longer than 1) changes the order in which
  * an element sums its terms, as does a reorder of the reduction loops:
  * DfApplyInfo.sum_reordered says when either happened.
+ *
+ * Each piece's tiles are then staged (stage_piece): for every operand and
+ * every level below the outermost that keeps it, going inward, pass_hoist
+ * copies the operand's tile into a buffer at the program level of the arch
+ * level's name, at the innermost loop above the level's own loops (the top
+ * of the piece when none), from the buffer the mac reads there.  A tile
+ * pass_hoist refuses stays where it was and is counted; one that would sit
+ * where the level above holding the operand sits is the same tile, skipped.
  */
 #include "df_apply.h"
 
@@ -91,6 +99,7 @@ typedef struct Apply {
 	const DfMapping *m;
 	int npos;
 	int rank[DF_NDIMS];  /* depth of the dimension's loop in the input band */
+	int staged_pieces;   /* pieces whose tiles stage_piece has staged */
 	DfApplyInfo info;
 } Apply;
 
@@ -626,6 +635,202 @@ static Status split_dims(Apply *a, const DfNest *nest, int64_t (*c)[MAX_POS],
 	return ST_OK;
 }
 
+/* Staging. */
+
+/* The arch operand (ARCH_*) of mac argument i. */
+static int arch_operand(int i)
+{
+	return i == 0 ? ARCH_OUTPUTS : i == 1 ? ARCH_INPUTS : ARCH_WEIGHTS;
+}
+
+/* Loops in the list first and below. */
+static int count_for(const LoopProgram *p, int first)
+{
+	int n = 0;
+
+	for (int x = first; x >= 0; x = p->nodes[x].next)
+		if (p->nodes[x].kind == LN_FOR)
+			n += 1 + count_for(p, p->nodes[x].body);
+	return n;
+}
+
+/* The widest element of the mac's operands, in bytes. */
+static int64_t widest_operand(const LoopProgram *p, int mac)
+{
+	int64_t w = 1;
+
+	for (int i = 0; i < 3; i++) {
+		int b = p->nodes[mac].arg[i].buf;
+		int64_t s = b >= 0 ? dtype_size(p->bufs[b].dt) : 1;
+
+		w = s > w ? s : w;
+	}
+	return w;
+}
+
+/*
+ * The program level of arch level l, declared when missing.  The arch
+ * holds a value in value_bytes (16 bits on eyeriss), the program in its
+ * own type (f32 for a float model): the level gets room for as many values
+ * of the mac's widest operand type as the arch level holds of its
+ * narrowest, so that a tile df_evaluate fits fits the program too.
+ */
+static int program_level(Apply *a, int l, int mac)
+{
+	LoopProgram *p = a->p;
+	const char *name = a->t->arch->levels[l].name;
+	int at = loop_find_level(p, name), vb = a->t->value_bytes[l][0];
+	int64_t cap = a->t->capacity[l];
+
+	if (at >= 0)
+		return at;
+	for (int o = 1; o < ARCH_NOPERANDS; o++)
+		vb = a->t->value_bytes[l][o] < vb ? a->t->value_bytes[l][o] : vb;
+	if (cap == INT64_MAX || vb < 1)
+		cap = 0;
+	else
+		cap = cap / vb * widest_operand(p, mac);
+	at = loop_add_level(p, name, cap);
+	if (at < 0)
+		loop_oom(p);
+	return at;
+}
+
+/* The innermost loop of want[0..n) at a position above level l's, or -1. */
+static int loop_above(const Apply *a, int l, const int *want, const int *pos, int n)
+{
+	int jl = l < a->t->fanout ? l : l + 2, f = -1;
+
+	for (int i = 0; i < n; i++)
+		if (pos[i] < jl)
+			f = want[i];
+	return f;
+}
+
+/* Hoists mac argument i's buffer at loop f into level lv, the tile of arch
+ * level l; a refusal is counted (its message kept), not returned. */
+static Status stage_tile(Apply *a, int mac, int i, int f, int l, int lv, bool first,
+                         const char *root, bool *staged)
+{
+	LoopProgram *p = a->p;
+	Diag scratch, *saved = p->diag;
+	int local = -1;
+	const char *name;
+	Status st;
+
+	*staged = false;
+	diag_init(&scratch);
+	p->diag = &scratch;
+	st = pass_hoist(p, f, p->nodes[mac].arg[i].buf, lv, &local);
+	p->diag = saved;
+	if (st == ST_UNSUPPORTED) {
+		a->info.refused++;
+		if (!a->info.refusal && scratch.n > 0 &&
+		    !(a->info.refusal = arena_printf(&p->arena, "%s", scratch.msg[0].text)))
+			st = loop_oom(p);
+		else
+			st = ST_OK;
+		diag_free(&scratch);
+		return st;
+	}
+	if (st != ST_OK) {
+		for (int m = 0; m < scratch.n; m++)
+			diag_add(p->diag, scratch.msg[m].status, "%s", scratch.msg[m].text);
+		diag_free(&scratch);
+		return st;
+	}
+	diag_free(&scratch);
+	name = arena_printf(&p->arena, "%s_%s", root, p->levels[lv].name);
+	p->bufs[local].name = "";    /* so that its own name does not count */
+	if (!name || !(name = loop_unique_name(p, name)))
+		return loop_oom(p);
+	p->bufs[local].name = name;
+	a->info.staged++;
+	*staged = true;
+	if (first)
+		a->info.tile_buf[l][arch_operand(i)] = local;
+	return ST_OK;
+}
+
+/* Stages as stage_tile does at the top of the piece holding mac, when no
+ * loop lies above the level: the piece is wrapped in a loop that runs once
+ * for pass_hoist, and the wrapper is taken out again. */
+static Status stage_top(Apply *a, int mac, int i, int l, int lv, bool first, const char *root,
+                        bool *staged)
+{
+	LoopProgram *p = a->p;
+	const char *var = tile_var_name(p, a->kernel, "top");
+	TileTree t;
+	int top, w, body, last;
+	Status st;
+
+	*staged = false;
+	TRY(top_of(p, mac, &top));
+	if (!var || (w = loop_new_for(p, var, 0, 1, 1)) < 0)
+		return loop_oom(p);
+	TRY(tile_tree_build(p, &t));
+	*tile_link_to(p, &t, top) = w;
+	p->nodes[w].body = top;
+	p->nodes[w].next = p->nodes[top].next;
+	p->nodes[top].next = -1;
+	tile_tree_free(&t);
+	st = stage_tile(a, mac, i, w, l, lv, first, root, staged);
+	TRY(tile_tree_build(p, &t));
+	body = last = p->nodes[w].body;
+	while (p->nodes[last].next >= 0)
+		last = p->nodes[last].next;
+	p->nodes[last].next = p->nodes[w].next;
+	*tile_link_to(p, &t, w) = body;
+	p->nodes[w].body = p->nodes[w].next = -1;
+	tile_tree_free(&t);
+	return st;
+}
+
+/*
+ * Stages the tiles of one mapped piece, whose band is want[0..n) (pos[]
+ * the positions): for each operand of the mac, going inward over the
+ * levels below the outermost that keep it, the tile is hoisted from the
+ * buffer the mac reads now (the operand's tile at the nearest level above
+ * that keeps it: a level that does not bypasses) at the innermost loop
+ * above the level's own loops, or at the top of the piece when there is
+ * none.  The same place as the level above holding the operand (no loop
+ * between them): the same tile, skipped.
+ */
+static Status stage_piece(Apply *a, int mac, const int *want, const int *pos, int n)
+{
+	LoopProgram *p = a->p;
+	int k = a->kernel, before = count_for(p, p->kernels[k].body);
+	bool first = a->staged_pieces++ == 0;
+
+	for (int i = 0; i < 3; i++) {
+		int above = -2;    /* DRAM: the whole operand, outside the piece */
+		const char *root = p->bufs[p->nodes[mac].arg[i].buf].name;
+
+		for (int l = 1; l < a->t->nlevels; l++) {
+			bool staged;
+			int f, lv;
+
+			if (!(a->m->keeps[l] & (1u << arch_operand(i))) || a->t->capacity[l] == 0)
+				continue;
+			f = loop_above(a, l, want, pos, n);
+			if (f == above) {
+				a->info.skipped++;
+				continue;
+			}
+			if ((lv = program_level(a, l, mac)) < 0)
+				return ST_NOMEM;
+			if (f < 0)
+				TRY(stage_top(a, mac, i, l, lv, first, root, &staged));
+			else
+				TRY(stage_tile(a, mac, i, f, l, lv, first, root, &staged));
+			if (staged)
+				above = f;
+		}
+	}
+	a->info.copy_loops += count_for(p, p->kernels[k].body) - before;
+	return ST_OK;
+}
+
 /* Maps a band whose clamped factors divide every extent. */
 static Status tile_band(Apply *a, DfNest *nest, int64_t (*c)[MAX_POS])
 {
@@ -652,7 +857,7 @@ static Status tile_band(Apply *a, DfNest *nest, int64_t (*c)[MAX_POS])
 		}
 	}
 	if (n == 0)
-		return ST_OK;
+		return stage_piece(a, nest->mac, want, pos, 0);
 	TRY(top_of(a->p, nest->mac, &root));
 	TRY(reorder_band(a, root, want, n));
 	for (int i = 0; i < n; i++) {
@@ -667,7 +872,7 @@ static Status tile_band(Apply *a, DfNest *nest, int64_t (*c)[MAX_POS])
 	a->info.loops += n;
 	if (!sums_in_order(a, dim, pos, n))
 		a->info.sum_reordered = true;
-	return ST_OK;
+	return stage_piece(a, nest->mac, want, pos, n);
 }
 
 static Status map_piece(Apply *a, int root);
@@ -774,6 +979,9 @@ Status df_apply_info(LoopProgram *p, int kernel, const DfTarget *t, const DfProb
 	a.pb = pb;
 	a.m = m;
 	a.npos = t->nlevels + 2;
+	for (int l = 0; l < DF_MAX_LEVELS; l++)
+		for (int o = 0; o < ARCH_NOPERANDS; o++)
+			a.info.tile_buf[l][o] = -1;
 	if (d)
 		p->diag = d;
 	st = apply(&a);

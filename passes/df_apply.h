@@ -4,9 +4,11 @@
  * reordered and marked so that its loops are those of the mapping, outermost
  * level first, the spatial loops at the fan-out, and each loop named for the
  * dimension and the level it belongs to (k_dram, c_gbuf, r_rows, q_cols,
- * s_spad_filter ...).  Backends read the level placement from those names
- * and the `spatial` marks; results stay those of the unmapped program.
- * docs/dataflow.md ("Applying a mapping to the loop IR") gives the rules.
+ * s_spad_filter ...); then each operand's tile is staged (pass_hoist) into
+ * a buffer at every level that keeps it, so that backends read the level
+ * placement from the names, the `spatial` marks and the buffers' levels.
+ * Results stay those of the unmapped program.  docs/dataflow.md ("Applying
+ * a mapping to the loop IR") gives the rules.
  */
 #ifndef NNAC_DF_APPLY_H
 #define NNAC_DF_APPLY_H
@@ -24,13 +26,24 @@ typedef struct DfNest {
 	int loop[DF_NDIMS];
 } DfNest;
 
-/* What df_apply_info did. */
+/* What df_apply_info did.  A tile is one operand at one level that keeps
+ * it in one piece (rules in passes/df_apply.c). */
 typedef struct DfApplyInfo {
 	int pieces;          /* bands the compute nest became: 1 + remainders peeled */
 	int loops;           /* loops of those bands */
 	int spatial;         /* of which spatial */
 	bool sum_reordered;  /* some accumulator element now sums its terms in
 	                        another order (floats may round differently) */
+	int staged;          /* tiles staged into a buffer at their level */
+	int refused;         /* tiles pass_hoist refused: left where they were */
+	int skipped;         /* tiles no loop separates from the level above that
+	                        holds the operand: the same tile, not staged again */
+	int copy_loops;      /* loops of the copy-in and copy-out nests staging made */
+	const char *refusal; /* the first refusal's message (in the program's
+	                        arena), or NULL */
+	/* The buffer of the first piece's tile of operand o (ARCH_*) at level
+	 * l, -1 when not staged. */
+	int tile_buf[DF_MAX_LEVELS][ARCH_NOPERANDS];
 } DfApplyInfo;
 
 /* Finds the compute nest of kernel and tells its loops apart by the indices
@@ -47,8 +60,12 @@ Status df_find_nest(LoopProgram *p, int kernel, DfNest *nest);
  * factors do not cover, more spatial PEs than the array has).  Every check
  * is made before the program changes; a transform refusing afterwards (not
  * expected for a lowered nest) leaves it partly mapped but computing the
- * same results.  Diagnostics go to d (p->diag when d is NULL).  The
- * program passes loop_verify afterwards.
+ * same results.  Then each operand's tile is staged (pass_hoist) at every
+ * level below the outermost that keeps it, into a buffer at a program level
+ * of the arch level's name (declared when missing); a tile pass_hoist
+ * refuses stays where it was and is counted, not reported in d.
+ * Diagnostics go to d (p->diag when d is NULL).  ST_NOMEM when out of
+ * memory.  The program passes loop_verify afterwards.
  */
 Status df_apply(LoopProgram *p, int kernel, const DfTarget *t, const DfProblem *pb,
                 const DfMapping *m, Diag *d);

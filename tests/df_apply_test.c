@@ -23,9 +23,14 @@
  *     terms in another order, then within compare_loop_values (integers
  *     always exactly);
  *   - the mapping df_map_layer finds for every dataflow the target has and
- *     every metric, applied the same way.
- * Directed checks: the golden band of one mapping with three ragged
- * dimensions, the refusals (diagnostics, program unchanged).  Then the
+ *     every metric, applied the same way;
+ *   - the staged tiles: every tile of every piece staged, refused or
+ *     skipped; each staged buffer at the level named like the arch level
+ *     and, for a mapping that divides every dimension and fits, holding
+ *     df_evaluate's tile (DfCost.level[l].tile[o] values).
+ * Directed checks: the golden band and staged tiles of one mapping with
+ * three ragged dimensions, the refusals (diagnostics, program unchanged).
+ * Then the
  * models given on the command line (symbolic dimensions bound to 1): every
  * conv, gemm and matmul kernel mapped by df_map_layer on eyeriss (energy,
  * cycles), at random on eyeriss, and by df_map_layer on tpu-v1; the whole
@@ -52,8 +57,11 @@ enum { DEFAULT_CASES = 40 };
 static int passed, failed;
 static bool print_all;
 /* Mappings applied, those that kept every summation order, pieces made,
- * searched mappings applied and layers the search found no mapping for. */
+ * searched mappings applied and layers the search found no mapping for;
+ * tiles staged, refused and skipped, staged tiles checked against
+ * df_evaluate's. */
 static int applied, in_order, pieces, searched, unmapped;
+static int staged, refused, skipped, tiles_checked;
 
 static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -287,11 +295,11 @@ static void layer_problem(const Layer *l, DfProblem *pb)
 
 static const uint8_t lowered_order[DF_NDIMS] = {DF_N, DF_G, DF_K, DF_P, DF_Q, DF_C, DF_R, DF_S};
 
-/* Everything at the outermost level, in the lowered order. */
+/* Everything at the outermost level, in the lowered order; every level
+ * keeps what it holds (df_mapping_init's keeps). */
 static void map_trivial(DfMapping *m, const DfTarget *t, const DfProblem *pb, ArchDataflow df)
 {
-	memset(m, 0, sizeof(*m));
-	m->df = df;
+	df_mapping_init(m, t, pb, df);
 	for (int l = 0; l < t->nlevels; l++)
 		for (int d = 0; d < DF_NDIMS; d++) {
 			m->factor[l][d] = 1;
@@ -528,6 +536,80 @@ static void check_round_trip(const char *what, const LoopProgram *p)
 	diag_free(&d);
 }
 
+/* Tiles: the operand and level pairs that staging considers in each piece,
+ * the levels below the outermost that keep the operand and hold values. */
+static int kept_tiles(const DfTarget *t, const DfMapping *m)
+{
+	int n = 0;
+
+	for (int l = 1; l < t->nlevels; l++)
+		for (int o = 0; o < ARCH_NOPERANDS; o++)
+			n += (m->keeps[l] & (1u << o)) && t->capacity[l] != 0;
+	return n;
+}
+
+/* Whether every dimension's factors multiply to exactly its extent. */
+static bool mapping_divides(const DfTarget *t, const DfProblem *pb, const DfMapping *m)
+{
+	for (int d = 0; d < DF_NDIMS; d++) {
+		int64_t prod = m->spatial[DF_ROWS][d] * m->spatial[DF_COLS][d];
+
+		for (int l = 0; l < t->nlevels; l++)
+			prod *= m->factor[l][d];
+		if (prod != pb->dim[d])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Staging: every tile of every piece is staged, refused or skipped; a
+ * staged one lies at the program level named like the arch level, and when
+ * the mapping divides every dimension and fits, holds df_evaluate's tile of
+ * that operand at that level: as many values when the tile is a dense box
+ * (stride 1, and no groups or one channel per group), else at least as
+ * many (the box spans the gaps between the windows of a stride, or between
+ * the groups' channels, that df_evaluate leaves out).
+ */
+static void check_tiles(const char *what, const LoopProgram *p, const DfTarget *t,
+                        const DfProblem *pb, const DfMapping *m, const DfApplyInfo *info)
+{
+	bool dense = pb->stride[0] == 1 && pb->stride[1] == 1 &&
+	             (pb->dim[DF_G] == 1 || (pb->dim[DF_K] == 1 && pb->dim[DF_C] == 1));
+	bool exact = mapping_divides(t, pb, m);
+	DfCost cost;
+
+	exact = exact && df_evaluate(t, pb, m, &cost, NULL);
+	check(info->staged + info->refused + info->skipped == info->pieces * kept_tiles(t, m),
+	      "%s: %d tiles staged, %d refused, %d skipped; want %d pieces of %d", what,
+	      info->staged, info->refused, info->skipped, info->pieces, kept_tiles(t, m));
+	staged += info->staged;
+	refused += info->refused;
+	skipped += info->skipped;
+	if (print_all && info->refusal)
+		printf("refused %s: %s\n", what, info->refusal);
+	for (int l = 0; l < t->nlevels; l++)
+		for (int o = 0; o < ARCH_NOPERANDS; o++) {
+			int b = info->tile_buf[l][o];
+
+			if (b < 0)
+				continue;
+			check(l > 0 && (m->keeps[l] & (1u << o)) &&
+			      strcmp(p->levels[p->bufs[b].level].name, t->arch->levels[l].name) == 0,
+			      "%s: buffer '%s' stages operand %d of level %d at level '%s'", what,
+			      p->bufs[b].name, o, l, p->levels[p->bufs[b].level].name);
+			if (!exact)
+				continue;
+			tiles_checked++;
+			check(dense ? loop_buf_numel(&p->bufs[b]) == cost.level[l].tile[o]
+			            : loop_buf_numel(&p->bufs[b]) >= cost.level[l].tile[o],
+			      "%s: buffer '%s' holds %lld values, df_evaluate's tile of operand %d "
+			      "at '%s' %lld", what, p->bufs[b].name,
+			      (long long)loop_buf_numel(&p->bufs[b]), o, t->arch->levels[l].name,
+			      (long long)cost.level[l].tile[o]);
+		}
+}
+
 /* Applies m to a fresh lowering of g's kernel k and compares with ref. */
 static DfApplyInfo apply_and_compare(Graph *g, const char *what, const DfTarget *t,
                                      const DfProblem *pb, const DfMapping *m, const Value *in,
@@ -535,7 +617,7 @@ static DfApplyInfo apply_and_compare(Graph *g, const char *what, const DfTarget 
 {
 	LowerOptions lo = {false};
 	LoopProgram p;
-	DfApplyInfo info = {0, 0, 0, false};
+	DfApplyInfo info = {.pieces = 0};
 	LoopCount before = {0}, after = {0};
 	DfNest nest;
 	Run run;
@@ -567,9 +649,11 @@ static DfApplyInfo apply_and_compare(Graph *g, const char *what, const DfTarget 
 	check(after.spatial == info.spatial && after.misnamed == 0,
 	      "%s: %d spatial loops (%d misnamed), df_apply says %d", what, after.spatial,
 	      after.misnamed, info.spatial);
-	check(after.loops == before.loops - nest.nloops + info.loops,
-	      "%s: %d loops, want %d outside the nest and %d in its %d pieces", what, after.loops,
-	      before.loops - nest.nloops, info.loops, info.pieces);
+	check(after.loops == before.loops - nest.nloops + info.loops + info.copy_loops,
+	      "%s: %d loops, want %d outside the nest, %d in its %d pieces and %d copying tiles",
+	      what, after.loops, before.loops - nest.nloops, info.loops, info.pieces,
+	      info.copy_loops);
+	check_tiles(what, &p, t, pb, m, &info);
 	st = run_program(&p, &run, in);
 	check(st == ST_OK, "%s: run: %s", what, d.n ? d.msg[0].text : status_name(st));
 	if (st == ST_OK)
@@ -741,8 +825,19 @@ static void layer_cases(LayerCx *cx, const DfTarget *t, int cases, uint64_t seed
 
 /* Directed checks. */
 
-/* The loops from the node after df_apply's note down to the first mac:
- * "var:extent" each, with "*" for a spatial one. */
+/* Whether the list at first (and what is below) holds a mac. */
+static bool holds_mac(const LoopProgram *p, int first)
+{
+	for (int x = first; x >= 0; x = p->nodes[x].next)
+		if (p->nodes[x].kind == LN_MAC ||
+		    (p->nodes[x].kind == LN_FOR && holds_mac(p, p->nodes[x].body)))
+			return true;
+	return false;
+}
+
+/* The loops from the node after df_apply's note down to the first mac,
+ * past the copy nests of staged tiles: "var:extent" each, with "*" for a
+ * spatial one. */
 static void band_text(const LoopProgram *p, int k, char *buf, size_t size)
 {
 	size_t len = 0;
@@ -752,10 +847,15 @@ static void band_text(const LoopProgram *p, int k, char *buf, size_t size)
 	while (x >= 0 && p->nodes[x].kind != LN_NOTE)
 		x = p->nodes[x].next;
 	x = x >= 0 ? p->nodes[x].next : -1;
-	for (; x >= 0 && p->nodes[x].kind == LN_FOR && len < size; x = p->nodes[x].body)
+	while (x >= 0 && p->nodes[x].kind == LN_FOR && len < size) {
 		len += (size_t)snprintf(buf + len, size - len, "%s%s:%lld%s", len ? " " : "",
 		                        p->nodes[x].var, (long long)p->nodes[x].extent,
 		                        p->nodes[x].flags & LF_SPATIAL ? "*" : "");
+		x = p->nodes[x].body;
+		while (x >= 0 && !(p->nodes[x].kind == LN_MAC ||
+		                   (p->nodes[x].kind == LN_FOR && holds_mac(p, p->nodes[x].body))))
+			x = p->nodes[x].next;
+	}
 }
 
 static int lower_layer(LayerCx *cx, LoopProgram *p)
@@ -768,14 +868,45 @@ static int lower_layer(LayerCx *cx, LoopProgram *p)
 	return mac_kernel(p, 0);
 }
 
+/* The first piece's staged tiles, level by level, operand by operand:
+ * "name[d0,d1...]@level" each. */
+static void tiles_text(const LoopProgram *p, const DfTarget *t, const DfApplyInfo *info,
+                       char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = 0;
+	for (int l = 0; l < t->nlevels; l++)
+		for (int o = 0; o < ARCH_NOPERANDS && len < size; o++) {
+			const LoopBuf *b = info->tile_buf[l][o] >= 0 ? &p->bufs[info->tile_buf[l][o]] : NULL;
+
+			if (!b)
+				continue;
+			len += (size_t)snprintf(buf + len, size - len, "%s%s[", len ? " " : "", b->name);
+			for (int d = 0; d < b->rank && len < size; d++)
+				len += (size_t)snprintf(buf + len, size - len, "%s%lld", d ? "," : "",
+				                        (long long)b->dims[d]);
+			if (len < size)
+				len += (size_t)snprintf(buf + len, size - len, "]@%s",
+				                        p->levels[b->level].name);
+		}
+}
+
 /* conv-pad (C 3, K 4, P 8, Q 7, R S 3) on eyeriss, row stationary:
  * K 3 in spad_psum (4 = 3 + 1: a remainder piece), C 2 in spad_filter
  * (3 = 2 + 1), P 3 in gbuf (8 = 6 + 2), R over the rows, Q over the
- * columns. */
+ * columns; the band and the first piece's staged tiles. */
 static void check_golden(LayerCx *cx, const DfTarget *t)
 {
 	static const char *const want =
 		"p_dram:2 s_dram:3 p_gbuf:3 r_rows:3* q_cols:7* c_spad_filter:2 k_spad_psum:3";
+	/* gbuf below s_dram: P 3 x R 3 x Q 7 outputs, C 2, K 3; the PE levels
+	 * below q_cols (C 2 inputs, C 2 x K 3 weights) and c_spad_filter
+	 * (K 3 partial sums) */
+	static const char *const want_tiles =
+		"W_gbuf[3,2,3,1]@gbuf Xp_gbuf[1,2,5,7]@gbuf Y_gbuf[1,3,3,7]@gbuf "
+		"Xp_spad_ifmap[1,2,1,1]@spad_ifmap W_spad_filter[3,2,1,1]@spad_filter "
+		"Y_spad_psum[1,3,1,1]@spad_psum";
 	char got[512];
 	LoopProgram p;
 	DfMapping m;
@@ -792,6 +923,9 @@ static void check_golden(LayerCx *cx, const DfTarget *t)
 		check(info.pieces == 8 && info.sum_reordered,
 		      "golden: %d pieces (want 8: K, C and P peeled), sums reordered %d (want 1)",
 		      info.pieces, info.sum_reordered);
+		tiles_text(&p, t, &info, got, sizeof(got));
+		check(strcmp(got, want_tiles) == 0, "golden: tiles\n  got  %s\n  want %s", got,
+		      want_tiles);
 		if (print_all)
 			loop_print(&p, stdout, LOOP_PRINT_NO_DATA);
 	}
@@ -1023,6 +1157,15 @@ static void check_model(const char *path, const DfTarget *t, int variant)
 		if (st == ST_OK)
 			st = df_apply_info(&p, k, t, &pb, &m, &d, &info);
 		if (st == ST_OK) {
+			check(info.staged + info.refused + info.skipped == info.pieces * kept_tiles(t, &m),
+			      "%s, kernel '%s': %d tiles staged, %d refused, %d skipped; want %d "
+			      "pieces of %d", path, p.kernels[k].name, info.staged, info.refused,
+			      info.skipped, info.pieces, kept_tiles(t, &m));
+			if (print_all && info.refusal)
+				printf("refused %s, kernel '%s': %s\n", path, p.kernels[k].name, info.refusal);
+			staged += info.staged;
+			refused += info.refused;
+			skipped += info.skipped;
 			reordered |= info.sum_reordered;
 			mapped++;
 			applied++;
@@ -1105,6 +1248,9 @@ int main(int argc, char **argv)
 	arena_free(&ar);
 	printf("%d mappings applied (%d searched; %d layer searches found none), %d kept every "
 	       "summation order, %d pieces\n", applied, searched, unmapped, in_order, pieces);
+	printf("%d tiles staged (%d checked against df_evaluate's), %d refused, %d skipped\n",
+	       staged, tiles_checked, refused, skipped);
+	check(staged > 0 && tiles_checked > 0, "no tile staged or checked");
 	printf("df-apply: %d passed, %d failed\n", passed, failed);
 	return failed > 0;
 }
