@@ -54,6 +54,13 @@ static void check(bool ok, const char *what, const char *fmt, ...)
 	printf("\n");
 }
 
+/* Drops the messages recorded so far. */
+static void diag_clear(Diag *d)
+{
+	diag_free(d);
+	diag_init(d);
+}
+
 static bool load(const char *dir, const char *file, Arch *a, DfTarget *t, Arena *ar)
 {
 	char path[1024];
@@ -270,7 +277,7 @@ static void exhaustive(const char *dir, const DfTarget *t)
 				snprintf(what, sizeof(what), "exhaustive %s %s %s", name,
 				         arch_dataflow_name((ArchDataflow)df),
 				         df_metric_name((DfMetric)metric));
-				d.n = 0;
+				diag_clear(&d);
 				if (sp != ST_OK || se != ST_OK) {
 					/* both must agree that nothing fits */
 					check(sp == se, what, "pruned status %s, exhaustive %s",
@@ -318,7 +325,7 @@ static void exhaustive_random(const DfTarget *t, int nlayers)
 				                         &p, NULL, &d);
 				Status se = df_map_layer(t, &pb, df, (DfMetric)metric,
 				                         DF_SEARCH_EXHAUSTIVE, &e, NULL, &d);
-				d.n = 0;
+				diag_clear(&d);
 				cases++;
 				if (sp != ST_OK || se != ST_OK) {
 					same += sp == se;
@@ -385,7 +392,7 @@ static void eyeriss(const char *dir)
 			if (df_map_layer(&t, &pb, df, DF_METRIC_ENERGY, DF_SEARCH_PRUNED, &res, NULL,
 			                 &d) != ST_OK) {
 				diag_print(&d, stdout);
-				d.n = 0;
+				diag_clear(&d);
 				check(false, name, "no %s mapping", arch_dataflow_name((ArchDataflow)df));
 				continue;
 			}
@@ -400,7 +407,7 @@ static void eyeriss(const char *dir)
 		if (df_map_layer(&t, &pb, ARCH_DF_RS, DF_METRIC_EDP, DF_SEARCH_PRUNED, &edp, NULL,
 		                 &d) == ST_OK)
 			edp_pes = edp.cost.active_pes;
-		d.n = 0;
+		diag_clear(&d);
 		double rs = energy[ARCH_DF_RS];
 		printf("%-6s %8.3f %6.3f (%4.2fx) %6.3f (%4.2fx) %6.3f (%4.2fx)   %5lld %5lld %5lld\n",
 		       name, rs, energy[ARCH_DF_WS], energy[ARCH_DF_WS] / rs, energy[ARCH_DF_OS],
