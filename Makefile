@@ -1,5 +1,5 @@
 # The two commands a new user needs; everything else is CMake.
-#   make demo   install what is missing, build, run nnac on a bundled model
+#   make demo   install what is missing, build, inspect, map onto Eyeriss and run a bundled model
 #   make test   install what is missing, build, run every test
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -18,6 +18,7 @@ build: deps
 
 demo: build
 	$(BUILD)/nnac inspect models/lenet5.onnx
+	$(BUILD)/nnac map models/lenet5.onnx --arch eyeriss
 	$(BUILD)/nnac run models/lenet5.onnx --input input=models/lenet5_input.npy
 
 test: build
