@@ -99,6 +99,41 @@ _Noreturn void nnac_abort(const char *file, int line, const char *msg)
 	abort();
 }
 
+/* Line `line` (1-based) of text and its length, less a trailing '\r';
+ * past the end, an empty line. */
+static const char *source_line(const char *text, int line, int *len)
+{
+	const char *s = text;
+
+	for (int l = 1; l < line && *s; s++)
+		if (*s == '\n')
+			l++;
+	*len = (int)strcspn(s, "\n");
+	if (*len > 0 && s[*len - 1] == '\r')
+		(*len)--;
+	return s;
+}
+
+Status diag_at(Diag *d, Status st, const char *path, const char *text, int line, int col,
+               const char *msg)
+{
+	const char *src;
+	char *caret;
+	int len, pad;
+
+	src = source_line(text, line, &len);
+	pad = col - 1 < len ? col - 1 : len;
+	pad = pad > 0 ? pad : 0;
+	if (!(caret = malloc((size_t)pad + 1)))
+		return diag_add(d, ST_NOMEM, "%s: out of memory", path);
+	for (int i = 0; i < pad; i++)
+		caret[i] = src[i] == '\t' ? '\t' : ' ';
+	caret[pad] = 0;
+	diag_add(d, st, "%s:%d:%d: error: %s\n%.*s\n%s^", path, line, col, msg, len, src, caret);
+	free(caret);
+	return st;
+}
+
 Status nnac_read_file(Diag *d, const char *path, char **text, size_t *len)
 {
 	FILE *f = fopen(path, "rb");

@@ -44,6 +44,12 @@ Status diag_worst(const Diag *d);
 int status_exit_code(Status st);
 const char *status_name(Status st);
 
+/* Records `PATH:LINE:COL: error: MSG` with line `line` of text under it and
+ * a caret under column col (tabs kept so that it lines up); returns st.
+ * The text parsers (loop IR, arch descriptions) report through it. */
+Status diag_at(Diag *d, Status st, const char *path, const char *text, int line, int col,
+               const char *msg);
+
 /* The whole of file path in memory from nnac_malloc (the caller frees it
  * with nnac_free); "PATH: cannot read: REASON" or out of memory otherwise. */
 Status nnac_read_file(Diag *d, const char *path, char **text, size_t *len);

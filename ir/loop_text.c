@@ -35,36 +35,6 @@ static char *vformat(const char *fmt, va_list ap)
 	return s;
 }
 
-/* Line `line` (1-based) of text and its length; past the end, an empty line. */
-static const char *source_line(const char *text, int line, int *len)
-{
-	const char *s = text;
-
-	for (int l = 1; l < line && *s; s++)
-		if (*s == '\n')
-			l++;
-	*len = (int)strcspn(s, "\n");
-	return s;
-}
-
-static Status error_with_caret(LoopProgram *p, int line, int col, Status st, const char *msg)
-{
-	int len;
-	const char *src = source_line(p->text, line, &len);
-	int pad = col - 1 < len ? col - 1 : len;
-	char *caret = malloc((size_t)(pad > 0 ? pad : 0) + 1);
-
-	if (!caret)
-		return diag_add(p->diag, ST_NOMEM, "%s: out of memory", p->path);
-	for (int i = 0; i < pad; i++)
-		caret[i] = src[i] == '\t' ? '\t' : ' ';
-	caret[pad > 0 ? pad : 0] = 0;
-	diag_add(p->diag, st, "%s:%d:%d: error: %s\n%.*s\n%s^", p->path, line, col, msg, len, src,
-	         caret);
-	free(caret);
-	return st;
-}
-
 Status loop_error_at(LoopProgram *p, int line, int col, Status st, const char *fmt, ...)
 {
 	va_list ap;
@@ -76,7 +46,7 @@ Status loop_error_at(LoopProgram *p, int line, int col, Status st, const char *f
 	if (!msg)
 		return diag_add(p->diag, ST_NOMEM, "%s: out of memory", p->path);
 	if (p->text && line > 0)
-		st = error_with_caret(p, line, col, st, msg);
+		st = diag_at(p->diag, st, p->path, p->text, line, col, msg);
 	else
 		diag_add(p->diag, st, "%s: %s", p->path, msg);
 	free(msg);

@@ -36,46 +36,18 @@ static const char *const isa_names[] = {
 #undef ISA
 };
 
-/* Line `line` (1-based) of text and its length; past the end, an empty line. */
-static const char *source_line(const char *text, int line, int *len)
-{
-	const char *s = text;
-
-	for (int l = 1; l < line && *s; s++)
-		if (*s == '\n')
-			l++;
-	*len = (int)strcspn(s, "\n");
-	return s;
-}
-
 Status arch_error_at(Diag *d, const char *path, const char *text, int line, int col,
                      const char *fmt, ...)
 {
 	va_list ap;
 	char msg[512];
-	char *caret;
-	const char *src;
-	int len, pad;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (!text || line <= 0)
 		return diag_add(d, ST_INVALID, "%s: error: %s", path, msg);
-	src = source_line(text, line, &len);
-	if (len > 0 && src[len - 1] == '\r')
-		len--;
-	pad = col - 1 < len ? col - 1 : len;
-	pad = pad > 0 ? pad : 0;
-	if (!(caret = malloc((size_t)pad + 1)))
-		return diag_add(d, ST_NOMEM, "%s: out of memory", path);
-	for (int i = 0; i < pad; i++)
-		caret[i] = src[i] == '\t' ? '\t' : ' ';
-	caret[pad] = 0;
-	diag_add(d, ST_INVALID, "%s:%d:%d: error: %s\n%.*s\n%s^", path, line, col, msg, len, src,
-	         caret);
-	free(caret);
-	return ST_INVALID;
+	return diag_at(d, ST_INVALID, path, text, line, col, msg);
 }
 
 Status arch_parse_file(Arch *a, Arena *ar, Diag *d, const char *path)
