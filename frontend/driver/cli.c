@@ -47,8 +47,11 @@ static int parse_format(Cli *cli, const CliCommand *cmd, const char *arg)
 		cli->format = FMT_CSV;
 	else if (strcmp(arg, "json") == 0)
 		cli->format = FMT_JSON;
+	else if (strcmp(arg, "chrome") == 0 && strcmp(cmd->name, "trace") == 0)
+		cli->format = FMT_CHROME;
 	else
-		return usage_error(cmd, "--format '%s': expected text, csv or json", arg);
+		return usage_error(cmd, strcmp(cmd->name, "trace") == 0 ? "--format '%s': expected text or chrome"
+		                   : "--format '%s': expected text, csv or json", arg);
 	return 0;
 }
 
@@ -116,6 +119,22 @@ static int parse_one(Cli *cli, const CliCommand *cmd, int argc, char **argv, int
 		cli->metric = v;
 		return 0;
 	}
+	if (!missing && (v = option_value(argc, argv, i, "--target", &missing))) {
+		cli->target = v;
+		return 0;
+	}
+	if (!missing && (v = option_value(argc, argv, i, "--precision", &missing))) {
+		cli->precision = v;
+		return 0;
+	}
+	if (!missing && (v = option_value(argc, argv, i, "--calibrate", &missing))) {
+		cli->calibrate = v;
+		return 0;
+	}
+	if (!missing && (v = option_value(argc, argv, i, "--calib-method", &missing))) {
+		cli->calib_method = v;
+		return 0;
+	}
 	if (missing)
 		return usage_error(cmd, "option '%s' needs a value", argv[*i]);
 	if (strcmp(argv[*i], "--verify-each") == 0) {
@@ -132,6 +151,10 @@ static int parse_one(Cli *cli, const CliCommand *cmd, int argc, char **argv, int
 	}
 	if (strcmp(argv[*i], "--no-data") == 0) {
 		cli->no_data = true;
+		return 0;
+	}
+	if (strcmp(argv[*i], "--summary") == 0) {
+		cli->summary = true;
 		return 0;
 	}
 	if (strcmp(argv[*i], "--loops") == 0) {

@@ -13,7 +13,7 @@
 
 enum { EXIT_NO_MAPPING = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3, MAX_BINDINGS = 64 };
 
-typedef enum Format { FMT_TEXT, FMT_CSV, FMT_JSON } Format;
+typedef enum Format { FMT_TEXT, FMT_CSV, FMT_JSON, FMT_CHROME } Format;
 
 typedef struct CliInput {
 	const char *name;
@@ -39,6 +39,11 @@ typedef struct Cli {
 	const char *arch;      /* map: --arch, a preset name or FILE.arch */
 	const char *dataflow;  /* map: --dataflow ws|os|rs|nlr|auto, NULL auto */
 	const char *metric;    /* map: --metric energy|cycles|edp, NULL default */
+	const char *target;    /* compile: --target tpu, NULL: loops */
+	const char *precision; /* compile: --precision int8|bf16 */
+	const char *calibrate; /* compile: --calibrate DIR of sample inputs */
+	const char *calib_method; /* compile: --calib-method minmax|percentile */
+	bool summary;          /* trace: --summary, the counter table only */
 	Diag diag;
 } Cli;
 
@@ -56,6 +61,24 @@ int cmd_print(Cli *cli);
 int cmd_ops(Cli *cli);
 int cmd_compile(Cli *cli);
 int cmd_map(Cli *cli);
+int cmd_trace(Cli *cli);
+/* cmd_tpu.c: compile --target tpu, and run of a .nnb bundle */
+int cmd_compile_tpu(Cli *cli);
+int cmd_run_bundle(Cli *cli);
+
+/* Shared by run and the bundle commands (cmd_run.c). */
+typedef struct Port {
+	const char *name;    /* graph tensor name (or buffer name) */
+	Value type;          /* dtype and shape, no data */
+} Port;
+Port *cli_graph_ports(Graph *g, Arena *a, const int *tensors, int n);
+/* Fills in[] in port order from the --input options; missing inputs are an
+ * error, or random when random_ok. */
+Status cli_bind_inputs(Cli *cli, const Port *ports, int n, Arena *a, Value *in, bool random_ok);
+/* All outputs or none into --output-dir (nothing without it). */
+Status cli_write_outputs(Cli *cli, const Port *ports, int n, const Value *out);
+/* One line per output: shape, range, top-5 of a classifier. */
+void cli_summarize(const char *name, const Value *v);
 
 /* A target for the dataflow mapper, from --arch, --dataflow and --metric
  * (frontend/driver/target.c). */

@@ -87,6 +87,16 @@ int cmd_compile(Cli *cli)
 	Status st;
 	int rc = 0;
 
+	if (cli->target && strcmp(cli->target, "tpu") == 0 && !cli->emit)
+		return cmd_compile_tpu(cli);
+	if (cli->target) {
+		fprintf(stderr, "nnac compile: --target '%s': expected tpu\n", cli->target);
+		return EXIT_USAGE;
+	}
+	if (cli->precision || cli->calibrate || cli->calib_method) {
+		fprintf(stderr, "nnac compile: --precision, --calibrate and --calib-method need --target tpu\n");
+		return EXIT_USAGE;
+	}
 	if (cli->emit && strcmp(cli->emit, "loops") != 0) {
 		fprintf(stderr, "nnac compile: --emit '%s': expected loops\n", cli->emit);
 		return EXIT_USAGE;

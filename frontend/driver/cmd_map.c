@@ -473,6 +473,7 @@ static void print_report(FILE *f, const MapRun *r)
 	totals(r, &tot);
 	switch (r->cli->format) {
 	case FMT_TEXT:
+	case FMT_CHROME:     /* only trace accepts it */
 		print_text(f, r, &tot);
 		break;
 	case FMT_CSV:

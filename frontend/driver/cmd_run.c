@@ -36,11 +36,6 @@ static Status load_file(Cli *cli, const char *path, Arena *a, Value *v)
 	return diag_add(&cli->diag, ST_INVALID, "%s: unknown input format (expected .npy or .pb)", path);
 }
 
-typedef struct Port {
-	const char *name;    /* graph tensor name (or buffer name) */
-	Value type;          /* dtype and shape, no data */
-} Port;
-
 static Status check_type(Cli *cli, const Port *p, const char *path, const Value *v)
 {
 	char got[128], want[128];
@@ -79,7 +74,7 @@ static bool fill_random(Arena *a, const Port *p, Value *v)
 
 /* Fills in[] in port order from the --input options; missing inputs are an
  * error, or random when random_ok. */
-static Status bind_inputs(Cli *cli, const Port *ports, int n, Arena *a, Value *in, bool random_ok)
+Status cli_bind_inputs(Cli *cli, const Port *ports, int n, Arena *a, Value *in, bool random_ok)
 {
 	bool *bound = arena_alloc(a, (size_t)n + 1);
 	Status st = ST_OK;
@@ -131,7 +126,7 @@ static void print_top5(const Value *v)
 	printf("\n");
 }
 
-static void summarize(const char *name, const Value *v)
+void cli_summarize(const char *name, const Value *v)
 {
 	int64_t n = val_numel(v);
 	double lo = INFINITY, hi = -INFINITY, sum = 0;
@@ -161,7 +156,7 @@ static void output_path(char *path, size_t size, const char *dir, const char *na
 }
 
 /* All outputs or none: on a failure the files already written are removed. */
-static Status write_outputs(Cli *cli, const Port *ports, int n, const Value *out)
+Status cli_write_outputs(Cli *cli, const Port *ports, int n, const Value *out)
 {
 	char path[4096];
 
@@ -188,7 +183,7 @@ static Status write_outputs(Cli *cli, const Port *ports, int n, const Value *out
 	return ST_OK;
 }
 
-static Port *graph_ports(Graph *g, Arena *a, const int *tensors, int n)
+Port *cli_graph_ports(Graph *g, Arena *a, const int *tensors, int n)
 {
 	Port *p = arena_alloc(a, (size_t)(n + 1) * sizeof(Port));
 
@@ -205,13 +200,13 @@ static Port *graph_ports(Graph *g, Arena *a, const int *tensors, int n)
 static int load_and_run(Cli *cli, Graph *g, Arena *a, Value **out)
 {
 	Value *in = arena_alloc(a, (size_t)(g->ninputs + 1) * sizeof(Value));
-	Port *ins = graph_ports(g, a, g->inputs, g->ninputs);
-	Port *outs = graph_ports(g, a, g->outputs, g->noutputs);
+	Port *ins = cli_graph_ports(g, a, g->inputs, g->ninputs);
+	Port *outs = cli_graph_ports(g, a, g->outputs, g->noutputs);
 	Status st;
 	int rc;
 
 	*out = arena_alloc(a, (size_t)(g->noutputs + 1) * sizeof(Value));
-	st = in && *out && ins && outs ? bind_inputs(cli, ins, g->ninputs, a, in, false) : graph_oom(g);
+	st = in && *out && ins && outs ? cli_bind_inputs(cli, ins, g->ninputs, a, in, false) : graph_oom(g);
 	if (st == ST_OK)
 		st = pass_specialize_inputs(g, in);
 	if (st != ST_OK)
@@ -221,7 +216,7 @@ static int load_and_run(Cli *cli, Graph *g, Arena *a, Value **out)
 		return rc;
 	st = interp_run(g, in, *out, a);
 	if (st == ST_OK)
-		st = write_outputs(cli, outs, g->noutputs, *out);
+		st = cli_write_outputs(cli, outs, g->noutputs, *out);
 	return st == ST_OK ? 0 : cli_fail(cli, st);
 }
 
@@ -239,7 +234,7 @@ static int run_model(Cli *cli)
 		rc = load_and_run(cli, &g, &a, &out);
 	if (rc == 0)
 		for (int k = 0; k < g.noutputs; k++)
-			summarize(g.tensors[g.outputs[k]].name, &out[k]);
+			cli_summarize(g.tensors[g.outputs[k]].name, &out[k]);
 	arena_free(&a);
 	graph_free(&g);
 	return rc;
@@ -272,13 +267,13 @@ static Status run_loop_program(Cli *cli, LoopProgram *p, Arena *a)
 		return diag_add(&cli->diag, ST_NOMEM, "%s: out of memory", cli->model);
 	st = loop_verify(p);
 	if (st == ST_OK)
-		st = bind_inputs(cli, ins, nin, a, in, true);
+		st = cli_bind_inputs(cli, ins, nin, a, in, true);
 	if (st == ST_OK)
 		st = loop_run(p, a, in, out);
 	if (st == ST_OK)
-		st = write_outputs(cli, outs, nout, out);
+		st = cli_write_outputs(cli, outs, nout, out);
 	for (int k = 0; st == ST_OK && k < nout; k++)
-		summarize(outs[k].name, &out[k]);
+		cli_summarize(outs[k].name, &out[k]);
 	return st;
 }
 
@@ -300,5 +295,7 @@ static int run_loops(Cli *cli)
 
 int cmd_run(Cli *cli)
 {
+	if (ends_with(cli->model, ".nnb"))
+		return cmd_run_bundle(cli);
 	return ends_with(cli->model, ".loop") ? run_loops(cli) : run_model(cli);
 }

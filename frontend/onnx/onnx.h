@@ -30,6 +30,10 @@ typedef struct OnnxOptions {
  * returns the worst status.
  */
 Status onnx_import(Graph *g, const char *path, const OnnxOptions *opt);
+/* The same from the serialized model in buf (a bundle's copy); path names
+ * it in diagnostics and locates external data. */
+Status onnx_import_mem(Graph *g, const char *path, const uint8_t *buf, size_t len,
+                       const OnnxOptions *opt);
 
 /* Reads one serialized TensorProto file into v (data in arena a); name, if
  * not NULL, receives the tensor's name ("" when unnamed). */

@@ -419,21 +419,29 @@ static void check_bindings(Importer *im)
 
 Status onnx_import(Graph *g, const char *path, const OnnxOptions *opt)
 {
-	Importer im = {g, opt, ST_OK};
-	Onnx__ModelProto *m;
 	uint8_t *buf;
 	size_t len;
 	Status st;
+
+	st = onnx_read_file(path, g->diag, &buf, &len);
+	if (st != ST_OK)
+		return st;
+	st = onnx_import_mem(g, path, buf, len, opt);
+	free(buf);
+	return st;
+}
+
+Status onnx_import_mem(Graph *g, const char *path, const uint8_t *buf, size_t len,
+                       const OnnxOptions *opt)
+{
+	Importer im = {g, opt, ST_OK};
+	Onnx__ModelProto *m;
 
 	g->path = arena_strdup(&g->arena, path);
 	g->dir = onnx_dir_of(&g->arena, path);
 	if (!g->path || !g->dir)
 		return graph_oom(g);
-	st = onnx_read_file(path, g->diag, &buf, &len);
-	if (st != ST_OK)
-		return st;
 	m = onnx__model_proto__unpack(NULL, len, buf);
-	free(buf);
 	if (!m)
 		return graph_error(g, ST_INVALID, "not a valid ONNX model (protobuf decoding failed; truncated or not an .onnx file?)");
 	if (!m->graph) {

@@ -13,6 +13,8 @@ typedef struct Run {
 	Value *vals;         /* one per tensor */
 	Arena *values;       /* where outputs of nodes live */
 	Arena scratch;
+	InterpObserver obs;  /* NULL: none */
+	void *obs_cx;
 } Run;
 
 static Status check_input(Graph *g, const Tensor *t, const Value *v)
@@ -62,6 +64,9 @@ static Status eval_node(Run *r, const Node *n)
 	if (st == ST_OK && n->fused_act != OP_COUNT && out[0])
 		st = apply_fused(r, n, out[0]);
 	arena_free(&r->scratch);
+	for (int i = 0; i < n->nout && st == ST_OK && r->obs; i++)
+		if (n->out[i] >= 0)
+			r->obs(r->obs_cx, n->out[i], &r->vals[n->out[i]]);
 	return st;
 }
 
@@ -83,8 +88,14 @@ static Status run_nodes(Run *r)
 
 Status interp_run(Graph *g, const Value *inputs, Value *outputs, Arena *out_arena)
 {
+	return interp_run_observed(g, inputs, outputs, out_arena, NULL, NULL);
+}
+
+Status interp_run_observed(Graph *g, const Value *inputs, Value *outputs, Arena *out_arena,
+                           InterpObserver obs, void *cx)
+{
 	Arena values;
-	Run r = {g, NULL, &values, {0}};
+	Run r = {g, NULL, &values, {0}, obs, cx};
 	Status st = ST_OK;
 
 	arena_init(&values);
@@ -97,6 +108,8 @@ Status interp_run(Graph *g, const Value *inputs, Value *outputs, Arena *out_aren
 	for (int i = 0; i < g->ninputs && st == ST_OK; i++) {
 		st = check_input(g, &g->tensors[g->inputs[i]], &inputs[i]);
 		r.vals[g->inputs[i]] = inputs[i];
+		if (st == ST_OK && obs)
+			obs(cx, g->inputs[i], &inputs[i]);
 	}
 	if (st == ST_OK)
 		st = run_nodes(&r);
@@ -120,7 +133,7 @@ Status interp_run(Graph *g, const Value *inputs, Value *outputs, Arena *out_aren
 Status interp_eval_const(Graph *g, Node *n)
 {
 	Arena tmp;
-	Run r = {g, NULL, &g->arena, {0}};
+	Run r = {g, NULL, &g->arena, {0}, NULL, NULL};
 	Status st;
 
 	arena_init(&tmp);
@@ -136,5 +149,16 @@ Status interp_eval_const(Graph *g, Node *n)
 		if (n->out[i] >= 0)
 			g->tensors[n->out[i]].v.data = r.vals[n->out[i]].data;
 	arena_free(&tmp);
+	return st;
+}
+
+Status interp_eval_node(Graph *g, const Node *n, Value *vals, Arena *values)
+{
+	Run r = {g, vals, values, {0}, NULL, NULL};
+	Status st;
+
+	arena_init(&r.scratch);
+	st = eval_node(&r, n);
+	arena_free(&r.scratch);
 	return st;
 }

@@ -1,0 +1,462 @@
+/*
+ * A TPU plan in a bundle (docs/bundle.md, docs/tpu.md "The program
+ * section"): the program_tpu section holds the machine, the tensors' image
+ * layout and placement, the layers, the segments and the encoded
+ * instructions; the weights section "tpu" holds weight DRAM; the model
+ * section holds the ONNX model, whose nodes the host steps run.
+ *
+ * Everything is little endian and read back with bounds and index checks:
+ * a bundle that passed its checksum can still be inconsistent with the
+ * model it carries, and that is an error, not a crash.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tpu_bundle.h"
+
+enum { FORMAT = 1 };
+
+/* ---- writing ---- */
+
+typedef struct Buf {
+	uint8_t *b;
+	size_t n, cap;
+	bool oom;
+} Buf;
+
+static void put(Buf *b, const void *p, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->n + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->n + n)
+			cap *= 2;
+		uint8_t *nb = realloc(b->b, cap);
+		if (!nb) {
+			b->oom = true;
+			return;
+		}
+		b->b = nb;
+		b->cap = cap;
+	}
+	memcpy(b->b + b->n, p, n);
+	b->n += n;
+}
+
+static void put64(Buf *b, uint64_t v)
+{
+	uint8_t x[8];
+	for (int i = 0; i < 8; i++)
+		x[i] = (uint8_t)(v >> (8 * i));
+	put(b, x, 8);
+}
+
+static void put32(Buf *b, uint32_t v)
+{
+	uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+	put(b, x, 4);
+}
+
+static void putf64(Buf *b, double d)
+{
+	uint64_t u;
+	memcpy(&u, &d, 8);
+	put64(b, u);
+}
+
+static void putstr(Buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	put32(b, (uint32_t)n);
+	put(b, s, n);
+}
+
+static void put_list(Buf *b, const int *v, int n)
+{
+	put32(b, (uint32_t)n);
+	for (int i = 0; i < n; i++)
+		put32(b, (uint32_t)v[i]);
+}
+
+static void put_config(Buf *b, const TpuConfig *c)
+{
+	put32(b, (uint32_t)c->height), put32(b, (uint32_t)c->width);
+	put64(b, (uint64_t)c->ub_rows), put64(b, (uint64_t)c->acc_rows);
+	put32(b, (uint32_t)c->fifo_depth), put32(b, (uint32_t)c->param_slots);
+	putf64(b, c->clock_hz), putf64(b, c->dram_bytes_per_s), putf64(b, c->host_bytes_per_s);
+	put32(b, (uint32_t)c->precision);
+}
+
+static void put_tensor(Buf *b, const Graph *g, const TpuTensor *t)
+{
+	float s = t->scale;
+	uint32_t u;
+
+	putstr(b, g->tensors[t->gt].name);
+	put64(b, (uint64_t)t->nimg), put64(b, (uint64_t)t->c), put64(b, (uint64_t)t->h), put64(b, (uint64_t)t->w);
+	put64(b, (uint64_t)t->pt), put64(b, (uint64_t)t->pl), put64(b, (uint64_t)t->pb), put64(b, (uint64_t)t->pr);
+	memcpy(&u, &s, 4);
+	put32(b, u);
+	put32(b, t->loc), put64(b, t->host_addr), put64(b, (uint64_t)t->ub_row), put32(b, t->matrix);
+}
+
+static void put_layer(Buf *b, const Graph *g, const TpuLayer *l)
+{
+	put32(b, l->kind), put32(b, (uint32_t)l->segment), putstr(b, l->name);
+	put32(b, (uint32_t)l->in), put32(b, (uint32_t)l->out);
+	put32(b, (uint32_t)l->nnodes);
+	for (int i = 0; i < l->nnodes; i++)
+		putstr(b, g->nodes[l->nodes[i]].name);
+	put_list(b, l->ins, l->nins);
+	put_list(b, l->outs, l->nouts);
+}
+
+static Status program_payload(const TpuPlan *p, const Graph *g, Buf *b, Diag *d)
+{
+	put32(b, FORMAT);
+	put_config(b, &p->cfg);
+	put32(b, (uint32_t)p->precision);
+	put64(b, p->host_bytes);
+	put32(b, (uint32_t)p->nt);
+	for (int i = 0; i < p->nt; i++)
+		put_tensor(b, g, &p->t[i]);
+	put32(b, (uint32_t)p->nl);
+	for (int i = 0; i < p->nl; i++)
+		put_layer(b, g, &p->l[i]);
+	put32(b, (uint32_t)p->nseg);
+	for (int i = 0; i < p->nseg; i++) {
+		const TpuSegment *s = &p->seg[i];
+		put32(b, s->host), put32(b, (uint32_t)s->layer), put32(b, s->first), put32(b, s->count);
+		put_list(b, s->ins, s->nins);
+		put_list(b, s->outs, s->nouts);
+	}
+	put_list(b, p->graph_in, g->ninputs);
+	put_list(b, p->graph_out, g->noutputs);
+	put32(b, p->nprog);
+	for (uint32_t i = 0; i < p->nprog; i++) {
+		uint8_t w[TPU_WORD_BYTES];
+		Status st = tpu_encode(&p->prog[i], w, d);
+		if (st)
+			return st;
+		put(b, w, sizeof(w));
+	}
+	return b->oom ? diag_add(d, ST_NOMEM, "out of memory") : ST_OK;
+}
+
+static Status io_table(const TpuPlan *p, const Graph *g, uint8_t **out, uint64_t *size, Diag *d)
+{
+	int n = g->ninputs + g->noutputs;
+	NnbTensor *t = calloc((size_t)n + 1, sizeof(*t));
+	Status st;
+
+	if (!t)
+		return diag_add(d, ST_NOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		bool in = i < g->ninputs;
+		const TpuTensor *tt = &p->t[in ? p->graph_in[i] : p->graph_out[i - g->ninputs]];
+		const Value *v = &g->tensors[tt->gt].v;
+		t[i].name = g->tensors[tt->gt].name;
+		t[i].dtype = v->dt;
+		t[i].role = in ? NNB_ROLE_INPUT : NNB_ROLE_OUTPUT;
+		t[i].rank = v->rank;
+		memcpy(t[i].dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
+		t[i].size = (uint64_t)val_bytes(v);
+	}
+	st = nnb_tensors_encode(t, n, out, size, d);
+	free(t);
+	return st;
+}
+
+Status tpu_bundle_write(const TpuPlan *p, const Graph *g, const TpuBundleInfo *info, const char *path,
+                        Diag *d)
+{
+	NnbWriter *w = nnb_writer_new();
+	Buf prog = {0}, meta = {0};
+	uint8_t *tensors = NULL;
+	uint64_t ntensors = 0;
+	Status st;
+
+	if (!w)
+		return diag_add(d, ST_NOMEM, "out of memory");
+	for (int i = 0; i < info->nmeta; i++) {
+		put(&meta, info->meta[i], strlen(info->meta[i]));
+		put(&meta, "\n", 1);
+	}
+	st = meta.oom ? diag_add(d, ST_NOMEM, "out of memory") : ST_OK;
+	if (!st)
+		st = program_payload(p, g, &prog, d);
+	if (!st)
+		st = io_table(p, g, &tensors, &ntensors, d);
+	if (!st)
+		st = nnb_add(w, NNB_META, NULL, meta.b, meta.n, d);
+	if (!st)
+		st = nnb_add(w, NNB_TENSORS, "tpu", tensors, ntensors, d);
+	if (!st)
+		st = nnb_add(w, NNB_WEIGHTS, "tpu", p->wdram, p->wdram_bytes, d);
+	if (!st)
+		st = nnb_add(w, NNB_MODEL, NULL, info->model, info->model_bytes, d);
+	if (!st)
+		st = nnb_add(w, NNB_PROGRAM_TPU, "tpu", prog.b, prog.n, d);
+	if (!st)
+		st = nnb_write(w, path, d);
+	nnac_free(tensors);
+	free(prog.b);
+	free(meta.b);
+	nnb_writer_free(w);
+	return st;
+}
+
+/* ---- reading ---- */
+
+typedef struct Rd {
+	const uint8_t *p;
+	size_t n, at;
+	bool bad;
+	Arena *a;
+} Rd;
+
+static uint64_t get64(Rd *r)
+{
+	uint64_t v = 0;
+	if (r->bad || r->n - r->at < 8) {
+		r->bad = true;
+		return 0;
+	}
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)r->p[r->at + i] << (8 * i);
+	r->at += 8;
+	return v;
+}
+
+static uint32_t get32(Rd *r)
+{
+	uint32_t v = 0;
+	if (r->bad || r->n - r->at < 4) {
+		r->bad = true;
+		return 0;
+	}
+	for (int i = 0; i < 4; i++)
+		v |= (uint32_t)r->p[r->at + i] << (8 * i);
+	r->at += 4;
+	return v;
+}
+
+static double getf64(Rd *r)
+{
+	uint64_t u = get64(r);
+	double d;
+	memcpy(&d, &u, 8);
+	return d;
+}
+
+static const char *getstr(Rd *r)
+{
+	uint32_t n = get32(r);
+	char *s;
+	if (r->bad || r->n - r->at < n || memchr(r->p + r->at, 0, n)) {
+		r->bad = true;
+		return "";
+	}
+	s = arena_alloc(r->a, n + 1);
+	if (!s) {
+		r->bad = true;
+		return "";
+	}
+	memcpy(s, r->p + r->at, n);
+	s[n] = 0;
+	r->at += n;
+	return s;
+}
+
+/* A list of indices below limit. */
+static int *get_list(Rd *r, int *n, int limit)
+{
+	uint32_t k = get32(r);
+	int *v;
+	if (r->bad || k > r->n - r->at) {
+		r->bad = true;
+		*n = 0;
+		return NULL;
+	}
+	v = arena_alloc(r->a, ((size_t)k + 1) * sizeof(int));
+	if (!v) {
+		r->bad = true;
+		return NULL;
+	}
+	for (uint32_t i = 0; i < k; i++) {
+		v[i] = (int)get32(r);
+		if (v[i] < 0 || v[i] >= limit)
+			r->bad = true;
+	}
+	*n = (int)k;
+	return v;
+}
+
+static Status bad(Diag *d, const char *path, const char *what)
+{
+	return diag_add(d, ST_INVALID, "%s: program_tpu section: %s", path, what);
+}
+
+static Status get_config(Rd *r, TpuConfig *c)
+{
+	c->height = (int)get32(r), c->width = (int)get32(r);
+	c->ub_rows = (int64_t)get64(r), c->acc_rows = (int64_t)get64(r);
+	c->fifo_depth = (int)get32(r), c->param_slots = (int)get32(r);
+	c->clock_hz = getf64(r), c->dram_bytes_per_s = getf64(r), c->host_bytes_per_s = getf64(r);
+	c->precision = (int)get32(r);
+	if (r->bad || c->height < 1 || c->height > 4096 || c->width != c->height || c->ub_rows < 1 ||
+	    c->ub_rows > (1 << 24) || c->acc_rows < 2 || c->acc_rows > (1 << 24) || c->fifo_depth < 1 ||
+	    c->fifo_depth > 64 || c->param_slots < 1 || c->param_slots > 256 || !(c->clock_hz > 0) ||
+	    !(c->dram_bytes_per_s > 0) || !(c->host_bytes_per_s > 0) ||
+	    (c->precision != TPU_INT8 && c->precision != TPU_BF16))
+		return ST_INVALID;
+	return ST_OK;
+}
+
+static Status get_tensor(Rd *r, Graph *g, TpuTensor *t, uint64_t host_bytes, int height, int es)
+{
+	const char *name = getstr(r);
+	uint32_t u;
+	int64_t *f[] = {&t->nimg, &t->c, &t->h, &t->w, &t->pt, &t->pl, &t->pb, &t->pr};
+
+	t->gt = graph_find_tensor(g, name);
+	for (int i = 0; i < 8; i++) {
+		uint64_t v = get64(r);
+		*f[i] = v > (1u << 30) ? (r->bad = true, 0) : (int64_t)v;
+	}
+	u = get32(r);
+	memcpy(&t->scale, &u, 4);
+	t->loc = (TpuLoc)get32(r);
+	t->host_addr = get64(r);
+	t->ub_row = (int64_t)get64(r);
+	t->matrix = get32(r) != 0;
+	if (r->bad || t->gt < 0 || t->loc > TPU_LOC_UB || !(t->scale > 0) || t->nimg < 1 || t->c < 1 ||
+	    t->h < 1 || t->w < 1)
+		return ST_INVALID;
+	if (t->nimg * t->c * t->h * t->w != val_numel(&g->tensors[t->gt].v))
+		return ST_INVALID;
+	if (t->loc == TPU_LOC_HOST &&
+	    (t->host_addr > host_bytes || tpu_host_bytes(t, es) > host_bytes - t->host_addr))
+		return ST_INVALID;
+	(void)height;
+	return ST_OK;
+}
+
+static Status get_layer(Rd *r, Graph *g, TpuLayer *l, int nt)
+{
+	memset(l, 0, sizeof(*l));
+	l->kind = (TpuLayerKind)get32(r);
+	l->segment = (int)get32(r);
+	l->name = getstr(r);
+	l->in = (int)get32(r), l->out = (int)get32(r);
+	if (r->bad || (l->kind != TPU_LAYER_MATRIX && l->kind != TPU_LAYER_HOST))
+		return ST_INVALID;
+	if (l->kind == TPU_LAYER_MATRIX && (l->in < 0 || l->in >= nt || l->out < 0 || l->out >= nt))
+		return ST_INVALID;
+	uint32_t nn = get32(r);
+	if (r->bad || nn > r->n - r->at)
+		return ST_INVALID;
+	l->nodes = arena_alloc(r->a, ((size_t)nn + 1) * sizeof(int));
+	if (!l->nodes)
+		return ST_NOMEM;
+	for (uint32_t i = 0; i < nn; i++) {
+		const char *name = getstr(r);
+		l->nodes[i] = -1;
+		for (int j = 0; j < g->nnodes; j++)
+			if (!(g->nodes[j].flags & NODE_DEAD) && strcmp(g->nodes[j].name, name) == 0)
+				l->nodes[i] = j;
+		if (l->nodes[i] < 0)
+			return ST_INVALID;
+	}
+	l->nnodes = (int)nn;
+	l->ins = get_list(r, &l->nins, nt);
+	l->outs = get_list(r, &l->nouts, nt);
+	return r->bad ? ST_INVALID : ST_OK;
+}
+
+static Status get_plan(Rd *r, Graph *g, TpuPlan *p, const char *path, Diag *d)
+{
+	if (get32(r) != FORMAT)
+		return bad(d, path, "unknown format version");
+	if (get_config(r, &p->cfg))
+		return bad(d, path, "bad machine description");
+	p->precision = (int)get32(r);
+	p->host_bytes = get64(r);
+	if (p->precision != p->cfg.precision || p->host_bytes > UINT32_MAX)
+		return bad(d, path, "bad precision or host memory size");
+	p->nt = (int)get32(r);
+	if (r->bad || p->nt < 0 || (size_t)p->nt > r->n / 8)
+		return bad(d, path, "bad tensor count");
+	p->t = arena_alloc(&p->arena, ((size_t)p->nt + 1) * sizeof(TpuTensor));
+	if (!p->t)
+		return diag_add(d, ST_NOMEM, "out of memory");
+	for (int i = 0; i < p->nt; i++)
+		if (get_tensor(r, g, &p->t[i], p->host_bytes, p->cfg.height, tpu_esize(p->precision)))
+			return bad(d, path, "a tensor record does not match the model");
+	p->nl = (int)get32(r);
+	if (r->bad || p->nl < 0 || (size_t)p->nl > r->n / 8)
+		return bad(d, path, "bad layer count");
+	p->l = arena_alloc(&p->arena, ((size_t)p->nl + 1) * sizeof(TpuLayer));
+	if (!p->l)
+		return diag_add(d, ST_NOMEM, "out of memory");
+	for (int i = 0; i < p->nl; i++)
+		if (get_layer(r, g, &p->l[i], p->nt))
+			return bad(d, path, "a layer record does not match the model");
+	p->nseg = (int)get32(r);
+	if (r->bad || p->nseg < 0 || (size_t)p->nseg > r->n / 8)
+		return bad(d, path, "bad segment count");
+	p->seg = arena_alloc(&p->arena, ((size_t)p->nseg + 1) * sizeof(TpuSegment));
+	if (!p->seg)
+		return diag_add(d, ST_NOMEM, "out of memory");
+	for (int i = 0; i < p->nseg; i++) {
+		TpuSegment *s = &p->seg[i];
+		s->host = get32(r) != 0, s->layer = (int)get32(r), s->first = get32(r), s->count = get32(r);
+		s->ins = get_list(r, &s->nins, p->nt);
+		s->outs = get_list(r, &s->nouts, p->nt);
+		if (r->bad || s->layer < 0 || s->layer >= p->nl || (s->host && p->l[s->layer].kind != TPU_LAYER_HOST))
+			return bad(d, path, "bad segment record");
+	}
+	for (int i = 0; i < p->nl; i++)
+		if (p->l[i].segment < 0 || p->l[i].segment >= p->nseg)
+			return bad(d, path, "a layer names no segment");
+	int nin, nout;
+	p->graph_in = get_list(r, &nin, p->nt);
+	p->graph_out = get_list(r, &nout, p->nt);
+	if (r->bad || nin != g->ninputs || nout != g->noutputs)
+		return bad(d, path, "the graph inputs and outputs do not match the model");
+	p->nprog = get32(r);
+	if (r->bad || (size_t)p->nprog * TPU_WORD_BYTES != r->n - r->at)
+		return bad(d, path, "the instruction count does not match the section size");
+	for (int i = 0; i < p->nseg; i++)
+		if (!p->seg[i].host && (p->seg[i].first > p->nprog || p->seg[i].count > p->nprog - p->seg[i].first))
+			return bad(d, path, "a segment's instructions lie outside the program");
+	TpuInsn *prog;
+	size_t n;
+	Status st = tpu_decode_program(r->p + r->at, r->n - r->at, &prog, &n, d);
+	if (st)
+		return st;
+	p->prog = arena_alloc(&p->arena, (n + 1) * sizeof(TpuInsn));
+	if (p->prog)
+		memcpy(p->prog, prog, n * sizeof(TpuInsn));
+	free(prog);
+	return p->prog ? ST_OK : diag_add(d, ST_NOMEM, "out of memory");
+}
+
+Status tpu_bundle_read(const Nnb *b, Graph *g, TpuPlan *p, Diag *d)
+{
+	const NnbSection *prog = nnb_find(b, NNB_PROGRAM_TPU, NULL);
+	const NnbSection *w = nnb_find(b, NNB_WEIGHTS, "tpu");
+	Rd r;
+
+	if (!prog || !w)
+		return diag_add(d, ST_INVALID, "%s: not a TPU bundle (no program_tpu or weights section)",
+		                nnb_path(b));
+	r = (Rd){prog->data, prog->size, 0, false, &p->arena};
+	Status st = get_plan(&r, g, p, nnb_path(b), d);
+	if (st)
+		return st;
+	p->wdram = (uint8_t *)w->data;
+	p->wdram_bytes = w->size;
+	return ST_OK;
+}

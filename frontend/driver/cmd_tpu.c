@@ -1,0 +1,482 @@
+/*
+ * The TPU target in the driver:
+ *
+ *   nnac compile MODEL.onnx --target tpu [--arch A] [--precision int8|bf16]
+ *                [--calibrate DIR] [--calib-method minmax|percentile] -o M.nnb
+ *   nnac run M.nnb --input NAME=FILE... [--output-dir DIR]
+ *   nnac trace M.nnb [--input ...] [--format text|chrome] [--summary] [-o FILE]
+ *
+ * compile calibrates (int8), selects and quantizes the layers, emits the
+ * program, then runs the first calibration sample through the integer
+ * reference and the simulator: it reports per-layer SQNR and top-1
+ * agreement against fp32, and refuses to write a bundle whose simulated
+ * result differs from the reference.  run and trace load the bundle's
+ * model again (the host steps run its nodes) and execute the program on
+ * the simulator.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch.h"
+#include "calib.h"
+#include "cli.h"
+#include "interp.h"
+#include "passes.h"
+#include "tpu_bundle.h"
+#include "tpu_exec.h"
+#include "tpu_trace.h"
+
+enum { SYNTHETIC_SAMPLES = 8, MAX_META = MAX_BINDINGS + 8 };
+static const double PERCENTILE = 99.99;
+
+/* ---- compile ---- */
+
+static int parse_precision(Cli *cli, int *precision)
+{
+	if (!cli->precision || strcmp(cli->precision, "int8") == 0)
+		*precision = TPU_INT8;
+	else if (strcmp(cli->precision, "bf16") == 0)
+		*precision = TPU_BF16;
+	else {
+		fprintf(stderr, "nnac compile: --precision '%s': expected int8 or bf16\n", cli->precision);
+		return EXIT_USAGE;
+	}
+	if (cli->calib_method && strcmp(cli->calib_method, "minmax") != 0 &&
+	    strcmp(cli->calib_method, "percentile") != 0) {
+		fprintf(stderr, "nnac compile: --calib-method '%s': expected minmax or percentile\n",
+		        cli->calib_method);
+		return EXIT_USAGE;
+	}
+	if (*precision == TPU_BF16 && (cli->calibrate || cli->calib_method)) {
+		fprintf(stderr, "nnac compile: --calibrate and --calib-method are for --precision int8\n");
+		return EXIT_USAGE;
+	}
+	if (!cli->output) {
+		fprintf(stderr, "nnac compile: --target tpu writes a bundle: give -o FILE.nnb\n");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Calibration samples: --calibrate DIR, or seeded synthetic ones. */
+static Status samples(Cli *cli, Graph *g, Arena *a, Value **s, int *n)
+{
+	if (cli->calibrate)
+		return calib_load_dir(g, cli->calibrate, a, s, n);
+	fprintf(stderr, "compile: warning: no --calibrate DIR; calibrating on %d seeded synthetic "
+	        "inputs (uniform in [0,1)); real sample inputs give better scales\n", SYNTHETIC_SAMPLES);
+	*n = SYNTHETIC_SAMPLES;
+	return calib_synthetic(g, 1, SYNTHETIC_SAMPLES, a, s);
+}
+
+/* The fp32 value of every tensor on one sample. */
+typedef struct Capture {
+	Value *v;
+	Arena *a;
+	bool oom;
+} Capture;
+
+static void capture(void *cx, int t, const Value *v)
+{
+	Capture *c = cx;
+	c->v[t] = *v;
+	c->v[t].data = arena_alloc(c->a, (size_t)val_bytes(v) + 1);
+	if (!c->v[t].data)
+		c->oom = true;
+	else
+		memcpy(c->v[t].data, v->data, (size_t)val_bytes(v));
+}
+
+static float deq(const TpuPlan *p, const TpuTensor *t, const void *q, int64_t i)
+{
+	return p->precision == TPU_BF16 ? bf16_to_f32(((const uint16_t *)q)[i])
+	                                : ((const int8_t *)q)[i] * t->scale;
+}
+
+/* Per-layer SQNR of the reference run against fp32, and top-1 agreement. */
+static void report(const TpuPlan *p, Graph *g, const TpuExec *ref, const Value *f32, const Value *out,
+                   const Value *ref_out)
+{
+	fprintf(stderr, "%-28s %-8s %12s\n", "layer", "kind", "SQNR dB");
+	for (int i = 0; i < p->nl; i++) {
+		const TpuLayer *l = &p->l[i];
+		if (l->kind != TPU_LAYER_MATRIX)
+			continue;
+		const TpuTensor *t = &p->t[l->out];
+		const Value *v = &f32[t->gt];
+		int64_t n = val_numel(v);
+		float *got = malloc((size_t)n * sizeof(float) + 1);
+		if (!got || !ref->q[l->out] || !v->data) {
+			free(got);
+			continue;
+		}
+		for (int64_t j = 0; j < n; j++)
+			got[j] = deq(p, t, ref->q[l->out], j);
+		fprintf(stderr, "%-28s %-8s %12.2f\n", l->name, "matrix", calib_sqnr_db(v->data, got, (size_t)n));
+		free(got);
+	}
+	for (int k = 0; k < g->noutputs; k++) {
+		const Value *a = &out[k], *b = &ref_out[k];
+		int64_t n = val_numel(a), cols = a->rank ? a->dims[a->rank - 1] : 1, rows = n / (cols ? cols : 1);
+		int agree = 0;
+		for (int64_t r = 0; r < rows; r++)
+			agree += calib_argmax((float *)a->data + r * cols, (size_t)cols) ==
+			         calib_argmax((float *)b->data + r * cols, (size_t)cols);
+		fprintf(stderr, "output '%s': SQNR %.2f dB, top-1 agreement %d of %lld rows\n",
+		        g->tensors[g->outputs[k]].name, calib_sqnr_db(a->data, b->data, (size_t)n), agree,
+		        (long long)rows);
+	}
+}
+
+/* Whether the simulator wrote exactly what the reference computed. */
+static Status same_results(const TpuPlan *p, Graph *g, const TpuExec *sim, const TpuExec *ref, int *checked)
+{
+	*checked = 0;
+	for (int i = 0; i < p->nt; i++) {
+		const TpuTensor *t = &p->t[i];
+		if (t->loc != TPU_LOC_HOST || !sim->q[i] || !ref->q[i])
+			continue;
+		size_t n = (size_t)(t->nimg * t->c * t->h * t->w * tpu_esize(p->precision));
+		(*checked)++;
+		if (memcmp(sim->q[i], ref->q[i], n) != 0)
+			return graph_error(g, ST_INTERNAL, "tensor '%s': the simulated program differs from "
+			                   "the integer reference", g->tensors[t->gt].name);
+	}
+	return ST_OK;
+}
+
+/* Runs sample s through fp32, the reference and the simulator; reports. */
+static Status check_sample(Cli *cli, const TpuPlan *p, Graph *g, const Value *s, Arena *a)
+{
+	Value *f32 = arena_alloc(a, (size_t)(g->ntensors + 1) * sizeof(Value));
+	Value *out = arena_alloc(a, (size_t)(g->noutputs + 1) * sizeof(Value));
+	Value *rout = arena_alloc(a, (size_t)(g->noutputs + 1) * sizeof(Value));
+	Value *sout = arena_alloc(a, (size_t)(g->noutputs + 1) * sizeof(Value));
+	TpuExec ref = {0}, sim = {0};
+	Capture c = {f32, a, false};
+	Status st;
+	int checked = 0;
+
+	if (!f32 || !out || !rout || !sout)
+		return graph_oom(g);
+	memset(f32, 0, (size_t)(g->ntensors + 1) * sizeof(Value));
+	st = interp_run_observed(g, s, out, a, capture, &c);
+	if (st == ST_OK && c.oom)
+		st = graph_oom(g);
+	if (st == ST_OK)
+		st = tpu_exec_run(&ref, p, g, TPU_ENGINE_REF, s, rout, a);
+	if (st == ST_OK)
+		st = tpu_exec_run(&sim, p, g, TPU_ENGINE_SIM, s, sout, a);
+	if (st == ST_OK)
+		report(p, g, &ref, f32, out, rout);
+	if (st == ST_OK && p->precision == TPU_INT8)
+		st = same_results(p, g, &sim, &ref, &checked);
+	if (st == ST_OK && p->precision == TPU_INT8)
+		fprintf(stderr, "compile: the simulator matches the integer reference bit for bit "
+		        "(%d tensors in host memory)\n", checked);
+	if (st == ST_OK)
+		fprintf(stderr, "compile: %llu simulated cycles, %.3f ms at %.0f MHz, %.2f TOPS of %.2f\n",
+		        (unsigned long long)sim.counters.cycles, sim.counters.seconds * 1e3,
+		        p->cfg.clock_hz / 1e6, sim.counters.tops, sim.counters.peak_tops);
+	(void)cli;
+	tpu_exec_free(&ref);
+	tpu_exec_free(&sim);
+	return st;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+static Status write_bundle(Cli *cli, const TpuPlan *p, Graph *g, const char *arch, Arena *a)
+{
+	const char *meta[MAX_META];
+	int nmeta = 0;
+	uint8_t *model = NULL;
+	size_t len = 0;
+	char *text;
+	Status st = nnac_read_file(&cli->diag, cli->model, &text, &len);
+
+	if (st)
+		return st;
+	model = (uint8_t *)text;
+	meta[nmeta++] = "target=tpu";
+	meta[nmeta++] = p->precision == TPU_BF16 ? "precision=bf16" : "precision=int8";
+	char *m = arena_alloc(a, strlen(arch) + strlen(base_name(cli->model)) + 32);
+	if (!m) {
+		nnac_free(text);
+		return graph_oom(g);
+	}
+	sprintf(m, "arch=%s", arch);
+	meta[nmeta++] = m;
+	m += strlen(m) + 1;
+	sprintf(m, "model=%s", base_name(cli->model));
+	meta[nmeta++] = m;
+	for (int i = 0; i < g->ninputs && nmeta < MAX_META; i++) {
+		const Value *v = &g->tensors[g->inputs[i]].v;
+		char *b = arena_alloc(a, strlen(g->tensors[g->inputs[i]].name) + 32 + 21 * (size_t)v->rank);
+		if (!b) {
+			nnac_free(text);
+			return graph_oom(g);
+		}
+		int n = sprintf(b, "input=%s=", g->tensors[g->inputs[i]].name);
+		for (int d = 0; d < v->rank; d++)
+			n += sprintf(b + n, "%s%lld", d ? "," : "", (long long)v->dims[d]);
+		meta[nmeta++] = b;
+	}
+	TpuBundleInfo info = {meta, nmeta, model, len};
+	st = tpu_bundle_write(p, g, &info, cli->output, &cli->diag);
+	nnac_free(text);
+	return st;
+}
+
+static void print_plan(const TpuPlan *p, Graph *g)
+{
+	int matrix = 0, host = 0;
+
+	for (int i = 0; i < p->nl; i++)
+		p->l[i].kind == TPU_LAYER_MATRIX ? matrix++ : host++;
+	fprintf(stderr, "compile: %d matrix layers, %d host steps, %d segments, %u instructions, "
+	        "%llu bytes of weight DRAM, %llu of host memory\n", matrix, host, p->nseg, p->nprog,
+	        (unsigned long long)p->wdram_bytes, (unsigned long long)p->host_bytes);
+	for (int i = 0; i < p->nl; i++)
+		if (p->l[i].kind == TPU_LAYER_HOST)
+			fprintf(stderr, "compile: host step '%s' (%s)\n", p->l[i].name,
+			        op_name(g->nodes[p->l[i].nodes[0]].op));
+}
+
+static Status compile_plan(Cli *cli, Graph *g, const TpuConfig *cfg, int precision, TpuPlan *p, Arena *a,
+                           Value **s)
+{
+	CalibRanges ranges = {0};
+	TpuOptions opt = {precision, NULL};
+	int ns = 0;
+	Status st = samples(cli, g, a, s, &ns);
+
+	if (st == ST_OK && precision == TPU_INT8) {
+		bool pct = cli->calib_method && strcmp(cli->calib_method, "percentile") == 0;
+		st = calib_collect(g, *s, ns, pct ? CALIB_PERCENTILE : CALIB_MINMAX, PERCENTILE, &ranges);
+		opt.absmax = ranges.absmax;
+	}
+	if (st == ST_OK)
+		st = tpu_select(g, cfg, &opt, p);
+	if (st == ST_OK)
+		st = tpu_emit(g, p);
+	calib_free(&ranges);
+	return st;
+}
+
+int cmd_compile_tpu(Cli *cli)
+{
+	int precision, rc = parse_precision(cli, &precision);
+	const char *arch_name;
+	TpuConfig cfg = {0};
+	TpuPlan p;
+	Graph g;
+	Arena a;
+	Arch arch;
+	Value *s = NULL;
+	Status st;
+
+	if (rc)
+		return rc;
+	arch_name = cli->arch ? cli->arch : precision == TPU_BF16 ? "tpu-v2" : "tpu-v1";
+	graph_init(&g, &cli->diag, cli->model);
+	arena_init(&a);
+	tpu_plan_init(&p);
+	cfg.precision = precision;
+	st = arch_load(&arch, &a, &cli->diag, arch_name);
+	if (st == ST_OK)
+		st = tpu_config_from_arch(&arch, arch.path, &cfg, &cli->diag);
+	rc = st == ST_OK ? cli_load(cli, &g, true) : cli_fail(cli, st);
+	if (rc == 0) {
+		st = compile_plan(cli, &g, &cfg, precision, &p, &a, &s);
+		if (st == ST_OK)
+			print_plan(&p, &g);
+		if (st == ST_OK)
+			st = check_sample(cli, &p, &g, s, &a);
+		if (st == ST_OK)
+			st = write_bundle(cli, &p, &g, arch.name, &a);
+		rc = st == ST_OK ? 0 : cli_fail(cli, st);
+	}
+	tpu_plan_free(&p);
+	arena_free(&a);
+	graph_free(&g);
+	return rc;
+}
+
+/* ---- run and trace ---- */
+
+typedef struct Loaded {
+	Nnb *b;
+	Graph g;
+	TpuPlan p;
+	ShapeBinding shapes[MAX_BINDINGS];
+	char *meta_copy;
+} Loaded;
+
+/* The input=NAME=DIMS lines of the META section as shape bindings. */
+static Status bindings(Cli *cli, Loaded *l, OnnxOptions *oo)
+{
+	const NnbSection *m = nnb_find(l->b, NNB_META, NULL);
+	char *line, *save;
+
+	oo->shapes = l->shapes;
+	oo->nshapes = 0;
+	l->meta_copy = m ? malloc(m->size + 1) : NULL;
+	if (!m)
+		return ST_OK;
+	if (!l->meta_copy)
+		return diag_add(&cli->diag, ST_NOMEM, "out of memory");
+	memcpy(l->meta_copy, m->data, m->size);
+	l->meta_copy[m->size] = 0;
+	for (line = strtok_r(l->meta_copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "input=", 6) != 0 || oo->nshapes == MAX_BINDINGS)
+			continue;
+		if (!onnx_parse_shape_binding(line + 6, &l->shapes[oo->nshapes], &cli->diag))
+			return diag_add(&cli->diag, ST_INVALID, "%s: bad input line in the meta section", cli->model);
+		oo->nshapes++;
+	}
+	return ST_OK;
+}
+
+static Status load_bundle(Cli *cli, Loaded *l)
+{
+	const NnbSection *model;
+	const char *target;
+	OnnxOptions oo;
+	Status st = nnb_open(cli->model, &l->b, &cli->diag);
+
+	if (st)
+		return st;
+	target = nnb_meta(l->b, "target");
+	if (!target || strcmp(target, "tpu") != 0)
+		return diag_add(&cli->diag, ST_UNSUPPORTED, "%s: bundle for target '%s'; this nnac runs tpu bundles",
+		                cli->model, target ? target : "(none)");
+	model = nnb_find(l->b, NNB_MODEL, NULL);
+	if (!model)
+		return diag_add(&cli->diag, ST_INVALID, "%s: the bundle carries no model section", cli->model);
+	if ((st = bindings(cli, l, &oo)))
+		return st;
+	st = onnx_import_mem(&l->g, cli->model, model->data, model->size, &oo);
+	if (st == ST_OK && cli_optimize(cli, &l->g, true) != 0)
+		st = diag_worst(&cli->diag) ? diag_worst(&cli->diag) : ST_INVALID;
+	if (st == ST_OK)
+		st = tpu_bundle_read(l->b, &l->g, &l->p, &cli->diag);
+	return st;
+}
+
+static void unload(Loaded *l)
+{
+	tpu_plan_free(&l->p);
+	graph_free(&l->g);
+	if (l->b)
+		nnb_close(l->b);
+	free(l->meta_copy);
+}
+
+/* Loads, binds the inputs and runs on the simulator. */
+static Status run_sim(Cli *cli, Loaded *l, TpuExec *x, Arena *a, Value **out, bool random_ok)
+{
+	Graph *g = &l->g;
+	Port *ins, *outs;
+	Value *in;
+	Status st = load_bundle(cli, l);
+
+	if (st)
+		return st;
+	ins = cli_graph_ports(g, a, g->inputs, g->ninputs);
+	outs = cli_graph_ports(g, a, g->outputs, g->noutputs);
+	in = arena_alloc(a, (size_t)(g->ninputs + 1) * sizeof(Value));
+	*out = arena_alloc(a, (size_t)(g->noutputs + 1) * sizeof(Value));
+	if (!ins || !outs || !in || !*out)
+		return graph_oom(g);
+	if (random_ok && cli->ninputs == 0)
+		fprintf(stderr, "trace: no --input given; running on seeded random inputs\n");
+	if ((st = cli_bind_inputs(cli, ins, g->ninputs, a, in, random_ok)))
+		return st;
+	st = tpu_exec_run(x, &l->p, g, TPU_ENGINE_SIM, in, *out, a);
+	if (st == ST_OK)
+		st = cli_write_outputs(cli, outs, g->noutputs, *out);
+	return st;
+}
+
+int cmd_run_bundle(Cli *cli)
+{
+	Loaded l = {0};
+	TpuExec x = {0};
+	Arena a;
+	Value *out;
+	Status st;
+
+	arena_init(&a);
+	graph_init(&l.g, &cli->diag, cli->model);
+	tpu_plan_init(&l.p);
+	st = run_sim(cli, &l, &x, &a, &out, false);
+	if (st == ST_OK) {
+		for (int k = 0; k < l.g.noutputs; k++)
+			cli_summarize(l.g.tensors[l.g.outputs[k]].name, &out[k]);
+		tpu_counters_print(stdout, &x.counters);
+	}
+	tpu_exec_free(&x);
+	unload(&l);
+	arena_free(&a);
+	return st == ST_OK ? 0 : cli_fail(cli, st);
+}
+
+static Status write_trace(Cli *cli, const Loaded *l, const TpuExec *x, FILE *f)
+{
+	if (cli->summary) {
+		tpu_counters_print(f, &x->counters);
+		return ST_OK;
+	}
+	if (cli->format == FMT_CHROME)
+		return tpu_trace_chrome(f, l->p.prog, x->trace, x->ntrace, l->p.cfg.clock_hz, &cli->diag);
+	tpu_trace_text(f, l->p.prog, x->trace, x->ntrace);
+	return ST_OK;
+}
+
+int cmd_trace(Cli *cli)
+{
+	Loaded l = {0};
+	TpuExec x = {0};
+	Arena a;
+	Value *out;
+	Status st;
+
+	if (cli->format != FMT_TEXT && cli->format != FMT_CHROME) {
+		fprintf(stderr, "nnac trace: --format: expected text or chrome\n");
+		return EXIT_USAGE;
+	}
+	arena_init(&a);
+	graph_init(&l.g, &cli->diag, cli->model);
+	tpu_plan_init(&l.p);
+	x.want_trace = !cli->summary;
+	st = run_sim(cli, &l, &x, &a, &out, true);
+	if (st == ST_OK && !cli->output) {
+		st = write_trace(cli, &l, &x, stdout);
+	} else if (st == ST_OK) {
+		char tmp[4096];
+		snprintf(tmp, sizeof(tmp), "%s.tmp", cli->output);
+		FILE *f = fopen(tmp, "w");
+		if (!f)
+			st = diag_add(&cli->diag, ST_IO, "%s: cannot write", cli->output);
+		else {
+			st = write_trace(cli, &l, &x, f);
+			bool ok = !ferror(f);
+			ok &= fclose(f) == 0;
+			if (st == ST_OK && (!ok || rename(tmp, cli->output) != 0))
+				st = diag_add(&cli->diag, ST_IO, "%s: cannot write", cli->output);
+			if (st != ST_OK)
+				remove(tmp);
+		}
+	}
+	tpu_exec_free(&x);
+	unload(&l);
+	arena_free(&a);
+	return st == ST_OK ? 0 : cli_fail(cli, st);
+}

@@ -1,0 +1,381 @@
+/*
+ * The TPU plan executor and the integer reference (tpu_exec.h).
+ *
+ * Every tensor has up to two current forms: f32 NCHW (what the host steps
+ * and the caller see) and quantized NCHW (int8 values or bf16 bits, what
+ * matrix layers read and write).  Each form is made from the other on
+ * demand.  A program segment copies its inputs' quantized forms into host
+ * memory's image layout, runs, and copies its outputs back.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "interp.h"
+#include "tpu_exec.h"
+
+typedef struct Run {
+	TpuExec *x;
+	const TpuPlan *p;
+	Graph *g;
+	Arena a;             /* tensor data of this run */
+	Value *f;            /* per TpuTensor: f32 form, data NULL when stale */
+	uint8_t *host;       /* host memory (SIM) */
+	uint64_t cycle0;     /* cycles of earlier segments */
+} Run;
+
+static int esz(const Run *r) { return tpu_esize(r->p->precision); }
+
+static int64_t numel(const TpuTensor *t) { return t->nimg * t->c * t->h * t->w; }
+
+/* NCHW index of (n, c, y, x). */
+static int64_t at(const TpuTensor *t, int64_t n, int64_t c, int64_t y, int64_t x)
+{
+	return ((n * t->c + c) * t->h + y) * t->w + x;
+}
+
+static int8_t quant8(float v, float scale)
+{
+	float q = nearbyintf(v / scale);
+	return (int8_t)(q > 127 ? 127 : q < -128 ? -128 : q);
+}
+
+/* ---- the two forms ---- */
+
+static Status need_q(Run *r, int ti)
+{
+	const TpuTensor *t = &r->p->t[ti];
+	int64_t n = numel(t);
+
+	if (r->x->q[ti])
+		return ST_OK;
+	if (!r->f[ti].data)
+		return graph_error(r->g, ST_INTERNAL, "tensor '%s' used before it is computed",
+		                   r->g->tensors[t->gt].name);
+	r->x->q[ti] = arena_alloc(&r->a, (size_t)(n * esz(r)) + 1);
+	if (!r->x->q[ti])
+		return graph_oom(r->g);
+	const float *f = r->f[ti].data;
+	for (int64_t i = 0; i < n; i++) {
+		if (r->p->precision == TPU_BF16)
+			((uint16_t *)r->x->q[ti])[i] = f32_to_bf16(f[i]);
+		else
+			((int8_t *)r->x->q[ti])[i] = quant8(f[i], t->scale);
+	}
+	return ST_OK;
+}
+
+static Status need_f(Run *r, int ti)
+{
+	const TpuTensor *t = &r->p->t[ti];
+	Value *v = &r->f[ti];
+	int64_t n = numel(t);
+
+	if (v->data)
+		return ST_OK;
+	if (!r->x->q[ti])
+		return graph_error(r->g, ST_INTERNAL, "tensor '%s' used before it is computed",
+		                   r->g->tensors[t->gt].name);
+	*v = r->g->tensors[t->gt].v;
+	v->data = NULL;
+	if (!val_alloc(&r->a, v))
+		return graph_oom(r->g);
+	float *f = v->data;
+	for (int64_t i = 0; i < n; i++)
+		f[i] = r->p->precision == TPU_BF16 ? bf16_to_f32(((uint16_t *)r->x->q[ti])[i])
+		                                   : ((int8_t *)r->x->q[ti])[i] * t->scale;
+	return ST_OK;
+}
+
+/* ---- host memory's image layout ---- */
+
+static void element_copy(uint8_t *dst, const uint8_t *src, int es)
+{
+	memcpy(dst, src, (size_t)es);
+}
+
+/* Quantized NCHW <-> host image rows; to_host picks the direction. */
+static void host_image(Run *r, int ti, bool to_host)
+{
+	const TpuTensor *t = &r->p->t[ti];
+	int h = r->p->cfg.height, es = esz(r);
+	uint8_t *q = r->x->q[ti];
+
+	for (int64_t cb = 0; cb < tpu_blocks(t, h); cb++) {
+		int64_t len = tpu_block_len(t, h, cb);
+		for (int64_t n = 0; n < t->nimg; n++)
+			for (int64_t y = 0; y < t->h; y++)
+				for (int64_t x = 0; x < t->w; x++) {
+					uint8_t *row = r->host + t->host_addr +
+					               tpu_host_offset(t, h, es, cb, tpu_row(t, cb, n, y, x));
+					for (int64_t c = 0; c < len; c++) {
+						uint8_t *e = q + at(t, n, cb * h + c, y, x) * es;
+						if (to_host)
+							element_copy(row + c * es, e, es);
+						else
+							element_copy(e, row + c * es, es);
+					}
+				}
+	}
+}
+
+/* ---- the integer reference of one matrix layer ---- */
+
+static float act_func(TpuFunc f, float v)
+{
+	switch (f) {
+	case TPU_FUNC_IDENTITY: return v;
+	case TPU_FUNC_RELU: return v > 0 ? v : 0;
+	case TPU_FUNC_SIGMOID: return 1.0f / (1.0f + expf(-v));
+	case TPU_FUNC_TANH: return tanhf(v);
+	case TPU_FUNC_COUNT: break;
+	}
+	nnac_unreachable();
+}
+
+/* The activated value of convolution output (n, k, y, x): the matmul sum,
+ * bias, scale and function, as activate computes them. */
+static float conv_point(const Run *r, const TpuLayer *l, const TpuTensor *t, const void *xq,
+                        int64_t n, int64_t k, int64_t oy, int64_t ox)
+{
+	bool bf = r->p->precision == TPU_BF16;
+	int32_t acc = 0;
+	float facc = 0;
+
+	for (int64_t c = 0; c < l->c; c++)
+		for (int64_t i = 0; i < l->r; i++)
+			for (int64_t j = 0; j < l->s; j++) {
+				int64_t y = oy * l->sh - l->pt + i * l->dh, x = ox * l->sw - l->pl + j * l->dw;
+				if (y < 0 || y >= t->h || x < 0 || x >= t->w)
+					continue;
+				int64_t wi = ((k * l->c + c) * l->r + i) * l->s + j, xi = at(t, n, c, y, x);
+				if (bf)
+					facc += bf16_to_f32(((const uint16_t *)xq)[xi]) *
+					        bf16_to_f32(((const uint16_t *)l->wq)[wi]);
+				else
+					acc = (int32_t)((uint32_t)acc + (uint32_t)(((const int8_t *)xq)[xi] *
+					                                           ((const int8_t *)l->wq)[wi]));
+			}
+	if (bf)
+		return act_func(l->func, facc + l->bias_f[k]);
+	int32_t v = (int32_t)((uint32_t)acc + (uint32_t)l->bias_q[k]);
+	return act_func(l->func, (float)v * (r->p->t[l->in].scale * l->wscale[k]));
+}
+
+static Status ref_layer(Run *r, const TpuLayer *l)
+{
+	const TpuTensor *t = &r->p->t[l->in], *o = &r->p->t[l->out];
+	bool bf = r->p->precision == TPU_BF16;
+	const void *xq = r->x->q[l->in];
+	void *yq = arena_alloc(&r->a, (size_t)(numel(o) * esz(r)) + 1);
+	int64_t nimg = t->nimg;
+
+	if (!yq)
+		return graph_oom(r->g);
+	for (int64_t n = 0; n < nimg; n++)
+		for (int64_t k = 0; k < l->k; k++)
+			for (int64_t py = 0; py < l->ph; py++)
+				for (int64_t px = 0; px < l->pw; px++) {
+					float a = 0;
+					for (int64_t dy = 0; dy < l->pkh; dy++)
+						for (int64_t dx = 0; dx < l->pkw; dx++) {
+							float v = conv_point(r, l, t, xq, n, k, py * l->psy + dy, px * l->psx + dx);
+							if (l->pool == TPU_POOL_MAX)
+								a = dy + dx == 0 || v > a ? v : a;
+							else
+								a = dy + dx == 0 ? v : a + v;
+						}
+					if (l->pool == TPU_POOL_AVG)
+						a /= (float)(l->pkh * l->pkw);
+					/* a flattened matrix layer writes image n's result at pixel n */
+					int64_t oi = o->nimg == nimg ? at(o, n, k, py, px) : at(o, 0, k, 0, n);
+					if (bf)
+						((uint16_t *)yq)[oi] = f32_to_bf16(a);
+					else
+						((int8_t *)yq)[oi] = quant8(a, o->scale);
+				}
+	r->x->q[l->out] = yq;
+	r->f[l->out].data = NULL;
+	return ST_OK;
+}
+
+/* ---- segments ---- */
+
+static Status sim_segment(Run *r, const TpuSegment *sg)
+{
+	const TpuPlan *p = r->p;
+	TpuSim *s;
+	TpuTraceRec *tr = NULL;
+	size_t ntr = 0;
+	Status st;
+
+	for (int i = 0; i < sg->nins; i++) {
+		if ((st = need_q(r, sg->ins[i])))
+			return st;
+		host_image(r, sg->ins[i], true);
+	}
+	s = tpu_sim_new(&p->cfg, r->host, p->host_bytes, p->wdram, p->wdram_bytes);
+	if (!s)
+		return graph_oom(r->g);
+	st = tpu_sim_run(s, p->prog + sg->first, sg->count, r->x->want_trace ? &tr : NULL, &ntr, r->g->diag);
+	if (st == ST_OK) {
+		const TpuCounters *c = tpu_sim_counters(s);
+		TpuCounters *t = &r->x->counters;
+		t->cycles += c->cycles, t->array_active += c->array_active;
+		t->weight_stall += c->weight_stall, t->weight_shift += c->weight_shift;
+		t->raw_stall += c->raw_stall, t->input_stall += c->input_stall;
+		t->non_matrix += c->non_matrix, t->useful_macs += c->useful_macs;
+		t->unused_macs += c->unused_macs, t->insns += c->insns;
+		t->weight_bytes += c->weight_bytes, t->host_bytes += c->host_bytes;
+		t->seconds += c->seconds, t->peak_tops = c->peak_tops;
+		t->tops = t->seconds > 0 ? 2.0 * (double)t->useful_macs / t->seconds / 1e12 : 0;
+	}
+	if (st == ST_OK && tr) {
+		TpuTraceRec *all = realloc(r->x->trace, (r->x->ntrace + ntr) * sizeof(*all));
+		if (!all)
+			st = graph_oom(r->g);
+		else {
+			for (size_t i = 0; i < ntr; i++) {
+				all[r->x->ntrace + i] = tr[i];
+				all[r->x->ntrace + i].index += sg->first;
+				all[r->x->ntrace + i].issue += r->cycle0;
+				all[r->x->ntrace + i].start += r->cycle0;
+				all[r->x->ntrace + i].done += r->cycle0;
+			}
+			r->x->trace = all;
+			r->x->ntrace += ntr;
+		}
+	}
+	if (st == ST_OK)
+		r->cycle0 += tpu_sim_counters(s)->cycles;
+	free(tr);
+	tpu_sim_free(s);
+	for (int i = 0; i < sg->nouts && st == ST_OK; i++) {
+		int ti = sg->outs[i];
+		r->x->q[ti] = arena_alloc(&r->a, (size_t)(numel(&p->t[ti]) * esz(r)) + 1);
+		if (!r->x->q[ti])
+			return graph_oom(r->g);
+		host_image(r, ti, false);
+		r->f[ti].data = NULL;
+	}
+	return st;
+}
+
+static Status ref_segment(Run *r, int sg)
+{
+	Status st = ST_OK;
+
+	for (int i = r->p->seg[sg].layer; i < r->p->nl && r->p->l[i].segment == sg && st == ST_OK; i++) {
+		if ((st = need_q(r, r->p->l[i].in)))
+			return st;
+		st = ref_layer(r, &r->p->l[i]);
+	}
+	return st;
+}
+
+static Status host_segment(Run *r, const TpuLayer *l)
+{
+	Graph *g = r->g;
+	Value *vals = arena_alloc(&r->a, (size_t)(g->ntensors + 1) * sizeof(Value));
+	Status st;
+
+	if (!vals)
+		return graph_oom(g);
+	for (int t = 0; t < g->ntensors; t++)
+		vals[t] = g->tensors[t].v;
+	for (int i = 0; i < l->nins; i++) {
+		if ((st = need_f(r, l->ins[i])))
+			return st;
+		vals[r->p->t[l->ins[i]].gt] = r->f[l->ins[i]];
+	}
+	for (int i = 0; i < l->nnodes; i++)
+		if ((st = interp_eval_node(g, &g->nodes[l->nodes[i]], vals, &r->a)))
+			return st;
+	for (int i = 0; i < l->nouts; i++) {
+		r->f[l->outs[i]] = vals[r->p->t[l->outs[i]].gt];
+		r->x->q[l->outs[i]] = NULL;
+	}
+	return ST_OK;
+}
+
+static Status run_plan(Run *r, TpuEngine engine, const Value *inputs, Value *outputs, Arena *out)
+{
+	const TpuPlan *p = r->p;
+	Graph *g = r->g;
+	Status st = ST_OK;
+
+	for (int i = 0; i < g->ninputs; i++)
+		r->f[p->graph_in[i]] = inputs[i];
+	for (int sg = 0; sg < p->nseg && st == ST_OK; sg++) {
+		const TpuSegment *s = &p->seg[sg];
+		if (s->host)
+			st = host_segment(r, &p->l[s->layer]);
+		else if (engine == TPU_ENGINE_SIM)
+			st = sim_segment(r, s);
+		else
+			st = ref_segment(r, sg);
+	}
+	for (int i = 0; i < g->noutputs && st == ST_OK; i++) {
+		int ti = p->graph_out[i];
+		if ((st = need_f(r, ti)))
+			break;
+		outputs[i] = r->f[ti];
+		outputs[i].data = arena_alloc(out, (size_t)val_bytes(&outputs[i]) + 1);
+		if (!outputs[i].data)
+			st = graph_oom(g);
+		else
+			memcpy(outputs[i].data, r->f[ti].data, (size_t)val_bytes(&outputs[i]));
+	}
+	return st;
+}
+
+Status tpu_exec_run(TpuExec *x, const TpuPlan *p, Graph *g, TpuEngine engine, const Value *inputs,
+                    Value *outputs, Arena *out_arena)
+{
+	Run r = {x, p, g, {0}, NULL, NULL, 0};
+	Status st;
+
+	arena_init(&r.a);
+	tpu_exec_free(x);
+	x->q = calloc((size_t)p->nt + 1, sizeof(void *));
+	x->nq = p->nt;
+	r.f = calloc((size_t)p->nt + 1, sizeof(Value));
+	if (engine == TPU_ENGINE_SIM)
+		r.host = calloc(p->host_bytes + 1, 1);
+	if (!x->q || !r.f || (engine == TPU_ENGINE_SIM && !r.host)) {
+		free(r.f);
+		free(r.host);
+		return graph_oom(g);
+	}
+	st = run_plan(&r, engine, inputs, outputs, out_arena);
+	/* keep the quantized forms for the caller: move them out of the run's arena */
+	for (int i = 0; i < p->nt; i++) {
+		void *q = x->q[i];
+		x->q[i] = NULL;
+		if (q && st == ST_OK && p->t[i].matrix) {
+			size_t n = (size_t)(numel(&p->t[i]) * esz(&r));
+			x->q[i] = malloc(n + 1);
+			if (!x->q[i])
+				st = graph_oom(g);
+			else
+				memcpy(x->q[i], q, n);
+		}
+	}
+	free(r.f);
+	free(r.host);
+	arena_free(&r.a);
+	return st;
+}
+
+void tpu_exec_free(TpuExec *x)
+{
+	for (int i = 0; i < x->nq; i++)
+		free(x->q[i]);
+	free(x->q);
+	free(x->trace);
+	x->q = NULL;
+	x->nq = 0;
+	x->trace = NULL;
+	x->ntrace = 0;
+	memset(&x->counters, 0, sizeof(x->counters));
+}

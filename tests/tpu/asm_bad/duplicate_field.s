@@ -1,0 +1,1 @@
+matrix_multiply count=1 acc_row=0 count=2

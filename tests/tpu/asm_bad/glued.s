@@ -1,0 +1,1 @@
+sync,mask=1

@@ -1,0 +1,5 @@
+# an error after good lines
+nop
+
+sync mask=1   # fine
+halt flags=0

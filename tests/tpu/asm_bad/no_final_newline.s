@@ -1,0 +1,2 @@
+nop
+sync mask=0x1g

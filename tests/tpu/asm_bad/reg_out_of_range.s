@@ -1,0 +1,1 @@
+set_config reg=12 value=1

@@ -1,0 +1,1 @@
+	matrix_multiply	count=1	slot=2

@@ -1,0 +1,1 @@
+matrix_multiply count=16777216

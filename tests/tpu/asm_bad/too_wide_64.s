@@ -1,0 +1,1 @@
+set_config reg=precision value=99999999999999999999999

@@ -1,0 +1,1 @@
+read_host_memory len=0x10000

@@ -1,0 +1,1 @@
+matrix_multiply flags=acc|swtich

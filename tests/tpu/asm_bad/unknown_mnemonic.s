@@ -1,0 +1,3 @@
+# a typo in the mnemonic
+sync mask=1
+matmul count=3

@@ -1,0 +1,1 @@
+set_config reg=mm_row value=1
