@@ -1,5 +1,6 @@
 # The two commands a new user needs; everything else is CMake.
-#   make demo   install what is missing, build, inspect, map onto Eyeriss and run a bundled model
+#   make demo   install what is missing, build, inspect, map onto Eyeriss, run a bundled model,
+#               compile it for the TPU, print its trace summary and run it on the simulator
 #   make test   install what is missing, build, run every test
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -20,6 +21,10 @@ demo: build
 	$(BUILD)/nnac inspect models/lenet5.onnx
 	$(BUILD)/nnac map models/lenet5.onnx --arch eyeriss
 	$(BUILD)/nnac run models/lenet5.onnx --input input=models/lenet5_input.npy
+	@mkdir -p $(BUILD)/demo-calib && cp models/lenet5_input.npy $(BUILD)/demo-calib/
+	$(BUILD)/nnac compile models/lenet5.onnx --target tpu --calibrate $(BUILD)/demo-calib -o $(BUILD)/lenet5.nnb
+	$(BUILD)/nnac trace $(BUILD)/lenet5.nnb --input input=models/lenet5_input.npy --summary
+	$(BUILD)/nnac run $(BUILD)/lenet5.nnb --input input=models/lenet5_input.npy
 
 test: build
 	@sh tests/run_all.sh $(BUILD)

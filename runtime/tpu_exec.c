@@ -133,33 +133,51 @@ static float act_func(TpuFunc f, float v)
 	nnac_unreachable();
 }
 
-/* The activated value of convolution output (n, k, y, x): the matmul sum,
- * bias, scale and function, as activate computes them. */
-static float conv_point(const Run *r, const TpuLayer *l, const TpuTensor *t, const void *xq,
-                        int64_t n, int64_t k, int64_t oy, int64_t ox)
+/* The convolution of image n into output channel k, activated as activate
+ * computes it (bias, scale, function), into plane[oh * ow]; acc is scratch
+ * of the same size. */
+static void conv_plane(const Run *r, const TpuLayer *l, const TpuTensor *t, const void *xq, int64_t n,
+                       int64_t k, int32_t *acc, float *plane)
 {
 	bool bf = r->p->precision == TPU_BF16;
-	int32_t acc = 0;
-	float facc = 0;
+	int64_t m = l->oh * l->ow;
 
+	memset(acc, 0, (size_t)m * sizeof(int32_t));
+	for (int64_t i = 0; i < m; i++)
+		plane[i] = 0;
 	for (int64_t c = 0; c < l->c; c++)
 		for (int64_t i = 0; i < l->r; i++)
 			for (int64_t j = 0; j < l->s; j++) {
-				int64_t y = oy * l->sh - l->pt + i * l->dh, x = ox * l->sw - l->pl + j * l->dw;
-				if (y < 0 || y >= t->h || x < 0 || x >= t->w)
+				int64_t wi = ((k * l->c + c) * l->r + i) * l->s + j;
+				int32_t w8 = bf ? 0 : ((const int8_t *)l->wq)[wi];
+				float wf = bf ? bf16_to_f32(((const uint16_t *)l->wq)[wi]) : 0;
+				if (!bf && w8 == 0)
 					continue;
-				int64_t wi = ((k * l->c + c) * l->r + i) * l->s + j, xi = at(t, n, c, y, x);
-				if (bf)
-					facc += bf16_to_f32(((const uint16_t *)xq)[xi]) *
-					        bf16_to_f32(((const uint16_t *)l->wq)[wi]);
-				else
-					acc = (int32_t)((uint32_t)acc + (uint32_t)(((const int8_t *)xq)[xi] *
-					                                           ((const int8_t *)l->wq)[wi]));
+				for (int64_t oy = 0; oy < l->oh; oy++) {
+					int64_t y = oy * l->sh - l->pt + i * l->dh;
+					if (y < 0 || y >= t->h)
+						continue;
+					for (int64_t ox = 0; ox < l->ow; ox++) {
+						int64_t x = ox * l->sw - l->pl + j * l->dw;
+						if (x < 0 || x >= t->w)
+							continue;
+						int64_t xi = at(t, n, c, y, x);
+						if (bf)
+							plane[oy * l->ow + ox] += bf16_to_f32(((const uint16_t *)xq)[xi]) * wf;
+						else
+							acc[oy * l->ow + ox] = (int32_t)((uint32_t)acc[oy * l->ow + ox] +
+							                                 (uint32_t)(((const int8_t *)xq)[xi] * w8));
+					}
+				}
 			}
-	if (bf)
-		return act_func(l->func, facc + l->bias_f[k]);
-	int32_t v = (int32_t)((uint32_t)acc + (uint32_t)l->bias_q[k]);
-	return act_func(l->func, (float)v * (r->p->t[l->in].scale * l->wscale[k]));
+	for (int64_t i = 0; i < m; i++) {
+		if (bf) {
+			plane[i] = act_func(l->func, plane[i] + l->bias_f[k]);
+		} else {
+			int32_t v = (int32_t)((uint32_t)acc[i] + (uint32_t)l->bias_q[k]);
+			plane[i] = act_func(l->func, (float)v * (r->p->t[l->in].scale * l->wscale[k]));
+		}
+	}
 }
 
 static Status ref_layer(Run *r, const TpuLayer *l)
@@ -168,18 +186,24 @@ static Status ref_layer(Run *r, const TpuLayer *l)
 	bool bf = r->p->precision == TPU_BF16;
 	const void *xq = r->x->q[l->in];
 	void *yq = arena_alloc(&r->a, (size_t)(numel(o) * esz(r)) + 1);
-	int64_t nimg = t->nimg;
+	int64_t m = l->oh * l->ow;
+	int32_t *acc = malloc((size_t)m * sizeof(int32_t) + 1);
+	float *plane = malloc((size_t)m * sizeof(float) + 1);
 
-	if (!yq)
+	if (!yq || !acc || !plane) {
+		free(acc);
+		free(plane);
 		return graph_oom(r->g);
-	for (int64_t n = 0; n < nimg; n++)
-		for (int64_t k = 0; k < l->k; k++)
+	}
+	for (int64_t n = 0; n < t->nimg; n++)
+		for (int64_t k = 0; k < l->k; k++) {
+			conv_plane(r, l, t, xq, n, k, acc, plane);
 			for (int64_t py = 0; py < l->ph; py++)
 				for (int64_t px = 0; px < l->pw; px++) {
 					float a = 0;
 					for (int64_t dy = 0; dy < l->pkh; dy++)
 						for (int64_t dx = 0; dx < l->pkw; dx++) {
-							float v = conv_point(r, l, t, xq, n, k, py * l->psy + dy, px * l->psx + dx);
+							float v = plane[(py * l->psy + dy) * l->ow + px * l->psx + dx];
 							if (l->pool == TPU_POOL_MAX)
 								a = dy + dx == 0 || v > a ? v : a;
 							else
@@ -187,13 +211,15 @@ static Status ref_layer(Run *r, const TpuLayer *l)
 						}
 					if (l->pool == TPU_POOL_AVG)
 						a /= (float)(l->pkh * l->pkw);
-					/* a flattened matrix layer writes image n's result at pixel n */
-					int64_t oi = o->nimg == nimg ? at(o, n, k, py, px) : at(o, 0, k, 0, n);
+					int64_t oi = at(o, n, k, py, px);
 					if (bf)
 						((uint16_t *)yq)[oi] = f32_to_bf16(a);
 					else
 						((int8_t *)yq)[oi] = quant8(a, o->scale);
 				}
+		}
+	free(acc);
+	free(plane);
 	r->x->q[l->out] = yq;
 	r->f[l->out].data = NULL;
 	return ST_OK;

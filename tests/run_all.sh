@@ -55,6 +55,7 @@ run_suite df-apply "$BUILD/nnac-dfapply" models/lenet5.onnx \
 run_suite bad-input sh tests/bad_input/run_corpus.sh "$BUILD"
 run_suite cli sh tests/cli/run_cli.sh "$BUILD"
 run_suite models python3 tests/test_models.py "$BUILD"
+run_suite tpu-models python3 tests/test_tpu.py "$BUILD"
 
 echo
 echo "== summary"

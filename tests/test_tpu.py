@@ -1,0 +1,208 @@
+"""End-to-end test of the TPU target.
+
+For every bundled model and mnist_8, winml_cifar10, super_resolution_10,
+in both numeric modes:
+  - `nnac compile --target tpu` succeeds.  In int8 mode compile itself runs
+    the first calibration sample through the simulator and the integer
+    reference and exits 3 unless every tensor the program writes matches bit
+    for bit; this test asserts it printed that it did.
+  - `nnac run M.nnb` on the model's input is compared with the reference
+    interpreter (`nnac run M.onnx`):
+      int8: SQNR >= 20 dB on every output, and the same argmax on
+            classifiers;
+      bf16: SQNR >= 30 dB, and the same argmax on classifiers.
+    (bf16 keeps 8 significant bits: 2^-9 relative rounding per value, so
+    about 50 dB per rounding; 30 dB leaves room for a few layers of it.)
+Then, on one bundle: `nnac trace` text and --summary, and --format chrome,
+whose JSON must parse and hold the four unit tracks; and bad bundles
+(truncated, one byte changed, not a bundle, missing) must be refused with
+exit 2 and a message naming the file, leaving no output file.
+
+usage: python3 tests/test_tpu.py BUILD_DIR   (from the repository root)
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+MODELS = os.path.join(os.environ.get("NNAC_SHARED") or
+                      os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"),
+                      "models")
+INT8_SQNR_DB = 20.0
+BF16_SQNR_DB = 30.0
+TRACKS = {"host DMA", "weight FIFO", "matrix unit", "activation unit"}
+
+
+class Report:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, ok, name, detail=""):
+        print("%s %s: %s" % ("ok  " if ok else "FAIL", name, detail), flush=True)
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+
+
+def nnac(build, *args):
+    return subprocess.run([os.path.join(build, "nnac")] + list(args), capture_output=True, text=True)
+
+
+def read_pb(path):
+    import onnx
+    from onnx import numpy_helper
+    t = onnx.TensorProto()
+    with open(path, "rb") as f:
+        t.ParseFromString(f.read())
+    return numpy_helper.to_array(t)
+
+
+def sqnr(ref, got):
+    noise = float(np.sum((ref.astype(np.float64) - got) ** 2))
+    signal = float(np.sum(ref.astype(np.float64) ** 2))
+    return float("inf") if noise == 0 else 10 * np.log10(signal / noise)
+
+
+def cases(tmp):
+    """(name, model, input name, input .npy, --shape args, classifier?)"""
+    out = []
+    for name in ("lenet5", "mlp", "resblock", "lstm_cell"):
+        out.append((name, "models/%s.onnx" % name, "input", "models/%s_input.npy" % name, [],
+                    name in ("lenet5", "mlp")))
+    for name, shape in (("mnist_8", None), ("super_resolution_10", "1,1,224,224")):
+        x = read_pb(os.path.join(MODELS, name, "test_data_set_0", "input_0.pb"))
+        path = os.path.join(tmp, name + ".npy")
+        np.save(path, x)
+        iname = "Input3" if name == "mnist_8" else "input"
+        out.append((name, os.path.join(MODELS, name, "model.onnx"), iname, path,
+                    ["--shape", "input=" + shape] if shape else [], name == "mnist_8"))
+    x = np.random.RandomState(20240601).rand(1, 3, 32, 32).astype(np.float32)
+    path = os.path.join(tmp, "winml_cifar10.npy")
+    np.save(path, x)
+    out.append(("winml_cifar10", os.path.join(MODELS, "winml_cifar10", "model.onnx"), "modelInput",
+                path, ["--shape", "modelInput=1,3,32,32"], True))
+    return out
+
+
+
+
+def outputs(folder):
+    return {f[:-4]: np.load(os.path.join(folder, f)) for f in sorted(os.listdir(folder))}
+
+
+def run_case(build, rep, tmp, case, precision):
+    name, model, iname, inp, shape, classifier = case
+    tag = "%s/%s" % (name, precision)
+    cal = os.path.join(tmp, "cal-" + name)
+    os.makedirs(cal, exist_ok=True)
+    shutil.copy(inp, os.path.join(cal, "x.npy"))
+    nnb = os.path.join(tmp, "%s-%s.nnb" % (name, precision))
+    args = ["compile", model, "--target", "tpu", "--precision", precision, "-o", nnb] + shape
+    if precision == "int8":
+        args += ["--calibrate", cal]
+    r = nnac(build, *args)
+    rep.check(r.returncode == 0 and os.path.exists(nnb), tag + " compile", r.stderr.strip().splitlines()[-1:]
+              if r.returncode == 0 else r.stderr.strip())
+    if r.returncode != 0:
+        return None
+    if precision == "int8":
+        rep.check("bit for bit" in r.stderr, tag + " simulator equals the integer reference",
+                  [l for l in r.stderr.splitlines() if "bit for bit" in l])
+    ref_dir, got_dir = os.path.join(tmp, tag.replace("/", "-") + "-ref"), os.path.join(tmp, tag.replace("/", "-") + "-got")
+    a = nnac(build, "run", model, "--input", "%s=%s" % (iname, inp), "--output-dir", ref_dir, *shape)
+    b = nnac(build, "run", nnb, "--input", "%s=%s" % (iname, inp), "--output-dir", got_dir)
+    rep.check(a.returncode == 0 and b.returncode == 0, tag + " run", (a.stderr + b.stderr).strip())
+    if a.returncode or b.returncode:
+        return None
+    rep.check("array active" in b.stdout, tag + " counter table printed")
+    ref, got = outputs(ref_dir), outputs(got_dir)
+    rep.check(sorted(ref) == sorted(got), tag + " same outputs", "%s vs %s" % (sorted(ref), sorted(got)))
+    floor = INT8_SQNR_DB if precision == "int8" else BF16_SQNR_DB
+    for k in sorted(ref):
+        if k not in got:
+            continue
+        s = sqnr(ref[k], got[k])
+        rep.check(ref[k].shape == got[k].shape and s >= floor, "%s %s SQNR" % (tag, k),
+                  "%.2f dB (floor %.0f)" % (s, floor))
+        if classifier:
+            rep.check(int(np.argmax(ref[k])) == int(np.argmax(got[k])), "%s %s top-1" % (tag, k),
+                      "%d vs %d" % (np.argmax(ref[k]), np.argmax(got[k])))
+    return nnb
+
+
+def check_trace(build, rep, tmp, nnb, inp):
+    r = nnac(build, "trace", nnb, "--input", "input=" + inp)
+    lines = r.stdout.splitlines()
+    rep.check(r.returncode == 0 and len(lines) > 10 and "matrix_multiply" in r.stdout and "halt" in r.stdout,
+              "trace text", "%d lines" % len(lines))
+    r = nnac(build, "trace", nnb, "--input", "input=" + inp, "--summary")
+    rep.check(r.returncode == 0 and "array active" in r.stdout and "weight stall" in r.stdout,
+              "trace --summary", r.stderr.strip())
+    out = os.path.join(tmp, "trace.json")
+    r = nnac(build, "trace", nnb, "--input", "input=" + inp, "--format", "chrome", "-o", out)
+    try:
+        with open(out) as f:
+            doc = json.load(f)
+        names = {e["args"]["name"] for e in doc["traceEvents"] if e.get("ph") == "M" and
+                 e.get("name") == "thread_name"}
+        spans = [e for e in doc["traceEvents"] if e.get("ph") == "X"]
+        ok = r.returncode == 0 and TRACKS <= names and len(spans) > 10
+        rep.check(ok, "trace chrome JSON", "tracks %s, %d events" % (sorted(names), len(spans)))
+    except (OSError, ValueError, KeyError) as e:
+        rep.check(False, "trace chrome JSON", "%s %s" % (e, r.stderr))
+
+
+def check_bad(build, rep, tmp, nnb, inp):
+    data = open(nnb, "rb").read()
+    bad = {
+        "truncated": data[: len(data) // 2],
+        "one byte changed": data[:100] + bytes([data[100] ^ 0x40]) + data[101:],
+        "not a bundle": b"hello, this is not a bundle" * 10,
+        "empty": b"",
+    }
+    for what, content in bad.items():
+        path = os.path.join(tmp, "bad.nnb")
+        with open(path, "wb") as f:
+            f.write(content)
+        outdir = os.path.join(tmp, "bad-out")
+        r = nnac(build, "run", path, "--input", "input=" + inp, "--output-dir", outdir)
+        rep.check(r.returncode == 2 and path in r.stderr and not os.path.exists(outdir),
+                  "bad bundle: " + what, "exit %d: %s" % (r.returncode, r.stderr.strip()))
+    r = nnac(build, "run", os.path.join(tmp, "missing.nnb"), "--input", "input=" + inp)
+    rep.check(r.returncode == 2 and "missing.nnb" in r.stderr, "bad bundle: missing file", r.stderr.strip())
+    out = os.path.join(tmp, "never.nnb")
+    r = nnac(build, "compile", "models/lenet5.onnx", "--target", "tpu", "--arch", "eyeriss", "-o", out)
+    rep.check(r.returncode == 2 and "isa" in r.stderr and not os.path.exists(out),
+              "compile for a non-TPU arch", r.stderr.strip())
+    r = nnac(build, "compile", "models/lenet5.onnx", "--target", "tpu", "--precision", "fp8", "-o", out)
+    rep.check(r.returncode == 2 and "fp8" in r.stderr and not os.path.exists(out), "bad --precision",
+              r.stderr.strip())
+
+
+def main():
+    build = sys.argv[1] if len(sys.argv) > 1 else "build"
+    rep = Report()
+    tmp = tempfile.mkdtemp(prefix="nnac-tpu-")
+    try:
+        first = None
+        for case in cases(tmp):
+            for precision in ("int8", "bf16"):
+                nnb = run_case(build, rep, tmp, case, precision)
+                if case[0] == "lenet5" and precision == "int8":
+                    first = nnb
+        if first:
+            check_trace(build, rep, tmp, first, "models/lenet5_input.npy")
+            check_bad(build, rep, tmp, first, "models/lenet5_input.npy")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("tpu-models: %d passed, %d failed" % (rep.passed, rep.failed))
+    return 1 if rep.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
