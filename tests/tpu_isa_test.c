@@ -976,7 +976,7 @@ static const char *doc_section(const char *doc, const char *mn, size_t *len)
 
 static void check_doc(const char *path)
 {
-	size_t len, slen;
+	size_t len, slen = 0;
 	char *doc = read_file(path, &len);
 
 	if (!doc) {
