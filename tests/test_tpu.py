@@ -13,6 +13,9 @@ in both numeric modes:
       bf16: SQNR >= 30 dB, and the same argmax on classifiers.
     (bf16 keeps 8 significant bits: 2^-9 relative rounding per value, so
     about 50 dB per rounding; 30 dB leaves room for a few layers of it.)
+The same again on tests/tpu/tiny.arch, an 8x8 array with 128 accumulator
+rows and a 16 KiB unified buffer, where layers take several channel blocks
+and bands and tensors spill through host memory.
 Then, on one bundle: `nnac trace` text and --summary, and --format chrome,
 whose JSON must parse and hold the four unit tracks; and bad bundles
 (truncated, one byte changed, not a bundle, missing) must be refused with
@@ -95,14 +98,16 @@ def outputs(folder):
     return {f[:-4]: np.load(os.path.join(folder, f)) for f in sorted(os.listdir(folder))}
 
 
-def run_case(build, rep, tmp, case, precision):
+def run_case(build, rep, tmp, case, precision, arch=None):
     name, model, iname, inp, shape, classifier = case
-    tag = "%s/%s" % (name, precision)
+    tag = "%s/%s" % (name, precision) + ("/" + os.path.basename(arch) if arch else "")
     cal = os.path.join(tmp, "cal-" + name)
     os.makedirs(cal, exist_ok=True)
     shutil.copy(inp, os.path.join(cal, "x.npy"))
-    nnb = os.path.join(tmp, "%s-%s.nnb" % (name, precision))
+    nnb = os.path.join(tmp, tag.replace("/", "-") + ".nnb")
     args = ["compile", model, "--target", "tpu", "--precision", precision, "-o", nnb] + shape
+    if arch:
+        args += ["--arch", arch]
     if precision == "int8":
         args += ["--calibrate", cal]
     r = nnac(build, *args)
@@ -179,6 +184,10 @@ def check_bad(build, rep, tmp, nnb, inp):
     r = nnac(build, "compile", "models/lenet5.onnx", "--target", "tpu", "--arch", "eyeriss", "-o", out)
     rep.check(r.returncode == 2 and "isa" in r.stderr and not os.path.exists(out),
               "compile for a non-TPU arch", r.stderr.strip())
+    r = nnac(build, "compile", "models/lenet5.onnx", "--target", "tpu", "--arch", "tests/tpu/small_acc.arch",
+             "-o", out)
+    rep.check(r.returncode == 2 and "layer 'conv1'" in r.stderr and "'accumulators'" in r.stderr and
+              not os.path.exists(out), "a layer that can never fit", r.stderr.strip().splitlines()[-1:])
     r = nnac(build, "compile", "models/lenet5.onnx", "--target", "tpu", "--precision", "fp8", "-o", out)
     rep.check(r.returncode == 2 and "fp8" in r.stderr and not os.path.exists(out), "bad --precision",
               r.stderr.strip())
@@ -195,6 +204,8 @@ def main():
                 nnb = run_case(build, rep, tmp, case, precision)
                 if case[0] == "lenet5" and precision == "int8":
                     first = nnb
+                if case[0] != "super_resolution_10":
+                    run_case(build, rep, tmp, case, precision, "tests/tpu/tiny.arch")
         if first:
             check_trace(build, rep, tmp, first, "models/lenet5_input.npy")
             check_bad(build, rep, tmp, first, "models/lenet5_input.npy")

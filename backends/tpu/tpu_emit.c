@@ -48,6 +48,7 @@ typedef struct Emit {
 	int slot;            /* next activation parameter slot */
 	int acc_half;        /* which half of the accumulators the next band uses */
 	int out_win;         /* which output window the next band uses */
+	bool windows_failed; /* a layer's windows did not fit the free unified buffer */
 	uint8_t *wd;         /* weight DRAM image */
 	uint64_t wd_bytes, wd_cap;
 } Emit;
@@ -465,20 +466,25 @@ static Status matrix_layer(Emit *e, const TpuLayer *l)
 
 	if ((st = band_size(e, l, &npy, &ncx)))
 		return st;
-	Band probe = {0, 0, npy, 0, 0, 0, ncx, 0, 0};
-	band_lines(l, &probe);
-	if (t->loc == TPU_LOC_HOST) {
-		in_w.block_rows = probe.niy * wp;
+	/* fewer lines per band until the windows fit the free unified buffer */
+	int64_t need;
+	for (;;) {
+		Band probe = {0, 0, npy, 0, 0, 0, ncx, 0, 0};
+		band_lines(l, &probe);
+		in_w.block_rows = t->loc == TPU_LOC_HOST ? probe.niy * wp : 0;
 		in_w.rows = nblk * in_w.block_rows;
+		out_w.rows = o->loc == TPU_LOC_HOST ? npy * (l->pool ? l->pw : ncx) : 0;
+		need = 2 * in_w.rows + 2 * out_w.rows;
+		if (npy == 1 || e->ub_free + need <= p->cfg.ub_rows)
+			break;
+		npy--;
 	}
-	if (o->loc == TPU_LOC_HOST)
-		out_w.rows = npy * (l->pool ? l->pw : ncx);
-	int64_t need = 2 * in_w.rows + 2 * out_w.rows;
 	int64_t *tiles = NULL;
 	if ((st = lay_tiles(e, l, nkb, nblk, &tiles)))
 		return st;
 	if (e->ub_free + need > p->cfg.ub_rows) {
 		free(tiles);
+		e->windows_failed = true;
 		return graph_error(e->g, ST_UNSUPPORTED, "layer '%s': its input and output windows need "
 		                   "%lld rows of buffer 'unified_buffer'; %lld are free",
 		                   l->name, (long long)need, (long long)(p->cfg.ub_rows - e->ub_free));
@@ -635,7 +641,9 @@ static Status emit_segment(Emit *e, int sg)
 	return st;
 }
 
-Status tpu_emit(Graph *g, TpuPlan *p)
+/* Places and emits everything; resident false keeps every tensor in host
+ * memory.  *windows reports a layer whose windows did not fit. */
+static Status emit_all(Graph *g, TpuPlan *p, bool resident, bool *windows)
 {
 	Emit e;
 	Status st = ST_OK;
@@ -643,8 +651,14 @@ Status tpu_emit(Graph *g, TpuPlan *p)
 	memset(&e, 0, sizeof(e));
 	e.g = g;
 	e.p = p;
-	pad_inputs(p);
+	for (int i = 0; i < p->nt; i++)
+		p->t[i].loc = TPU_LOC_NONE, p->t[i].host_addr = 0, p->t[i].ub_row = 0;
 	for (int sg = 0; sg < p->nseg; sg++)
+		p->seg[sg].nins = p->seg[sg].nouts = 0;
+	p->host_bytes = 0;
+	p->nprog = 0;
+	p->prog = NULL;
+	for (int sg = 0; sg < p->nseg && resident; sg++)
 		if (!p->seg[sg].host)
 			place_segment(&e, sg);
 	st = place_host(&e);
@@ -663,6 +677,7 @@ Status tpu_emit(Graph *g, TpuPlan *p)
 		}
 		st = emit_segment(&e, sg);
 	}
+	*windows = e.windows_failed;
 	if (st == ST_OK) {
 		p->wdram = arena_alloc(&p->arena, e.wd_bytes + 1);
 		if (!p->wdram)
@@ -673,5 +688,28 @@ Status tpu_emit(Graph *g, TpuPlan *p)
 	}
 	free(e.ops);
 	free(e.wd);
+	return st;
+}
+
+/* Drops the diagnostics recorded after the first n. */
+static void diag_truncate(Diag *d, int n)
+{
+	while (d->n > n)
+		free(d->msg[--d->n].text);
+}
+
+Status tpu_emit(Graph *g, TpuPlan *p)
+{
+	int before = g->diag->n;
+	bool windows;
+	Status st;
+
+	pad_inputs(p);
+	st = emit_all(g, p, true, &windows);
+	if (st == ST_UNSUPPORTED && windows) {
+		/* resident tensors left a layer too little room: spill them all */
+		diag_truncate(g->diag, before);
+		st = emit_all(g, p, false, &windows);
+	}
 	return st;
 }

@@ -60,11 +60,16 @@ static int parse_precision(Cli *cli, int *precision)
 	return 0;
 }
 
-/* Calibration samples: --calibrate DIR, or seeded synthetic ones. */
-static Status samples(Cli *cli, Graph *g, Arena *a, Value **s, int *n)
+/* Calibration samples: --calibrate DIR, or seeded synthetic ones (bf16
+ * needs none but the one compile checks the program on). */
+static Status samples(Cli *cli, Graph *g, int precision, Arena *a, Value **s, int *n)
 {
 	if (cli->calibrate)
 		return calib_load_dir(g, cli->calibrate, a, s, n);
+	if (precision == TPU_BF16) {
+		*n = 1;
+		return calib_synthetic(g, 1, 1, a, s);
+	}
 	fprintf(stderr, "compile: warning: no --calibrate DIR; calibrating on %d seeded synthetic "
 	        "inputs (uniform in [0,1)); real sample inputs give better scales\n", SYNTHETIC_SAMPLES);
 	*n = SYNTHETIC_SAMPLES;
@@ -255,7 +260,7 @@ static Status compile_plan(Cli *cli, Graph *g, const TpuConfig *cfg, int precisi
 	CalibRanges ranges = {0};
 	TpuOptions opt = {precision, NULL};
 	int ns = 0;
-	Status st = samples(cli, g, a, s, &ns);
+	Status st = samples(cli, g, precision, a, s, &ns);
 
 	if (st == ST_OK && precision == TPU_INT8) {
 		bool pct = cli->calib_method && strcmp(cli->calib_method, "percentile") == 0;
