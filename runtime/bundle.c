@@ -566,16 +566,16 @@ static Status write_tmp(const NnbWriter *w, const char *path, const char *tmp, D
 
 	if (!(s.f = fopen(tmp, "wb")))
 		return diag_add(d, ST_IO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+	errno = 0;
 	emit(w, checksum_of(w), &s);
-	err = s.failed ? errno : 0;
+	err = s.failed ? (errno ? errno : EIO) : 0;
 	if (!err && (fflush(s.f) != 0 || fsync(fileno(s.f)) != 0))
 		err = errno;
 	if (fclose(s.f) != 0 && !err)
 		err = errno;
 	if (err) {
 		remove(tmp);
-		return diag_add(d, ST_IO, "%s: cannot write %s: %s", path, tmp,
-		                strerror(err ? err : EIO));
+		return diag_add(d, ST_IO, "%s: cannot write %s: %s", path, tmp, strerror(err));
 	}
 	return ST_OK;
 }
@@ -680,7 +680,8 @@ static Status nnb_new(const char *path, uint64_t size, Nnb **out, Diag *d)
 	return ST_OK;
 }
 
-static Status bad(const Nnb *b, Diag *d, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static Status bad(const Nnb *b, Diag *d, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static Status bad(const Nnb *b, Diag *d, const char *fmt, ...)
 {
 	char msg[512];
@@ -1163,9 +1164,9 @@ static Status check_tensor(const Cursor *c, const NnbTensor *t, uint32_t code)
 	if (t->dtype == DT_UNDEF)
 		return diag_add(c->d, ST_INVALID, "%s: tensor %d ('%s'): unknown dtype code %u",
 		                c->what, c->i, t->name, code);
-	if (!(t->scale >= 0) || isinf(t->scale))
+	if (signbit(t->scale) || !isfinite(t->scale))
 		return diag_add(c->d, ST_INVALID, "%s: tensor %d ('%s'): quantization scale %g is "
-		                "not a finite number >= 0", c->what, c->i, t->name, (double)t->scale);
+		                "not a finite number >= +0", c->what, c->i, t->name, (double)t->scale);
 	if (t->scale == 0 && t->zero_point != 0)
 		return diag_add(c->d, ST_INVALID, "%s: tensor %d ('%s'): zero point %d without a "
 		                "scale", c->what, c->i, t->name, (int)t->zero_point);

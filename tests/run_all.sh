@@ -44,6 +44,7 @@ run_suite loop-models "$BUILD/nnac-passes" --loops models/*.onnx \
 	$(ls "$SHARED"/models/*/*.onnx | grep -v zoo_topologies) "$LOG"/zoo/*.onnx
 run_suite loop-prop "$BUILD/nnac-loopprop"
 run_suite arch "$BUILD/nnac-archtest" tests/arch tests/arch_bad
+run_suite tpu-sim "$BUILD/nnac-tpusimtest"
 run_suite tpu-isa "$BUILD/nnac-tpuisatest" tests/tpu/asm tests/tpu/asm_bad docs/tpu.md
 run_suite bundle "$BUILD/nnac-bundletest"
 run_suite bundle-fuzz-corpus "$BUILD/nnac-bundlefuzz-corpus" tests/fuzz/bundle_corpus

@@ -7,8 +7,10 @@
  * calls LLVMFuzzerTestOneInput on every file (folders are read one level
  * deep, in name order).  A file passes when the call returns: a crash or a
  * failed check aborts the whole run, and under the sanitizer build a memory
- * error does too.  Ends with `loop-fuzz-corpus: N passed, F failed`, F
- * counting files that could not be read.
+ * error does too.  Ends with `LABEL: N passed, F failed`, F counting files
+ * that could not be read; LABEL is the compile definition FUZZ_LABEL, by
+ * default loop-fuzz-corpus (the bundle reader's target sets
+ * bundle-fuzz-corpus).
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -16,6 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#ifndef FUZZ_LABEL
+#define FUZZ_LABEL "loop-fuzz-corpus"
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -98,6 +104,6 @@ int main(int argc, char **argv)
 		else
 			run_file(argv[i]);
 	}
-	printf("loop-fuzz-corpus: %d passed, %d failed\n", passed, failed);
+	printf(FUZZ_LABEL ": %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
