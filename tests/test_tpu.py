@@ -71,9 +71,47 @@ def sqnr(ref, got):
     return float("inf") if noise == 0 else 10 * np.log10(signal / noise)
 
 
+def layer_kinds_model(path):
+    """What the bundled models leave out: pooling and an activation alone on
+    the array (identity weights), average pooling, Sigmoid and Tanh in
+    activate, a Flatten read as an image by a Gemm with transB, alpha and
+    beta, a strided and dilated padded convolution, and a MatMul + Add."""
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto
+    rng = np.random.RandomState(7)
+
+    def const(name, shape):
+        return numpy_helper.from_array((rng.randn(*shape) * 0.3).astype(np.float32), name)
+    nodes = [
+        helper.make_node("MaxPool", ["x"], ["p1"], kernel_shape=[2, 2], strides=[1, 1]),
+        helper.make_node("Sigmoid", ["p1"], ["s1"]),
+        helper.make_node("Conv", ["s1", "w1", "b1"], ["c1"], kernel_shape=[3, 3], strides=[2, 2],
+                         dilations=[2, 2], pads=[2, 1, 2, 1]),
+        helper.make_node("Tanh", ["c1"], ["t1"]),
+        helper.make_node("AveragePool", ["t1"], ["a1"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Flatten", ["a1"], ["f1"], axis=1),
+        helper.make_node("Gemm", ["f1", "w2", "b2"], ["g1"], transB=1, alpha=0.5, beta=2.0),
+        helper.make_node("MatMul", ["g1", "w3"], ["m1"]),
+        helper.make_node("Add", ["m1", "b3"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "layer_kinds",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 17, 15])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 7])],
+        [const("w1", (20, 3, 3, 3)), const("b1", (20,)), const("w2", (12, 20 * 4 * 3)),
+         const("b2", (12,)), const("w3", (12, 7)), const("b3", (7,))])
+    graph.node[0].input[0] = "input"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
 def cases(tmp):
     """(name, model, input name, input .npy, --shape args, classifier?)"""
     out = []
+    kinds = os.path.join(tmp, "layer_kinds.onnx")
+    layer_kinds_model(kinds)
+    x = np.random.RandomState(11).randn(1, 3, 17, 15).astype(np.float32)
+    np.save(os.path.join(tmp, "layer_kinds.npy"), x)
+    out.append(("layer_kinds", kinds, "input", os.path.join(tmp, "layer_kinds.npy"), [], True))
     for name in ("lenet5", "mlp", "resblock", "lstm_cell"):
         out.append((name, "models/%s.onnx" % name, "input", "models/%s_input.npy" % name, [],
                     name in ("lenet5", "mlp")))

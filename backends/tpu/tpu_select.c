@@ -232,23 +232,36 @@ static bool matrix_shape(Sel *s, const Node *n, Shape *sh)
 	return true;
 }
 
-/* A pooling node's window as a layer over its input alone. */
-static bool pool_window(Graph *g, const Node *n, const Value *x, Shape *sh)
+/* The window of a pooling node the activate instruction can compute:
+ * 2-D, no padding, no dilation, every window inside the input. */
+typedef struct PoolWin {
+	TpuPool pool;
+	int64_t kh, kw, sy, sx, oh, ow;
+} PoolWin;
+
+static bool pool_window(Graph *g, const Node *n, const Value *x, PoolWin *pw)
 {
 	Pool pm;
 
-	if ((n->op != OP_MaxPool && n->op != OP_AveragePool) || n->nout > 1 ||
-	    (n->nout > 1 && n->out[1] >= 0) || !x || x->rank != 4 ||
-	    win_pool_geom(g, n, x, &pm) != ST_OK || pm.nsp != 2)
+	if ((n->op != OP_MaxPool && n->op != OP_AveragePool) || (n->nout > 1 && n->out[1] >= 0) ||
+	    !x || x->rank != 4 || win_pool_geom(g, n, x, &pm) != ST_OK || pm.nsp != 2)
 		return false;
 	if (pm.pad0[0] || pm.pad0[1] || pm.pad1[0] || pm.pad1[1] || pm.dil[0] != 1 || pm.dil[1] != 1)
 		return false;
 	if ((pm.out[0] - 1) * pm.stride[0] + pm.k[0] > x->dims[2] ||
 	    (pm.out[1] - 1) * pm.stride[1] + pm.k[1] > x->dims[3])
 		return false;
-	sh->pt = pm.k[0], sh->pl = pm.k[1], sh->pb = pm.stride[0], sh->pr = pm.stride[1];
-	sh->oh = pm.out[0], sh->ow = pm.out[1];
+	pw->pool = n->op == OP_MaxPool ? TPU_POOL_MAX : TPU_POOL_AVG;
+	pw->kh = pm.k[0], pw->kw = pm.k[1], pw->sy = pm.stride[0], pw->sx = pm.stride[1];
+	pw->oh = pm.out[0], pw->ow = pm.out[1];
 	return true;
+}
+
+static void set_pool(TpuLayer *l, const PoolWin *pw)
+{
+	l->pool = pw->pool;
+	l->pkh = pw->kh, l->pkw = pw->kw, l->psy = pw->sy, l->psx = pw->sx;
+	l->ph = pw->oh, l->pw = pw->ow;
 }
 
 static TpuFunc func_of(OpKind op)
@@ -367,12 +380,10 @@ static void absorb(Sel *s, TpuLayer *l, Shape *sh, const float **b2, int rank)
 		sh->y = n->out[0];
 	}
 	if (rank == 4 && l->pool == TPU_POOL_NONE && (n = only_consumer(g, sh->y))) {
-		Shape pw;
+		PoolWin pw;
 		if (pool_window(g, n, &g->tensors[sh->y].v, &pw)) {
 			s->taken[node_index(g, n)] = true;
-			l->pool = n->op == OP_MaxPool ? TPU_POOL_MAX : TPU_POOL_AVG;
-			l->pkh = pw.pt, l->pkw = pw.pl, l->psy = pw.pb, l->psx = pw.pr;
-			l->ph = pw.oh, l->pw = pw.ow;
+			set_pool(l, &pw);
 			sh->y = n->out[0];
 		}
 	}
@@ -399,9 +410,14 @@ static Status matrix_layer(Sel *s, Node *n, Shape *sh)
 		l->func = func_of(n->fused_act);
 	if (sh->identity && func_of(n->op) != TPU_FUNC_COUNT)
 		l->func = func_of(n->op);
+	if (sh->identity && func_of(n->op) == TPU_FUNC_COUNT) {
+		PoolWin pw;
+		pool_window(s->g, n, &s->g->tensors[sh->x].v, &pw);
+		set_pool(l, &pw);
+	}
 	absorb(s, l, sh, &b2, sh->flat ? 2 : rank);
-	l->ph = l->pool == TPU_POOL_NONE ? l->oh : l->ph;
-	l->pw = l->pool == TPU_POOL_NONE ? l->ow : l->pw;
+	if (l->pool == TPU_POOL_NONE)
+		l->ph = l->oh, l->pw = l->ow;
 	if ((l->in = add_tensor(s, sh->x)) < 0 || (l->out = add_tensor(s, sh->y)) < 0)
 		return oom(s);
 	s->p->t[l->in].matrix = s->p->t[l->out].matrix = true;
@@ -415,7 +431,7 @@ static Status matrix_layer(Sel *s, Node *n, Shape *sh)
 static bool identity_shape(Sel *s, const Node *n, Shape *sh)
 {
 	Graph *g = s->g;
-	Shape pw;
+	PoolWin pw;
 	const Value *x;
 
 	if (n->nin < 1 || n->in[0] < 0 || n->fused_act != OP_COUNT)
@@ -427,7 +443,7 @@ static bool identity_shape(Sel *s, const Node *n, Shape *sh)
 		return false;
 	sh->identity = true;
 	sh->x = n->in[0];
-	sh->c = sh->k = x->rank == 4 ? x->dims[1] : x->dims[1];
+	sh->c = sh->k = x->dims[1];
 	sh->oh = x->rank == 4 ? x->dims[2] : 1;
 	sh->ow = x->rank == 4 ? x->dims[3] : x->dims[0];
 	return true;
@@ -487,18 +503,8 @@ static Status select_node(Sel *s, Node *n)
 		return matrix_layer(s, n, &sh);
 	memset(&sh, 0, sizeof(sh));
 	sh.alpha = sh.beta = 1;
-	if (identity_shape(s, n, &sh)) {
-		Status st = matrix_layer(s, n, &sh);
-		TpuLayer *l = &s->p->l[s->p->nl - 1];
-		if (st == ST_OK && (n->op == OP_MaxPool || n->op == OP_AveragePool)) {
-			Pool pm;
-			win_pool_geom(s->g, n, &s->g->tensors[n->in[0]].v, &pm);
-			l->pool = n->op == OP_MaxPool ? TPU_POOL_MAX : TPU_POOL_AVG;
-			l->pkh = pm.k[0], l->pkw = pm.k[1], l->psy = pm.stride[0], l->psx = pm.stride[1];
-			l->ph = pm.out[0], l->pw = pm.out[1];
-		}
-		return st;
-	}
+	if (identity_shape(s, n, &sh))
+		return matrix_layer(s, n, &sh);
 	return host_layer(s, n);
 }
 
