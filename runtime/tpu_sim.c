@@ -314,14 +314,13 @@ static Status check_activate(TpuSim *s, const TpuInsn *in, size_t idx, SimAccess
 	return check_rows(d, idx, in->op, "unified-buffer", a->ub_write, (uint64_t)s->cfg.ub_rows);
 }
 
-static Status check_config(TpuSim *s, const TpuInsn *in, size_t idx, Diag *d)
+static Status check_config(const TpuInsn *in, size_t idx, Diag *d)
 {
 	if (in->reg >= TPU_REG_COUNT)
 		return fail(d, idx, in->op, "unknown register %" PRIu32, in->reg);
 	if (in->reg == TPU_REG_PRECISION && in->value > TPU_BF16)
 		return fail(d, idx, in->op, "precision %" PRIu32 " is neither 0 (int8) nor 1 (bf16)",
 			in->value);
-	(void)s;
 	return ST_OK;
 }
 
@@ -337,7 +336,7 @@ static Status sim_check(TpuSim *s, const TpuInsn *in, size_t idx, SimAccess *a, 
 			return fail(d, idx, in->op, "mask 0x%" PRIx32 " has bits past 0xf", in->mask);
 		return ST_OK;
 	case TPU_SET_CONFIG:
-		return check_config(s, in, idx, d);
+		return check_config(in, idx, d);
 	case TPU_READ_HOST:
 	case TPU_WRITE_HOST:
 		return check_host(s, in, idx, a, d);
@@ -390,6 +389,7 @@ void tpu_sim_free(TpuSim *s)
 	nnac_free(s->param);
 	nnac_free(s->xbuf);
 	nnac_free(s->wbuf);
+	nnac_free(s->ibuf);
 	nnac_free(s->t.fifo_free);
 	nnac_free(s->t.param_ready);
 	nnac_free(s->t.param_read);
@@ -448,37 +448,47 @@ static void *alloc_array(size_t n, size_t elem)
 	return n > SIZE_MAX / elem ? NULL : nnac_malloc(n * elem);
 }
 
-/* The buffers every run needs; the memories only for functional runs. */
+/* The buffers every run needs; the memories only for functional runs.  A
+ * buffer is allocated once, on the first run that needs it; after a
+ * failure the next run tries again for those still missing. */
 static Status alloc_state(TpuSim *s, Diag *d)
 {
 	const TpuConfig *c = &s->cfg;
 	size_t tile = (size_t)c->height * (size_t)c->width * sizeof(float);
+	size_t w = (size_t)c->width, slots = (size_t)c->param_slots;
 
-	if (!s->fifo) {
-		s->fifo = alloc_array((size_t)c->fifo_depth, sizeof *s->fifo);
-		if (!s->fifo)
-			goto nomem;
+	if (!s->fifo && (s->fifo = alloc_array((size_t)c->fifo_depth, sizeof *s->fifo)))
 		memset(s->fifo, 0, (size_t)c->fifo_depth * sizeof *s->fifo);
-		for (int i = 0; i < c->fifo_depth; i++)
-			if (!(s->fifo[i].data = nnac_malloc(tile)))
-				goto nomem;
+	if (!s->fifo)
+		goto nomem;
+	for (int i = 0; i < c->fifo_depth; i++)
+		if (!s->fifo[i].data && !(s->fifo[i].data = nnac_malloc(tile)))
+			goto nomem;
+	if (!s->array.data)
 		s->array.data = nnac_malloc(tile);
-		s->param = alloc_array((size_t)c->param_slots * (size_t)c->width, sizeof *s->param);
+	if (!s->param)
+		s->param = alloc_array(slots * w, sizeof *s->param);
+	if (!s->xbuf)
 		s->xbuf = alloc_array((size_t)c->height, sizeof *s->xbuf);
-		s->wbuf = alloc_array((size_t)c->width, sizeof *s->wbuf);
+	if (!s->wbuf)
+		s->wbuf = alloc_array(w, sizeof *s->wbuf);
+	if (!s->ibuf)
+		s->ibuf = alloc_array(w, sizeof *s->ibuf);
+	if (!s->t.fifo_free)
 		s->t.fifo_free = alloc_array((size_t)c->fifo_depth, sizeof *s->t.fifo_free);
-		s->t.param_ready = alloc_array((size_t)c->param_slots, sizeof *s->t.param_ready);
-		s->t.param_read = alloc_array((size_t)c->param_slots, sizeof *s->t.param_read);
-		if (!s->array.data || !s->param || !s->xbuf || !s->wbuf || !s->t.fifo_free || !s->t.param_ready ||
-		    !s->t.param_read)
-			goto nomem;
-	}
-	if (s->functional && !s->ub) {
-		s->ub = alloc_array((size_t)c->ub_rows, (size_t)c->width * 2);
-		s->acc = alloc_array((size_t)c->acc_rows, (size_t)c->width * sizeof *s->acc);
-		if (!s->ub || !s->acc)
-			goto nomem;
-	}
+	if (!s->t.param_ready)
+		s->t.param_ready = alloc_array(slots, sizeof *s->t.param_ready);
+	if (!s->t.param_read)
+		s->t.param_read = alloc_array(slots, sizeof *s->t.param_read);
+	if (!s->array.data || !s->param || !s->xbuf || !s->wbuf || !s->ibuf || !s->t.fifo_free ||
+	    !s->t.param_ready || !s->t.param_read)
+		goto nomem;
+	if (s->functional && !s->ub)
+		s->ub = alloc_array((size_t)c->ub_rows, w * 2);
+	if (s->functional && !s->acc)
+		s->acc = alloc_array((size_t)c->acc_rows, w * sizeof *s->acc);
+	if (s->functional && (!s->ub || !s->acc))
+		goto nomem;
 	return ST_OK;
 nomem:
 	return diag_add(d, ST_NOMEM, "tpu sim: out of memory for the machine state");
@@ -603,6 +613,10 @@ Status tpu_sim_run(TpuSim *s, const TpuInsn *prog, size_t n, TpuTraceRec **trace
 	TpuTraceRec *tr = NULL;
 	Status st;
 
+	if (trace) {
+		*trace = NULL;
+		*ntrace = 0;
+	}
 	if ((st = check_cfg(&s->cfg, d)) || (st = check_memories(s, d)) ||
 	    (st = alloc_state(s, d)))
 		return st;

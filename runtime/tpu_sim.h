@@ -62,7 +62,9 @@ typedef struct TpuSim TpuSim;
 /*
  * A machine of configuration cfg over host memory host[0 .. host_bytes)
  * (read and written in place, owned by the caller) and weight DRAM
- * wdram[0 .. wdram_bytes) (read only).  NULL when out of memory.
+ * wdram[0 .. wdram_bytes) (read only).  NULL when out of memory; an
+ * unusable configuration (a size not positive, height > width, ...) is
+ * ST_INVALID from tpu_sim_run.
  */
 TpuSim *tpu_sim_new(const TpuConfig *cfg, uint8_t *host, uint64_t host_bytes,
                     const uint8_t *wdram, uint64_t wdram_bytes);
@@ -71,10 +73,12 @@ void tpu_sim_free(TpuSim *s);
 /*
  * Runs prog[0 .. n) from the reset state until halt.  With trace non-NULL,
  * it receives one malloc'd record per executed instruction (*ntrace of
- * them; the caller frees).  An address out of range, a weight tile larger
- * than the array, a matrix_multiply with no tile loaded, or a program that
- * ends without halt is ST_INVALID naming the instruction's index and
- * mnemonic; the machine state is then unspecified but nothing crashes.
+ * them; the caller free()s them; NULL and 0 after an error).  An address
+ * out of range, a weight tile larger than the array or with nonzero
+ * padding, a matrix_multiply with no tile loaded, a read_weights into a
+ * full FIFO that no earlier switch empties, or a program that ends without
+ * halt is ST_INVALID naming the instruction's index and mnemonic; the
+ * machine state is then unspecified but nothing crashes.
  */
 Status tpu_sim_run(TpuSim *s, const TpuInsn *prog, size_t n, TpuTraceRec **trace,
                    size_t *ntrace, Diag *d);

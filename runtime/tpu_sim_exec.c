@@ -12,11 +12,13 @@
  * fma cannot change it).
  *
  * Only the tile's used extent (rows x cols) is multiplied.  Padding is zero,
- * so in int8 mode the rest adds nothing; in bf16 mode adding x * (+0) can
- * still turn an accumulator of -0 into +0, or anything into NaN when x is
- * infinite or NaN: mm_bf16 applies the first effect after the fact and
- * falls back to the whole array for a vector holding a non-finite value,
- * so the result is that of the whole array, bit for bit.
+ * so in int8 mode the rest adds nothing.  In bf16 mode the rest adds
+ * products x * (+0): a signed zero when x is finite, which changes no
+ * accumulator (an accumulator is never -0: it starts at +0, and in
+ * round-to-nearest x + y is -0 only when both are -0; NaN and inf stay
+ * as they are), but NaN when x is infinite or NaN, so a vector holding
+ * such a value is multiplied by the whole array.  Either way the result is
+ * the whole array's, bit for bit.
  *
  * activate works in binary32 throughout: v = acc + bias, r = v * acc_scale,
  * a = func(r), pooled (max keeps the first of equal or unordered values, avg
@@ -149,69 +151,78 @@ static uint64_t mm_row(const TpuSim *s, const TpuInsn *in, uint32_t i)
 		(uint64_t)(i % r[TPU_REG_MM_ROW_W]) * r[TPU_REG_MM_STEP_X];
 }
 
+/* t[k] += x[c] * W[c][k] for c < rows, k < cols, four weight rows at a
+ * time.  int32 sums are exact in any order, and |t| < 2^31 for any height
+ * up to 65535 (65535 * 128 * 128 < 2^31). */
+static void dot_int8(int32_t *restrict t, const int8_t *restrict x, const int8_t *restrict W,
+                     size_t w, int rows, int cols)
+{
+	int c = 0;
+
+	for (; c + 4 <= rows; c += 4) {
+		int32_t x0 = x[c], x1 = x[c + 1], x2 = x[c + 2], x3 = x[c + 3];
+		const int8_t *w0 = W + (size_t)c * w, *w1 = w0 + w, *w2 = w1 + w, *w3 = w2 + w;
+		if ((x0 | x1 | x2 | x3) == 0)
+			continue;
+		for (int k = 0; k < cols; k++)
+			t[k] += x0 * w0[k] + x1 * w1[k] + x2 * w2[k] + x3 * w3[k];
+	}
+	for (; c < rows; c++) {
+		int32_t xc = x[c];
+		const int8_t *wr = W + (size_t)c * w;
+		for (int k = 0; xc != 0 && k < cols; k++)
+			t[k] += xc * wr[k];
+	}
+}
+
 static void mm_int8(TpuSim *s, const TpuInsn *in)
 {
 	size_t w = (size_t)s->cfg.width;
-	int rows = s->array.rows, cols = s->array.cols;
-	const int8_t *W = s->array.data;
+	int cols = s->array.cols;
+	int32_t *t = s->ibuf;
 
 	for (uint32_t i = 0; i < in->count; i++) {
 		const int8_t *x = (const int8_t *)ub_row(s, mm_row(s, in, i));
 		SimAcc *acc = s->acc + ((size_t)in->acc_row + i) * w;
+		memset(t, 0, (size_t)cols * sizeof *t);
+		dot_int8(t, x, s->array.data, w, s->array.rows, cols);
 		if (!(in->flags & TPU_MM_ACC))
 			memset(acc, 0, w * sizeof *acc);
-		for (int c = 0; c < rows; c++) {
-			int32_t xc = x[c];
-			const int8_t *wr = W + (size_t)c * w;
-			if (xc == 0)
-				continue;
-			for (int k = 0; k < cols; k++)
-				acc[k].u += (uint32_t)(xc * wr[k]);
+		for (int k = 0; k < cols; k++)
+			acc[k].u += (uint32_t)t[k];
+	}
+}
+
+/* a[k] += x[c] * W[c][k] for c ascending below rows, k < cols: four weight
+ * rows at a time, each a[k] still adding them one by one in order. */
+static void dot_bf16(float *restrict a, const float *restrict x, const float *restrict W,
+                     size_t w, int rows, int cols)
+{
+	int c = 0;
+
+	for (; c + 4 <= rows; c += 4) {
+		float x0 = x[c], x1 = x[c + 1], x2 = x[c + 2], x3 = x[c + 3];
+		const float *w0 = W + (size_t)c * w, *w1 = w0 + w, *w2 = w1 + w, *w3 = w2 + w;
+		for (int k = 0; k < cols; k++) {
+			float v = a[k];
+			v += x0 * w0[k];
+			v += x1 * w1[k];
+			v += x2 * w2[k];
+			v += x3 * w3[k];
+			a[k] = v;
 		}
 	}
-}
-
-/* The whole array, in definition order: for vectors holding inf or NaN. */
-static void mm_bf16_full(TpuSim *s, const float *x, SimAcc *acc)
-{
-	size_t w = (size_t)s->cfg.width;
-	const float *W = s->array.data;
-
-	for (int c = 0; c < s->cfg.height; c++)
-		for (size_t k = 0; k < w; k++)
-			acc[k].f += x[c] * W[(size_t)c * w + k];
-}
-
-/* The used extent, then the effect of the zero padding: x * (+0) is a zero
- * carrying x's sign, and adding a +0 to -0 gives +0. */
-static void mm_bf16_used(TpuSim *s, const float *x, SimAcc *acc)
-{
-	size_t w = (size_t)s->cfg.width;
-	int rows = s->array.rows, cols = s->array.cols;
-	const float *W = s->array.data;
-	bool pos_pad = false, pos_all = false;
-
-	for (int c = 0; c < rows; c++) {
+	for (; c < rows; c++) {
 		const float *wr = W + (size_t)c * w;
-		float xc = x[c];
 		for (int k = 0; k < cols; k++)
-			acc[k].f += xc * wr[k];
+			a[k] += x[c] * wr[k];
 	}
-	for (int c = 0; c < s->cfg.height; c++) {
-		if (signbit(x[c]))
-			continue;
-		pos_all = true;
-		pos_pad = pos_pad || c >= rows;
-	}
-	for (size_t k = 0; k < w; k++)
-		if (acc[k].u == 0x80000000u && ((int)k < cols ? pos_pad : pos_all))
-			acc[k].u = 0;
 }
 
 static void mm_bf16(TpuSim *s, const TpuInsn *in)
 {
 	size_t w = (size_t)s->cfg.width;
-	float *x = s->xbuf;
+	float *x = s->xbuf, *a = s->wbuf;
 
 	for (uint32_t i = 0; i < in->count; i++) {
 		const uint8_t *row = ub_row(s, mm_row(s, in, i));
@@ -221,13 +232,14 @@ static void mm_bf16(TpuSim *s, const TpuInsn *in)
 			x[c] = bf16_at(row + 2 * c);
 			finite = finite && isfinite(x[c]);
 		}
-		if (!(in->flags & TPU_MM_ACC))
-			for (size_t k = 0; k < w; k++)
-				acc[k].f = 0.0f;
+		for (size_t k = 0; k < w; k++)
+			a[k] = (in->flags & TPU_MM_ACC) ? acc[k].f : 0.0f;
 		if (finite)
-			mm_bf16_used(s, x, acc);
+			dot_bf16(a, x, s->array.data, w, s->array.rows, s->array.cols);
 		else
-			mm_bf16_full(s, x, acc);
+			dot_bf16(a, x, s->array.data, w, s->cfg.height, s->cfg.width);
+		for (size_t k = 0; k < w; k++)
+			acc[k].f = a[k];
 	}
 }
 

@@ -97,7 +97,8 @@ struct TpuSim {
 	SimTile array;        /* the tile being multiplied */
 	bool array_loaded;
 	float *xbuf;          /* [height]: one bf16 input vector as floats */
-	float *wbuf;          /* [width]: one activated output row */
+	float *wbuf;          /* [width]: one activated output row, or bf16 sums */
+	int32_t *ibuf;        /* [width]: int8 sums of one vector */
 
 	SimTime t;
 	TpuCounters ctr;

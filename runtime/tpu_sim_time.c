@@ -9,8 +9,11 @@
  *     its mask is done; halt waits for all units;
  *   - read_weights of a tile waits for a free FIFO slot (a slot empties
  *     when the tile in it has shifted into the array, see below).
- * These waits show in the trace as start > issue, stall "sync" or "fifo";
- * the next instruction issues the cycle after the wait ends.
+ * These waits show in the trace as start > issue with stall "sync" or
+ * "fifo" (or "unit" when the weight channel, busy even longer, set the
+ * transfer's start); the next instruction issues the cycle after the wait
+ * ends.  A trace record's issue is the cycle the instruction reached the
+ * end of the issue stage, before any such wait.
  *
  * Units.  DMA, WEIGHT (the weight DRAM channel), MATRIX and ACT each run
  * their own instructions in order, overlapping one another (decoupled

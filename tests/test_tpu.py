@@ -73,7 +73,8 @@ def sqnr(ref, got):
 
 def layer_kinds_model(path):
     """What the bundled models leave out: pooling and an activation alone on
-    the array (identity weights), average pooling, Sigmoid and Tanh in
+    the array (identity weights), average pooling (and a Sigmoid after it,
+    which activate cannot take into the same layer), Sigmoid and Tanh in
     activate, a Flatten read as an image by a Gemm with transB, alpha and
     beta, a strided and dilated padded convolution, and a MatMul + Add."""
     import onnx
@@ -83,12 +84,15 @@ def layer_kinds_model(path):
     def const(name, shape):
         return numpy_helper.from_array((rng.randn(*shape) * 0.3).astype(np.float32), name)
     nodes = [
-        helper.make_node("MaxPool", ["x"], ["p1"], kernel_shape=[2, 2], strides=[1, 1]),
+        helper.make_node("AveragePool", ["x"], ["p0"], kernel_shape=[2, 2], strides=[1, 1]),
+        helper.make_node("Relu", ["p0"], ["p0r"]),
+        helper.make_node("MaxPool", ["p0r"], ["p1"], kernel_shape=[2, 2], strides=[1, 1]),
         helper.make_node("Sigmoid", ["p1"], ["s1"]),
         helper.make_node("Conv", ["s1", "w1", "b1"], ["c1"], kernel_shape=[3, 3], strides=[2, 2],
                          dilations=[2, 2], pads=[2, 1, 2, 1]),
         helper.make_node("Tanh", ["c1"], ["t1"]),
-        helper.make_node("AveragePool", ["t1"], ["a1"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("AveragePool", ["t1"], ["a0"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Sigmoid", ["a0"], ["a1"]),
         helper.make_node("Flatten", ["a1"], ["f1"], axis=1),
         helper.make_node("Gemm", ["f1", "w2", "b2"], ["g1"], transB=1, alpha=0.5, beta=2.0),
         helper.make_node("MatMul", ["g1", "w3"], ["m1"]),
@@ -96,7 +100,7 @@ def layer_kinds_model(path):
     ]
     graph = helper.make_graph(
         nodes, "layer_kinds",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 17, 15])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 18, 16])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 7])],
         [const("w1", (20, 3, 3, 3)), const("b1", (20,)), const("w2", (12, 20 * 4 * 3)),
          const("b2", (12,)), const("w3", (12, 7)), const("b3", (7,))])
@@ -109,7 +113,7 @@ def cases(tmp):
     out = []
     kinds = os.path.join(tmp, "layer_kinds.onnx")
     layer_kinds_model(kinds)
-    x = np.random.RandomState(11).randn(1, 3, 17, 15).astype(np.float32)
+    x = np.random.RandomState(11).randn(1, 3, 18, 16).astype(np.float32)
     np.save(os.path.join(tmp, "layer_kinds.npy"), x)
     out.append(("layer_kinds", kinds, "input", os.path.join(tmp, "layer_kinds.npy"), [], True))
     for name in ("lenet5", "mlp", "resblock", "lstm_cell"):

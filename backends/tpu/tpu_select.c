@@ -373,7 +373,9 @@ static void absorb(Sel *s, TpuLayer *l, Shape *sh, const float **b2, int rank)
 		s->taken[node_index(g, n)] = true;
 		sh->y = n->out[0];
 	}
-	if (l->func == TPU_FUNC_IDENTITY && (n = only_consumer(g, sh->y)) &&
+	/* activate pools activated values: after a max pool, a non-decreasing
+	 * function gives the same result; after an average it would not */
+	if (l->func == TPU_FUNC_IDENTITY && l->pool != TPU_POOL_AVG && (n = only_consumer(g, sh->y)) &&
 	    func_of(n->op) != TPU_FUNC_COUNT && n->fused_act == OP_COUNT) {
 		s->taken[node_index(g, n)] = true;
 		l->func = func_of(n->op);
