@@ -316,12 +316,16 @@ int cmd_compile_tpu(Cli *cli)
 
 /* ---- run and trace ---- */
 
+/* A bundle loaded and run: what run and trace share. */
 typedef struct Loaded {
 	Nnb *b;
 	Graph g;
 	TpuPlan p;
 	ShapeBinding shapes[MAX_BINDINGS];
 	char *meta_copy;
+	Arena a;             /* inputs and outputs */
+	TpuExec x;
+	Value *out;          /* one per graph output */
 } Loaded;
 
 /* The input=NAME=DIMS lines of the META section as shape bindings. */
@@ -377,6 +381,8 @@ static Status load_bundle(Cli *cli, Loaded *l)
 
 static void unload(Loaded *l)
 {
+	tpu_exec_free(&l->x);
+	arena_free(&l->a);
 	tpu_plan_free(&l->p);
 	graph_free(&l->g);
 	if (l->b)
@@ -384,52 +390,49 @@ static void unload(Loaded *l)
 	free(l->meta_copy);
 }
 
-/* Loads, binds the inputs and runs on the simulator. */
-static Status run_sim(Cli *cli, Loaded *l, TpuExec *x, Arena *a, Value **out, bool random_ok)
+/* Loads, binds the inputs and runs on the simulator; unload(l) after,
+ * whatever the result. */
+static Status run_sim(Cli *cli, Loaded *l, bool want_trace, bool random_ok)
 {
 	Graph *g = &l->g;
 	Port *ins, *outs;
 	Value *in;
-	Status st = load_bundle(cli, l);
+	Status st;
 
-	if (st)
+	memset(l, 0, sizeof(*l));
+	arena_init(&l->a);
+	graph_init(&l->g, &cli->diag, cli->model);
+	tpu_plan_init(&l->p);
+	l->x.want_trace = want_trace;
+	if ((st = load_bundle(cli, l)))
 		return st;
-	ins = cli_graph_ports(g, a, g->inputs, g->ninputs);
-	outs = cli_graph_ports(g, a, g->outputs, g->noutputs);
-	in = arena_alloc(a, (size_t)(g->ninputs + 1) * sizeof(Value));
-	*out = arena_alloc(a, (size_t)(g->noutputs + 1) * sizeof(Value));
-	if (!ins || !outs || !in || !*out)
+	ins = cli_graph_ports(g, &l->a, g->inputs, g->ninputs);
+	outs = cli_graph_ports(g, &l->a, g->outputs, g->noutputs);
+	in = arena_alloc(&l->a, (size_t)(g->ninputs + 1) * sizeof(Value));
+	l->out = arena_alloc(&l->a, (size_t)(g->noutputs + 1) * sizeof(Value));
+	if (!ins || !outs || !in || !l->out)
 		return graph_oom(g);
 	if (random_ok && cli->ninputs == 0)
 		fprintf(stderr, "trace: no --input given; running on seeded random inputs\n");
-	if ((st = cli_bind_inputs(cli, ins, g->ninputs, a, in, random_ok)))
+	if ((st = cli_bind_inputs(cli, ins, g->ninputs, &l->a, in, random_ok)))
 		return st;
-	st = tpu_exec_run(x, &l->p, g, TPU_ENGINE_SIM, in, *out, a);
+	st = tpu_exec_run(&l->x, &l->p, g, TPU_ENGINE_SIM, in, l->out, &l->a);
 	if (st == ST_OK)
-		st = cli_write_outputs(cli, outs, g->noutputs, *out);
+		st = cli_write_outputs(cli, outs, g->noutputs, l->out);
 	return st;
 }
 
 int cmd_run_bundle(Cli *cli)
 {
-	Loaded l = {0};
-	TpuExec x = {0};
-	Arena a;
-	Value *out;
-	Status st;
+	Loaded l;
+	Status st = run_sim(cli, &l, false, false);
 
-	arena_init(&a);
-	graph_init(&l.g, &cli->diag, cli->model);
-	tpu_plan_init(&l.p);
-	st = run_sim(cli, &l, &x, &a, &out, false);
 	if (st == ST_OK) {
 		for (int k = 0; k < l.g.noutputs; k++)
-			cli_summarize(l.g.tensors[l.g.outputs[k]].name, &out[k]);
-		tpu_counters_print(stdout, &x.counters);
+			cli_summarize(l.g.tensors[l.g.outputs[k]].name, &l.out[k]);
+		tpu_counters_print(stdout, &l.x.counters);
 	}
-	tpu_exec_free(&x);
 	unload(&l);
-	arena_free(&a);
 	return st == ST_OK ? 0 : cli_fail(cli, st);
 }
 
@@ -447,23 +450,16 @@ static Status write_trace(Cli *cli, const Loaded *l, const TpuExec *x, FILE *f)
 
 int cmd_trace(Cli *cli)
 {
-	Loaded l = {0};
-	TpuExec x = {0};
-	Arena a;
-	Value *out;
+	Loaded l;
 	Status st;
 
 	if (cli->format != FMT_TEXT && cli->format != FMT_CHROME) {
 		fprintf(stderr, "nnac trace: --format: expected text or chrome\n");
 		return EXIT_USAGE;
 	}
-	arena_init(&a);
-	graph_init(&l.g, &cli->diag, cli->model);
-	tpu_plan_init(&l.p);
-	x.want_trace = !cli->summary;
-	st = run_sim(cli, &l, &x, &a, &out, true);
+	st = run_sim(cli, &l, !cli->summary, true);
 	if (st == ST_OK && !cli->output) {
-		st = write_trace(cli, &l, &x, stdout);
+		st = write_trace(cli, &l, &l.x, stdout);
 	} else if (st == ST_OK) {
 		char tmp[4096];
 		snprintf(tmp, sizeof(tmp), "%s.tmp", cli->output);
@@ -471,7 +467,7 @@ int cmd_trace(Cli *cli)
 		if (!f)
 			st = diag_add(&cli->diag, ST_IO, "%s: cannot write", cli->output);
 		else {
-			st = write_trace(cli, &l, &x, f);
+			st = write_trace(cli, &l, &l.x, f);
 			bool ok = !ferror(f);
 			ok &= fclose(f) == 0;
 			if (st == ST_OK && (!ok || rename(tmp, cli->output) != 0))
@@ -480,8 +476,6 @@ int cmd_trace(Cli *cli)
 				remove(tmp);
 		}
 	}
-	tpu_exec_free(&x);
 	unload(&l);
-	arena_free(&a);
 	return st == ST_OK ? 0 : cli_fail(cli, st);
 }
