@@ -7,10 +7,10 @@
  *   nnac trace M.nnb [--input ...] [--format text|chrome] [--summary] [-o FILE]
  *
  * compile calibrates (int8), selects and quantizes the layers, emits the
- * program, then runs the first calibration sample through the integer
- * reference and the simulator: it reports per-layer SQNR and top-1
- * agreement against fp32, and refuses to write a bundle whose simulated
- * result differs from the reference.  run and trace load the bundle's
+ * program, then runs up to 16 calibration samples through the integer
+ * reference and the first also through the simulator: it reports per-layer
+ * SQNR and top-1 agreement against fp32 over those samples, and refuses to
+ * write a bundle whose simulated result differs from the reference.  run and trace load the bundle's
  * model again (the host steps run its nodes) and execute the program on
  * the simulator.
  */
@@ -28,7 +28,7 @@
 #include "tpu_exec.h"
 #include "tpu_trace.h"
 
-enum { SYNTHETIC_SAMPLES = 8, MAX_META = MAX_BINDINGS + 8 };
+enum { SYNTHETIC_SAMPLES = 8, MAX_CHECKED = 16, MAX_META = MAX_BINDINGS + 8 };
 static const double PERCENTILE = 99.99;
 
 /* ---- compile ---- */
@@ -100,39 +100,72 @@ static float deq(const TpuPlan *p, const TpuTensor *t, const void *q, int64_t i)
 	                                : ((const int8_t *)q)[i] * t->scale;
 }
 
-/* Per-layer SQNR of the reference run against fp32, and top-1 agreement. */
-static void report(const TpuPlan *p, Graph *g, const TpuExec *ref, const Value *f32, const Value *out,
-                   const Value *ref_out)
+/* Signal and noise power per TpuTensor and per graph output, and top-1
+ * agreements, summed over the samples checked. */
+typedef struct Quality {
+	double *signal, *noise;      /* [nt + noutputs] */
+	int64_t agree, rows;
+	int samples;
+} Quality;
+
+static void add_power(Quality *q, int i, const float *ref, const float *got, int64_t n)
 {
-	fprintf(stderr, "%-28s %-8s %12s\n", "layer", "kind", "SQNR dB");
-	for (int i = 0; i < p->nl; i++) {
-		const TpuLayer *l = &p->l[i];
-		if (l->kind != TPU_LAYER_MATRIX)
-			continue;
-		const TpuTensor *t = &p->t[l->out];
+	for (int64_t j = 0; j < n; j++) {
+		double e = (double)ref[j] - got[j];
+		q->signal[i] += (double)ref[j] * ref[j];
+		q->noise[i] += e * e;
+	}
+}
+
+/* One sample's reference run against fp32 into q. */
+static Status measure(const TpuPlan *p, Graph *g, const TpuExec *ref, const Value *f32, const Value *out,
+                      const Value *ref_out, Quality *q)
+{
+	for (int i = 0; i < p->nt; i++) {
+		const TpuTensor *t = &p->t[i];
 		const Value *v = &f32[t->gt];
 		int64_t n = val_numel(v);
-		float *got = malloc((size_t)n * sizeof(float) + 1);
-		if (!got || !ref->q[l->out] || !v->data) {
-			free(got);
+		if (!t->matrix || !ref->q[i] || !v->data)
 			continue;
-		}
+		float *got = malloc((size_t)n * sizeof(float) + 1);
+		if (!got)
+			return graph_oom(g);
 		for (int64_t j = 0; j < n; j++)
-			got[j] = deq(p, t, ref->q[l->out], j);
-		fprintf(stderr, "%-28s %-8s %12.2f\n", l->name, "matrix", calib_sqnr_db(v->data, got, (size_t)n));
+			got[j] = deq(p, t, ref->q[i], j);
+		add_power(q, i, v->data, got, n);
 		free(got);
 	}
 	for (int k = 0; k < g->noutputs; k++) {
 		const Value *a = &out[k], *b = &ref_out[k];
-		int64_t n = val_numel(a), cols = a->rank ? a->dims[a->rank - 1] : 1, rows = n / (cols ? cols : 1);
-		int agree = 0;
-		for (int64_t r = 0; r < rows; r++)
-			agree += calib_argmax((float *)a->data + r * cols, (size_t)cols) ==
-			         calib_argmax((float *)b->data + r * cols, (size_t)cols);
-		fprintf(stderr, "output '%s': SQNR %.2f dB, top-1 agreement %d of %lld rows\n",
-		        g->tensors[g->outputs[k]].name, calib_sqnr_db(a->data, b->data, (size_t)n), agree,
-		        (long long)rows);
+		int64_t n = val_numel(a), cols = a->rank ? a->dims[a->rank - 1] : 1;
+		add_power(q, p->nt + k, a->data, b->data, n);
+		for (int64_t r = 0; cols > 0 && r < n / cols; r++, q->rows++)
+			q->agree += calib_argmax((float *)a->data + r * cols, (size_t)cols) ==
+			            calib_argmax((float *)b->data + r * cols, (size_t)cols);
 	}
+	q->samples++;
+	return ST_OK;
+}
+
+static double sqnr_db(double signal, double noise)
+{
+	return noise == 0 ? INFINITY : 10 * log10(signal / noise);
+}
+
+static void report(const TpuPlan *p, Graph *g, const Quality *q)
+{
+	fprintf(stderr, "SQNR against fp32 over %d sample%s:\n%-28s %12s\n", q->samples,
+	        q->samples == 1 ? "" : "s", "layer", "SQNR dB");
+	for (int i = 0; i < p->nl; i++) {
+		const TpuLayer *l = &p->l[i];
+		if (l->kind == TPU_LAYER_MATRIX)
+			fprintf(stderr, "%-28s %12.2f\n", l->name, sqnr_db(q->signal[l->out], q->noise[l->out]));
+	}
+	for (int k = 0; k < g->noutputs; k++)
+		fprintf(stderr, "output '%s': SQNR %.2f dB\n", g->tensors[g->outputs[k]].name,
+		        sqnr_db(q->signal[p->nt + k], q->noise[p->nt + k]));
+	fprintf(stderr, "top-1 agreement with fp32: %lld of %lld rows\n", (long long)q->agree,
+	        (long long)q->rows);
 }
 
 /* Whether the simulator wrote exactly what the reference computed. */
@@ -152,42 +185,67 @@ static Status same_results(const TpuPlan *p, Graph *g, const TpuExec *sim, const
 	return ST_OK;
 }
 
-/* Runs sample s through fp32, the reference and the simulator; reports. */
-static Status check_sample(Cli *cli, const TpuPlan *p, Graph *g, const Value *s, Arena *a)
+/* Sample s through fp32 and the reference (into q) and, when sim, the
+ * simulator, which in int8 must match the reference bit for bit. */
+static Status check_sample(const TpuPlan *p, Graph *g, const Value *s, bool sim, Quality *q)
 {
-	Value *f32 = arena_alloc(a, (size_t)(g->ntensors + 1) * sizeof(Value));
-	Value *out = arena_alloc(a, (size_t)(g->noutputs + 1) * sizeof(Value));
-	Value *rout = arena_alloc(a, (size_t)(g->noutputs + 1) * sizeof(Value));
-	Value *sout = arena_alloc(a, (size_t)(g->noutputs + 1) * sizeof(Value));
-	TpuExec ref = {0}, sim = {0};
-	Capture c = {f32, a, false};
+	Arena a;
+	Value *f32, *out, *rout;
+	TpuExec ref = {0}, run = {0};
+	Capture c;
 	Status st;
 	int checked = 0;
 
-	if (!f32 || !out || !rout || !sout)
+	arena_init(&a);
+	f32 = arena_alloc(&a, (size_t)(g->ntensors + 1) * sizeof(Value));
+	out = arena_alloc(&a, (size_t)(g->noutputs + 1) * sizeof(Value));
+	rout = arena_alloc(&a, (size_t)(g->noutputs + 1) * sizeof(Value));
+	c = (Capture){f32, &a, false};
+	if (!f32 || !out || !rout) {
+		arena_free(&a);
 		return graph_oom(g);
+	}
 	memset(f32, 0, (size_t)(g->ntensors + 1) * sizeof(Value));
-	st = interp_run_observed(g, s, out, a, capture, &c);
+	st = interp_run_observed(g, s, out, &a, capture, &c);
 	if (st == ST_OK && c.oom)
 		st = graph_oom(g);
 	if (st == ST_OK)
-		st = tpu_exec_run(&ref, p, g, TPU_ENGINE_REF, s, rout, a);
+		st = tpu_exec_run(&ref, p, g, TPU_ENGINE_REF, s, rout, &a);
 	if (st == ST_OK)
-		st = tpu_exec_run(&sim, p, g, TPU_ENGINE_SIM, s, sout, a);
-	if (st == ST_OK)
-		report(p, g, &ref, f32, out, rout);
-	if (st == ST_OK && p->precision == TPU_INT8)
-		st = same_results(p, g, &sim, &ref, &checked);
-	if (st == ST_OK && p->precision == TPU_INT8)
+		st = measure(p, g, &ref, f32, out, rout, q);
+	if (st == ST_OK && sim)
+		st = tpu_exec_run(&run, p, g, TPU_ENGINE_SIM, s, out, &a);
+	if (st == ST_OK && sim && p->precision == TPU_INT8 && (st = same_results(p, g, &run, &ref, &checked)) == ST_OK)
 		fprintf(stderr, "compile: the simulator matches the integer reference bit for bit "
 		        "(%d tensors in host memory)\n", checked);
-	if (st == ST_OK)
+	if (st == ST_OK && sim)
 		fprintf(stderr, "compile: %llu simulated cycles, %.3f ms at %.0f MHz, %.2f TOPS of %.2f\n",
-		        (unsigned long long)sim.counters.cycles, sim.counters.seconds * 1e3,
-		        p->cfg.clock_hz / 1e6, sim.counters.tops, sim.counters.peak_tops);
-	(void)cli;
+		        (unsigned long long)run.counters.cycles, run.counters.seconds * 1e3,
+		        p->cfg.clock_hz / 1e6, run.counters.tops, run.counters.peak_tops);
 	tpu_exec_free(&ref);
-	tpu_exec_free(&sim);
+	tpu_exec_free(&run);
+	arena_free(&a);
+	return st;
+}
+
+/* The first MAX_CHECKED samples through the reference, the first through
+ * the simulator too; the quality report. */
+static Status check_samples(const TpuPlan *p, Graph *g, const Value *s, int ns)
+{
+	Quality q = {0};
+	Status st = ST_OK;
+	int n = ns < MAX_CHECKED ? ns : MAX_CHECKED;
+
+	q.signal = calloc((size_t)(p->nt + g->noutputs) + 1, sizeof(double));
+	q.noise = calloc((size_t)(p->nt + g->noutputs) + 1, sizeof(double));
+	if (!q.signal || !q.noise)
+		st = graph_oom(g);
+	for (int i = 0; i < n && st == ST_OK; i++)
+		st = check_sample(p, g, s + (size_t)i * (size_t)g->ninputs, i == 0, &q);
+	if (st == ST_OK)
+		report(p, g, &q);
+	free(q.signal);
+	free(q.noise);
 	return st;
 }
 
@@ -255,12 +313,14 @@ static void print_plan(const TpuPlan *p, Graph *g)
 }
 
 static Status compile_plan(Cli *cli, Graph *g, const TpuConfig *cfg, int precision, TpuPlan *p, Arena *a,
-                           Value **s)
+                           Value **s, int *nsamples)
 {
 	CalibRanges ranges = {0};
 	TpuOptions opt = {precision, NULL};
 	int ns = 0;
 	Status st = samples(cli, g, precision, a, s, &ns);
+
+	*nsamples = ns;
 
 	if (st == ST_OK && precision == TPU_INT8) {
 		bool pct = cli->calib_method && strcmp(cli->calib_method, "percentile") == 0;
@@ -285,6 +345,7 @@ int cmd_compile_tpu(Cli *cli)
 	Arena a;
 	Arch arch;
 	Value *s = NULL;
+	int ns = 0;
 	Status st;
 
 	if (rc)
@@ -299,11 +360,11 @@ int cmd_compile_tpu(Cli *cli)
 		st = tpu_config_from_arch(&arch, arch.path, &cfg, &cli->diag);
 	rc = st == ST_OK ? cli_load(cli, &g, true) : cli_fail(cli, st);
 	if (rc == 0) {
-		st = compile_plan(cli, &g, &cfg, precision, &p, &a, &s);
+		st = compile_plan(cli, &g, &cfg, precision, &p, &a, &s, &ns);
 		if (st == ST_OK)
 			print_plan(&p, &g);
 		if (st == ST_OK)
-			st = check_sample(cli, &p, &g, s, &a);
+			st = check_samples(&p, &g, s, ns);
 		if (st == ST_OK)
 			st = write_bundle(cli, &p, &g, arch.name, &a);
 		rc = st == ST_OK ? 0 : cli_fail(cli, st);
