@@ -6,7 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release -DNNAC_WERROR=ON
 
-.PHONY: all deps build demo test sanitize bench-map clean
+.PHONY: all deps build demo test sanitize bench-map bench clean
 
 all: build
 
@@ -38,6 +38,11 @@ sanitize: deps
 # The mapper's speed on ResNet-50 (a benchmark: prints, never fails on time).
 bench-map: build
 	@sh scripts/bench_map.sh $(BUILD)
+
+# The cpu target against ONNX Runtime and the machine's peak (a benchmark:
+# prints ratios, never fails on time).
+bench: build
+	@python3 scripts/bench_cpu.py $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan

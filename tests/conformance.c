@@ -24,15 +24,29 @@
  *     loop-conformance: P passed, F failed, U unsupported
  * (--label sets the name before the colon).
  *
- * usage: nnac-conformance [--filter SUBSTR] [-v] [--optimize] [--loops] [--label NAME] [ROOT...]
+ * With --cpu the lowered program is also compiled by the CPU backend
+ * (backends/cpu, at optimization level 2 or --cpu-opt N), loaded (runtime/cpu_so.h) and run
+ * on buffers this driver allocates (64-byte aligned, views inside their
+ * base, constants and inputs copied in, every other buffer filled with
+ * 0xff bytes so that code reading memory it did not write shows), and
+ * compared with the graph interpreter as --loops does.  A statement the
+ * backend does not compile is unsupported.  The last line reads
+ *     cpu-conformance: P passed, F failed, U unsupported
+ * after a line with the time the whole run took.
+ *
+ * usage: nnac-conformance [--filter SUBSTR] [-v] [--optimize] [--loops] [--cpu] [--cpu-opt N]
+ *                         [--label NAME] [ROOT...]
  */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "compare.h"
+#include "cpu_codegen.h"
+#include "cpu_so.h"
 #include "interp.h"
 #include "loop.h"
 #include "onnx.h"
@@ -52,6 +66,8 @@ typedef struct Options {
 	bool verbose;
 	bool optimize;
 	bool loops;
+	bool cpu;            /* with loops: run the CPU backend's code, not the loop interpreter */
+	int cpu_opt;         /* the CPU backend's optimization level, 0..3 */
 	const char *label;   /* name on the summary line */
 } Options;
 
@@ -220,6 +236,118 @@ static Outcome run_loops(Graph *g, Arena *a, const Value *in, const Value *ref,
 	return r;
 }
 
+/* Every buffer's memory for the compiled program: roots allocated (inputs
+ * and constants copied in, the rest 0xff bytes), views inside their base. */
+static bool cpu_bind(const LoopProgram *p, const Value *in, void **mem)
+{
+	int k = 0;
+
+	for (int i = 0; i < p->nbufs; i++) {
+		const LoopBuf *b = &p->bufs[i];
+		size_t n = (size_t)loop_buf_bytes(b);
+
+		if (b->view_of >= 0)
+			continue;
+		if (!(mem[i] = aligned_alloc(64, (n + 63) / 64 * 64 + 64)))
+			return false;
+		memset(mem[i], 0xff, n);
+		if (b->flags & LB_INPUT)
+			memcpy(mem[i], in[k++].data, n);
+		else if (b->flags & LB_CONST)
+			memcpy(mem[i], b->data, n);
+	}
+	for (int i = 0; i < p->nbufs; i++) {
+		int64_t off = 0;
+		int r = i;
+
+		while (p->bufs[r].view_of >= 0) {
+			off += p->bufs[r].view_offset;
+			r = p->bufs[r].view_of;
+		}
+		if (r != i)
+			mem[i] = (char *)mem[r] + off * dtype_size(p->bufs[i].dt);
+	}
+	return true;
+}
+
+static void cpu_unbind(const LoopProgram *p, void **mem)
+{
+	for (int i = 0; i < p->nbufs; i++)
+		if (p->bufs[i].view_of < 0)
+			free(mem[i]);
+	free(mem);
+}
+
+/* Compiles p, runs it on in, and fills out[] with views of its outputs'
+ * memory (valid until cpu_unbind). */
+static Status cpu_run(LoopProgram *p, Diag *d, int opt_level, const Value *in, Value *out,
+                      void ***memp)
+{
+	CpuOptions co = {NULL, NULL, opt_level};
+	uint8_t *so = NULL;
+	size_t len = 0;
+	CpuSo *s = NULL;
+	void **mem;
+	Status st = cpu_compile(p, &co, &so, &len, d);
+
+	if (st == ST_OK)
+		st = cpu_so_open(so, len, &s, d);
+	free(so);
+	*memp = mem = calloc((size_t)p->nbufs + 1, sizeof(void *));
+	if (st == ST_OK && (!mem || !cpu_bind(p, in, mem)))
+		st = diag_add(d, ST_NOMEM, "%s: out of memory", p->path);
+	if (st == ST_OK)
+		cpu_so_run(s, mem);
+	cpu_so_close(s);
+	for (int k = 0; st == ST_OK && k < loop_count_outputs(p); k++) {
+		const LoopBuf *b = &p->bufs[loop_output_buf(p, k)];
+
+		memset(&out[k], 0, sizeof(out[k]));
+		val_set_type(&out[k], b->dt, b->rank, b->dims);
+		out[k].data = mem[loop_output_buf(p, k)];
+	}
+	return st;
+}
+
+/* Lowers g, compiles the program for the CPU, runs it and compares its
+ * outputs with ref. */
+static Outcome run_cpu(Graph *g, int opt_level, const Value *in, const Value *ref, char *why,
+                       size_t whylen, double *maxerr)
+{
+	LowerOptions lo = {true};
+	LoopProgram p;
+	Value out[64];
+	void **mem = NULL;
+	Outcome r = PASS;
+	Status st;
+
+	loop_init(&p, g->diag, g->path);
+	st = pass_lower(g, &p, &lo);
+	if (st == ST_OK)
+		st = loop_verify(&p);
+	if (st == ST_OK)
+		st = cpu_run(&p, g->diag, opt_level, in, out, &mem);
+	for (int k = 0; st == ST_OK && r == PASS && k < g->noutputs; k++) {
+		CompareResult c = compare_loop_values(&out[k], &ref[k]);
+
+		if (c.max_abs_err > *maxerr)
+			*maxerr = c.max_abs_err;
+		if (!c.ok) {
+			snprintf(why, whylen, "CPU output %d '%s': %s", k, g->tensors[g->outputs[k]].name,
+			         c.why);
+			r = FAIL;
+		}
+	}
+	if (st != ST_OK) {
+		r = only_unsupported(g->diag) ? UNSUP : FAIL;
+		snprintf(why, whylen, "%s", g->diag->n ? g->diag->msg[0].text : "failed");
+	}
+	if (mem)
+		cpu_unbind(&p, mem);
+	loop_free(&p);
+	return r;
+}
+
 /* Imports the model and binds the set's inputs; with specialize, small
  * integer inputs become constants before shape inference.  Runs the graph
  * pipeline. */
@@ -257,7 +385,9 @@ static Outcome run_attempt(Graph *g, const char *model, const char *set, const O
 		r = compare_outputs(g, set, &a, out, why, whylen, maxerr);
 	else if (only_unsupported(g->diag))
 		r = UNSUP;
-	if (st == ST_OK && r == PASS && opt->loops)
+	if (st == ST_OK && r == PASS && opt->cpu)
+		r = run_cpu(g, opt->cpu_opt, in, out, why, whylen, maxerr);
+	else if (st == ST_OK && r == PASS && opt->loops)
 		r = run_loops(g, &a, in, out, why, whylen, maxerr);
 	if (st != ST_OK)
 		snprintf(why, whylen, "%s", g->diag->n ? g->diag->msg[0].text : "failed");
@@ -384,9 +514,13 @@ static void print_table(void)
 
 int main(int argc, char **argv)
 {
-	Options opt = {NULL, false, false, false, NULL};
+	/* O2 by default: O3 costs more compile time than the suite's small
+	 * tensors win back. */
+	Options opt = {NULL, false, false, false, false, 2, NULL};
+	struct timespec t0, t1;
 	int nroots = 0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc)
 			opt.filter = argv[++i];
@@ -396,10 +530,14 @@ int main(int argc, char **argv)
 			opt.optimize = true;
 		else if (strcmp(argv[i], "--loops") == 0)
 			opt.loops = true;
+		else if (strcmp(argv[i], "--cpu") == 0)
+			opt.loops = opt.cpu = true;
+		else if (strcmp(argv[i], "--cpu-opt") == 0 && i + 1 < argc)
+			opt.cpu_opt = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc)
 			opt.label = argv[++i];
 		else if (argv[i][0] == '-') {
-			fprintf(stderr, "usage: nnac-conformance [--filter SUBSTR] [-v] [--optimize] [--loops] [--label NAME] [ROOT...]\n");
+			fprintf(stderr, "usage: nnac-conformance [--filter SUBSTR] [-v] [--optimize] [--loops] [--cpu] [--cpu-opt N] [--label NAME] [ROOT...]\n");
 			return 2;
 		} else {
 			run_suite(argv[i], &opt);
@@ -419,7 +557,11 @@ int main(int argc, char **argv)
 	}
 	print_table();
 	if (!opt.label)
-		opt.label = opt.loops ? "loop-conformance" : "conformance";
+		opt.label = opt.cpu ? "cpu-conformance" : opt.loops ? "loop-conformance" : "conformance";
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (opt.cpu)
+		printf("%s: %.1f s\n", opt.label,
+		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
 	printf("%s: %d passed, %d failed, %d unsupported\n", opt.label,
 	       totals[PASS], totals[FAIL], totals[UNSUP]);
 	return totals[FAIL] ? 1 : 0;

@@ -32,7 +32,12 @@ run_suite unit "$BUILD/nnac-unit"
 run_suite loop-unit "$BUILD/nnac-loopunit"
 run_suite conformance "$BUILD/nnac-conformance"
 run_suite loop-conformance "$BUILD/nnac-conformance" --loops
+run_suite cpu-conformance "$BUILD/nnac-conformance" --cpu
 run_suite loop-cases "$BUILD/nnac-conformance" --loops --label loop-cases tests/loop_cases
+# The same cases through the CPU backend, unoptimized to keep CI fast (at
+# --cpu-opt 2 they take five times as long): every element type and
+# statement form; cpu-conformance covers the optimized code.
+run_suite cpu-cases "$BUILD/nnac-conformance" --cpu --cpu-opt 0 --label cpu-cases tests/loop_cases
 run_suite passes "$BUILD/nnac-passes" models/*.onnx $(ls "$SHARED"/models/*/*.onnx | grep -v vgg19)
 run_suite loop-text "$BUILD/nnac-looptext" tests/loop tests/loop_bad
 run_suite loop-fuzz-corpus "$BUILD/nnac-loopfuzz-corpus" tests/fuzz/corpus
@@ -57,6 +62,7 @@ run_suite bad-input sh tests/bad_input/run_corpus.sh "$BUILD"
 run_suite cli sh tests/cli/run_cli.sh "$BUILD"
 run_suite models python3 tests/test_models.py "$BUILD"
 run_suite tpu-models python3 tests/test_tpu.py "$BUILD"
+run_suite runtime python3 tests/test_runtime.py "$BUILD"
 
 echo
 echo "== summary"

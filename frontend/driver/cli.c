@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "passes.h"
@@ -129,6 +130,18 @@ static int parse_one(Cli *cli, const CliCommand *cmd, int argc, char **argv, int
 	}
 	if (!missing && (v = option_value(argc, argv, i, "--calibrate", &missing))) {
 		cli->calibrate = v;
+		return 0;
+	}
+	if (!missing && (v = option_value(argc, argv, i, "--cpu", &missing))) {
+		cli->cpu = v;
+		return 0;
+	}
+	if (!missing && (v = option_value(argc, argv, i, "--runs", &missing))) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (*end || n < 1 || n > 1000000)
+			return usage_error(cmd, "--runs '%s': expected a count from 1 to 1000000", v);
+		cli->runs = (int)n;
 		return 0;
 	}
 	if (!missing && (v = option_value(argc, argv, i, "--calib-method", &missing))) {

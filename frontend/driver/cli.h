@@ -44,6 +44,8 @@ typedef struct Cli {
 	const char *calibrate; /* compile: --calibrate DIR of sample inputs */
 	const char *calib_method; /* compile: --calib-method minmax|percentile */
 	bool summary;          /* trace: --summary, the counter table only */
+	const char *cpu;       /* compile --target cpu: --cpu NAME (LLVM's CPU name) */
+	int runs;              /* bench: --runs N */
 	Diag diag;
 } Cli;
 
@@ -65,6 +67,10 @@ int cmd_trace(Cli *cli);
 /* cmd_tpu.c: compile --target tpu, and run of a .nnb bundle */
 int cmd_compile_tpu(Cli *cli);
 int cmd_run_bundle(Cli *cli);
+/* cmd_cpu.c: compile --target cpu, run of a cpu bundle, bench */
+int cmd_compile_cpu(Cli *cli);
+int cmd_run_cpu(Cli *cli);
+int cmd_bench(Cli *cli);
 
 /* Shared by run and the bundle commands (cmd_run.c). */
 typedef struct Port {

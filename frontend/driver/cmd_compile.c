@@ -89,8 +89,14 @@ int cmd_compile(Cli *cli)
 
 	if (cli->target && strcmp(cli->target, "tpu") == 0 && !cli->emit)
 		return cmd_compile_tpu(cli);
+	if (cli->target && strcmp(cli->target, "cpu") == 0 && !cli->emit)
+		return cmd_compile_cpu(cli);
 	if (cli->target) {
-		fprintf(stderr, "nnac compile: --target '%s': expected tpu\n", cli->target);
+		fprintf(stderr, "nnac compile: --target '%s': expected tpu or cpu (without --emit)\n", cli->target);
+		return EXIT_USAGE;
+	}
+	if (cli->cpu) {
+		fprintf(stderr, "nnac compile: --cpu needs --target cpu\n");
 		return EXIT_USAGE;
 	}
 	if (cli->precision || cli->calibrate || cli->calib_method) {

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "interp.h"
+#include "bundle.h"
 #include "loop.h"
 #include "npy.h"
 #include "passes.h"
@@ -293,9 +294,27 @@ static int run_loops(Cli *cli)
 	return st == ST_OK ? 0 : cli_fail(cli, st);
 }
 
+/* Whether the bundle at path says target=target; false when it cannot be
+ * read (the command that reads it then says why). */
+static bool bundle_target_is(const char *path, const char *target)
+{
+	Nnb *b;
+	Diag d;
+	bool yes = false;
+
+	diag_init(&d);
+	if (nnb_open(path, &b, &d) == ST_OK) {
+		const char *t = nnb_meta(b, "target");
+		yes = t && strcmp(t, target) == 0;
+		nnb_close(b);
+	}
+	diag_free(&d);
+	return yes;
+}
+
 int cmd_run(Cli *cli)
 {
 	if (ends_with(cli->model, ".nnb"))
-		return cmd_run_bundle(cli);
+		return bundle_target_is(cli->model, "cpu") ? cmd_run_cpu(cli) : cmd_run_bundle(cli);
 	return ends_with(cli->model, ".loop") ? run_loops(cli) : run_model(cli);
 }

@@ -1,0 +1,163 @@
+/*
+ * A compiled cpu program in a bundle: the program_cpu section (the buffer
+ * table and the shared object, format in runtime/nnac_rt.c), weights/cpu
+ * (the constants' data, each at a 64-byte boundary), tensors/cpu (the graph
+ * inputs and outputs) and meta.  runtime/nnac_rt.c reads it back.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle.h"
+#include "cpu_bundle.h"
+
+enum { FORMAT = 1, ALIGN = 64 };
+
+typedef struct Buf {
+	uint8_t *b;
+	size_t n, cap;
+	bool oom;
+} Buf;
+
+static void put(Buf *b, const void *p, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->n + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->n + n)
+			cap *= 2;
+		uint8_t *nb = realloc(b->b, cap);
+		if (!nb) {
+			b->oom = true;
+			return;
+		}
+		b->b = nb;
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->b + b->n, p, n);
+	b->n += n;
+}
+
+static void put_le(Buf *b, uint64_t v, int bytes)
+{
+	uint8_t x[8];
+	for (int i = 0; i < bytes; i++)
+		x[i] = (uint8_t)(v >> (8 * i));
+	put(b, x, (size_t)bytes);
+}
+
+static void put_str(Buf *b, const char *s)
+{
+	put_le(b, strlen(s), 4);
+	put(b, s, strlen(s));
+}
+
+/* The constants' data into w; each buffer's offset into at[]. */
+static void weights(const LoopProgram *p, Buf *w, uint64_t *at)
+{
+	static const uint8_t zero[ALIGN];
+
+	for (int i = 0; i < p->nbufs; i++) {
+		const LoopBuf *b = &p->bufs[i];
+		at[i] = 0;
+		if (!(b->flags & LB_CONST) || b->view_of >= 0 || !b->data)
+			continue;
+		put(w, zero, (ALIGN - w->n % ALIGN) % ALIGN);
+		at[i] = w->n;
+		put(w, b->data, (size_t)loop_buf_bytes(b));
+	}
+}
+
+static void program(const LoopProgram *p, const uint64_t *at, const uint8_t *so, size_t so_len, Buf *b)
+{
+	put_le(b, FORMAT, 4);
+	put_le(b, NNAC_CPU_ABI, 4);
+	put_le(b, (uint64_t)p->nbufs, 4);
+	for (int i = 0; i < p->nbufs; i++) {
+		const LoopBuf *lb = &p->bufs[i];
+		put_str(b, lb->tensor && (lb->flags & (LB_INPUT | LB_OUTPUT)) ? lb->tensor : lb->name);
+		put_le(b, (uint64_t)dtype_to_onnx(lb->dt), 4);
+		put_le(b, (uint64_t)lb->rank, 4);
+		for (int d = 0; d < lb->rank; d++)
+			put_le(b, (uint64_t)lb->dims[d], 8);
+		put_le(b, lb->flags & (LB_INPUT | LB_OUTPUT | LB_CONST), 4);
+		put_le(b, (uint64_t)(uint32_t)lb->view_of, 4);
+		put_le(b, (uint64_t)lb->view_offset, 8);
+		put_le(b, at[i], 8);
+	}
+	put_le(b, (uint64_t)loop_count_inputs(p), 4);
+	for (int i = 0; i < loop_count_inputs(p); i++)
+		put_le(b, (uint64_t)loop_input_buf(p, i), 4);
+	put_le(b, (uint64_t)loop_count_outputs(p), 4);
+	for (int i = 0; i < loop_count_outputs(p); i++)
+		put_le(b, (uint64_t)loop_output_buf(p, i), 4);
+	put_le(b, so_len, 8);
+	put(b, so, so_len);
+}
+
+static Status io_table(const LoopProgram *p, uint8_t **out, uint64_t *size, Diag *d)
+{
+	int nin = loop_count_inputs(p), n = nin + loop_count_outputs(p);
+	NnbTensor *t = calloc((size_t)n + 1, sizeof(*t));
+	Status st;
+
+	if (!t)
+		return diag_add(d, ST_NOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const LoopBuf *b = &p->bufs[i < nin ? loop_input_buf(p, i) : loop_output_buf(p, i - nin)];
+		t[i].name = b->tensor ? b->tensor : b->name;
+		t[i].dtype = b->dt;
+		t[i].role = i < nin ? NNB_ROLE_INPUT : NNB_ROLE_OUTPUT;
+		t[i].rank = b->rank;
+		memcpy(t[i].dims, b->dims, sizeof(int64_t) * (size_t)b->rank);
+		t[i].size = (uint64_t)loop_buf_bytes(b);
+	}
+	st = nnb_tensors_encode(t, n, out, size, d);
+	free(t);
+	return st;
+}
+
+Status cpu_bundle_write(const LoopProgram *p, const uint8_t *so, size_t so_len, const char *const *meta,
+                        int nmeta, const char *path, Diag *d)
+{
+	NnbWriter *w = nnb_writer_new();
+	Buf prog = {0}, wts = {0}, m = {0};
+	uint64_t *at = calloc((size_t)p->nbufs + 1, sizeof(uint64_t));
+	uint8_t *tensors = NULL;
+	uint64_t ntensors = 0;
+	Status st = ST_OK;
+
+	if (!w || !at)
+		st = diag_add(d, ST_NOMEM, "out of memory");
+	for (int i = 0; i < nmeta && st == ST_OK; i++) {
+		put(&m, meta[i], strlen(meta[i]));
+		put(&m, "\n", 1);
+	}
+	if (st == ST_OK) {
+		weights(p, &wts, at);
+		program(p, at, so, so_len, &prog);
+		if (m.oom || wts.oom || prog.oom)
+			st = diag_add(d, ST_NOMEM, "out of memory");
+	}
+	if (st == ST_OK)
+		st = io_table(p, &tensors, &ntensors, d);
+	if (st == ST_OK)
+		st = nnb_add(w, NNB_META, NULL, m.b, m.n, d);
+	if (st == ST_OK)
+		st = nnb_add(w, NNB_TENSORS, "cpu", tensors, ntensors, d);
+	if (st == ST_OK)
+		st = nnb_add(w, NNB_WEIGHTS, "cpu", wts.b, wts.n, d);
+	if (st == ST_OK)
+		st = nnb_add(w, NNB_PROGRAM_CPU, "cpu", prog.b, prog.n, d);
+	if (st == ST_OK)
+		st = nnb_write(w, path, d);
+	nnac_free(tensors);
+	free(prog.b);
+	free(wts.b);
+	free(m.b);
+	free(at);
+	if (w)
+		nnb_writer_free(w);
+	return st;
+}

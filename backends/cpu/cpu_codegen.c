@@ -1,0 +1,674 @@
+/*
+ * The CPU backend's module builder: cpu_compile.
+ *
+ * For each kernel it builds `internal void kernel_K(i8* noalias r0, ...)`
+ * over the root buffers the kernel touches, then nnac_main, which loads
+ * those roots' addresses from bufs[] and calls the kernels in order, and
+ * nnac_abi_version.  A `for` loop becomes a bottom-tested LLVM loop (extent
+ * is at least 1) whose i64 phi runs start, start + step, ... below end;
+ * innermost loops carry llvm.loop metadata asking for vectorization.  A
+ * mac nest that reduces innermost has the accumulator's contiguous loop
+ * sunk below the reduction loops, in blocks of lanes held in locals
+ * (sink_depth, emit_mac_block), keeping every accumulator's order of
+ * additions.  Index expressions become i64 arithmetic that wraps, as loop_expr_eval
+ * computes them; division and modulo round toward minus infinity.
+ *
+ * The module is verified (a failure is a compiler bug, ST_INTERNAL with
+ * LLVM's message), then cpu_object.c optimizes, emits and links it.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/DebugInfo.h>
+
+#include "cpu_int.h"
+
+Status cpu_error(CpuEmit *e, int node, Status st, const char *fmt, ...)
+{
+	const LoopNode *n = node >= 0 ? &e->p->nodes[node] : NULL;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n && n->line > 0)
+		diag_add(e->d, st, "%s: kernel '%s': %s at %d:%d: %s", e->p->path ? e->p->path : "program",
+		         e->p->kernels[e->kernel].name, loop_node_keyword(n->kind), n->line, n->col, msg);
+	else if (n)
+		diag_add(e->d, st, "%s: kernel '%s': %s: %s", e->p->path ? e->p->path : "program",
+		         e->p->kernels[e->kernel].name, loop_node_keyword(n->kind), msg);
+	else
+		diag_add(e->d, st, "%s: %s", e->p->path ? e->p->path : "program", msg);
+	if (e->st == ST_OK)
+		e->st = st;
+	return st;
+}
+
+/* Index expressions. */
+
+static LLVMValueRef floor_div(CpuEmit *e, LLVMValueRef a, int64_t c)
+{
+	LLVMValueRef k = LLVMConstInt(e->i64, (unsigned long long)c, 0);
+	LLVMValueRef q = LLVMBuildSDiv(e->b, a, k, "");
+	LLVMValueRef r = LLVMBuildSRem(e->b, a, k, "");
+	LLVMValueRef neg = LLVMBuildICmp(e->b, LLVMIntSLT, r, LLVMConstInt(e->i64, 0, 0), "");
+
+	return LLVMBuildSub(e->b, q, LLVMBuildZExt(e->b, neg, e->i64, ""), "");
+}
+
+static LLVMValueRef floor_mod(CpuEmit *e, LLVMValueRef a, int64_t c)
+{
+	LLVMValueRef k = LLVMConstInt(e->i64, (unsigned long long)c, 0);
+	LLVMValueRef r = LLVMBuildSRem(e->b, a, k, "");
+	LLVMValueRef neg = LLVMBuildICmp(e->b, LLVMIntSLT, r, LLVMConstInt(e->i64, 0, 0), "");
+
+	return LLVMBuildSelect(e->b, neg, LLVMBuildAdd(e->b, r, k, ""), r, "");
+}
+
+LLVMValueRef cpu_emit_expr(CpuEmit *e, int ex)
+{
+	const LoopExpr *x = &e->p->exprs[ex];
+
+	switch (x->kind) {
+	case LE_CONST:
+		return LLVMConstInt(e->i64, (unsigned long long)x->c, 1);
+	case LE_VAR:
+		return e->vars[x->c];
+	case LE_ADD:
+		return LLVMBuildAdd(e->b, cpu_emit_expr(e, x->a), cpu_emit_expr(e, x->b), "");
+	case LE_SUB:
+		return LLVMBuildSub(e->b, cpu_emit_expr(e, x->a), cpu_emit_expr(e, x->b), "");
+	case LE_MUL:
+		return LLVMBuildMul(e->b, LLVMConstInt(e->i64, (unsigned long long)x->c, 1),
+		                    cpu_emit_expr(e, x->a), "");
+	case LE_DIV:
+		return floor_div(e, cpu_emit_expr(e, x->a), x->c);
+	case LE_MOD:
+		return floor_mod(e, cpu_emit_expr(e, x->a), x->c);
+	}
+	nnac_unreachable();
+}
+
+/* Loops. */
+
+enum { LOOP_MAX_NEST = 64 };   /* loops of a perfect nest reordered at once */
+
+static LLVMValueRef cint64(CpuEmit *e, int64_t v) { return LLVMConstInt(e->i64, (unsigned long long)v, 1); }
+
+static void emit_list(CpuEmit *e, int head);
+
+static bool is_innermost(const LoopProgram *p, const LoopNode *f)
+{
+	for (int i = f->body; i >= 0; i = p->nodes[i].next)
+		if (p->nodes[i].kind == LN_FOR)
+			return false;
+	return true;
+}
+
+/* !{!self, !{!"llvm.loop.vectorize.enable", i1 true}}: the loop ID is a
+ * node whose first operand is itself, made by replacing a temporary. */
+static void mark_vectorize(CpuEmit *e, LLVMValueRef br)
+{
+	static const char key[] = "llvm.loop.vectorize.enable";
+	LLVMMetadataRef hint[2], ops[2], id;
+
+	hint[0] = LLVMMDStringInContext2(e->ctx, key, sizeof(key) - 1);
+	hint[1] = LLVMValueAsMetadata(LLVMConstInt(e->i1, 1, 0));
+	ops[0] = LLVMTemporaryMDNode(e->ctx, NULL, 0);
+	ops[1] = LLVMMDNodeInContext2(e->ctx, hint, 2);
+	id = LLVMMDNodeInContext2(e->ctx, ops, 2);
+	LLVMMetadataReplaceAllUsesWith(ops[0], id);
+	LLVMSetMetadata(br, LLVMGetMDKindIDInContext(e->ctx, "llvm.loop", 9),
+	                LLVMMetadataAsValue(e->ctx, id));
+}
+
+/* An open loop: its header block holds the induction phi. */
+typedef struct OpenLoop {
+	LLVMBasicBlockRef pre, head;
+	LLVMValueRef iv;
+} OpenLoop;
+
+static void open_raw(CpuEmit *e, const char *name, OpenLoop *l)
+{
+	l->pre = LLVMGetInsertBlock(e->b);
+	l->head = LLVMAppendBasicBlockInContext(e->ctx, e->fn, name);
+	LLVMBuildBr(e->b, l->head);
+	LLVMPositionBuilderAtEnd(e->b, l->head);
+	l->iv = LLVMBuildPhi(e->b, e->i64, name);
+}
+
+/* The latch: next = v + step, back to the header while next < end. */
+static void close_raw(CpuEmit *e, const OpenLoop *l, int64_t start, int64_t step, int64_t end,
+                      bool vectorize)
+{
+	LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "");
+	LLVMValueRef next, more, br, in[2];
+	LLVMBasicBlockRef from[2];
+
+	next = LLVMBuildNSWAdd(e->b, l->iv, cint64(e, step), "");
+	more = LLVMBuildICmp(e->b, LLVMIntSLT, next, cint64(e, end), "");
+	br = LLVMBuildCondBr(e->b, more, l->head, done);
+	if (vectorize)
+		mark_vectorize(e, br);
+	in[0] = cint64(e, start);
+	in[1] = next;
+	from[0] = l->pre;
+	from[1] = LLVMGetInsertBlock(e->b);
+	LLVMAddIncoming(l->iv, in, from, 2);
+	LLVMPositionBuilderAtEnd(e->b, done);
+}
+
+static void open_loop(CpuEmit *e, int ni, OpenLoop *l)
+{
+	open_raw(e, e->p->nodes[ni].var, l);
+	e->vars[ni] = l->iv;
+}
+
+static void close_loop(CpuEmit *e, int ni, const OpenLoop *l, bool innermost)
+{
+	const LoopNode *f = &e->p->nodes[ni];
+
+	close_raw(e, l, f->start, f->step, f->start + f->extent * f->step, innermost && f->extent > 1);
+}
+
+/* The only node of list head other than notes, or -1. */
+static int only_node(const LoopProgram *p, int head)
+{
+	int found = -1;
+
+	for (int i = head; i >= 0; i = p->nodes[i].next) {
+		if (p->nodes[i].kind == LN_NOTE)
+			continue;
+		if (found >= 0)
+			return -1;
+		found = i;
+	}
+	return found;
+}
+
+/* The perfect nest from for-node f: loops[0] = f, each loop holding only
+ * the next, down to one statement (*stmt); the number of loops. */
+static int perfect_nest(const LoopProgram *p, int f, int *loops, int *stmt)
+{
+	int n = 0;
+
+	while (n < LOOP_MAX_NEST && f >= 0 && p->nodes[f].kind == LN_FOR) {
+		loops[n++] = f;
+		f = only_node(p, p->nodes[f].body);
+	}
+	*stmt = f >= 0 && p->nodes[f].kind != LN_FOR ? f : -1;
+	return n;
+}
+
+/* In *st the flat element offset that one step of for-node v moves
+ * operand a by; false when an index of a is not affine. */
+static bool flat_step(const LoopProgram *p, const LoopArg *a, int v, int64_t *st)
+{
+	const LoopBuf *b = &p->bufs[a->buf];
+	int64_t stride = 1;
+
+	*st = 0;
+	for (int d = b->rank - 1; d >= 0; d--) {
+		LoopAffine af;
+
+		if (!loop_expr_affine(p, a->idx[d], &af))
+			return false;
+		for (int i = 0; i < af.n; i++)
+			if (af.var[i] == v)
+				*st += af.coef[i] * stride;
+		stride *= b->dims[d];
+	}
+	*st *= p->nodes[v].step;
+	return true;
+}
+
+/* Whether both factors of mac s move by 0 or 1 element per step of v. */
+static bool factors_contiguous(const LoopProgram *p, const LoopNode *s, int v)
+{
+	int64_t a, b;
+
+	return flat_step(p, &s->arg[1], v, &a) && flat_step(p, &s->arg[2], v, &b) &&
+	       (a == 0 || a == 1) && (b == 0 || b == 1);
+}
+
+/*
+ * A mac nest whose innermost loops only reduce (their variables leave the
+ * accumulator in place) runs with the loop just above them, which moves
+ * the accumulator contiguously, sunk below them: for y, x { for c, r, s
+ * { acc[y, x] += ... } } becomes for y { for c, r, s { for x { ... } } },
+ * which vectorizes over x.  Every accumulator still adds its products in
+ * the same order, since the accumulator is neither factor's memory and
+ * distinct x are distinct accumulators.  A long innermost reduction over
+ * contiguous factors stays (it vectorizes as a reduction) unless the sunk
+ * loop would read them contiguously too.  Returns the depth of the loop to
+ * sink, or -1.
+ */
+static int sink_depth(const CpuEmit *e, const int *loops, int n, int stmt)
+{
+	const LoopProgram *p = e->p;
+	const LoopNode *s = &p->nodes[stmt];
+	int j = n;
+	int64_t st;
+
+	if (s->kind != LN_MAC || e->root[s->arg[0].buf] == e->root[s->arg[1].buf] ||
+	    e->root[s->arg[0].buf] == e->root[s->arg[2].buf])
+		return -1;
+	while (j > 0 && flat_step(p, &s->arg[0], loops[j - 1], &st) && st == 0) {
+		for (int d = 0; d < s->arg[0].nidx; d++)
+			if (loop_expr_uses(p, s->arg[0].idx[d], loops[j - 1]))
+				return -1;
+		j--;
+	}
+	if (j == n || j == 0 || !flat_step(p, &s->arg[0], loops[j - 1], &st) || st != 1)
+		return -1;
+	if (p->nodes[loops[n - 1]].extent >= 8 && factors_contiguous(p, s, loops[n - 1]) &&
+	    !factors_contiguous(p, s, loops[j - 1]))
+		return -1;
+	return j - 1;
+}
+
+/* Lanes of a mac block: the largest divisor of extent from MAC_MAX_LANES
+ * down to MAC_MIN_LANES, or 0. */
+enum { MAC_MAX_LANES = 16, MAC_MIN_LANES = 4 };
+
+static int mac_lanes(int64_t extent)
+{
+	for (int t = MAC_MAX_LANES; t >= MAC_MIN_LANES; t--)
+		if (extent % t == 0)
+			return t;
+	return 0;
+}
+
+static LLVMValueRef entry_alloca(CpuEmit *e, LLVMTypeRef t)
+{
+	LLVMBasicBlockRef at = LLVMGetInsertBlock(e->b);
+	LLVMValueRef v;
+
+	LLVMPositionBuilderBefore(e->b, e->fscratch);
+	v = LLVMBuildAlloca(e->b, t, "acc");
+	LLVMPositionBuilderAtEnd(e->b, at);
+	return v;
+}
+
+/* The T lanes' accumulators: ptr[t] their elements, slot[t] where they are
+ * held; the sunk loop's variable takes each lane's value in turn. */
+typedef struct MacBlock {
+	int stmt, x, T;
+	unsigned align;
+	LLVMTypeRef at;
+	LLVMValueRef xv[MAC_MAX_LANES], ptr[MAC_MAX_LANES], slot[MAC_MAX_LANES];
+} MacBlock;
+
+static void block_load(CpuEmit *e, MacBlock *m, LLVMValueRef xb)
+{
+	const LoopNode *x = &e->p->nodes[m->x];
+	LLVMValueRef tmp = entry_alloca(e, LLVMArrayType(m->at, MAC_MAX_LANES));
+	LLVMValueRef base = LLVMBuildAdd(e->b, cint64(e, x->start),
+	                                 LLVMBuildMul(e->b, xb, cint64(e, m->T * x->step), ""), "");
+
+	for (int t = 0; t < m->T; t++) {
+		LLVMValueRef ix[2] = {cint64(e, 0), cint64(e, t)}, v;
+
+		m->xv[t] = LLVMBuildAdd(e->b, base, cint64(e, t * x->step), "");
+		e->vars[m->x] = m->xv[t];
+		m->ptr[t] = cpu_emit_acc_ptr(e, m->stmt);
+		m->slot[t] = LLVMBuildInBoundsGEP2(e->b, LLVMArrayType(m->at, MAC_MAX_LANES), tmp, ix, 2, "");
+		v = LLVMBuildLoad2(e->b, m->at, m->ptr[t], "");
+		LLVMSetAlignment(v, m->align);
+		LLVMBuildStore(e->b, v, m->slot[t]);
+	}
+}
+
+static void block_step(CpuEmit *e, MacBlock *m)
+{
+	for (int t = 0; t < m->T; t++) {
+		e->vars[m->x] = m->xv[t];
+		LLVMBuildStore(e->b, cpu_emit_mac_step(e, m->stmt, LLVMBuildLoad2(e->b, m->at, m->slot[t], "")),
+		               m->slot[t]);
+	}
+}
+
+static void block_store(CpuEmit *e, MacBlock *m)
+{
+	for (int t = 0; t < m->T; t++)
+		LLVMSetAlignment(LLVMBuildStore(e->b, LLVMBuildLoad2(e->b, m->at, m->slot[t], ""), m->ptr[t]),
+		                 m->align);
+}
+
+/*
+ * A sunk mac nest (order[]: the loops above, the reduction loops, the sunk
+ * loop x) with x run in blocks of T lanes: each block's accumulators are
+ * loaded into locals (registers, once promoted), run through the reduction
+ * loops together and stored back, which the SLP vectorizer turns into
+ * vector multiply-adds.  Each accumulator's order of additions is kept.
+ */
+static void emit_mac_block(CpuEmit *e, const int *order, int n, int above, int stmt, int T)
+{
+	const LoopNode *x = &e->p->nodes[order[n - 1]];
+	const LoopBuf *acc = &e->p->bufs[e->p->nodes[stmt].arg[0].buf];
+	OpenLoop open[LOOP_MAX_NEST], xb;
+	MacBlock m;
+
+	m.stmt = stmt;
+	m.x = order[n - 1];
+	m.T = T;
+	m.at = cpu_emit_acc_type(e, stmt);
+	m.align = (unsigned)dtype_size(acc->dt);
+	for (int i = 0; i < above; i++)
+		open_loop(e, order[i], &open[i]);
+	open_raw(e, x->var, &xb);
+	block_load(e, &m, xb.iv);
+	for (int i = above; i < n - 1; i++)
+		open_loop(e, order[i], &open[i]);
+	block_step(e, &m);
+	for (int i = n - 2; i >= above; i--)
+		close_loop(e, order[i], &open[i], false);
+	block_store(e, &m);
+	close_raw(e, &xb, 0, 1, x->extent / T, false);
+	for (int i = above - 1; i >= 0; i--)
+		close_loop(e, order[i], &open[i], false);
+}
+
+static void emit_for(CpuEmit *e, int ni)
+{
+	int loops[LOOP_MAX_NEST], order[LOOP_MAX_NEST], n, stmt, sink, k = 0;
+	OpenLoop open[LOOP_MAX_NEST];
+
+	n = perfect_nest(e->p, ni, loops, &stmt);
+	sink = stmt >= 0 ? sink_depth(e, loops, n, stmt) : -1;
+	if (sink < 0) {
+		OpenLoop l;
+
+		open_loop(e, ni, &l);
+		emit_list(e, e->p->nodes[ni].body);
+		close_loop(e, ni, &l, is_innermost(e->p, &e->p->nodes[ni]));
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		if (i != sink)
+			order[k++] = loops[i];
+	order[k++] = loops[sink];
+	if (mac_lanes(e->p->nodes[loops[sink]].extent) > 0) {
+		emit_mac_block(e, order, n, sink, stmt, mac_lanes(e->p->nodes[loops[sink]].extent));
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		open_loop(e, order[i], &open[i]);
+	cpu_emit_stmt(e, stmt);
+	for (int i = n - 1; i >= 0; i--)
+		close_loop(e, order[i], &open[i], i == n - 1);
+}
+
+static void emit_list(CpuEmit *e, int head)
+{
+	for (int i = head; i >= 0 && e->st == ST_OK; i = e->p->nodes[i].next) {
+		switch (e->p->nodes[i].kind) {
+		case LN_FOR:
+			emit_for(e, i);
+			break;
+		case LN_NOTE:
+			break;
+		case LN_COPY:
+		case LN_FILL:
+		case LN_MAC:
+		case LN_APPLY:
+		case LN_REDUCE:
+		case LN_QUANTIZE:
+		case LN_DEQUANTIZE:
+		case LN_REQUANTIZE:
+			cpu_emit_stmt(e, i);
+			break;
+		case LN_COUNT:
+			nnac_unreachable();
+		}
+	}
+}
+
+/* Kernels. */
+
+/* Marks in used[] the root buffers that the statements under head touch. */
+static void roots_used(const CpuEmit *e, int head, bool *used)
+{
+	for (int i = head; i >= 0; i = e->p->nodes[i].next) {
+		const LoopNode *n = &e->p->nodes[i];
+
+		if (n->kind == LN_FOR)
+			roots_used(e, n->body, used);
+		for (int a = 0; n->kind != LN_FOR && n->kind != LN_NOTE && a < n->narg; a++)
+			if (n->arg[a].buf >= 0)
+				used[e->root[n->arg[a].buf]] = true;
+	}
+}
+
+/* Creates kernel k's function with one noalias parameter per root in used[]. */
+static LLVMValueRef kernel_fn(CpuEmit *e, int k, const bool *used, int nparam)
+{
+	LLVMTypeRef *pt = malloc((size_t)(nparam + 1) * sizeof(*pt));
+	unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+	char name[64];
+	LLVMValueRef fn;
+	int j = 0;
+
+	if (!pt)
+		return NULL;
+	for (int i = 0; i < nparam; i++)
+		pt[i] = e->ptr;
+	snprintf(name, sizeof(name), "kernel_%d", k);
+	fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), pt,
+	                                                    (unsigned)nparam, 0));
+	free(pt);
+	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	for (int i = 0; i < e->p->nbufs; i++) {
+		if (!used[i])
+			continue;
+		e->param[i] = LLVMGetParam(fn, (unsigned)j);
+		LLVMSetValueName2(e->param[i], e->p->bufs[i].name, strlen(e->p->bufs[i].name));
+		LLVMAddAttributeAtIndex(fn, (unsigned)(j + 1), LLVMCreateEnumAttribute(e->ctx, noalias, 0));
+		LLVMSetParamAlignment(e->param[i], 64);
+		j++;
+	}
+	return fn;
+}
+
+/* Builds kernel k; in args[] the roots to pass it, in order. */
+static LLVMValueRef emit_kernel(CpuEmit *e, int k, int *args, int *nargs)
+{
+	bool *used = calloc((size_t)e->p->nbufs + 1, sizeof(bool));
+	LLVMBasicBlockRef entry;
+	LLVMValueRef fn;
+
+	*nargs = 0;
+	if (!used) {
+		e->st = diag_add(e->d, ST_NOMEM, "%s: out of memory", e->p->path ? e->p->path : "program");
+		return NULL;
+	}
+	roots_used(e, e->p->kernels[k].body, used);
+	for (int i = 0; i < e->p->nbufs; i++) {
+		e->param[i] = NULL;
+		if (used[i])
+			args[(*nargs)++] = i;
+	}
+	fn = kernel_fn(e, k, used, *nargs);
+	free(used);
+	e->fn = fn;
+	e->kernel = k;
+	entry = LLVMAppendBasicBlockInContext(e->ctx, fn, "entry");
+	LLVMPositionBuilderAtEnd(e->b, entry);
+	e->fscratch = LLVMBuildAlloca(e->b, LLVMArrayType(e->f64, LOOP_MAX_ARGS), "fx");
+	e->iscratch = LLVMBuildAlloca(e->b, LLVMArrayType(e->i64, LOOP_MAX_ARGS), "ix");
+	emit_list(e, e->p->kernels[k].body);
+	LLVMBuildRetVoid(e->b);
+	return fn;
+}
+
+/* nnac_main(bufs): kernel_K(bufs[root], ...) for every kernel, in order. */
+static void emit_main(CpuEmit *e, LLVMValueRef *fns, int **args, const int *nargs)
+{
+	LLVMTypeRef pp = LLVMPointerType(e->ptr, 0);
+	LLVMValueRef fn = LLVMAddFunction(e->mod, "nnac_main",
+	                                  LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), &pp, 1, 0));
+	LLVMValueRef bufs = LLVMGetParam(fn, 0);
+	LLVMValueRef *av = malloc(((size_t)e->p->nbufs + 1) * sizeof(*av));
+
+	if (!av) {
+		e->st = diag_add(e->d, ST_NOMEM, "%s: out of memory", e->p->path ? e->p->path : "program");
+		return;
+	}
+	LLVMPositionBuilderAtEnd(e->b, LLVMAppendBasicBlockInContext(e->ctx, fn, "entry"));
+	for (int k = 0; k < e->p->nkernels; k++) {
+		for (int j = 0; j < nargs[k]; j++) {
+			LLVMValueRef ix = LLVMConstInt(e->i64, (unsigned long long)args[k][j], 0);
+			LLVMValueRef at = LLVMBuildInBoundsGEP2(e->b, e->ptr, bufs, &ix, 1, "");
+
+			av[j] = LLVMBuildLoad2(e->b, e->ptr, at, e->p->bufs[args[k][j]].name);
+		}
+		LLVMBuildCall2(e->b, LLVMGlobalGetValueType(fns[k]), fns[k], av, (unsigned)nargs[k], "");
+	}
+	LLVMBuildRetVoid(e->b);
+	free(av);
+}
+
+static void emit_abi_version(CpuEmit *e)
+{
+	LLVMValueRef fn = LLVMAddFunction(e->mod, "nnac_abi_version",
+	                                  LLVMFunctionType(e->i32, NULL, 0, 0));
+
+	LLVMPositionBuilderAtEnd(e->b, LLVMAppendBasicBlockInContext(e->ctx, fn, "entry"));
+	LLVMBuildRet(e->b, LLVMConstInt(e->i32, NNAC_CPU_ABI, 0));
+}
+
+/* LLVM's remarks and warnings (a loop it was asked to vectorize and could
+ * not) are no diagnostics of ours; errors come back as failed calls. */
+static void ignore_diagnostic(LLVMDiagnosticInfoRef di, void *ctx)
+{
+	(void)di;
+	(void)ctx;
+}
+
+static void emit_init(CpuEmit *e, const LoopProgram *p, Diag *d)
+{
+	memset(e, 0, sizeof(*e));
+	e->p = p;
+	e->d = d;
+	e->ctx = LLVMContextCreate();
+	LLVMContextSetDiagnosticHandler(e->ctx, ignore_diagnostic, NULL);
+	e->mod = LLVMModuleCreateWithNameInContext(p->path ? p->path : "nnac", e->ctx);
+	e->b = LLVMCreateBuilderInContext(e->ctx);
+	e->i1 = LLVMInt1TypeInContext(e->ctx);
+	e->i8 = LLVMInt8TypeInContext(e->ctx);
+	e->i16 = LLVMInt16TypeInContext(e->ctx);
+	e->i32 = LLVMInt32TypeInContext(e->ctx);
+	e->i64 = LLVMInt64TypeInContext(e->ctx);
+	e->f32 = LLVMFloatTypeInContext(e->ctx);
+	e->f64 = LLVMDoubleTypeInContext(e->ctx);
+	e->ptr = LLVMPointerType(e->i8, 0);
+	e->vars = calloc((size_t)p->nnodes + 1, sizeof(LLVMValueRef));
+	e->param = calloc((size_t)p->nbufs + 1, sizeof(LLVMValueRef));
+	e->root = calloc((size_t)p->nbufs + 1, sizeof(int));
+	e->root_off = calloc((size_t)p->nbufs + 1, sizeof(int64_t));
+	if (!e->vars || !e->param || !e->root || !e->root_off) {
+		e->st = diag_add(d, ST_NOMEM, "%s: out of memory", p->path ? p->path : "program");
+		return;
+	}
+	for (int i = 0; i < p->nbufs; i++) {
+		int r = i;
+
+		while (p->bufs[r].view_of >= 0) {
+			e->root_off[i] += p->bufs[r].view_offset;
+			r = p->bufs[r].view_of;
+		}
+		e->root[i] = r;
+	}
+}
+
+static void emit_free(CpuEmit *e)
+{
+	free(e->vars);
+	free(e->param);
+	free(e->root);
+	free(e->root_off);
+	LLVMDisposeBuilder(e->b);
+	if (e->mod)
+		LLVMDisposeModule(e->mod);
+	LLVMContextDispose(e->ctx);
+}
+
+/* The kernels, nnac_main and nnac_abi_version into e->mod. */
+static Status emit_module(CpuEmit *e)
+{
+	int nk = e->p->nkernels;
+	LLVMValueRef *fns = calloc((size_t)nk + 1, sizeof(*fns));
+	int **args = calloc((size_t)nk + 1, sizeof(*args));
+	int *nargs = calloc((size_t)nk + 1, sizeof(int));
+
+	for (int k = 0; k < nk && fns && args && nargs && e->st == ST_OK; k++) {
+		if (!(args[k] = malloc(((size_t)e->p->nbufs + 1) * sizeof(int))))
+			break;
+		fns[k] = emit_kernel(e, k, args[k], &nargs[k]);
+	}
+	if (e->st == ST_OK && (!fns || !args || !nargs || (nk > 0 && !args[nk - 1])))
+		e->st = diag_add(e->d, ST_NOMEM, "%s: out of memory", e->p->path ? e->p->path : "program");
+	if (e->st == ST_OK) {
+		emit_main(e, fns, args, nargs);
+		emit_abi_version(e);
+	}
+	for (int k = 0; args && k < nk; k++)
+		free(args[k]);
+	free(args);
+	free(nargs);
+	free(fns);
+	return e->st;
+}
+
+static Status verify_module(CpuEmit *e)
+{
+	char *msg = NULL;
+
+	if (!LLVMVerifyModule(e->mod, LLVMReturnStatusAction, &msg)) {
+		LLVMDisposeMessage(msg);
+		return ST_OK;
+	}
+	e->st = diag_add(e->d, ST_INTERNAL, "%s: the CPU backend built an invalid LLVM module: %s",
+	                 e->p->path ? e->p->path : "program", msg ? msg : "");
+	LLVMDisposeMessage(msg);
+	return e->st;
+}
+
+Status cpu_compile(const LoopProgram *p, const CpuOptions *opt, uint8_t **so, size_t *so_len,
+                   Diag *d)
+{
+	CpuOptions def = {NULL, NULL, 3};
+	LLVMTargetMachineRef tm = NULL;
+	CpuEmit e;
+	Status st;
+
+	*so = NULL;
+	*so_len = 0;
+	if (!opt)
+		opt = &def;
+	st = cpu_target_machine(opt, &tm, d);
+	if (st != ST_OK)
+		return st;
+	emit_init(&e, p, d);
+	if (e.st == ST_OK) {
+		LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+		char *dl = LLVMCopyStringRepOfTargetData(td);
+
+		LLVMSetDataLayout(e.mod, dl);
+		LLVMDisposeMessage(dl);
+		LLVMDisposeTargetData(td);
+		dl = LLVMGetTargetMachineTriple(tm);
+		LLVMSetTarget(e.mod, dl);
+		LLVMDisposeMessage(dl);
+		emit_module(&e);
+	}
+	if (e.st == ST_OK && verify_module(&e) == ST_OK)
+		e.st = cpu_object_link(e.mod, tm, opt->opt_level, so, so_len, d);
+	st = e.st;
+	emit_free(&e);
+	LLVMDisposeTargetMachine(tm);
+	return st;
+}

@@ -1,0 +1,52 @@
+/*
+ * The CPU backend: a LoopProgram compiled with LLVM into a native shared
+ * object.
+ *
+ * cpu_compile builds one LLVM function per kernel (loops as LLVM loops over
+ * i64 induction variables, index expressions as i64 arithmetic, statements
+ * as loopstmt.def defines them), verifies and optimizes the module, emits
+ * an object file and links it with the system C compiler (`cc -shared`).
+ * The shared object exports
+ *     int nnac_abi_version(void);          NNAC_CPU_ABI
+ *     void nnac_main(void *const *bufs);   every kernel, in order
+ * bufs[i] is the memory of p->bufs[i] for every buffer i (program and
+ * kernel buffers, views included: a view's address is its base's plus
+ * view_offset elements), row-major, 64-byte aligned; constants are passed
+ * in too (the caller copies their data).  The generated code never
+ * allocates.  Distinct buffers that are not views of one another must not
+ * overlap: the kernels mark them noalias.
+ *
+ * The generated code may call the runtime helpers nnac_rt_* (cpu_rt.c, in
+ * nnac_core) for an elementwise op it does not inline; the shared object leaves them undefined, so the process
+ * that loads it must export them (link the executable with -rdynamic,
+ * CMake ENABLE_EXPORTS ON).  runtime/cpu_so.h loads and runs the object.
+ */
+#ifndef NNAC_CPU_CODEGEN_H
+#define NNAC_CPU_CODEGEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+
+typedef struct CpuOptions {
+	const char *triple;  /* NULL: the host's */
+	const char *cpu;     /* NULL: the host's (LLVMGetHostCPUName) and its features when
+	                      * triple is NULL, else "generic" */
+	int opt_level;       /* 0..3; cpu_compile with opt NULL uses 3 */
+} CpuOptions;
+
+enum { NNAC_CPU_ABI = 1 };
+
+/* Compiles p, which has passed loop_verify, into a shared object's bytes
+ * (*so from malloc, the caller frees it).  A statement or op the backend
+ * cannot compile is ST_UNSUPPORTED naming it; LLVM or linker failures are
+ * ST_INTERNAL or ST_IO with their messages. */
+Status cpu_compile(const LoopProgram *p, const CpuOptions *opt, uint8_t **so, size_t *so_len,
+                   Diag *d);
+
+/* The runtime helpers the generated code calls (cpu_rt.c). */
+double nnac_rt_apply_f64(int op, double alpha, double beta, double gamma, const double *x);
+int64_t nnac_rt_apply_i64(int op, int uns, const int64_t *x);
+
+#endif

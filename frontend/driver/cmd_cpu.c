@@ -1,0 +1,174 @@
+/*
+ * The cpu target in the driver:
+ *
+ *   nnac compile MODEL.onnx --target cpu [--cpu NAME] -o M.nnb
+ *   nnac run M.nnb --input NAME=FILE... [--output-dir DIR]
+ *   nnac bench M.nnb [--runs N]
+ *
+ * compile lowers the optimized graph to the loop IR, compiles it with LLVM
+ * (backends/cpu) into a shared object and writes the bundle; run and bench
+ * go through the runtime library (runtime/nnac_rt.h), as a user's program
+ * would.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cpu_bundle.h"
+#include "cpu_codegen.h"
+#include "loop.h"
+#include "nnac_rt.h"
+#include "passes.h"
+
+enum { DEFAULT_RUNS = 20 };
+
+int cmd_compile_cpu(Cli *cli)
+{
+	LowerOptions lo = {true};
+	CpuOptions co = {NULL, cli->cpu, 3};
+	LoopProgram p;
+	Graph g;
+	uint8_t *so = NULL;
+	size_t so_len = 0;
+	Status st;
+	int rc;
+
+	if (!cli->output) {
+		fprintf(stderr, "nnac compile: --target cpu writes a bundle: give -o FILE.nnb\n");
+		return EXIT_USAGE;
+	}
+	graph_init(&g, &cli->diag, cli->model);
+	loop_init(&p, &cli->diag, cli->model);
+	rc = cli_load(cli, &g, true);
+	if (rc == 0) {
+		st = pass_lower(&g, &p, &lo);
+		if (st == ST_OK)
+			st = loop_verify(&p);
+		if (st == ST_OK)
+			st = cpu_compile(&p, &co, &so, &so_len, &cli->diag);
+		if (st == ST_OK) {
+			const char *meta[] = {"target=cpu", cli->cpu ? cli->cpu : "cpu=host"};
+			char cpu[256];
+			if (cli->cpu) {
+				snprintf(cpu, sizeof(cpu), "cpu=%s", cli->cpu);
+				meta[1] = cpu;
+			}
+			st = cpu_bundle_write(&p, so, so_len, meta, 2, cli->output, &cli->diag);
+		}
+		if (st == ST_OK)
+			fprintf(stderr, "compile: %d kernels, %zu bytes of machine code (shared object)\n",
+			        p.nkernels, so_len);
+		rc = st == ST_OK ? 0 : cli_fail(cli, st);
+	}
+	free(so);
+	loop_free(&p);
+	graph_free(&g);
+	return rc;
+}
+
+/* The model's inputs as driver ports, and their values bound from --input. */
+static Status bind(Cli *cli, NnacModel *m, Arena *a)
+{
+	int n = nnac_num_inputs(m);
+	Port *ports = arena_alloc(a, (size_t)(n + 1) * sizeof(Port));
+	Value *in = arena_alloc(a, (size_t)(n + 1) * sizeof(Value));
+	Status st;
+
+	if (!ports || !in)
+		return diag_add(&cli->diag, ST_NOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		int64_t dims[MAX_RANK];
+		int rank = nnac_input_shape(m, i, dims);
+		ports[i].name = nnac_input_name(m, i);
+		val_set_type(&ports[i].type, dtype_from_name(nnac_input_dtype(m, i)), rank, dims);
+		ports[i].type.data = NULL;
+	}
+	st = cli_bind_inputs(cli, ports, n, a, in, false);
+	for (int i = 0; i < n && st == ST_OK; i++)
+		memcpy(nnac_input_data(m, i), in[i].data, nnac_input_bytes(m, i));
+	return st;
+}
+
+static Status outputs(Cli *cli, NnacModel *m, Arena *a, bool print)
+{
+	int n = nnac_num_outputs(m);
+	Port *ports = arena_alloc(a, (size_t)(n + 1) * sizeof(Port));
+	Value *out = arena_alloc(a, (size_t)(n + 1) * sizeof(Value));
+
+	if (!ports || !out)
+		return diag_add(&cli->diag, ST_NOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		int64_t dims[MAX_RANK];
+		int rank = nnac_output_shape(m, i, dims);
+		ports[i].name = nnac_output_name(m, i);
+		val_set_type(&ports[i].type, dtype_from_name(nnac_output_dtype(m, i)), rank, dims);
+		out[i] = ports[i].type;
+		out[i].data = (void *)nnac_output_data(m, i);
+		if (print)
+			cli_summarize(ports[i].name, &out[i]);
+	}
+	return cli_write_outputs(cli, ports, n, out);
+}
+
+static int open_model(Cli *cli, NnacModel **m)
+{
+	char err[1024];
+
+	if (nnac_open(cli->model, m, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "%s\n", err);
+	return EXIT_USAGE;
+}
+
+int cmd_run_cpu(Cli *cli)
+{
+	NnacModel *m;
+	Arena a;
+	Status st;
+	int rc = open_model(cli, &m);
+
+	if (rc)
+		return rc;
+	arena_init(&a);
+	st = bind(cli, m, &a);
+	if (st == ST_OK && nnac_run(m) != 0)
+		st = diag_add(&cli->diag, ST_INTERNAL, "%s: %s", cli->model, nnac_error(m));
+	if (st == ST_OK)
+		st = outputs(cli, m, &a, true);
+	if (st == ST_OK)
+		printf("  run: %.3f ms\n", nnac_last_run_seconds(m) * 1e3);
+	arena_free(&a);
+	nnac_close(m);
+	return st == ST_OK ? 0 : cli_fail(cli, st);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+int cmd_bench(Cli *cli)
+{
+	NnacModel *m;
+	int runs = cli->runs > 0 ? cli->runs : DEFAULT_RUNS;
+	double *t = calloc((size_t)runs, sizeof(double));
+	int rc = t ? open_model(cli, &m) : EXIT_INTERNAL;
+
+	if (rc) {
+		free(t);
+		return rc;
+	}
+	nnac_run(m);     /* warm up: page in the weights and the code */
+	for (int i = 0; i < runs; i++) {
+		nnac_run(m);
+		t[i] = nnac_last_run_seconds(m);
+	}
+	qsort(t, (size_t)runs, sizeof(double), cmp_double);
+	printf("%s: %d runs, min %.3f ms, median %.3f ms\n", cli->model, runs, t[0] * 1e3,
+	       t[runs / 2] * 1e3);
+	free(t);
+	nnac_close(m);
+	return 0;
+}

@@ -1,0 +1,139 @@
+/*
+ * Loading the CPU backend's shared objects (runtime/cpu_so.h).
+ */
+#define _GNU_SOURCE
+#include "cpu_so.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cpu_codegen.h"
+
+struct CpuSo {
+	void *handle;
+	void (*main)(void *const *bufs);
+};
+
+/* Keeps the helpers the generated code calls in every executable that can
+ * load it (a static library links only the members something refers to).
+ * The installed runtime library (NNAC_RT_STANDALONE) leaves them out: every
+ * op the backend emits today is inlined, and an object that needs a helper
+ * fails to load there with dlopen's message naming it. */
+#ifndef NNAC_RT_STANDALONE
+typedef void (*CpuHelperFn)(void);
+extern const CpuHelperFn cpu_so_helpers[];
+const CpuHelperFn cpu_so_helpers[] = {
+	(CpuHelperFn)nnac_rt_apply_f64, (CpuHelperFn)nnac_rt_apply_i64,
+};
+#endif
+
+static bool write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* A file holding the bytes, and its path for dlopen. */
+static int so_file(const uint8_t *so, size_t len, char *path, size_t size, bool *is_tmp, Diag *d)
+{
+	const char *tmp = getenv("TMPDIR");
+	int fd = memfd_create("nnac-cpu", MFD_CLOEXEC);
+
+	*is_tmp = fd < 0;
+	if (fd >= 0) {
+		snprintf(path, size, "/proc/self/fd/%d", fd);
+	} else {
+		snprintf(path, size, "%s/nnac-cpu-XXXXXX.so", tmp && *tmp ? tmp : "/tmp");
+		fd = mkstemps(path, 3);
+	}
+	if (fd < 0) {
+		diag_add(d, ST_IO, "cpu: cannot make a file for the shared object: %s", strerror(errno));
+		return -1;
+	}
+	if (!write_all(fd, so, len)) {
+		diag_add(d, ST_IO, "cpu: cannot write the shared object to %s: %s", path, strerror(errno));
+		close(fd);
+		if (*is_tmp)
+			unlink(path);
+		return -1;
+	}
+	return fd;
+}
+
+static Status so_bind(CpuSo *s, Diag *d)
+{
+	int (*abi)(void);
+	void *sym = dlsym(s->handle, "nnac_abi_version");
+
+	if (!sym)
+		return diag_add(d, ST_INVALID, "cpu: the shared object has no nnac_abi_version");
+	memcpy(&abi, &sym, sizeof(abi));
+	if (abi() != NNAC_CPU_ABI)
+		return diag_add(d, ST_INVALID, "cpu: the shared object has ABI version %d, not %d", abi(),
+		                NNAC_CPU_ABI);
+	sym = dlsym(s->handle, "nnac_main");
+	if (!sym)
+		return diag_add(d, ST_INVALID, "cpu: the shared object has no nnac_main");
+	memcpy(&s->main, &sym, sizeof(s->main));
+	return ST_OK;
+}
+
+Status cpu_so_open(const uint8_t *so, size_t len, CpuSo **out, Diag *d)
+{
+	char path[4200];
+	bool is_tmp;
+	CpuSo *s = calloc(1, sizeof(*s));
+	Status st = ST_OK;
+	int fd;
+
+	*out = NULL;
+	if (!s)
+		return diag_add(d, ST_NOMEM, "cpu: out of memory");
+	fd = so_file(so, len, path, sizeof(path), &is_tmp, d);
+	if (fd < 0) {
+		free(s);
+		return ST_IO;
+	}
+	s->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!s->handle)
+		st = diag_add(d, ST_INVALID, "cpu: cannot load the shared object: %s", dlerror());
+	if (is_tmp)
+		unlink(path);
+	close(fd);
+	if (st == ST_OK)
+		st = so_bind(s, d);
+	if (st != ST_OK) {
+		cpu_so_close(s);
+		return st;
+	}
+	*out = s;
+	return ST_OK;
+}
+
+void cpu_so_run(CpuSo *s, void *const *bufs)
+{
+	s->main(bufs);
+}
+
+void cpu_so_close(CpuSo *s)
+{
+	if (!s)
+		return;
+	if (s->handle)
+		dlclose(s->handle);
+	free(s);
+}

@@ -1,0 +1,29 @@
+/*
+ * Loading and running a shared object made by the CPU backend
+ * (backends/cpu/cpu_codegen.h): the bytes go to an anonymous memfd (or a
+ * mkstemp file under $TMPDIR or /tmp, removed at once after dlopen when
+ * memfd is unavailable), are dlopen'd with RTLD_NOW | RTLD_LOCAL, and
+ * nnac_abi_version must return NNAC_CPU_ABI.
+ *
+ * The object calls the runtime helpers nnac_rt_* (backends/cpu/cpu_rt.c),
+ * which it leaves undefined: the executable must export them (-rdynamic,
+ * CMake ENABLE_EXPORTS ON).  This file refers to every helper so that the
+ * static library links them in.  Needs no LLVM.
+ */
+#ifndef NNAC_CPU_SO_H
+#define NNAC_CPU_SO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+typedef struct CpuSo CpuSo;
+
+Status cpu_so_open(const uint8_t *so, size_t len, CpuSo **out, Diag *d);
+/* Runs every kernel: bufs[i] is the memory of the program's buffer i
+ * (views included), 64-byte aligned. */
+void cpu_so_run(CpuSo *s, void *const *bufs);
+void cpu_so_close(CpuSo *s);
+
+#endif

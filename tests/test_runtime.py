@@ -1,0 +1,162 @@
+"""The cpu target end to end, and the runtime library as a user installs it.
+
+1. Every bundled model and mnist_8, winml_cifar10, super_resolution_10:
+   `nnac compile --target cpu`, `nnac run M.nnb` (through the runtime
+   library) against the reference interpreter on the same input; tolerance
+   as the loop IR's (its programs are what the cpu target compiles):
+   |got - want| <= 1e-3 |want| + 1e-5 max|want|.
+2. `cmake --install` into a temporary prefix; docs/examples/run_bundle.c
+   built against it with pkg-config; run on lenet5's cpu bundle; what it
+   prints equals `nnac run` of the model on the same input (k / n).
+3. The library refuses a corrupt bundle and a TPU bundle with a message
+   naming the file.
+
+usage: python3 tests/test_runtime.py BUILD_DIR   (from the repository root)
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+MODELS = os.path.join(os.environ.get("NNAC_SHARED") or
+                      os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"),
+                      "models")
+RTOL, ATOL_REL = 1e-3, 1e-5
+
+
+class Report:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, ok, name, detail=""):
+        print("%s %s: %s" % ("ok  " if ok else "FAIL", name, detail), flush=True)
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+
+
+def nnac(build, *args):
+    return subprocess.run([os.path.join(build, "nnac")] + list(args), capture_output=True, text=True)
+
+
+def read_pb(path):
+    import onnx
+    from onnx import numpy_helper
+    t = onnx.TensorProto()
+    with open(path, "rb") as f:
+        t.ParseFromString(f.read())
+    return numpy_helper.to_array(t)
+
+
+def cases(tmp):
+    out = [(n, "models/%s.onnx" % n, "input", "models/%s_input.npy" % n, [])
+           for n in ("lenet5", "mlp", "resblock", "lstm_cell")]
+    for name, iname, shape in (("mnist_8", "Input3", []), ("super_resolution_10", "input", ["--shape", "input=1,1,224,224"])):
+        path = os.path.join(tmp, name + ".npy")
+        np.save(path, read_pb(os.path.join(MODELS, name, "test_data_set_0", "input_0.pb")))
+        out.append((name, os.path.join(MODELS, name, "model.onnx"), iname, path, shape))
+    path = os.path.join(tmp, "winml.npy")
+    np.save(path, np.random.RandomState(5).rand(1, 3, 32, 32).astype(np.float32))
+    out.append(("winml_cifar10", os.path.join(MODELS, "winml_cifar10", "model.onnx"), "modelInput", path,
+                ["--shape", "modelInput=1,3,32,32"]))
+    return out
+
+
+def outputs(folder):
+    return {f[:-4]: np.load(os.path.join(folder, f)) for f in sorted(os.listdir(folder))}
+
+
+def check_models(build, rep, tmp):
+    for name, model, iname, inp, shape in cases(tmp):
+        nnb = os.path.join(tmp, name + ".nnb")
+        r = nnac(build, "compile", model, "--target", "cpu", "-o", nnb, *shape)
+        rep.check(r.returncode == 0, name + " compile", r.stderr.strip().splitlines()[-1:])
+        if r.returncode:
+            continue
+        ref, got = os.path.join(tmp, name + "-ref"), os.path.join(tmp, name + "-got")
+        a = nnac(build, "run", model, "--input", "%s=%s" % (iname, inp), "--output-dir", ref, *shape)
+        b = nnac(build, "run", nnb, "--input", "%s=%s" % (iname, inp), "--output-dir", got)
+        rep.check(a.returncode == 0 and b.returncode == 0, name + " run", (a.stderr + b.stderr).strip())
+        if a.returncode or b.returncode:
+            continue
+        want, have = outputs(ref), outputs(got)
+        rep.check(sorted(want) == sorted(have), name + " same outputs", "%s %s" % (sorted(want), sorted(have)))
+        for k in sorted(set(want) & set(have)):
+            w, h = want[k].astype(np.float64), have[k].astype(np.float64)
+            bound = RTOL * np.abs(w) + ATOL_REL * float(np.max(np.abs(w)))
+            err = float(np.max(np.abs(w - h) - bound)) if w.shape == h.shape else float("inf")
+            rep.check(w.shape == h.shape and err <= 0, "%s %s" % (name, k),
+                      "max |error| %.3g" % float(np.max(np.abs(w - h))) if w.shape == h.shape else "shape")
+    return os.path.join(tmp, "lenet5.nnb")
+
+
+def check_installed(build, rep, tmp, nnb):
+    prefix = os.path.join(tmp, "prefix")
+    r = subprocess.run(["cmake", "--install", build, "--prefix", prefix], capture_output=True, text=True)
+    rep.check(r.returncode == 0, "cmake --install", r.stderr.strip())
+    pcdirs = [os.path.join(root) for root, _, files in os.walk(prefix) if "nnac.pc" in files]
+    rep.check(len(pcdirs) == 1 and os.path.exists(os.path.join(prefix, "include", "nnac_rt.h")),
+              "installed nnac.pc and nnac_rt.h", str(pcdirs))
+    if len(pcdirs) != 1:
+        return
+    env = dict(os.environ, PKG_CONFIG_PATH=pcdirs[0])
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "nnac"], capture_output=True, text=True, env=env)
+    rep.check(flags.returncode == 0, "pkg-config nnac", flags.stderr.strip())
+    exe = os.path.join(tmp, "run_bundle")
+    # a sanitizer build's library needs the sanitizer runtimes in the program too
+    with open(os.path.join(build, "CMakeCache.txt")) as f:
+        san = ["-fsanitize=address,undefined"] if "NNAC_SANITIZE:BOOL=ON" in f.read() else []
+    cc = subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "docs/examples/run_bundle.c", "-o", exe] +
+                        san + flags.stdout.split(), capture_output=True, text=True)
+    rep.check(cc.returncode == 0, "the docs example builds against the installed library", cc.stderr.strip())
+    if cc.returncode:
+        return
+    run = subprocess.run([exe, nnb], capture_output=True, text=True)
+    rep.check(run.returncode == 0 and run.stdout.startswith("output [1,10]"), "the example runs lenet5",
+              run.stdout.strip() + run.stderr.strip())
+    x = (np.arange(28 * 28, dtype=np.float32) / (28 * 28)).reshape(1, 1, 28, 28)
+    np.save(os.path.join(tmp, "ramp.npy"), x)
+    ref = os.path.join(tmp, "ramp-ref")
+    nnac(build, "run", "models/lenet5.onnx", "--input", "input=" + os.path.join(tmp, "ramp.npy"),
+         "--output-dir", ref)
+    want = outputs(ref).get("output")
+    try:
+        have = np.array([float(v) for v in run.stdout.split()[2:]])
+        ok = want is not None and have.shape == want.ravel().shape and \
+            np.allclose(have, want.ravel(), rtol=RTOL, atol=ATOL_REL * float(np.max(np.abs(want))) + 1e-6)
+    except ValueError:
+        ok = False
+    rep.check(ok, "the example's output equals the interpreter's", run.stdout.strip())
+    bad = os.path.join(tmp, "bad.nnb")
+    with open(nnb, "rb") as f:
+        data = f.read()
+    with open(bad, "wb") as f:
+        f.write(data[: len(data) // 3])
+    r = subprocess.run([exe, bad], capture_output=True, text=True)
+    rep.check(r.returncode == 1 and bad in r.stderr, "the library refuses a truncated bundle", r.stderr.strip())
+    tpu = os.path.join(tmp, "l5.tpu.nnb")
+    nnac(build, "compile", "models/lenet5.onnx", "--target", "tpu", "--precision", "bf16", "-o", tpu)
+    r = subprocess.run([exe, tpu], capture_output=True, text=True)
+    rep.check(r.returncode == 1 and "not a cpu bundle" in r.stderr, "the library refuses a tpu bundle",
+              r.stderr.strip())
+
+
+def main():
+    build = sys.argv[1] if len(sys.argv) > 1 else "build"
+    rep = Report()
+    tmp = tempfile.mkdtemp(prefix="nnac-rt-")
+    try:
+        nnb = check_models(build, rep, tmp)
+        check_installed(build, rep, tmp, nnb)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("runtime: %d passed, %d failed" % (rep.passed, rep.failed))
+    return 1 if rep.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
