@@ -77,6 +77,7 @@ def ort_median_ms(model, shape_args, runs, threads):
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
+    so.log_severity_level = 3
     sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
     feeds = {}
     bound = dict(a.split("=", 1) for a in shape_args[1::2])
