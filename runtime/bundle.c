@@ -1337,3 +1337,54 @@ Status nnb_tensors_load(const Nnb *b, const char *name, NnbTensor **out, int *n,
 	nnac_free(what);
 	return st;
 }
+
+/* ---- building payloads ---- */
+
+void nnb_put(NnbBuf *b, const void *p, size_t n)
+{
+	if (b->oom || n == 0)
+		return;
+	if (n > b->cap - b->n) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap - b->n < n)
+			cap *= 2;
+		uint8_t *nb = realloc(b->b, cap);
+		if (!nb) {
+			b->oom = true;
+			return;
+		}
+		b->b = nb;
+		b->cap = cap;
+	}
+	memcpy(b->b + b->n, p, n);
+	b->n += n;
+}
+
+void nnb_put_le(NnbBuf *b, uint64_t v, int bytes)
+{
+	uint8_t x[8];
+
+	for (int i = 0; i < bytes; i++)
+		x[i] = (uint8_t)(v >> (8 * i));
+	nnb_put(b, x, (size_t)bytes);
+}
+
+void nnb_put_f64(NnbBuf *b, double v)
+{
+	uint64_t u;
+
+	memcpy(&u, &v, sizeof(u));
+	nnb_put_le(b, u, 8);
+}
+
+void nnb_put_str(NnbBuf *b, const char *s)
+{
+	nnb_put_le(b, strlen(s), 4);
+	nnb_put(b, s, strlen(s));
+}
+
+void nnb_buf_free(NnbBuf *b)
+{
+	free(b->b);
+	memset(b, 0, sizeof(*b));
+}

@@ -143,4 +143,21 @@ Status nnb_tensors_decode(const char *what, const uint8_t *data, uint64_t size, 
  * that every weight lies inside the WEIGHTS section of the same name. */
 Status nnb_tensors_load(const Nnb *b, const char *name, NnbTensor **out, int *n, Diag *d);
 
+/* ---- building payloads ---- */
+
+/* A growing byte string for a section's payload, written little endian.
+ * After a failed allocation oom is set and further writes do nothing; the
+ * caller checks oom once at the end and frees b with nnb_buf_free. */
+typedef struct NnbBuf {
+	uint8_t *b;
+	size_t n, cap;
+	bool oom;
+} NnbBuf;
+
+void nnb_put(NnbBuf *b, const void *p, size_t n);
+void nnb_put_le(NnbBuf *b, uint64_t v, int bytes);     /* the low `bytes` bytes of v */
+void nnb_put_f64(NnbBuf *b, double v);                 /* its IEEE bits, 8 bytes */
+void nnb_put_str(NnbBuf *b, const char *s);            /* u32 length, then the bytes */
+void nnb_buf_free(NnbBuf *b);
+
 #endif

@@ -21,35 +21,11 @@ import tempfile
 
 import numpy as np
 
-MODELS = os.path.join(os.environ.get("NNAC_SHARED") or
-                      os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"),
-                      "models")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from modelref import read_pb  # noqa: E402
+from e2e import MODELS, Report, nnac, outputs  # noqa: E402
+
 RTOL, ATOL_REL = 1e-3, 1e-5
-
-
-class Report:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, ok, name, detail=""):
-        print("%s %s: %s" % ("ok  " if ok else "FAIL", name, detail), flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-
-
-def nnac(build, *args):
-    return subprocess.run([os.path.join(build, "nnac")] + list(args), capture_output=True, text=True)
-
-
-def read_pb(path):
-    import onnx
-    from onnx import numpy_helper
-    t = onnx.TensorProto()
-    with open(path, "rb") as f:
-        t.ParseFromString(f.read())
-    return numpy_helper.to_array(t)
 
 
 def cases(tmp):
@@ -64,10 +40,6 @@ def cases(tmp):
     out.append(("winml_cifar10", os.path.join(MODELS, "winml_cifar10", "model.onnx"), "modelInput", path,
                 ["--shape", "modelInput=1,3,32,32"]))
     return out
-
-
-def outputs(folder):
-    return {f[:-4]: np.load(os.path.join(folder, f)) for f in sorted(os.listdir(folder))}
 
 
 def check_models(build, rep, tmp):

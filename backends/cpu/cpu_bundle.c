@@ -12,49 +12,8 @@
 
 enum { FORMAT = 1, ALIGN = 64 };
 
-typedef struct Buf {
-	uint8_t *b;
-	size_t n, cap;
-	bool oom;
-} Buf;
-
-static void put(Buf *b, const void *p, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n)
-			cap *= 2;
-		uint8_t *nb = realloc(b->b, cap);
-		if (!nb) {
-			b->oom = true;
-			return;
-		}
-		b->b = nb;
-		b->cap = cap;
-	}
-	if (n)
-		memcpy(b->b + b->n, p, n);
-	b->n += n;
-}
-
-static void put_le(Buf *b, uint64_t v, int bytes)
-{
-	uint8_t x[8];
-	for (int i = 0; i < bytes; i++)
-		x[i] = (uint8_t)(v >> (8 * i));
-	put(b, x, (size_t)bytes);
-}
-
-static void put_str(Buf *b, const char *s)
-{
-	put_le(b, strlen(s), 4);
-	put(b, s, strlen(s));
-}
-
 /* The constants' data into w; each buffer's offset into at[]. */
-static void weights(const LoopProgram *p, Buf *w, uint64_t *at)
+static void weights(const LoopProgram *p, NnbBuf *w, uint64_t *at)
 {
 	static const uint8_t zero[ALIGN];
 
@@ -63,37 +22,37 @@ static void weights(const LoopProgram *p, Buf *w, uint64_t *at)
 		at[i] = 0;
 		if (!(b->flags & LB_CONST) || b->view_of >= 0 || !b->data)
 			continue;
-		put(w, zero, (ALIGN - w->n % ALIGN) % ALIGN);
+		nnb_put(w, zero, (ALIGN - w->n % ALIGN) % ALIGN);
 		at[i] = w->n;
-		put(w, b->data, (size_t)loop_buf_bytes(b));
+		nnb_put(w, b->data, (size_t)loop_buf_bytes(b));
 	}
 }
 
-static void program(const LoopProgram *p, const uint64_t *at, const uint8_t *so, size_t so_len, Buf *b)
+static void program(const LoopProgram *p, const uint64_t *at, const uint8_t *so, size_t so_len, NnbBuf *b)
 {
-	put_le(b, FORMAT, 4);
-	put_le(b, NNAC_CPU_ABI, 4);
-	put_le(b, (uint64_t)p->nbufs, 4);
+	nnb_put_le(b, FORMAT, 4);
+	nnb_put_le(b, NNAC_CPU_ABI, 4);
+	nnb_put_le(b, (uint64_t)p->nbufs, 4);
 	for (int i = 0; i < p->nbufs; i++) {
 		const LoopBuf *lb = &p->bufs[i];
-		put_str(b, lb->tensor && (lb->flags & (LB_INPUT | LB_OUTPUT)) ? lb->tensor : lb->name);
-		put_le(b, (uint64_t)dtype_to_onnx(lb->dt), 4);
-		put_le(b, (uint64_t)lb->rank, 4);
+		nnb_put_str(b, lb->tensor && (lb->flags & (LB_INPUT | LB_OUTPUT)) ? lb->tensor : lb->name);
+		nnb_put_le(b, (uint64_t)dtype_to_onnx(lb->dt), 4);
+		nnb_put_le(b, (uint64_t)lb->rank, 4);
 		for (int d = 0; d < lb->rank; d++)
-			put_le(b, (uint64_t)lb->dims[d], 8);
-		put_le(b, lb->flags & (LB_INPUT | LB_OUTPUT | LB_CONST), 4);
-		put_le(b, (uint64_t)(uint32_t)lb->view_of, 4);
-		put_le(b, (uint64_t)lb->view_offset, 8);
-		put_le(b, at[i], 8);
+			nnb_put_le(b, (uint64_t)lb->dims[d], 8);
+		nnb_put_le(b, lb->flags & (LB_INPUT | LB_OUTPUT | LB_CONST), 4);
+		nnb_put_le(b, (uint64_t)(uint32_t)lb->view_of, 4);
+		nnb_put_le(b, (uint64_t)lb->view_offset, 8);
+		nnb_put_le(b, at[i], 8);
 	}
-	put_le(b, (uint64_t)loop_count_inputs(p), 4);
+	nnb_put_le(b, (uint64_t)loop_count_inputs(p), 4);
 	for (int i = 0; i < loop_count_inputs(p); i++)
-		put_le(b, (uint64_t)loop_input_buf(p, i), 4);
-	put_le(b, (uint64_t)loop_count_outputs(p), 4);
+		nnb_put_le(b, (uint64_t)loop_input_buf(p, i), 4);
+	nnb_put_le(b, (uint64_t)loop_count_outputs(p), 4);
 	for (int i = 0; i < loop_count_outputs(p); i++)
-		put_le(b, (uint64_t)loop_output_buf(p, i), 4);
-	put_le(b, so_len, 8);
-	put(b, so, so_len);
+		nnb_put_le(b, (uint64_t)loop_output_buf(p, i), 4);
+	nnb_put_le(b, so_len, 8);
+	nnb_put(b, so, so_len);
 }
 
 static Status io_table(const LoopProgram *p, uint8_t **out, uint64_t *size, Diag *d)
@@ -122,7 +81,7 @@ Status cpu_bundle_write(const LoopProgram *p, const uint8_t *so, size_t so_len, 
                         int nmeta, const char *path, Diag *d)
 {
 	NnbWriter *w = nnb_writer_new();
-	Buf prog = {0}, wts = {0}, m = {0};
+	NnbBuf prog = {0}, wts = {0}, m = {0};
 	uint64_t *at = calloc((size_t)p->nbufs + 1, sizeof(uint64_t));
 	uint8_t *tensors = NULL;
 	uint64_t ntensors = 0;
@@ -131,8 +90,8 @@ Status cpu_bundle_write(const LoopProgram *p, const uint8_t *so, size_t so_len, 
 	if (!w || !at)
 		st = diag_add(d, ST_NOMEM, "out of memory");
 	for (int i = 0; i < nmeta && st == ST_OK; i++) {
-		put(&m, meta[i], strlen(meta[i]));
-		put(&m, "\n", 1);
+		nnb_put(&m, meta[i], strlen(meta[i]));
+		nnb_put(&m, "\n", 1);
 	}
 	if (st == ST_OK) {
 		weights(p, &wts, at);
@@ -153,9 +112,9 @@ Status cpu_bundle_write(const LoopProgram *p, const uint8_t *so, size_t so_len, 
 	if (st == ST_OK)
 		st = nnb_write(w, path, d);
 	nnac_free(tensors);
-	free(prog.b);
-	free(wts.b);
-	free(m.b);
+	nnb_buf_free(&prog);
+	nnb_buf_free(&wts);
+	nnb_buf_free(&m);
 	free(at);
 	if (w)
 		nnb_writer_free(w);

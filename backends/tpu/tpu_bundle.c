@@ -18,82 +18,31 @@ enum { FORMAT = 1 };
 
 /* ---- writing ---- */
 
-typedef struct Buf {
-	uint8_t *b;
-	size_t n, cap;
-	bool oom;
-} Buf;
+static void put32(NnbBuf *b, uint32_t v) { nnb_put_le(b, v, 4); }
+static void put64(NnbBuf *b, uint64_t v) { nnb_put_le(b, v, 8); }
 
-static void put(Buf *b, const void *p, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n)
-			cap *= 2;
-		uint8_t *nb = realloc(b->b, cap);
-		if (!nb) {
-			b->oom = true;
-			return;
-		}
-		b->b = nb;
-		b->cap = cap;
-	}
-	memcpy(b->b + b->n, p, n);
-	b->n += n;
-}
-
-static void put64(Buf *b, uint64_t v)
-{
-	uint8_t x[8];
-	for (int i = 0; i < 8; i++)
-		x[i] = (uint8_t)(v >> (8 * i));
-	put(b, x, 8);
-}
-
-static void put32(Buf *b, uint32_t v)
-{
-	uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-	put(b, x, 4);
-}
-
-static void putf64(Buf *b, double d)
-{
-	uint64_t u;
-	memcpy(&u, &d, 8);
-	put64(b, u);
-}
-
-static void putstr(Buf *b, const char *s)
-{
-	size_t n = strlen(s);
-	put32(b, (uint32_t)n);
-	put(b, s, n);
-}
-
-static void put_list(Buf *b, const int *v, int n)
+static void put_list(NnbBuf *b, const int *v, int n)
 {
 	put32(b, (uint32_t)n);
 	for (int i = 0; i < n; i++)
 		put32(b, (uint32_t)v[i]);
 }
 
-static void put_config(Buf *b, const TpuConfig *c)
+static void put_config(NnbBuf *b, const TpuConfig *c)
 {
 	put32(b, (uint32_t)c->height), put32(b, (uint32_t)c->width);
 	put64(b, (uint64_t)c->ub_rows), put64(b, (uint64_t)c->acc_rows);
 	put32(b, (uint32_t)c->fifo_depth), put32(b, (uint32_t)c->param_slots);
-	putf64(b, c->clock_hz), putf64(b, c->dram_bytes_per_s), putf64(b, c->host_bytes_per_s);
+	nnb_put_f64(b, c->clock_hz), nnb_put_f64(b, c->dram_bytes_per_s), nnb_put_f64(b, c->host_bytes_per_s);
 	put32(b, (uint32_t)c->precision);
 }
 
-static void put_tensor(Buf *b, const Graph *g, const TpuTensor *t)
+static void put_tensor(NnbBuf *b, const Graph *g, const TpuTensor *t)
 {
 	float s = t->scale;
 	uint32_t u;
 
-	putstr(b, g->tensors[t->gt].name);
+	nnb_put_str(b, g->tensors[t->gt].name);
 	put64(b, (uint64_t)t->nimg), put64(b, (uint64_t)t->c), put64(b, (uint64_t)t->h), put64(b, (uint64_t)t->w);
 	put64(b, (uint64_t)t->pt), put64(b, (uint64_t)t->pl), put64(b, (uint64_t)t->pb), put64(b, (uint64_t)t->pr);
 	memcpy(&u, &s, 4);
@@ -101,18 +50,18 @@ static void put_tensor(Buf *b, const Graph *g, const TpuTensor *t)
 	put32(b, t->loc), put64(b, t->host_addr), put64(b, (uint64_t)t->ub_row), put32(b, t->matrix);
 }
 
-static void put_layer(Buf *b, const Graph *g, const TpuLayer *l)
+static void put_layer(NnbBuf *b, const Graph *g, const TpuLayer *l)
 {
-	put32(b, l->kind), put32(b, (uint32_t)l->segment), putstr(b, l->name);
+	put32(b, l->kind), put32(b, (uint32_t)l->segment), nnb_put_str(b, l->name);
 	put32(b, (uint32_t)l->in), put32(b, (uint32_t)l->out);
 	put32(b, (uint32_t)l->nnodes);
 	for (int i = 0; i < l->nnodes; i++)
-		putstr(b, g->nodes[l->nodes[i]].name);
+		nnb_put_str(b, g->nodes[l->nodes[i]].name);
 	put_list(b, l->ins, l->nins);
 	put_list(b, l->outs, l->nouts);
 }
 
-static Status program_payload(const TpuPlan *p, const Graph *g, Buf *b, Diag *d)
+static Status program_payload(const TpuPlan *p, const Graph *g, NnbBuf *b, Diag *d)
 {
 	put32(b, FORMAT);
 	put_config(b, &p->cfg);
@@ -139,7 +88,7 @@ static Status program_payload(const TpuPlan *p, const Graph *g, Buf *b, Diag *d)
 		Status st = tpu_encode(&p->prog[i], w, d);
 		if (st)
 			return st;
-		put(b, w, sizeof(w));
+		nnb_put(b, w, sizeof(w));
 	}
 	return b->oom ? diag_add(d, ST_NOMEM, "out of memory") : ST_OK;
 }
@@ -172,7 +121,7 @@ Status tpu_bundle_write(const TpuPlan *p, const Graph *g, const TpuBundleInfo *i
                         Diag *d)
 {
 	NnbWriter *w = nnb_writer_new();
-	Buf prog = {0}, meta = {0};
+	NnbBuf prog = {0}, meta = {0};
 	uint8_t *tensors = NULL;
 	uint64_t ntensors = 0;
 	Status st;
@@ -180,8 +129,8 @@ Status tpu_bundle_write(const TpuPlan *p, const Graph *g, const TpuBundleInfo *i
 	if (!w)
 		return diag_add(d, ST_NOMEM, "out of memory");
 	for (int i = 0; i < info->nmeta; i++) {
-		put(&meta, info->meta[i], strlen(info->meta[i]));
-		put(&meta, "\n", 1);
+		nnb_put(&meta, info->meta[i], strlen(info->meta[i]));
+		nnb_put(&meta, "\n", 1);
 	}
 	st = meta.oom ? diag_add(d, ST_NOMEM, "out of memory") : ST_OK;
 	if (!st)
@@ -201,8 +150,8 @@ Status tpu_bundle_write(const TpuPlan *p, const Graph *g, const TpuBundleInfo *i
 	if (!st)
 		st = nnb_write(w, path, d);
 	nnac_free(tensors);
-	free(prog.b);
-	free(meta.b);
+	nnb_buf_free(&prog);
+	nnb_buf_free(&meta);
 	nnb_writer_free(w);
 	return st;
 }
