@@ -264,14 +264,17 @@ static void set_pool(TpuLayer *l, const PoolWin *pw)
 	l->ph = pw->oh, l->pw = pw->ow;
 }
 
+/* The activate function computing graph op `op`, TPU_FUNC_COUNT if none. */
 static TpuFunc func_of(OpKind op)
 {
-	switch (op) {
-	case OP_Relu: return TPU_FUNC_RELU;
-	case OP_Sigmoid: return TPU_FUNC_SIGMOID;
-	case OP_Tanh: return TPU_FUNC_TANH;
-	default: return TPU_FUNC_COUNT;
-	}
+	static const struct { OpKind op; TpuFunc f; } map[] = {
+		{OP_Relu, TPU_FUNC_RELU}, {OP_Sigmoid, TPU_FUNC_SIGMOID}, {OP_Tanh, TPU_FUNC_TANH},
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].op == op)
+			return map[i].f;
+	return TPU_FUNC_COUNT;
 }
 
 /* Per-channel constant of k values for an Add on a [*,K,H,W] or [*,K]
