@@ -263,7 +263,7 @@ static Status get_config(Rd *r, TpuConfig *c)
 	return ST_OK;
 }
 
-static Status get_tensor(Rd *r, Graph *g, TpuTensor *t, uint64_t host_bytes, int height, int es)
+static Status get_tensor(Rd *r, Graph *g, TpuTensor *t, uint64_t host_bytes, int es)
 {
 	const char *name = getstr(r);
 	uint32_t u;
@@ -288,7 +288,6 @@ static Status get_tensor(Rd *r, Graph *g, TpuTensor *t, uint64_t host_bytes, int
 	if (t->loc == TPU_LOC_HOST &&
 	    (t->host_addr > host_bytes || tpu_host_bytes(t, es) > host_bytes - t->host_addr))
 		return ST_INVALID;
-	(void)height;
 	return ST_OK;
 }
 
@@ -341,7 +340,7 @@ static Status get_plan(Rd *r, Graph *g, TpuPlan *p, const char *path, Diag *d)
 	if (!p->t)
 		return diag_add(d, ST_NOMEM, "out of memory");
 	for (int i = 0; i < p->nt; i++)
-		if (get_tensor(r, g, &p->t[i], p->host_bytes, p->cfg.height, tpu_esize(p->precision)))
+		if (get_tensor(r, g, &p->t[i], p->host_bytes, tpu_esize(p->precision)))
 			return bad(d, path, "a tensor record does not match the model");
 	p->nl = (int)get32(r);
 	if (r->bad || p->nl < 0 || (size_t)p->nl > r->n / 8)

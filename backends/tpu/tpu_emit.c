@@ -550,13 +550,25 @@ out:
 
 /* ---- scheduling the weight loads ---- */
 
+/* The read_weights of the next tile at or after ops[*next] (in use order),
+ * appended at prog[*at]; *next moves past it.  Nothing when none is left. */
+static void load_next(const Op *ops, size_t n, size_t *next, TpuInsn *prog, uint32_t *at)
+{
+	while (*next < n && ops[*next].tile < 0)
+		(*next)++;
+	if (*next == n)
+		return;
+	const Op *o = &ops[(*next)++];
+	prog[(*at)++] = (TpuInsn){.op = TPU_READ_WEIGHTS, .dram_addr = (uint32_t)o->tile,
+	                          .rows = (uint32_t)o->tile_rows, .cols = (uint32_t)o->tile_cols};
+}
+
 static Status schedule(Emit *e, size_t first)
 {
 	TpuPlan *p = e->p;
-	size_t n = e->nops - first, ntile = 0, loaded = 0;
-	int depth = p->cfg.fifo_depth;
-	TpuInsn *prog;
+	size_t n = e->nops - first, ntile = 0, next = 0;
 	const Op *ops = e->ops + first;
+	TpuInsn *prog;
 
 	for (size_t i = 0; i < n; i++)
 		ntile += ops[i].tile >= 0;
@@ -565,32 +577,16 @@ static Status schedule(Emit *e, size_t first)
 		return oom(e);
 	if (p->nprog)
 		memcpy(prog, p->prog, p->nprog * sizeof(TpuInsn));
-	/* the tiles in use order */
-	const Op **tiles = malloc((ntile + 1) * sizeof(*tiles));
-	if (!tiles)
-		return oom(e);
-	ntile = 0;
-	for (size_t i = 0; i < n; i++)
-		if (ops[i].tile >= 0)
-			tiles[ntile++] = &ops[i];
 	uint32_t at = p->nprog;
-#define LOAD(t) (prog[at++] = (TpuInsn){.op = TPU_READ_WEIGHTS, .dram_addr = (uint32_t)tiles[t]->tile, \
-		.rows = (uint32_t)tiles[t]->tile_rows, .cols = (uint32_t)tiles[t]->tile_cols})
-	while (loaded < ntile && loaded < (size_t)depth)
-		LOAD(loaded), loaded++;
-	size_t used = 0;
+	/* the FIFO's depth of tiles up front, then one more after each use */
+	for (int i = 0; i < p->cfg.fifo_depth; i++)
+		load_next(ops, n, &next, prog, &at);
 	for (size_t i = 0; i < n; i++) {
 		prog[at++] = ops[i].in;
-		if (ops[i].tile >= 0) {
-			used++;
-			if (loaded < ntile)
-				LOAD(loaded), loaded++;
-		}
+		if (ops[i].tile >= 0)
+			load_next(ops, n, &next, prog, &at);
 	}
-#undef LOAD
-	(void)used;
 	prog[at++] = (TpuInsn){.op = TPU_HALT};
-	free(tiles);
 	p->prog = prog;
 	p->nprog = at;
 	e->nops = first;
