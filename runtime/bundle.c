@@ -1388,3 +1388,44 @@ void nnb_buf_free(NnbBuf *b)
 	free(b->b);
 	memset(b, 0, sizeof(*b));
 }
+
+/* ---- reading payloads ---- */
+
+uint64_t nnb_get_le(NnbReader *r, int bytes)
+{
+	uint64_t v = 0;
+
+	if (r->bad || r->n - r->at < (uint64_t)bytes) {
+		r->bad = true;
+		return 0;
+	}
+	for (int i = 0; i < bytes; i++)
+		v |= (uint64_t)r->p[r->at + (uint64_t)i] << (8 * i);
+	r->at += (uint64_t)bytes;
+	return v;
+}
+
+double nnb_get_f64(NnbReader *r)
+{
+	uint64_t u = nnb_get_le(r, 8);
+	double d;
+
+	memcpy(&d, &u, sizeof(d));
+	return d;
+}
+
+const char *nnb_get_str(NnbReader *r, uint32_t *len)
+{
+	uint32_t n = (uint32_t)nnb_get_le(r, 4);
+	const char *s;
+
+	*len = 0;
+	if (r->bad || n > r->n - r->at || memchr(r->p + r->at, 0, n)) {
+		r->bad = true;
+		return NULL;
+	}
+	s = (const char *)r->p + r->at;
+	r->at += n;
+	*len = n;
+	return s;
+}

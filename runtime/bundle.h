@@ -160,4 +160,20 @@ void nnb_put_f64(NnbBuf *b, double v);                 /* its IEEE bits, 8 bytes
 void nnb_put_str(NnbBuf *b, const char *s);            /* u32 length, then the bytes */
 void nnb_buf_free(NnbBuf *b);
 
+/* ---- reading payloads ---- */
+
+/* A cursor over a section's payload.  A read past the end sets bad and
+ * returns 0 (or NULL); the caller checks bad once after a record. */
+typedef struct NnbReader {
+	const uint8_t *p;
+	uint64_t n, at;
+	bool bad;
+} NnbReader;
+
+uint64_t nnb_get_le(NnbReader *r, int bytes);          /* `bytes` bytes, little endian */
+double nnb_get_f64(NnbReader *r);
+/* A u32 length, then that many bytes with no NUL among them: a pointer to
+ * them in the payload (not terminated) and their count in *len. */
+const char *nnb_get_str(NnbReader *r, uint32_t *len);
+
 #endif

@@ -48,41 +48,22 @@ struct NnacModel {
 	char err[512];
 };
 
-typedef struct Rd {
-	const uint8_t *p;
-	uint64_t n, at;
-	int bad;
-} Rd;
+typedef NnbReader Rd;
 
-static uint64_t rd(Rd *r, int bytes)
-{
-	uint64_t v = 0;
-	if (r->bad || r->n - r->at < (uint64_t)bytes) {
-		r->bad = 1;
-		return 0;
-	}
-	for (int i = 0; i < bytes; i++)
-		v |= (uint64_t)r->p[r->at + i] << (8 * i);
-	r->at += (uint64_t)bytes;
-	return v;
-}
+static uint64_t rd(Rd *r, int bytes) { return nnb_get_le(r, bytes); }
 
 static char *rd_str(Rd *r)
 {
-	uint64_t n = rd(r, 4);
-	char *s;
-	if (r->bad || n > r->n - r->at || n > 4096 || memchr(r->p + r->at, 0, n)) {
-		r->bad = 1;
-		return NULL;
-	}
-	s = malloc(n + 1);
+	uint32_t n;
+	const char *in = nnb_get_str(r, &n);
+	char *s = in && n <= 4096 ? malloc((size_t)n + 1) : NULL;
+
 	if (!s) {
-		r->bad = 1;
+		r->bad = true;
 		return NULL;
 	}
-	memcpy(s, r->p + r->at, n);
+	memcpy(s, in, n);
 	s[n] = 0;
-	r->at += n;
 	return s;
 }
 
@@ -190,7 +171,7 @@ static int load(NnacModel *m, const Nnb *nb, const char *path, char *err, size_t
 
 	if (!target || strcmp(target, "cpu") != 0 || !prog)
 		return fail(err, len, "%s: not a cpu bundle (target '%s')", path, target ? target : "none");
-	r = (Rd){prog->data, prog->size, 0, 0};
+	r = (Rd){prog->data, prog->size, 0, false};
 	if (rd(&r, 4) != FORMAT || rd(&r, 4) != NNAC_CPU_ABI)
 		return fail(err, len, "%s: program_cpu: unknown format or ABI version", path);
 	uint64_t nb_ = rd(&r, 4);

@@ -159,62 +159,25 @@ Status tpu_bundle_write(const TpuPlan *p, const Graph *g, const TpuBundleInfo *i
 /* ---- reading ---- */
 
 typedef struct Rd {
-	const uint8_t *p;
-	size_t n, at;
-	bool bad;
-	Arena *a;
+	NnbReader in;
+	Arena *a;            /* where strings and lists go */
 } Rd;
 
-static uint64_t get64(Rd *r)
-{
-	uint64_t v = 0;
-	if (r->bad || r->n - r->at < 8) {
-		r->bad = true;
-		return 0;
-	}
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)r->p[r->at + i] << (8 * i);
-	r->at += 8;
-	return v;
-}
-
-static uint32_t get32(Rd *r)
-{
-	uint32_t v = 0;
-	if (r->bad || r->n - r->at < 4) {
-		r->bad = true;
-		return 0;
-	}
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)r->p[r->at + i] << (8 * i);
-	r->at += 4;
-	return v;
-}
-
-static double getf64(Rd *r)
-{
-	uint64_t u = get64(r);
-	double d;
-	memcpy(&d, &u, 8);
-	return d;
-}
+static uint32_t get32(Rd *r) { return (uint32_t)nnb_get_le(&r->in, 4); }
+static uint64_t get64(Rd *r) { return nnb_get_le(&r->in, 8); }
 
 static const char *getstr(Rd *r)
 {
-	uint32_t n = get32(r);
-	char *s;
-	if (r->bad || r->n - r->at < n || memchr(r->p + r->at, 0, n)) {
-		r->bad = true;
-		return "";
-	}
-	s = arena_alloc(r->a, n + 1);
+	uint32_t n;
+	const char *in = nnb_get_str(&r->in, &n);
+	char *s = in ? arena_alloc(r->a, n + 1) : NULL;
+
 	if (!s) {
-		r->bad = true;
+		r->in.bad = true;
 		return "";
 	}
-	memcpy(s, r->p + r->at, n);
+	memcpy(s, in, n);
 	s[n] = 0;
-	r->at += n;
 	return s;
 }
 
@@ -223,20 +186,20 @@ static int *get_list(Rd *r, int *n, int limit)
 {
 	uint32_t k = get32(r);
 	int *v;
-	if (r->bad || k > r->n - r->at) {
-		r->bad = true;
+	if (r->in.bad || k > r->in.n - r->in.at) {
+		r->in.bad = true;
 		*n = 0;
 		return NULL;
 	}
 	v = arena_alloc(r->a, ((size_t)k + 1) * sizeof(int));
 	if (!v) {
-		r->bad = true;
+		r->in.bad = true;
 		return NULL;
 	}
 	for (uint32_t i = 0; i < k; i++) {
 		v[i] = (int)get32(r);
 		if (v[i] < 0 || v[i] >= limit)
-			r->bad = true;
+			r->in.bad = true;
 	}
 	*n = (int)k;
 	return v;
@@ -252,9 +215,9 @@ static Status get_config(Rd *r, TpuConfig *c)
 	c->height = (int)get32(r), c->width = (int)get32(r);
 	c->ub_rows = (int64_t)get64(r), c->acc_rows = (int64_t)get64(r);
 	c->fifo_depth = (int)get32(r), c->param_slots = (int)get32(r);
-	c->clock_hz = getf64(r), c->dram_bytes_per_s = getf64(r), c->host_bytes_per_s = getf64(r);
+	c->clock_hz = nnb_get_f64(&r->in), c->dram_bytes_per_s = nnb_get_f64(&r->in), c->host_bytes_per_s = nnb_get_f64(&r->in);
 	c->precision = (int)get32(r);
-	if (r->bad || c->height < 1 || c->height > 4096 || c->width != c->height || c->ub_rows < 1 ||
+	if (r->in.bad || c->height < 1 || c->height > 4096 || c->width != c->height || c->ub_rows < 1 ||
 	    c->ub_rows > (1 << 24) || c->acc_rows < 2 || c->acc_rows > (1 << 24) || c->fifo_depth < 1 ||
 	    c->fifo_depth > 64 || c->param_slots < 1 || c->param_slots > 256 || !(c->clock_hz > 0) ||
 	    !(c->dram_bytes_per_s > 0) || !(c->host_bytes_per_s > 0) ||
@@ -272,7 +235,7 @@ static Status get_tensor(Rd *r, Graph *g, TpuTensor *t, uint64_t host_bytes, int
 	t->gt = graph_find_tensor(g, name);
 	for (int i = 0; i < 8; i++) {
 		uint64_t v = get64(r);
-		*f[i] = v > (1u << 30) ? (r->bad = true, 0) : (int64_t)v;
+		*f[i] = v > (1u << 30) ? (r->in.bad = true, 0) : (int64_t)v;
 	}
 	u = get32(r);
 	memcpy(&t->scale, &u, 4);
@@ -280,7 +243,7 @@ static Status get_tensor(Rd *r, Graph *g, TpuTensor *t, uint64_t host_bytes, int
 	t->host_addr = get64(r);
 	t->ub_row = (int64_t)get64(r);
 	t->matrix = get32(r) != 0;
-	if (r->bad || t->gt < 0 || t->loc > TPU_LOC_UB || !(t->scale > 0) || t->nimg < 1 || t->c < 1 ||
+	if (r->in.bad || t->gt < 0 || t->loc > TPU_LOC_UB || !(t->scale > 0) || t->nimg < 1 || t->c < 1 ||
 	    t->h < 1 || t->w < 1)
 		return ST_INVALID;
 	if (t->nimg * t->c * t->h * t->w != val_numel(&g->tensors[t->gt].v))
@@ -298,12 +261,12 @@ static Status get_layer(Rd *r, Graph *g, TpuLayer *l, int nt)
 	l->segment = (int)get32(r);
 	l->name = getstr(r);
 	l->in = (int)get32(r), l->out = (int)get32(r);
-	if (r->bad || (l->kind != TPU_LAYER_MATRIX && l->kind != TPU_LAYER_HOST))
+	if (r->in.bad || (l->kind != TPU_LAYER_MATRIX && l->kind != TPU_LAYER_HOST))
 		return ST_INVALID;
 	if (l->kind == TPU_LAYER_MATRIX && (l->in < 0 || l->in >= nt || l->out < 0 || l->out >= nt))
 		return ST_INVALID;
 	uint32_t nn = get32(r);
-	if (r->bad || nn > r->n - r->at)
+	if (r->in.bad || nn > r->in.n - r->in.at)
 		return ST_INVALID;
 	l->nodes = arena_alloc(r->a, ((size_t)nn + 1) * sizeof(int));
 	if (!l->nodes)
@@ -320,7 +283,7 @@ static Status get_layer(Rd *r, Graph *g, TpuLayer *l, int nt)
 	l->nnodes = (int)nn;
 	l->ins = get_list(r, &l->nins, nt);
 	l->outs = get_list(r, &l->nouts, nt);
-	return r->bad ? ST_INVALID : ST_OK;
+	return r->in.bad ? ST_INVALID : ST_OK;
 }
 
 static Status get_plan(Rd *r, Graph *g, TpuPlan *p, const char *path, Diag *d)
@@ -334,7 +297,7 @@ static Status get_plan(Rd *r, Graph *g, TpuPlan *p, const char *path, Diag *d)
 	if (p->precision != p->cfg.precision || p->host_bytes > UINT32_MAX)
 		return bad(d, path, "bad precision or host memory size");
 	p->nt = (int)get32(r);
-	if (r->bad || p->nt < 0 || (size_t)p->nt > r->n / 8)
+	if (r->in.bad || p->nt < 0 || (size_t)p->nt > r->in.n / 8)
 		return bad(d, path, "bad tensor count");
 	p->t = arena_alloc(&p->arena, ((size_t)p->nt + 1) * sizeof(TpuTensor));
 	if (!p->t)
@@ -343,7 +306,7 @@ static Status get_plan(Rd *r, Graph *g, TpuPlan *p, const char *path, Diag *d)
 		if (get_tensor(r, g, &p->t[i], p->host_bytes, tpu_esize(p->precision)))
 			return bad(d, path, "a tensor record does not match the model");
 	p->nl = (int)get32(r);
-	if (r->bad || p->nl < 0 || (size_t)p->nl > r->n / 8)
+	if (r->in.bad || p->nl < 0 || (size_t)p->nl > r->in.n / 8)
 		return bad(d, path, "bad layer count");
 	p->l = arena_alloc(&p->arena, ((size_t)p->nl + 1) * sizeof(TpuLayer));
 	if (!p->l)
@@ -352,7 +315,7 @@ static Status get_plan(Rd *r, Graph *g, TpuPlan *p, const char *path, Diag *d)
 		if (get_layer(r, g, &p->l[i], p->nt))
 			return bad(d, path, "a layer record does not match the model");
 	p->nseg = (int)get32(r);
-	if (r->bad || p->nseg < 0 || (size_t)p->nseg > r->n / 8)
+	if (r->in.bad || p->nseg < 0 || (size_t)p->nseg > r->in.n / 8)
 		return bad(d, path, "bad segment count");
 	p->seg = arena_alloc(&p->arena, ((size_t)p->nseg + 1) * sizeof(TpuSegment));
 	if (!p->seg)
@@ -362,7 +325,7 @@ static Status get_plan(Rd *r, Graph *g, TpuPlan *p, const char *path, Diag *d)
 		s->host = get32(r) != 0, s->layer = (int)get32(r), s->first = get32(r), s->count = get32(r);
 		s->ins = get_list(r, &s->nins, p->nt);
 		s->outs = get_list(r, &s->nouts, p->nt);
-		if (r->bad || s->layer < 0 || s->layer >= p->nl || (s->host && p->l[s->layer].kind != TPU_LAYER_HOST))
+		if (r->in.bad || s->layer < 0 || s->layer >= p->nl || (s->host && p->l[s->layer].kind != TPU_LAYER_HOST))
 			return bad(d, path, "bad segment record");
 	}
 	for (int i = 0; i < p->nl; i++)
@@ -371,17 +334,17 @@ static Status get_plan(Rd *r, Graph *g, TpuPlan *p, const char *path, Diag *d)
 	int nin, nout;
 	p->graph_in = get_list(r, &nin, p->nt);
 	p->graph_out = get_list(r, &nout, p->nt);
-	if (r->bad || nin != g->ninputs || nout != g->noutputs)
+	if (r->in.bad || nin != g->ninputs || nout != g->noutputs)
 		return bad(d, path, "the graph inputs and outputs do not match the model");
 	p->nprog = get32(r);
-	if (r->bad || (size_t)p->nprog * TPU_WORD_BYTES != r->n - r->at)
+	if (r->in.bad || (size_t)p->nprog * TPU_WORD_BYTES != r->in.n - r->in.at)
 		return bad(d, path, "the instruction count does not match the section size");
 	for (int i = 0; i < p->nseg; i++)
 		if (!p->seg[i].host && (p->seg[i].first > p->nprog || p->seg[i].count > p->nprog - p->seg[i].first))
 			return bad(d, path, "a segment's instructions lie outside the program");
 	TpuInsn *prog;
 	size_t n;
-	Status st = tpu_decode_program(r->p + r->at, r->n - r->at, &prog, &n, d);
+	Status st = tpu_decode_program(r->in.p + r->in.at, r->in.n - r->in.at, &prog, &n, d);
 	if (st)
 		return st;
 	p->prog = arena_alloc(&p->arena, (n + 1) * sizeof(TpuInsn));
@@ -400,7 +363,7 @@ Status tpu_bundle_read(const Nnb *b, Graph *g, TpuPlan *p, Diag *d)
 	if (!prog || !w)
 		return diag_add(d, ST_INVALID, "%s: not a TPU bundle (no program_tpu or weights section)",
 		                nnb_path(b));
-	r = (Rd){prog->data, prog->size, 0, false, &p->arena};
+	r = (Rd){{prog->data, prog->size, 0, false}, &p->arena};
 	Status st = get_plan(&r, g, p, nnb_path(b), d);
 	if (st)
 		return st;
