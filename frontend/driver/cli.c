@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "passes.h"
 
@@ -213,4 +214,31 @@ int cli_load(Cli *cli, Graph *g, bool optimize)
 	int rc = cli_import(cli, g);
 
 	return rc ? rc : cli_optimize(cli, g, optimize);
+}
+
+Status cli_write_output(Cli *cli, CliWriter write, const void *cx)
+{
+	const char *out = cli->output;
+	char tmp[4096];
+	FILE *f;
+	Status st;
+	bool ok;
+
+	if (!out) {
+		st = write(stdout, cx);
+		if (st == ST_OK && fflush(stdout) != 0)
+			st = diag_add(&cli->diag, ST_IO, "<stdout>: write failed");
+		return st;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", out, (long)getpid());
+	f = fopen(tmp, "w");
+	if (!f)
+		return diag_add(&cli->diag, ST_IO, "%s: cannot write", out);
+	st = write(f, cx);
+	ok = !ferror(f);
+	ok &= fclose(f) == 0;
+	if (st == ST_OK && ok && rename(tmp, out) == 0)
+		return ST_OK;
+	remove(tmp);
+	return st != ST_OK ? st : diag_add(&cli->diag, ST_IO, "%s: cannot write", out);
 }

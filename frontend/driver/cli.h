@@ -7,6 +7,8 @@
 #ifndef NNAC_CLI_H
 #define NNAC_CLI_H
 
+#include <stdio.h>
+
 #include "dataflow.h"
 #include "graph.h"
 #include "onnx.h"
@@ -108,6 +110,11 @@ int cli_optimize(Cli *cli, Graph *g, bool optimize);
 /* Imports and runs the graph pipeline; prints diagnostics on failure and
  * returns the exit code (0 on success). */
 int cli_load(Cli *cli, Graph *g, bool optimize);
+/* Writes through write(f, cx) to -o FILE, whole or not at all (a file next
+ * to it renamed into place only when everything succeeded), or to standard
+ * output without -o. */
+typedef Status (*CliWriter)(FILE *f, const void *cx);
+Status cli_write_output(Cli *cli, CliWriter write, const void *cx);
 /* Prints the diagnostics and maps a status to an exit code. */
 int cli_fail(Cli *cli, Status st);
 

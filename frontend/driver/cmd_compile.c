@@ -10,34 +10,23 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "df_apply.h"
 #include "loop.h"
 #include "passes.h"
 
-static Status write_program(Cli *cli, const LoopProgram *p, unsigned flags)
-{
-	char tmp[4096];
-	FILE *f;
-	bool ok;
+typedef struct Printed {
+	const LoopProgram *p;
+	unsigned flags;
+} Printed;
 
-	if (!cli->output) {
-		loop_print(p, stdout, flags);
-		return fflush(stdout) == 0 ? ST_OK : diag_add(&cli->diag, ST_IO, "<stdout>: write failed");
-	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", cli->output, (long)getpid());
-	f = fopen(tmp, "w");
-	if (!f)
-		return diag_add(&cli->diag, ST_IO, "%s: cannot write", cli->output);
-	loop_print(p, f, flags);
-	ok = !ferror(f);
-	ok &= fclose(f) == 0;
-	if (ok && rename(tmp, cli->output) == 0)
-		return ST_OK;
-	remove(tmp);
-	return diag_add(&cli->diag, ST_IO, "%s: cannot write", cli->output);
+static Status print_program(FILE *f, const void *cx)
+{
+	const Printed *pr = cx;
+
+	loop_print(pr->p, f, pr->flags);
+	return ST_OK;
 }
 
 /* The dataflow pass, when a target is given; says on stderr what it did. */
@@ -75,7 +64,7 @@ static Status lower_and_write(Cli *cli, Graph *g, const CliTarget *tg)
 	if (st == ST_OK)
 		st = loop_verify(&p);
 	if (st == ST_OK)
-		st = write_program(cli, &p, cli->no_data ? LOOP_PRINT_NO_DATA : 0);
+		st = cli_write_output(cli, print_program, &(Printed){&p, cli->no_data ? LOOP_PRINT_NO_DATA : 0});
 	loop_free(&p);
 	return st;
 }

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "dataflow.h"
@@ -485,29 +484,10 @@ static void print_report(FILE *f, const MapRun *r)
 	}
 }
 
-static Status write_report(const MapRun *r)
+static Status report_to(FILE *f, const void *cx)
 {
-	const char *out = r->cli->output;
-	Diag *d = &r->cli->diag;
-	char tmp[4096];
-	FILE *f;
-	bool ok;
-
-	if (!out) {
-		print_report(stdout, r);
-		return fflush(stdout) == 0 ? ST_OK : diag_add(d, ST_IO, "<stdout>: write failed");
-	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", out, (long)getpid());
-	f = fopen(tmp, "w");
-	if (!f)
-		return diag_add(d, ST_IO, "%s: cannot write", out);
-	print_report(f, r);
-	ok = !ferror(f);
-	ok &= fclose(f) == 0;
-	if (ok && rename(tmp, out) == 0)
-		return ST_OK;
-	remove(tmp);
-	return diag_add(d, ST_IO, "%s: cannot write", out);
+	print_report(f, cx);
+	return ST_OK;
 }
 
 int cmd_map(Cli *cli)
@@ -520,7 +500,7 @@ int cmd_map(Cli *cli)
 	if ((rc = cli_target_load(cli, &r.g.arena, "map", &r.tg)) || (rc = cli_load(cli, &r.g, true)) ||
 	    (rc = map_layers(&r)))
 		goto out;
-	st = write_report(&r);
+	st = cli_write_output(cli, report_to, &r);
 	if (st != ST_OK) {
 		rc = cli_fail(cli, st);
 		goto out;

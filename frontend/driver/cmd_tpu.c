@@ -497,15 +497,24 @@ int cmd_run_bundle(Cli *cli)
 	return st == ST_OK ? 0 : cli_fail(cli, st);
 }
 
-static Status write_trace(Cli *cli, const Loaded *l, const TpuExec *x, FILE *f)
+typedef struct Traced {
+	Cli *cli;
+	const Loaded *l;
+} Traced;
+
+static Status write_trace(FILE *f, const void *cx)
 {
-	if (cli->summary) {
-		tpu_counters_print(f, &x->counters);
+	const Traced *t = cx;
+	const Loaded *l = t->l;
+
+	if (t->cli->summary) {
+		tpu_counters_print(f, &l->x.counters);
 		return ST_OK;
 	}
-	if (cli->format == FMT_CHROME)
-		return tpu_trace_chrome(f, l->p.prog, x->trace, x->ntrace, l->p.cfg.clock_hz, &cli->diag);
-	tpu_trace_text(f, l->p.prog, x->trace, x->ntrace);
+	if (t->cli->format == FMT_CHROME)
+		return tpu_trace_chrome(f, l->p.prog, l->x.trace, l->x.ntrace, l->p.cfg.clock_hz,
+		                        &t->cli->diag);
+	tpu_trace_text(f, l->p.prog, l->x.trace, l->x.ntrace);
 	return ST_OK;
 }
 
@@ -519,24 +528,8 @@ int cmd_trace(Cli *cli)
 		return EXIT_USAGE;
 	}
 	st = run_sim(cli, &l, !cli->summary, true);
-	if (st == ST_OK && !cli->output) {
-		st = write_trace(cli, &l, &l.x, stdout);
-	} else if (st == ST_OK) {
-		char tmp[4096];
-		snprintf(tmp, sizeof(tmp), "%s.tmp", cli->output);
-		FILE *f = fopen(tmp, "w");
-		if (!f)
-			st = diag_add(&cli->diag, ST_IO, "%s: cannot write", cli->output);
-		else {
-			st = write_trace(cli, &l, &l.x, f);
-			bool ok = !ferror(f);
-			ok &= fclose(f) == 0;
-			if (st == ST_OK && (!ok || rename(tmp, cli->output) != 0))
-				st = diag_add(&cli->diag, ST_IO, "%s: cannot write", cli->output);
-			if (st != ST_OK)
-				remove(tmp);
-		}
-	}
+	if (st == ST_OK)
+		st = cli_write_output(cli, write_trace, &(Traced){cli, &l});
 	unload(&l);
 	return st == ST_OK ? 0 : cli_fail(cli, st);
 }
