@@ -16,8 +16,17 @@
 
 struct CpuSo {
 	void *handle;
-	void (*main)(void *const *bufs);
+	void (*main)(void *const *bufs, const NnacPar *par);
 };
+
+/* One thread: the whole range at once, here. */
+static void serial_for(void *pool, NnacTaskFn fn, void *const *roots, int64_t n)
+{
+	(void)pool;
+	fn(roots, 0, n);
+}
+
+static const NnacPar serial = {serial_for, NULL};
 
 /* Keeps the helpers the generated code calls in every executable that can
  * load it (a static library links only the members something refers to).
@@ -124,9 +133,9 @@ Status cpu_so_open(const uint8_t *so, size_t len, CpuSo **out, Diag *d)
 	return ST_OK;
 }
 
-void cpu_so_run(CpuSo *s, void *const *bufs)
+void cpu_so_run(CpuSo *s, void *const *bufs, const NnacPar *par)
 {
-	s->main(bufs);
+	s->main(bufs, par ? par : &serial);
 }
 
 void cpu_so_close(CpuSo *s)

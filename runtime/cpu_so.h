@@ -16,14 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpu_codegen.h"
 #include "diag.h"
 
 typedef struct CpuSo CpuSo;
 
 Status cpu_so_open(const uint8_t *so, size_t len, CpuSo **out, Diag *d);
 /* Runs every kernel: bufs[i] is the memory of the program's buffer i
- * (views included), 64-byte aligned. */
-void cpu_so_run(CpuSo *s, void *const *bufs);
+ * (views included), 64-byte aligned; par NULL runs on this thread alone. */
+void cpu_so_run(CpuSo *s, void *const *bufs, const NnacPar *par);
 void cpu_so_close(CpuSo *s);
 
 #endif

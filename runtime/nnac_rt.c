@@ -257,7 +257,7 @@ static double now(void)
 int nnac_run(NnacModel *m)
 {
 	double t0 = now();
-	cpu_so_run(m->so, m->ptr);
+	cpu_so_run(m->so, m->ptr, NULL);
 	m->seconds = now() - t0;
 	return 0;
 }

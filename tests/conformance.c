@@ -297,7 +297,7 @@ static Status cpu_run(LoopProgram *p, Diag *d, int opt_level, const Value *in, V
 	if (st == ST_OK && (!mem || !cpu_bind(p, in, mem)))
 		st = diag_add(d, ST_NOMEM, "%s: out of memory", p->path);
 	if (st == ST_OK)
-		cpu_so_run(s, mem);
+		cpu_so_run(s, mem, NULL);
 	cpu_so_close(s);
 	for (int k = 0; st == ST_OK && k < loop_count_outputs(p); k++) {
 		const LoopBuf *b = &p->bufs[loop_output_buf(p, k)];

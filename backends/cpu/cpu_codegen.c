@@ -507,9 +507,9 @@ static LLVMValueRef emit_kernel(CpuEmit *e, int k, int *args, int *nargs)
 /* nnac_main(bufs): kernel_K(bufs[root], ...) for every kernel, in order. */
 static void emit_main(CpuEmit *e, LLVMValueRef *fns, int **args, const int *nargs)
 {
-	LLVMTypeRef pp = LLVMPointerType(e->ptr, 0);
+	LLVMTypeRef pt[2] = {LLVMPointerType(e->ptr, 0), e->ptr};
 	LLVMValueRef fn = LLVMAddFunction(e->mod, "nnac_main",
-	                                  LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), &pp, 1, 0));
+	                                  LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), pt, 2, 0));
 	LLVMValueRef bufs = LLVMGetParam(fn, 0);
 	LLVMValueRef *av = malloc(((size_t)e->p->nbufs + 1) * sizeof(*av));
 

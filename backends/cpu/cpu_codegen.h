@@ -7,8 +7,8 @@
  * as loopstmt.def defines them), verifies and optimizes the module, emits
  * an object file and links it with the system C compiler (`cc -shared`).
  * The shared object exports
- *     int nnac_abi_version(void);          NNAC_CPU_ABI
- *     void nnac_main(void *const *bufs);   every kernel, in order
+ *     int nnac_abi_version(void);                           NNAC_CPU_ABI
+ *     void nnac_main(void *const *bufs, const NnacPar *par);   every kernel, in order
  * bufs[i] is the memory of p->bufs[i] for every buffer i (program and
  * kernel buffers, views included: a view's address is its base's plus
  * view_offset elements), row-major, 64-byte aligned; constants are passed
@@ -36,7 +36,23 @@ typedef struct CpuOptions {
 	int opt_level;       /* 0..3; cpu_compile with opt NULL uses 3 */
 } CpuOptions;
 
-enum { NNAC_CPU_ABI = 1 };
+enum { NNAC_CPU_ABI = 2 };
+
+/*
+ * How generated code runs work on several threads (ABI 2).  A loop nest
+ * worth splitting becomes a task function over a range of its outermost
+ * parallel loop's iterations; nnac_main hands it to par->parallel_for,
+ * which must call fn(roots, lo, hi) on disjoint ranges covering [0, n)
+ * (from any threads, in any order) and return once every call has
+ * returned.  roots is the task's argument block, read-only.  Iterations
+ * of a task write disjoint memory and keep every accumulator's order of
+ * additions, so results do not depend on how [0, n) is split.
+ */
+typedef void (*NnacTaskFn)(void *const *roots, int64_t lo, int64_t hi);
+typedef struct NnacPar {
+	void (*parallel_for)(void *pool, NnacTaskFn fn, void *const *roots, int64_t n);
+	void *pool;
+} NnacPar;
 
 /* Compiles p, which has passed loop_verify, into a shared object's bytes
  * (*so from malloc, the caller frees it).  A statement or op the backend
