@@ -203,9 +203,7 @@ static int perfect_nest(const LoopProgram *p, int f, int *loops, int *stmt)
 	return n;
 }
 
-/* In *st the flat element offset that one step of for-node v moves
- * operand a by; false when an index of a is not affine. */
-static bool flat_step(const LoopProgram *p, const LoopArg *a, int v, int64_t *st)
+bool cpu_flat_step(const LoopProgram *p, const LoopArg *a, int v, int64_t *st)
 {
 	const LoopBuf *b = &p->bufs[a->buf];
 	int64_t stride = 1;
@@ -230,7 +228,7 @@ static bool factors_contiguous(const LoopProgram *p, const LoopNode *s, int v)
 {
 	int64_t a, b;
 
-	return flat_step(p, &s->arg[1], v, &a) && flat_step(p, &s->arg[2], v, &b) &&
+	return cpu_flat_step(p, &s->arg[1], v, &a) && cpu_flat_step(p, &s->arg[2], v, &b) &&
 	       (a == 0 || a == 1) && (b == 0 || b == 1);
 }
 
@@ -256,13 +254,13 @@ static int sink_depth(const CpuEmit *e, const int *loops, int n, int stmt)
 	if (s->kind != LN_MAC || e->root[s->arg[0].buf] == e->root[s->arg[1].buf] ||
 	    e->root[s->arg[0].buf] == e->root[s->arg[2].buf])
 		return -1;
-	while (j > 0 && flat_step(p, &s->arg[0], loops[j - 1], &st) && st == 0) {
+	while (j > 0 && cpu_flat_step(p, &s->arg[0], loops[j - 1], &st) && st == 0) {
 		for (int d = 0; d < s->arg[0].nidx; d++)
 			if (loop_expr_uses(p, s->arg[0].idx[d], loops[j - 1]))
 				return -1;
 		j--;
 	}
-	if (j == n || j == 0 || !flat_step(p, &s->arg[0], loops[j - 1], &st) || st != 1)
+	if (j == n || j == 0 || !cpu_flat_step(p, &s->arg[0], loops[j - 1], &st) || st != 1)
 		return -1;
 	if (p->nodes[loops[n - 1]].extent >= 8 && factors_contiguous(p, s, loops[n - 1]) &&
 	    !factors_contiguous(p, s, loops[j - 1]))
@@ -282,13 +280,14 @@ static int mac_lanes(int64_t extent)
 	return 0;
 }
 
-static LLVMValueRef entry_alloca(CpuEmit *e, LLVMTypeRef t)
+LLVMValueRef cpu_entry_alloca(CpuEmit *e, LLVMTypeRef t, unsigned align)
 {
 	LLVMBasicBlockRef at = LLVMGetInsertBlock(e->b);
 	LLVMValueRef v;
 
 	LLVMPositionBuilderBefore(e->b, e->fscratch);
 	v = LLVMBuildAlloca(e->b, t, "acc");
+	LLVMSetAlignment(v, align);
 	LLVMPositionBuilderAtEnd(e->b, at);
 	return v;
 }
@@ -305,7 +304,7 @@ typedef struct MacBlock {
 static void block_load(CpuEmit *e, MacBlock *m, LLVMValueRef xb)
 {
 	const LoopNode *x = &e->p->nodes[m->x];
-	LLVMValueRef tmp = entry_alloca(e, LLVMArrayType(m->at, MAC_MAX_LANES));
+	LLVMValueRef tmp = cpu_entry_alloca(e, LLVMArrayType(m->at, MAC_MAX_LANES), 16);
 	LLVMValueRef base = LLVMBuildAdd(e->b, cint64(e, x->start),
 	                                 LLVMBuildMul(e->b, xb, cint64(e, m->T * x->step), ""), "");
 
@@ -402,29 +401,33 @@ static void emit_for(CpuEmit *e, int ni)
 		close_loop(e, order[i], &open[i], i == n - 1);
 }
 
+static void emit_node(CpuEmit *e, int i)
+{
+	switch (e->p->nodes[i].kind) {
+	case LN_FOR:
+		emit_for(e, i);
+		break;
+	case LN_NOTE:
+		break;
+	case LN_COPY:
+	case LN_FILL:
+	case LN_MAC:
+	case LN_APPLY:
+	case LN_REDUCE:
+	case LN_QUANTIZE:
+	case LN_DEQUANTIZE:
+	case LN_REQUANTIZE:
+		cpu_emit_stmt(e, i);
+		break;
+	case LN_COUNT:
+		nnac_unreachable();
+	}
+}
+
 static void emit_list(CpuEmit *e, int head)
 {
-	for (int i = head; i >= 0 && e->st == ST_OK; i = e->p->nodes[i].next) {
-		switch (e->p->nodes[i].kind) {
-		case LN_FOR:
-			emit_for(e, i);
-			break;
-		case LN_NOTE:
-			break;
-		case LN_COPY:
-		case LN_FILL:
-		case LN_MAC:
-		case LN_APPLY:
-		case LN_REDUCE:
-		case LN_QUANTIZE:
-		case LN_DEQUANTIZE:
-		case LN_REQUANTIZE:
-			cpu_emit_stmt(e, i);
-			break;
-		case LN_COUNT:
-			nnac_unreachable();
-		}
-	}
+	for (int i = head; i >= 0 && e->st == ST_OK; i = e->p->nodes[i].next)
+		emit_node(e, i);
 }
 
 /* Kernels. */
@@ -443,41 +446,186 @@ static void roots_used(const CpuEmit *e, int head, bool *used)
 	}
 }
 
-/* Creates kernel k's function with one noalias parameter per root in used[]. */
-static LLVMValueRef kernel_fn(CpuEmit *e, int k, const bool *used, int nparam)
+/* An internal function named name: one noalias, 64-byte aligned i8*
+ * parameter per root of the kernel (e->args), then the types extra[];
+ * e->param[] set to the roots' parameters, e->fn to it, the builder at its
+ * entry block with the scratch allocas. */
+static LLVMValueRef open_function(CpuEmit *e, const char *name, LLVMTypeRef *extra, int nextra)
 {
-	LLVMTypeRef *pt = malloc((size_t)(nparam + 1) * sizeof(*pt));
+	int np = e->nargs + nextra;
+	LLVMTypeRef *pt = malloc((size_t)(np + 1) * sizeof(*pt));
 	unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-	char name[64];
 	LLVMValueRef fn;
-	int j = 0;
 
-	if (!pt)
+	if (!pt) {
+		e->st = diag_add(e->d, ST_NOMEM, "%s: out of memory", e->p->path ? e->p->path : "program");
 		return NULL;
-	for (int i = 0; i < nparam; i++)
-		pt[i] = e->ptr;
-	snprintf(name, sizeof(name), "kernel_%d", k);
-	fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), pt,
-	                                                    (unsigned)nparam, 0));
+	}
+	for (int j = 0; j < np; j++)
+		pt[j] = j < e->nargs ? e->ptr : extra[j - e->nargs];
+	fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), pt, (unsigned)np, 0));
 	free(pt);
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
-	for (int i = 0; i < e->p->nbufs; i++) {
-		if (!used[i])
-			continue;
-		e->param[i] = LLVMGetParam(fn, (unsigned)j);
-		LLVMSetValueName2(e->param[i], e->p->bufs[i].name, strlen(e->p->bufs[i].name));
+	for (int j = 0; j < e->nargs; j++) {
+		const char *bn = e->p->bufs[e->args[j]].name;
+
+		e->param[e->args[j]] = LLVMGetParam(fn, (unsigned)j);
+		LLVMSetValueName2(e->param[e->args[j]], bn, strlen(bn));
 		LLVMAddAttributeAtIndex(fn, (unsigned)(j + 1), LLVMCreateEnumAttribute(e->ctx, noalias, 0));
-		LLVMSetParamAlignment(e->param[i], 64);
-		j++;
+		LLVMSetParamAlignment(e->param[e->args[j]], 64);
 	}
+	e->fn = fn;
+	LLVMPositionBuilderAtEnd(e->b, LLVMAppendBasicBlockInContext(e->ctx, fn, "entry"));
+	e->fscratch = LLVMBuildAlloca(e->b, LLVMArrayType(e->f64, LOOP_MAX_ARGS), "fx");
+	e->iscratch = LLVMBuildAlloca(e->b, LLVMArrayType(e->i64, LOOP_MAX_ARGS), "ix");
 	return fn;
 }
 
-/* Builds kernel k; in args[] the roots to pass it, in order. */
+/* What a function being built holds, to come back to it after building
+ * another. */
+typedef struct FnState {
+	LLVMValueRef fn, fscratch, iscratch;
+	LLVMBasicBlockRef at;
+} FnState;
+
+static void save_fn(CpuEmit *e, FnState *s)
+{
+	s->fn = e->fn;
+	s->fscratch = e->fscratch;
+	s->iscratch = e->iscratch;
+	s->at = LLVMGetInsertBlock(e->b);
+}
+
+static void restore_fn(CpuEmit *e, const FnState *s)
+{
+	e->fn = s->fn;
+	e->fscratch = s->fscratch;
+	e->iscratch = s->iscratch;
+	LLVMPositionBuilderAtEnd(e->b, s->at);
+	for (int j = 0; j < e->nargs; j++)
+		e->param[e->args[j]] = LLVMGetParam(e->fn, (unsigned)j);
+}
+
+/* A contraction worth sending to other threads: at least this many MACs. */
+enum { PARALLEL_MIN_MACS = 1 << 18 };
+
+/* run(i8** roots, i64 lo, i64 hi), an NnacTaskFn: body(roots[0], ..., lo, hi). */
+static LLVMValueRef task_runner(CpuEmit *e, LLVMValueRef body, const char *name)
+{
+	LLVMTypeRef pt[3] = {LLVMPointerType(e->ptr, 0), e->i64, e->i64};
+	LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), pt, 3, 0));
+	LLVMValueRef *av = malloc(((size_t)e->nargs + 2) * sizeof(*av));
+
+	if (!av) {
+		e->st = diag_add(e->d, ST_NOMEM, "%s: out of memory", e->p->path ? e->p->path : "program");
+		return fn;
+	}
+	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	LLVMPositionBuilderAtEnd(e->b, LLVMAppendBasicBlockInContext(e->ctx, fn, "entry"));
+	for (int j = 0; j < e->nargs; j++) {
+		LLVMValueRef ix = LLVMConstInt(e->i64, (unsigned long long)j, 0);
+
+		av[j] = LLVMBuildLoad2(e->b, e->ptr, LLVMBuildInBoundsGEP2(e->b, e->ptr, LLVMGetParam(fn, 0), &ix, 1, ""), "");
+	}
+	av[e->nargs] = LLVMGetParam(fn, 1);
+	av[e->nargs + 1] = LLVMGetParam(fn, 2);
+	LLVMBuildCall2(e->b, LLVMGlobalGetValueType(body), body, av, (unsigned)e->nargs + 2, "");
+	LLVMBuildRetVoid(e->b);
+	free(av);
+	return fn;
+}
+
+/* par->parallel_for(par->pool, run, roots, n) from the kernel. */
+static void call_parallel_for(CpuEmit *e, LLVMValueRef run, int64_t n)
+{
+	LLVMTypeRef task = LLVMTypeOf(run);
+	LLVMTypeRef ft_args[4] = {e->ptr, task, LLVMPointerType(e->ptr, 0), e->i64};
+	LLVMTypeRef ft = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), ft_args, 4, 0);
+	LLVMTypeRef fields[2] = {LLVMPointerType(ft, 0), e->ptr};
+	LLVMTypeRef st = LLVMStructTypeInContext(e->ctx, fields, 2, 0);
+	LLVMValueRef par = LLVMBuildBitCast(e->b, e->par, LLVMPointerType(st, 0), "");
+	LLVMValueRef pf = LLVMBuildLoad2(e->b, fields[0], LLVMBuildStructGEP2(e->b, st, par, 0, ""), "");
+	LLVMValueRef pool = LLVMBuildLoad2(e->b, e->ptr, LLVMBuildStructGEP2(e->b, st, par, 1, ""), "");
+	LLVMValueRef args[4] = {pool, run, e->roots, LLVMConstInt(e->i64, (unsigned long long)n, 0)};
+
+	LLVMBuildCall2(e->b, ft, pf, args, 4, "");
+}
+
+/* Contraction c (a top-level nest of the kernel) as a task function over
+ * its c->tasks iterations, called here directly or, when it is big
+ * enough, through the runtime's parallel_for. */
+static void emit_task(CpuEmit *e, const CpuContract *c)
+{
+	LLVMTypeRef range[2] = {e->i64, e->i64};
+	char name[80];
+	LLVMValueRef body, *av;
+	FnState st;
+
+	save_fn(e, &st);
+	snprintf(name, sizeof(name), "kernel_%d_task_%d", e->kernel, e->ntasks);
+	body = open_function(e, name, range, 2);
+	if (!body)
+		return;
+	cpu_contract_emit(e, c, LLVMGetParam(body, (unsigned)e->nargs), LLVMGetParam(body, (unsigned)e->nargs + 1));
+	LLVMBuildRetVoid(e->b);
+	if (c->macs >= PARALLEL_MIN_MACS && c->tasks > 1) {
+		LLVMValueRef run;
+
+		snprintf(name, sizeof(name), "kernel_%d_run_%d", e->kernel, e->ntasks);
+		run = task_runner(e, body, name);
+		restore_fn(e, &st);
+		call_parallel_for(e, run, c->tasks);
+	} else if ((av = malloc(((size_t)e->nargs + 2) * sizeof(*av)))) {
+		restore_fn(e, &st);
+		for (int j = 0; j < e->nargs; j++)
+			av[j] = e->param[e->args[j]];
+		av[e->nargs] = LLVMConstInt(e->i64, 0, 0);
+		av[e->nargs + 1] = LLVMConstInt(e->i64, (unsigned long long)c->tasks, 0);
+		LLVMBuildCall2(e->b, LLVMGlobalGetValueType(body), body, av, (unsigned)e->nargs + 2, "");
+		free(av);
+	} else {
+		restore_fn(e, &st);
+		e->st = diag_add(e->d, ST_NOMEM, "%s: out of memory", e->p->path ? e->p->path : "program");
+	}
+	e->ntasks++;
+}
+
+/* The kernel's top-level nodes: contractions as tasks, the rest inline. */
+static void emit_top(CpuEmit *e, int head)
+{
+	for (int i = head; i >= 0 && e->st == ST_OK; i = e->p->nodes[i].next) {
+		int loops[LOOP_MAX_NEST], n, stmt;
+		CpuContract c;
+
+		if (e->p->nodes[i].kind == LN_FOR) {
+			n = perfect_nest(e->p, i, loops, &stmt);
+			if (stmt >= 0 && cpu_contract_plan(e, loops, n, stmt, &c)) {
+				emit_task(e, &c);
+				continue;
+			}
+		}
+		emit_node(e, i);
+	}
+}
+
+/* The kernel's argument block for tasks: roots[j] = its j-th root. */
+static void emit_roots(CpuEmit *e)
+{
+	e->roots = LLVMBuildAlloca(e->b, LLVMArrayType(e->ptr, (unsigned)(e->nargs > 0 ? e->nargs : 1)), "roots");
+	e->roots = LLVMBuildBitCast(e->b, e->roots, LLVMPointerType(e->ptr, 0), "");
+	for (int j = 0; j < e->nargs; j++) {
+		LLVMValueRef ix = LLVMConstInt(e->i64, (unsigned long long)j, 0);
+
+		LLVMBuildStore(e->b, e->param[e->args[j]], LLVMBuildInBoundsGEP2(e->b, e->ptr, e->roots, &ix, 1, ""));
+	}
+}
+
+/* Builds kernel k, kernel_K(roots..., par); in args[] the roots to pass
+ * it, in order. */
 static LLVMValueRef emit_kernel(CpuEmit *e, int k, int *args, int *nargs)
 {
 	bool *used = calloc((size_t)e->p->nbufs + 1, sizeof(bool));
-	LLVMBasicBlockRef entry;
+	char name[64];
 	LLVMValueRef fn;
 
 	*nargs = 0;
@@ -491,27 +639,29 @@ static LLVMValueRef emit_kernel(CpuEmit *e, int k, int *args, int *nargs)
 		if (used[i])
 			args[(*nargs)++] = i;
 	}
-	fn = kernel_fn(e, k, used, *nargs);
 	free(used);
-	e->fn = fn;
+	e->args = args;
+	e->nargs = *nargs;
 	e->kernel = k;
-	entry = LLVMAppendBasicBlockInContext(e->ctx, fn, "entry");
-	LLVMPositionBuilderAtEnd(e->b, entry);
-	e->fscratch = LLVMBuildAlloca(e->b, LLVMArrayType(e->f64, LOOP_MAX_ARGS), "fx");
-	e->iscratch = LLVMBuildAlloca(e->b, LLVMArrayType(e->i64, LOOP_MAX_ARGS), "ix");
-	emit_list(e, e->p->kernels[k].body);
+	snprintf(name, sizeof(name), "kernel_%d", k);
+	fn = open_function(e, name, &e->ptr, 1);
+	if (!fn)
+		return NULL;
+	e->par = LLVMGetParam(fn, (unsigned)*nargs);
+	emit_roots(e);
+	emit_top(e, e->p->kernels[k].body);
 	LLVMBuildRetVoid(e->b);
 	return fn;
 }
 
-/* nnac_main(bufs): kernel_K(bufs[root], ...) for every kernel, in order. */
+/* nnac_main(bufs, par): kernel_K(bufs[root], ..., par) for every kernel, in order. */
 static void emit_main(CpuEmit *e, LLVMValueRef *fns, int **args, const int *nargs)
 {
 	LLVMTypeRef pt[2] = {LLVMPointerType(e->ptr, 0), e->ptr};
 	LLVMValueRef fn = LLVMAddFunction(e->mod, "nnac_main",
 	                                  LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), pt, 2, 0));
 	LLVMValueRef bufs = LLVMGetParam(fn, 0);
-	LLVMValueRef *av = malloc(((size_t)e->p->nbufs + 1) * sizeof(*av));
+	LLVMValueRef *av = malloc(((size_t)e->p->nbufs + 2) * sizeof(*av));
 
 	if (!av) {
 		e->st = diag_add(e->d, ST_NOMEM, "%s: out of memory", e->p->path ? e->p->path : "program");
@@ -525,7 +675,8 @@ static void emit_main(CpuEmit *e, LLVMValueRef *fns, int **args, const int *narg
 
 			av[j] = LLVMBuildLoad2(e->b, e->ptr, at, e->p->bufs[args[k][j]].name);
 		}
-		LLVMBuildCall2(e->b, LLVMGlobalGetValueType(fns[k]), fns[k], av, (unsigned)nargs[k], "");
+		av[nargs[k]] = LLVMGetParam(fn, 1);
+		LLVMBuildCall2(e->b, LLVMGlobalGetValueType(fns[k]), fns[k], av, (unsigned)nargs[k] + 1, "");
 	}
 	LLVMBuildRetVoid(e->b);
 	free(av);
@@ -637,6 +788,25 @@ static Status verify_module(CpuEmit *e)
 	return e->st;
 }
 
+/* The contraction kernels' vector shape from the target's features: the
+ * widest f32 vector and the register count.  A CPU named without features
+ * gets 4 lanes and 16 registers; LLVM splits or widens the vectors for any
+ * target, so the choice changes speed, never results. */
+static void vector_shape(CpuEmit *e, LLVMTargetMachineRef tm)
+{
+	char *f = LLVMGetTargetMachineFeatureString(tm);
+
+	e->vl = 4;
+	e->vregs = 16;
+	if (f && strstr(f, "+avx512f")) {
+		e->vl = 16;
+		e->vregs = 32;
+	} else if (f && strstr(f, "+avx")) {
+		e->vl = 8;
+	}
+	LLVMDisposeMessage(f);
+}
+
 Status cpu_compile(const LoopProgram *p, const CpuOptions *opt, uint8_t **so, size_t *so_len,
                    Diag *d)
 {
@@ -663,6 +833,7 @@ Status cpu_compile(const LoopProgram *p, const CpuOptions *opt, uint8_t **so, si
 		dl = LLVMGetTargetMachineTriple(tm);
 		LLVMSetTarget(e.mod, dl);
 		LLVMDisposeMessage(dl);
+		vector_shape(&e, tm);
 		emit_module(&e);
 	}
 	if (e.st == ST_OK && verify_module(&e) == ST_OK)

@@ -54,8 +54,8 @@ static DType arg_dt(const CpuEmit *e, const LoopArg *a)
 
 /* Calls. */
 
-static LLVMValueRef intrinsic(CpuEmit *e, const char *name, LLVMTypeRef *tys, int ntys,
-                              LLVMValueRef *args, int nargs)
+LLVMValueRef cpu_emit_intrinsic(CpuEmit *e, const char *name, LLVMTypeRef *tys, int ntys,
+                                LLVMValueRef *args, int nargs)
 {
 	unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
 	LLVMValueRef fn;
@@ -71,7 +71,7 @@ static LLVMValueRef fintrinsic(CpuEmit *e, const char *name, LLVMValueRef *args,
 {
 	LLVMTypeRef t = LLVMTypeOf(args[0]);
 
-	return intrinsic(e, name, &t, 1, args, nargs);
+	return cpu_emit_intrinsic(e, name, &t, 1, args, nargs);
 }
 
 static LLVMValueRef call(CpuEmit *e, const char *name, LLVMTypeRef ret, LLVMTypeRef *pt, int n,
@@ -113,6 +113,11 @@ static LLVMValueRef elem_ptr(CpuEmit *e, const LoopArg *a, LLVMValueRef *idx)
 		st *= b->dims[d];
 	}
 	return LLVMBuildInBoundsGEP2(e->b, et, base, &off, 1, "");
+}
+
+LLVMValueRef cpu_emit_arg_ptr(CpuEmit *e, const LoopArg *a)
+{
+	return elem_ptr(e, a, NULL);
 }
 
 static LLVMValueRef load_raw(CpuEmit *e, DType dt, LLVMValueRef ptr)
@@ -243,7 +248,7 @@ static LLVMValueRef f_to_i64(CpuEmit *e, LLVMValueRef f)
 {
 	LLVMTypeRef tys[2] = {e->i64, LLVMTypeOf(f)};
 
-	return intrinsic(e, "llvm.fptosi.sat", tys, 2, &f, 1);
+	return cpu_emit_intrinsic(e, "llvm.fptosi.sat", tys, 2, &f, 1);
 }
 
 /* A raw element of type dt as an integer of type it, as val_get_i64 reads
@@ -278,9 +283,9 @@ static LLVMValueRef f_to_raw(CpuEmit *e, DType dt, LLVMValueRef f)
 	case DT_BF16:
 		return emit_f32_to_bf16(e, fconv(e, f, e->f32));
 	case DT_I8: case DT_I16: case DT_I32: case DT_I64:
-		return intrinsic(e, "llvm.fptosi.sat", tys, 2, &f, 1);
+		return cpu_emit_intrinsic(e, "llvm.fptosi.sat", tys, 2, &f, 1);
 	case DT_U8: case DT_U16: case DT_U32: case DT_U64:
-		return intrinsic(e, "llvm.fptoui.sat", tys, 2, &f, 1);
+		return cpu_emit_intrinsic(e, "llvm.fptoui.sat", tys, 2, &f, 1);
 	case DT_BOOL:
 		x = LLVMBuildFCmp(e->b, LLVMRealUNE, f, cfp(LLVMTypeOf(f), 0), "");
 		return LLVMBuildZExt(e->b, x, e->i8, "");

@@ -27,13 +27,58 @@ typedef struct CpuEmit {
 	LLVMValueRef fscratch;   /* [4 x double] in its entry block, for helper operands */
 	LLVMValueRef iscratch;   /* [4 x i64] likewise */
 	int kernel;              /* the kernel being built */
+	int *args, nargs;        /* its root buffers, in parameter order */
+	LLVMValueRef par;        /* its NnacPar* parameter */
+	LLVMValueRef roots;      /* i8** to its roots, the argument block of its tasks */
 	LLVMValueRef *vars;      /* per `for` node: its induction value */
 	LLVMValueRef *param;     /* per buffer: its root's parameter in this kernel, or NULL */
 	int *root;               /* per buffer: the buffer owning its memory */
 	int64_t *root_off;       /* per buffer: its element offset in the root */
 	LLVMTypeRef i1, i8, i16, i32, i64, f32, f64, ptr;   /* ptr: i8* */
+	int vl;                  /* f32 lanes of the target's widest vector register */
+	int vregs;               /* vector registers */
+	int ntasks;              /* task functions made so far (their names) */
 	Status st;               /* first failure; ST_OK while building */
 } CpuEmit;
+
+/*
+ * A contraction: a perfect nest ending in one f32 mac
+ *     acc[outer..., i, j...] += vec[...] * bcast[...]
+ * run as register blocks of MR values of loop i by NV vectors of VL lanes
+ * along j, the accumulator's contiguous run (several loops coalesced when
+ * their strides chain).  vec moves along j and not along i; bcast does not
+ * move along j.  For every block of j, vec is packed into a panel
+ * [reduction][NV*VL] (zeros past the end of j), one slice of the outermost
+ * reduction loop at a time sized for the L1 cache; then each block of i
+ * runs the reduction loops in their order, loading NV vectors of the panel
+ * and broadcasting MR elements of bcast, one vector multiply-add per
+ * accumulator.  Every accumulator still adds its products in the nest's
+ * order.  The nest's iterations are tasks: outer loops x blocks of j x
+ * chunks of i blocks, any split of which writes disjoint accumulators.
+ */
+enum { CPU_MAX_NEST = 64 };
+
+typedef struct CpuContract {
+	int stmt;
+	int vec, bcast;                          /* the factors' argument indices (1 or 2) */
+	int nj, j[CPU_MAX_NEST];                 /* loops coalesced along j, outermost first */
+	int i;                                   /* the loop blocked in registers */
+	int nout, out[CPU_MAX_NEST];             /* the other accumulator loops, nest order */
+	int nred, red[CPU_MAX_NEST];             /* reduction loops, nest order */
+	int64_t J, I;                            /* iterations along j, along i */
+	int vl, nv, mr;                          /* lanes, vectors and rows of a block */
+	int64_t kb, nkb;                         /* iterations of red[0] per panel, panels */
+	int64_t rin;                             /* iterations of red[1..] */
+	int64_t njb, nib, ic, per_chunk;         /* blocks of j, of i; chunks of i blocks, blocks per chunk */
+	int64_t tasks;
+	double macs;
+} CpuContract;
+
+/* cpu_contract.c: whether the perfect nest loops[0..n) around mac stmt is
+ * a contraction worth blocking; its plan into *c. */
+bool cpu_contract_plan(const CpuEmit *e, const int *loops, int n, int stmt, CpuContract *c);
+/* cpu_contract.c: tasks [lo, hi) of c at the builder's position. */
+void cpu_contract_emit(CpuEmit *e, const CpuContract *c, LLVMValueRef lo, LLVMValueRef hi);
 
 /* cpu_emit.c: one statement at the builder's position. */
 Status cpu_emit_stmt(CpuEmit *e, int node);
@@ -43,6 +88,16 @@ Status cpu_emit_stmt(CpuEmit *e, int node);
 LLVMTypeRef cpu_emit_acc_type(CpuEmit *e, int node);
 LLVMValueRef cpu_emit_acc_ptr(CpuEmit *e, int node);
 LLVMValueRef cpu_emit_mac_step(CpuEmit *e, int node, LLVMValueRef acc);
+/* cpu_emit.c: the address of operand a's element at its index expressions. */
+LLVMValueRef cpu_emit_arg_ptr(CpuEmit *e, const LoopArg *a);
+/* cpu_emit.c: an intrinsic call, overloaded on tys. */
+LLVMValueRef cpu_emit_intrinsic(CpuEmit *e, const char *name, LLVMTypeRef *tys, int ntys,
+                                LLVMValueRef *args, int nargs);
+/* cpu_codegen.c: an alloca of type t in the function's entry block. */
+LLVMValueRef cpu_entry_alloca(CpuEmit *e, LLVMTypeRef t, unsigned align);
+/* cpu_codegen.c: the flat element offset one step of for-node v moves
+ * operand a by; false when an index of a is not affine. */
+bool cpu_flat_step(const LoopProgram *p, const LoopArg *a, int v, int64_t *st);
 /* cpu_codegen.c: index expression ex as an i64 value. */
 LLVMValueRef cpu_emit_expr(CpuEmit *e, int ex);
 /* cpu_codegen.c: "FILE: kernel 'K': statement at L:C: MSG" into e->d. */

@@ -1,0 +1,528 @@
+/*
+ * The CPU backend's contraction kernels (cpu_int.h, CpuContract): the
+ * convolutions and matrix products of the loop IR as register-blocked
+ * vector code.
+ *
+ * Planning reads only the nest's index expressions.  The accumulator's
+ * loops are those its indices use: each index of the accumulator holds at
+ * most one of the nest's loops and each loop appears in at most one index,
+ * so distinct iterations of them write distinct elements.  The others
+ * reduce.  j is the loop that moves the accumulator by one element per
+ * step, extended outwards by loops whose strides chain (a 7x7 feature map
+ * is one run of 49); bcast may not move along any of them.  i is the
+ * accumulator loop of largest extent along which vec stays in place.
+ *
+ * Code: tasks [lo, hi) decode into the outer loops' values, a block of j
+ * and a chunk of i blocks; per task, per slice of the outermost reduction
+ * loop, vec's slice is packed into a stack panel and every i block of the
+ * chunk runs the micro kernel (micro) over it.  Loop bounds that depend
+ * on the task are dynamic; everything else is constant, so LLVM unrolls
+ * the short reduction loops and keeps the MR x NV accumulators (allocas
+ * that SROA promotes) in registers.  Blocks past the end of j read and
+ * write the accumulator with masked loads and stores.
+ */
+#include <string.h>
+
+#include "cpu_int.h"
+
+enum {
+	PANEL_BYTES = 24 * 1024,  /* a panel stays in L1 beside bcast's rows */
+	MAX_NV = 4,               /* vectors of a block along j */
+	MAX_MR = 16,              /* rows of a block along i */
+	COALESCE_BELOW = 64,      /* j runs shorter than this take in the loop around them */
+	MIN_TASKS = 8,            /* split i into chunks until there are this many tasks */
+};
+
+static LLVMValueRef c64(CpuEmit *e, int64_t v) { return LLVMConstInt(e->i64, (unsigned long long)v, 1); }
+
+/* Planning. */
+
+static bool affine_args(const LoopProgram *p, const LoopNode *s)
+{
+	for (int a = 0; a < 3; a++)
+		for (int d = 0; d < s->arg[a].nidx; d++) {
+			LoopAffine af;
+
+			if (!loop_expr_affine(p, s->arg[a].idx[d], &af))
+				return false;
+		}
+	return true;
+}
+
+/* Which of the nest's loops the accumulator uses (in acc[]), false when
+ * an index holds two of them or a loop appears in two indices. */
+static bool acc_loops(const LoopProgram *p, const LoopArg *acc, const int *loops, int n, bool *in_acc)
+{
+	for (int l = 0; l < n; l++) {
+		int dims = 0;
+
+		in_acc[l] = false;
+		for (int d = 0; d < acc->nidx; d++)
+			if (loop_expr_uses(p, acc->idx[d], loops[l]))
+				dims++;
+		if (dims > 1)
+			return false;
+		in_acc[l] = dims == 1;
+	}
+	for (int d = 0; d < acc->nidx; d++) {
+		int k = 0;
+
+		for (int l = 0; l < n; l++)
+			k += loop_expr_uses(p, acc->idx[d], loops[l]);
+		if (k > 1)
+			return false;
+	}
+	return true;
+}
+
+static int64_t step_of(const LoopProgram *p, const LoopArg *a, int v)
+{
+	int64_t st;
+
+	return cpu_flat_step(p, a, v, &st) ? st : -1;
+}
+
+static bool in_j(const CpuContract *c, int f)
+{
+	for (int k = 0; k < c->nj; k++)
+		if (c->j[k] == f)
+			return true;
+	return false;
+}
+
+/* The j loops: the innermost contiguous one, then loops whose accumulator
+ * stride is the run so far, while the run is short.  False if none. */
+static bool pick_j(const LoopProgram *p, const LoopNode *s, const int *loops, int n, const bool *in_acc,
+                   CpuContract *c)
+{
+	int l0 = -1;
+
+	for (int l = 0; l < n; l++)
+		if (in_acc[l] && step_of(p, &s->arg[0], loops[l]) == 1)
+			l0 = l;
+	if (l0 < 0)
+		return false;
+	c->vec = step_of(p, &s->arg[1], loops[l0]) != 0 ? 1 : 2;
+	c->bcast = 3 - c->vec;
+	if (step_of(p, &s->arg[c->bcast], loops[l0]) != 0)
+		return false;
+	c->nj = 1;
+	c->j[0] = loops[l0];
+	c->J = p->nodes[loops[l0]].extent;
+	while (c->J < COALESCE_BELOW && c->nj < CPU_MAX_NEST) {
+		int found = -1;
+
+		for (int l = 0; l < n; l++)
+			if (in_acc[l] && !in_j(c, loops[l]) && step_of(p, &s->arg[0], loops[l]) == c->J &&
+			    step_of(p, &s->arg[c->bcast], loops[l]) == 0)
+				found = l;
+		if (found < 0)
+			break;
+		memmove(c->j + 1, c->j, (size_t)c->nj * sizeof(int));
+		c->j[0] = loops[found];
+		c->nj++;
+		c->J *= p->nodes[loops[found]].extent;
+	}
+	return true;
+}
+
+static void pick_i(const LoopProgram *p, const LoopNode *s, const int *loops, int n, const bool *in_acc,
+                   CpuContract *c)
+{
+	c->i = -1;
+	c->nout = c->nred = 0;
+	for (int l = 0; l < n; l++) {
+		int f = loops[l];
+
+		if (!in_acc[l] || in_j(c, f) || step_of(p, &s->arg[c->vec], f) != 0)
+			continue;
+		if (c->i < 0 || p->nodes[f].extent > p->nodes[c->i].extent)
+			c->i = f;
+	}
+	for (int l = 0; l < n; l++) {
+		int f = loops[l];
+
+		if (!in_acc[l])
+			c->red[c->nred++] = f;
+		else if (f != c->i && !in_j(c, f))
+			c->out[c->nout++] = f;
+	}
+}
+
+/* Block shape and task split for the target's registers. */
+static void shape(const CpuEmit *e, const LoopProgram *p, CpuContract *c)
+{
+	int64_t outer = 1;
+
+	c->vl = e->vl;
+	c->nv = (int)((c->J + c->vl - 1) / c->vl);
+	if (c->nv > MAX_NV)
+		c->nv = MAX_NV;
+	c->mr = (e->vregs - c->nv - 1) / c->nv;
+	if (c->mr > MAX_MR)
+		c->mr = MAX_MR;
+	if (c->mr > c->I)
+		c->mr = (int)c->I;
+	c->rin = 1;
+	for (int k = 1; k < c->nred; k++)
+		c->rin *= p->nodes[c->red[k]].extent;
+	c->kb = PANEL_BYTES / (c->rin * c->nv * c->vl * 4);
+	if (c->kb < 1)
+		c->kb = 1;
+	if (c->kb > p->nodes[c->red[0]].extent)
+		c->kb = p->nodes[c->red[0]].extent;
+	c->nkb = (p->nodes[c->red[0]].extent + c->kb - 1) / c->kb;
+	c->njb = (c->J + c->nv * c->vl - 1) / (c->nv * c->vl);
+	c->nib = (c->I + c->mr - 1) / c->mr;
+	for (int k = 0; k < c->nout; k++)
+		outer *= p->nodes[c->out[k]].extent;
+	c->ic = (MIN_TASKS + outer * c->njb - 1) / (outer * c->njb);
+	if (c->ic > c->nib)
+		c->ic = c->nib;
+	c->per_chunk = (c->nib + c->ic - 1) / c->ic;
+	c->ic = (c->nib + c->per_chunk - 1) / c->per_chunk;
+	c->tasks = outer * c->njb * c->ic;
+}
+
+bool cpu_contract_plan(const CpuEmit *e, const int *loops, int n, int stmt, CpuContract *c)
+{
+	const LoopProgram *p = e->p;
+	const LoopNode *s = &p->nodes[stmt];
+	bool in_acc[CPU_MAX_NEST];
+
+	memset(c, 0, sizeof(*c));
+	c->stmt = stmt;
+	if (s->kind != LN_MAC || n > CPU_MAX_NEST || e->vl < 4)
+		return false;
+	for (int a = 0; a < 3; a++)
+		if (p->bufs[s->arg[a].buf].dt != DT_F32)
+			return false;
+	if (e->root[s->arg[0].buf] == e->root[s->arg[1].buf] || e->root[s->arg[0].buf] == e->root[s->arg[2].buf])
+		return false;
+	if (!affine_args(p, s) || !acc_loops(p, &s->arg[0], loops, n, in_acc))
+		return false;
+	if (!pick_j(p, s, loops, n, in_acc, c))
+		return false;
+	pick_i(p, s, loops, n, in_acc, c);
+	if (c->i < 0 || c->nred == 0)
+		return false;
+	c->I = p->nodes[c->i].extent;
+	if (c->I < 2)
+		return false;
+	c->macs = 1;
+	for (int l = 0; l < n; l++)
+		c->macs *= (double)p->nodes[loops[l]].extent;
+	shape(e, p, c);
+	return true;
+}
+
+/* Code. */
+
+/* A top-tested loop over an i64 from start while below end (values). */
+typedef struct Loop {
+	LLVMBasicBlockRef head, exit;
+	LLVMValueRef iv;
+	LLVMValueRef end;
+} Loop;
+
+static LLVMValueRef loop_open(CpuEmit *e, Loop *l, LLVMValueRef start, LLVMValueRef end)
+{
+	LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->b);
+
+	l->head = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "");
+	l->exit = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "");
+	l->end = end;
+	LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, start, end, ""), l->head, l->exit);
+	LLVMPositionBuilderAtEnd(e->b, l->head);
+	l->iv = LLVMBuildPhi(e->b, e->i64, "");
+	LLVMAddIncoming(l->iv, &start, &pre, 1);
+	return l->iv;
+}
+
+static void loop_close(CpuEmit *e, Loop *l)
+{
+	LLVMValueRef next = LLVMBuildNSWAdd(e->b, l->iv, c64(e, 1), "");
+	LLVMBasicBlockRef from = LLVMGetInsertBlock(e->b);
+
+	LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, next, l->end, ""), l->head, l->exit);
+	LLVMAddIncoming(l->iv, &next, &from, 1);
+	LLVMPositionBuilderAtEnd(e->b, l->exit);
+}
+
+static LLVMValueRef smin(CpuEmit *e, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+/* Sets for-node f's variable to iteration it (an i64 from 0). */
+static void set_iter(CpuEmit *e, int f, LLVMValueRef it)
+{
+	const LoopNode *n = &e->p->nodes[f];
+
+	e->vars[f] = LLVMBuildAdd(e->b, c64(e, n->start), LLVMBuildMul(e->b, it, c64(e, n->step), ""), "");
+}
+
+/* What a task has fixed: where its j block starts, its panel, the slice
+ * of red[0] packed (first iteration, count). */
+typedef struct Task {
+	LLVMValueRef j0, panel, k0, kn;
+	LLVMTypeRef vt;
+} Task;
+
+/* The reduction loops over the packed slice, iterations from 0; returns
+ * the panel offset (in floats) of the current step.  loops[] are closed by
+ * red_close. */
+static LLVMValueRef red_open(CpuEmit *e, const CpuContract *c, const Task *t, Loop *loops)
+{
+	LLVMValueRef off = c64(e, 0);
+
+	for (int k = 0; k < c->nred; k++) {
+		LLVMValueRef ext = k == 0 ? t->kn : c64(e, e->p->nodes[c->red[k]].extent);
+		LLVMValueRef it = loop_open(e, &loops[k], c64(e, 0), ext);
+
+		set_iter(e, c->red[k], k == 0 ? LLVMBuildAdd(e->b, t->k0, it, "") : it);
+		off = LLVMBuildAdd(e->b, LLVMBuildMul(e->b, off, ext, ""), it, "");
+	}
+	return LLVMBuildMul(e->b, off, c64(e, (int64_t)c->nv * c->vl), "");
+}
+
+static void red_close(CpuEmit *e, const CpuContract *c, Loop *loops)
+{
+	for (int k = c->nred - 1; k >= 0; k--)
+		loop_close(e, &loops[k]);
+}
+
+/* Sets the j loops to position jp (an i64 in [0, J)) of the run. */
+static void set_j(CpuEmit *e, const CpuContract *c, LLVMValueRef jp)
+{
+	for (int k = c->nj - 1; k >= 0; k--) {
+		int64_t ext = e->p->nodes[c->j[k]].extent;
+
+		if (k == 0) {
+			set_iter(e, c->j[k], jp);
+			break;
+		}
+		set_iter(e, c->j[k], LLVMBuildURem(e->b, jp, c64(e, ext), ""));
+		jp = LLVMBuildUDiv(e->b, jp, c64(e, ext), "");
+	}
+}
+
+static LLVMValueRef fptr(CpuEmit *e, LLVMValueRef p)
+{
+	return LLVMBuildBitCast(e->b, p, LLVMPointerType(e->f32, 0), "");
+}
+
+/* vec's slice into the panel: lanes [0, valid) from j0 on, zeros after. */
+static void pack(CpuEmit *e, const CpuContract *c, const Task *t, int valid)
+{
+	const LoopArg *v = &e->p->nodes[c->stmt].arg[c->vec];
+	Loop red[CPU_MAX_NEST], lane;
+	LLVMValueRef off, it, x;
+
+	set_iter(e, c->i, c64(e, 0));
+	off = red_open(e, c, t, red);
+	it = loop_open(e, &lane, c64(e, 0), c64(e, valid));
+
+	set_j(e, c, LLVMBuildAdd(e->b, t->j0, it, ""));
+	x = LLVMBuildLoad2(e->b, e->f32, fptr(e, cpu_emit_arg_ptr(e, v)), "");
+	LLVMSetAlignment(x, 4);
+	LLVMBuildStore(e->b, x, LLVMBuildInBoundsGEP2(e->b, e->f32, t->panel,
+	                                              (LLVMValueRef[]){LLVMBuildAdd(e->b, off, it, "")}, 1, ""));
+	loop_close(e, &lane);
+	for (int k = valid; k < c->nv * c->vl; k++)
+		LLVMBuildStore(e->b, LLVMConstReal(e->f32, 0),
+		               LLVMBuildInBoundsGEP2(e->b, e->f32, t->panel,
+		                                     (LLVMValueRef[]){LLVMBuildAdd(e->b, off, c64(e, k), "")}, 1, ""));
+	red_close(e, c, red);
+}
+
+/* The lanes of vector v of a block with valid lanes as an <vl x i1> mask. */
+static LLVMValueRef lane_mask(CpuEmit *e, const CpuContract *c, int v, int valid)
+{
+	LLVMValueRef m[64];
+
+	for (int l = 0; l < c->vl; l++)
+		m[l] = LLVMConstInt(e->i1, v * c->vl + l < valid, 0);
+	return LLVMConstVector(m, (unsigned)c->vl);
+}
+
+static bool full_vector(const CpuContract *c, int v, int valid) { return (v + 1) * c->vl <= valid; }
+
+static LLVMValueRef acc_load(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef p, int v,
+                             int valid)
+{
+	LLVMTypeRef pt = LLVMPointerType(t->vt, 0);
+	LLVMValueRef args[4], r;
+	LLVMTypeRef tys[2] = {t->vt, pt};
+
+	if (full_vector(c, v, valid)) {
+		r = LLVMBuildLoad2(e->b, t->vt, LLVMBuildBitCast(e->b, p, pt, ""), "");
+		LLVMSetAlignment(r, 4);
+		return r;
+	}
+	args[0] = LLVMBuildBitCast(e->b, p, pt, "");
+	args[1] = LLVMConstInt(e->i32, 4, 0);
+	args[2] = lane_mask(e, c, v, valid);
+	args[3] = LLVMConstNull(t->vt);
+	return cpu_emit_intrinsic(e, "llvm.masked.load", tys, 2, args, 4);
+}
+
+static void acc_store(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef x, LLVMValueRef p,
+                      int v, int valid)
+{
+	LLVMTypeRef pt = LLVMPointerType(t->vt, 0);
+	LLVMValueRef args[4];
+	LLVMTypeRef tys[2] = {t->vt, pt};
+
+	if (full_vector(c, v, valid)) {
+		LLVMSetAlignment(LLVMBuildStore(e->b, x, LLVMBuildBitCast(e->b, p, pt, "")), 4);
+		return;
+	}
+	args[0] = x;
+	args[1] = LLVMBuildBitCast(e->b, p, pt, "");
+	args[2] = LLVMConstInt(e->i32, 4, 0);
+	args[3] = lane_mask(e, c, v, valid);
+	cpu_emit_intrinsic(e, "llvm.masked.store", tys, 2, args, 4);
+}
+
+static LLVMValueRef splat(CpuEmit *e, const Task *t, LLVMValueRef x)
+{
+	LLVMValueRef v = LLVMBuildInsertElement(e->b, LLVMGetUndef(t->vt), x, c64(e, 0), "");
+
+	return LLVMBuildShuffleVector(e->b, v, LLVMGetUndef(t->vt),
+	                              LLVMConstNull(LLVMVectorType(e->i32, LLVMGetVectorSize(t->vt))), "");
+}
+
+/* The accumulator's element at row i0 + r of the block and the start of
+ * the j run, as float*. */
+static LLVMValueRef acc_row(CpuEmit *e, const CpuContract *c, LLVMValueRef i0, int r)
+{
+	set_iter(e, c->i, LLVMBuildAdd(e->b, i0, c64(e, r), ""));
+	set_j(e, c, c64(e, 0));
+	return fptr(e, cpu_emit_arg_ptr(e, &e->p->nodes[c->stmt].arg[0]));
+}
+
+/* One block: rows [i0, i0 + mr) by nv vectors from j0 (valid lanes). */
+static void micro(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef i0, int mr, int nv,
+                  int valid)
+{
+	const LoopArg *b = &e->p->nodes[c->stmt].arg[c->bcast];
+	LLVMValueRef slot[MAX_MR][MAX_NV], row[MAX_MR], pv[MAX_NV], off;
+	Loop red[CPU_MAX_NEST];
+
+	for (int r = 0; r < mr; r++) {
+		row[r] = acc_row(e, c, i0, r);
+		for (int v = 0; v < nv; v++) {
+			LLVMValueRef at = LLVMBuildInBoundsGEP2(
+				e->b, e->f32, row[r], (LLVMValueRef[]){LLVMBuildAdd(e->b, t->j0, c64(e, v * c->vl), "")}, 1, "");
+
+			slot[r][v] = cpu_entry_alloca(e, t->vt, 64);
+			LLVMBuildStore(e->b, acc_load(e, c, t, at, v, valid), slot[r][v]);
+		}
+	}
+	off = red_open(e, c, t, red);
+	for (int v = 0; v < nv; v++) {
+		LLVMValueRef at = LLVMBuildInBoundsGEP2(e->b, e->f32, t->panel,
+		                                        (LLVMValueRef[]){LLVMBuildAdd(e->b, off, c64(e, v * c->vl), "")}, 1, "");
+
+		pv[v] = LLVMBuildLoad2(e->b, t->vt, LLVMBuildBitCast(e->b, at, LLVMPointerType(t->vt, 0), ""), "");
+		LLVMSetAlignment(pv[v], (unsigned)(c->vl * 4 < 64 ? c->vl * 4 : 64));
+	}
+	for (int r = 0; r < mr; r++) {
+		LLVMValueRef w;
+
+		set_iter(e, c->i, LLVMBuildAdd(e->b, i0, c64(e, r), ""));
+		w = LLVMBuildLoad2(e->b, e->f32, fptr(e, cpu_emit_arg_ptr(e, b)), "");
+		LLVMSetAlignment(w, 4);
+		w = splat(e, t, w);
+		for (int v = 0; v < nv; v++) {
+			LLVMValueRef x[3] = {w, pv[v], LLVMBuildLoad2(e->b, t->vt, slot[r][v], "")};
+			LLVMTypeRef vt = t->vt;
+
+			LLVMBuildStore(e->b, cpu_emit_intrinsic(e, "llvm.fmuladd", &vt, 1, x, 3), slot[r][v]);
+		}
+	}
+	red_close(e, c, red);
+	for (int r = 0; r < mr; r++)
+		for (int v = 0; v < nv; v++) {
+			LLVMValueRef at = LLVMBuildInBoundsGEP2(
+				e->b, e->f32, row[r], (LLVMValueRef[]){LLVMBuildAdd(e->b, t->j0, c64(e, v * c->vl), "")}, 1, "");
+
+			acc_store(e, c, t, LLVMBuildLoad2(e->b, t->vt, slot[r][v], ""), at, v, valid);
+		}
+}
+
+/* A j block of the task (chunk: its chunk of i blocks): panel by panel,
+ * pack, then every i block. */
+static void j_block(CpuEmit *e, const CpuContract *c, Task *t, LLVMValueRef chunk, int valid)
+{
+	int nv = (valid + c->vl - 1) / c->vl;
+	int64_t nfull = c->I / c->mr, ext0 = e->p->nodes[c->red[0]].extent;
+	LLVMValueRef ib0 = LLVMBuildMul(e->b, chunk, c64(e, c->per_chunk), "");
+	LLVMValueRef ib1 = smin(e, LLVMBuildAdd(e->b, ib0, c64(e, c->per_chunk), ""), c64(e, c->nib));
+	LLVMValueRef kb;
+	Loop kl, il;
+
+	kb = loop_open(e, &kl, c64(e, 0), c64(e, c->nkb));
+	t->k0 = LLVMBuildMul(e->b, kb, c64(e, c->kb), "");
+	t->kn = smin(e, c64(e, c->kb), LLVMBuildSub(e->b, c64(e, ext0), t->k0, ""));
+	pack(e, c, t, valid);
+	{
+		LLVMValueRef ib = loop_open(e, &il, ib0, smin(e, ib1, c64(e, nfull)));
+
+		micro(e, c, t, LLVMBuildMul(e->b, ib, c64(e, c->mr), ""), c->mr, nv, valid);
+		loop_close(e, &il);
+	}
+	if (c->I % c->mr) {
+		LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "");
+		LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "");
+
+		LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntEQ, ib1, c64(e, c->nib), ""), tail, done);
+		LLVMPositionBuilderAtEnd(e->b, tail);
+		micro(e, c, t, c64(e, nfull * c->mr), (int)(c->I % c->mr), nv, valid);
+		LLVMBuildBr(e->b, done);
+		LLVMPositionBuilderAtEnd(e->b, done);
+	}
+	loop_close(e, &kl);
+}
+
+void cpu_contract_emit(CpuEmit *e, const CpuContract *c, LLVMValueRef lo, LLVMValueRef hi)
+{
+	int nj = c->nv * c->vl, tail = (int)(c->J % nj);
+	LLVMTypeRef pt = LLVMArrayType(e->f32, (unsigned)(c->kb * c->rin * nj));
+	LLVMValueRef q, chunk, jb;
+	Task t;
+	Loop tl;
+
+	t.vt = LLVMVectorType(e->f32, (unsigned)c->vl);
+	t.panel = fptr(e, cpu_entry_alloca(e, pt, 64));
+	q = loop_open(e, &tl, lo, hi);
+	chunk = LLVMBuildURem(e->b, q, c64(e, c->ic), "");
+	q = LLVMBuildUDiv(e->b, q, c64(e, c->ic), "");
+	jb = LLVMBuildURem(e->b, q, c64(e, c->njb), "");
+	q = LLVMBuildUDiv(e->b, q, c64(e, c->njb), "");
+	for (int k = c->nout - 1; k >= 0; k--) {
+		int64_t ext = e->p->nodes[c->out[k]].extent;
+
+		set_iter(e, c->out[k], LLVMBuildURem(e->b, q, c64(e, ext), ""));
+		q = LLVMBuildUDiv(e->b, q, c64(e, ext), "");
+	}
+	t.j0 = LLVMBuildMul(e->b, jb, c64(e, nj), "");
+	if (tail == 0) {
+		j_block(e, c, &t, chunk, nj);
+	} else {
+		LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "");
+		LLVMBasicBlockRef last = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "");
+		LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "");
+
+		LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntEQ, jb, c64(e, c->njb - 1), ""), last, full);
+		LLVMPositionBuilderAtEnd(e->b, full);
+		j_block(e, c, &t, chunk, nj);
+		LLVMBuildBr(e->b, done);
+		LLVMPositionBuilderAtEnd(e->b, last);
+		j_block(e, c, &t, chunk, tail);
+		LLVMBuildBr(e->b, done);
+		LLVMPositionBuilderAtEnd(e->b, done);
+	}
+	loop_close(e, &tl);
+}
