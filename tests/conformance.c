@@ -278,12 +278,24 @@ static void cpu_unbind(const LoopProgram *p, void **mem)
 	free(mem);
 }
 
-/* Compiles p, runs it on in, and fills out[] with views of its outputs'
- * memory (valid until cpu_unbind). */
+/* The parallel-for the conformance runs give generated code: every
+ * iteration its own call, last first, so that a task that depends on the
+ * order of its iterations or on seeing the whole range fails here. */
+static void reverse_for(void *pool, NnacTaskFn fn, void *const *roots, int64_t n)
+{
+	(void)pool;
+	for (int64_t i = n - 1; i >= 0; i--)
+		fn(roots, i, i + 1);
+}
+
+/* Compiles p with every nest that can be split sent through reverse_for,
+ * runs it on in, and fills out[] with views of its outputs' memory (valid
+ * until cpu_unbind). */
 static Status cpu_run(LoopProgram *p, Diag *d, int opt_level, const Value *in, Value *out,
                       void ***memp)
 {
-	CpuOptions co = {NULL, NULL, opt_level};
+	CpuOptions co = {NULL, NULL, opt_level, 1};
+	const NnacPar par = {reverse_for, NULL};
 	uint8_t *so = NULL;
 	size_t len = 0;
 	CpuSo *s = NULL;
@@ -297,7 +309,7 @@ static Status cpu_run(LoopProgram *p, Diag *d, int opt_level, const Value *in, V
 	if (st == ST_OK && (!mem || !cpu_bind(p, in, mem)))
 		st = diag_add(d, ST_NOMEM, "%s: out of memory", p->path);
 	if (st == ST_OK)
-		cpu_so_run(s, mem, NULL);
+		cpu_so_run(s, mem, &par);
 	cpu_so_close(s);
 	for (int k = 0; st == ST_OK && k < loop_count_outputs(p); k++) {
 		const LoopBuf *b = &p->bufs[loop_output_buf(p, k)];

@@ -551,14 +551,147 @@ static void call_parallel_for(CpuEmit *e, LLVMValueRef run, int64_t n)
 	LLVMBuildCall2(e->b, ft, pf, args, 4, "");
 }
 
-/* Contraction c (a top-level nest of the kernel) as a task function over
- * its c->tasks iterations, called here directly or, when it is big
- * enough, through the runtime's parallel_for. */
-static void emit_task(CpuEmit *e, const CpuContract *c)
+/*
+ * Other nests split across threads: the outermost loop (par) with more
+ * than one iteration, under loops of one, when every access to a buffer
+ * the nest writes is to that very buffer and indexes one dimension, the
+ * same for all of them, by par's variable alone.  Iterations of par then
+ * touch disjoint elements of everything written and read what no other
+ * iteration writes.
+ */
+enum { PARALLEL_MIN_WORK = 1 << 16 };   /* statement executions */
+
+typedef struct ParNest {
+	int top, par;
+	double work;
+} ParNest;
+
+static double nest_work(const LoopProgram *p, int head)
+{
+	double w = 0;
+
+	for (int i = head; i >= 0; i = p->nodes[i].next)
+		if (p->nodes[i].kind == LN_FOR)
+			w += (double)p->nodes[i].extent * nest_work(p, p->nodes[i].body);
+		else if (p->nodes[i].kind != LN_NOTE)
+			w += 1;
+	return w;
+}
+
+/* The dimension of a indexed by for-node v alone, or -1. */
+static int var_dim(const LoopProgram *p, const LoopArg *a, int v)
+{
+	for (int d = 0; d < a->nidx; d++) {
+		const LoopExpr *x = &p->exprs[a->idx[d]];
+
+		if (x->kind == LE_VAR && x->c == v)
+			return d;
+	}
+	return -1;
+}
+
+/* Whether every access under head to root r is to buffer buf with
+ * dimension dim indexed by v alone. */
+static bool accesses_split(const CpuEmit *e, int head, int r, int buf, int dim, int v)
+{
+	for (int i = head; i >= 0; i = e->p->nodes[i].next) {
+		const LoopNode *n = &e->p->nodes[i];
+
+		if (n->kind == LN_FOR) {
+			if (!accesses_split(e, n->body, r, buf, dim, v))
+				return false;
+			continue;
+		}
+		for (int a = 0; n->kind != LN_NOTE && a < n->narg; a++) {
+			const LoopArg *x = &n->arg[a];
+
+			if (x->buf >= 0 && e->root[x->buf] == r &&
+			    (x->buf != buf || dim >= x->nidx || var_dim(e->p, x, v) != dim))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Whether every statement under head writes in a way par splits
+ * (accesses_split over all of body). */
+static bool writes_split(const CpuEmit *e, int head, int body, int v)
+{
+	for (int i = head; i >= 0; i = e->p->nodes[i].next) {
+		const LoopNode *n = &e->p->nodes[i];
+		const LoopArg *w = &n->arg[0];
+
+		if (n->kind == LN_FOR) {
+			if (!writes_split(e, n->body, body, v))
+				return false;
+			continue;
+		}
+		if (n->kind == LN_NOTE || w->buf < 0)
+			continue;
+		if (var_dim(e->p, w, v) < 0 || !accesses_split(e, body, e->root[w->buf], w->buf, var_dim(e->p, w, v), v))
+			return false;
+	}
+	return true;
+}
+
+static bool par_plan(const CpuEmit *e, int top, ParNest *pn)
+{
+	const LoopProgram *p = e->p;
+	int f = top;
+
+	while (p->nodes[f].extent == 1) {
+		int only = only_node(p, p->nodes[f].body);
+
+		if (only < 0 || p->nodes[only].kind != LN_FOR)
+			return false;
+		f = only;
+	}
+	pn->top = top;
+	pn->par = f;
+	pn->work = nest_work(p, top);
+	return pn->work >= e->par_min_work && writes_split(e, p->nodes[f].body, p->nodes[f].body, f);
+}
+
+/* A split nest's task: the loops of one iteration at their start, par
+ * over iterations [lo, hi), its body as usual. */
+static void emit_par_body(CpuEmit *e, const ParNest *pn, LLVMValueRef lo, LLVMValueRef hi)
+{
+	const LoopNode *f = &e->p->nodes[pn->par];
+	LLVMBasicBlockRef pre, head, done;
+	LLVMValueRef it, next;
+
+	for (int g = pn->top; g != pn->par; g = only_node(e->p, e->p->nodes[g].body))
+		e->vars[g] = cint64(e, e->p->nodes[g].start);
+	pre = LLVMGetInsertBlock(e->b);
+	head = LLVMAppendBasicBlockInContext(e->ctx, e->fn, f->var);
+	done = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "");
+	LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, lo, hi, ""), head, done);
+	LLVMPositionBuilderAtEnd(e->b, head);
+	it = LLVMBuildPhi(e->b, e->i64, "");
+	e->vars[pn->par] = LLVMBuildAdd(e->b, cint64(e, f->start), LLVMBuildMul(e->b, it, cint64(e, f->step), ""), "");
+	emit_list(e, f->body);
+	next = LLVMBuildNSWAdd(e->b, it, cint64(e, 1), "");
+	{
+		LLVMValueRef br = LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, next, hi, ""), head, done);
+		LLVMBasicBlockRef from = LLVMGetInsertBlock(e->b);
+
+		if (is_innermost(e->p, f))
+			mark_vectorize(e, br);
+		LLVMAddIncoming(it, &lo, &pre, 1);
+		LLVMAddIncoming(it, &next, &from, 1);
+	}
+	LLVMPositionBuilderAtEnd(e->b, done);
+}
+
+/* A top-level nest of the kernel, contraction c or split nest pn, as a
+ * task function over its iterations, called here directly or, when it
+ * is big enough, through the runtime's parallel_for. */
+static void emit_task(CpuEmit *e, const CpuContract *c, const ParNest *pn)
 {
 	LLVMTypeRef range[2] = {e->i64, e->i64};
+	int64_t n = c ? c->tasks : e->p->nodes[pn->par].extent;
 	char name[80];
-	LLVMValueRef body, *av;
+	LLVMValueRef body, lo, hi, *av;
 	FnState st;
 
 	save_fn(e, &st);
@@ -566,21 +699,26 @@ static void emit_task(CpuEmit *e, const CpuContract *c)
 	body = open_function(e, name, range, 2);
 	if (!body)
 		return;
-	cpu_contract_emit(e, c, LLVMGetParam(body, (unsigned)e->nargs), LLVMGetParam(body, (unsigned)e->nargs + 1));
+	lo = LLVMGetParam(body, (unsigned)e->nargs);
+	hi = LLVMGetParam(body, (unsigned)e->nargs + 1);
+	if (c)
+		cpu_contract_emit(e, c, lo, hi);
+	else
+		emit_par_body(e, pn, lo, hi);
 	LLVMBuildRetVoid(e->b);
-	if (c->macs >= PARALLEL_MIN_MACS && c->tasks > 1) {
+	if (n > 1 && (c ? c->macs >= e->par_min_macs : pn->work >= e->par_min_work)) {
 		LLVMValueRef run;
 
 		snprintf(name, sizeof(name), "kernel_%d_run_%d", e->kernel, e->ntasks);
 		run = task_runner(e, body, name);
 		restore_fn(e, &st);
-		call_parallel_for(e, run, c->tasks);
+		call_parallel_for(e, run, n);
 	} else if ((av = malloc(((size_t)e->nargs + 2) * sizeof(*av)))) {
 		restore_fn(e, &st);
 		for (int j = 0; j < e->nargs; j++)
 			av[j] = e->param[e->args[j]];
 		av[e->nargs] = LLVMConstInt(e->i64, 0, 0);
-		av[e->nargs + 1] = LLVMConstInt(e->i64, (unsigned long long)c->tasks, 0);
+		av[e->nargs + 1] = LLVMConstInt(e->i64, (unsigned long long)n, 0);
 		LLVMBuildCall2(e->b, LLVMGlobalGetValueType(body), body, av, (unsigned)e->nargs + 2, "");
 		free(av);
 	} else {
@@ -590,17 +728,23 @@ static void emit_task(CpuEmit *e, const CpuContract *c)
 	e->ntasks++;
 }
 
-/* The kernel's top-level nodes: contractions as tasks, the rest inline. */
+/* The kernel's top-level nodes: contractions and splittable nests as
+ * tasks, the rest inline. */
 static void emit_top(CpuEmit *e, int head)
 {
 	for (int i = head; i >= 0 && e->st == ST_OK; i = e->p->nodes[i].next) {
 		int loops[LOOP_MAX_NEST], n, stmt;
 		CpuContract c;
+		ParNest pn;
 
 		if (e->p->nodes[i].kind == LN_FOR) {
 			n = perfect_nest(e->p, i, loops, &stmt);
 			if (stmt >= 0 && cpu_contract_plan(e, loops, n, stmt, &c)) {
-				emit_task(e, &c);
+				emit_task(e, &c, NULL);
+				continue;
+			}
+			if (par_plan(e, i, &pn)) {
+				emit_task(e, NULL, &pn);
 				continue;
 			}
 		}
@@ -810,7 +954,7 @@ static void vector_shape(CpuEmit *e, LLVMTargetMachineRef tm)
 Status cpu_compile(const LoopProgram *p, const CpuOptions *opt, uint8_t **so, size_t *so_len,
                    Diag *d)
 {
-	CpuOptions def = {NULL, NULL, 3};
+	CpuOptions def = {NULL, NULL, 3, 0};
 	LLVMTargetMachineRef tm = NULL;
 	CpuEmit e;
 	Status st;
@@ -834,6 +978,8 @@ Status cpu_compile(const LoopProgram *p, const CpuOptions *opt, uint8_t **so, si
 		LLVMSetTarget(e.mod, dl);
 		LLVMDisposeMessage(dl);
 		vector_shape(&e, tm);
+		e.par_min_macs = opt->parallel_min > 0 ? opt->parallel_min : PARALLEL_MIN_MACS;
+		e.par_min_work = opt->parallel_min > 0 ? opt->parallel_min : PARALLEL_MIN_WORK;
 		emit_module(&e);
 	}
 	if (e.st == ST_OK && verify_module(&e) == ST_OK)

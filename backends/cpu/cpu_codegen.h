@@ -34,6 +34,8 @@ typedef struct CpuOptions {
 	const char *cpu;     /* NULL: the host's (LLVMGetHostCPUName) and its features when
 	                      * triple is NULL, else "generic" */
 	int opt_level;       /* 0..3; cpu_compile with opt NULL uses 3 */
+	double parallel_min; /* work (MACs, or statement runs) from which a nest goes through
+	                      * parallel_for; 0: the default (tests use 1 to split every nest) */
 } CpuOptions;
 
 enum { NNAC_CPU_ABI = 2 };

@@ -26,7 +26,7 @@
 #include "cpu_int.h"
 
 enum {
-	PANEL_BYTES = 24 * 1024,  /* a panel stays in L1 beside bcast's rows */
+	PANEL_BYTES = 32 * 1024,  /* a panel stays in L1 beside bcast's rows */
 	MAX_NV = 4,               /* vectors of a block along j */
 	MAX_MR = 16,              /* rows of a block along i */
 	COALESCE_BELOW = 64,      /* j runs shorter than this take in the loop around them */

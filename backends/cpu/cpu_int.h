@@ -38,6 +38,8 @@ typedef struct CpuEmit {
 	int vl;                  /* f32 lanes of the target's widest vector register */
 	int vregs;               /* vector registers */
 	int ntasks;              /* task functions made so far (their names) */
+	double par_min_macs;     /* a contraction of this many MACs goes through parallel_for */
+	double par_min_work;     /* a split nest of this many statement runs likewise */
 	Status st;               /* first failure; ST_OK while building */
 } CpuEmit;
 
