@@ -108,15 +108,15 @@ static bool is_innermost(const LoopProgram *p, const LoopNode *f)
 	return true;
 }
 
-/* !{!self, !{!"llvm.loop.vectorize.enable", i1 true}}: the loop ID is a
+/* !{!self, !{!"llvm.loop.vectorize.enable", i1 on}}: the loop ID is a
  * node whose first operand is itself, made by replacing a temporary. */
-static void mark_vectorize(CpuEmit *e, LLVMValueRef br)
+void cpu_mark_loop(CpuEmit *e, LLVMValueRef br, bool on)
 {
 	static const char key[] = "llvm.loop.vectorize.enable";
 	LLVMMetadataRef hint[2], ops[2], id;
 
 	hint[0] = LLVMMDStringInContext2(e->ctx, key, sizeof(key) - 1);
-	hint[1] = LLVMValueAsMetadata(LLVMConstInt(e->i1, 1, 0));
+	hint[1] = LLVMValueAsMetadata(LLVMConstInt(e->i1, on, 0));
 	ops[0] = LLVMTemporaryMDNode(e->ctx, NULL, 0);
 	ops[1] = LLVMMDNodeInContext2(e->ctx, hint, 2);
 	id = LLVMMDNodeInContext2(e->ctx, ops, 2);
@@ -124,6 +124,8 @@ static void mark_vectorize(CpuEmit *e, LLVMValueRef br)
 	LLVMSetMetadata(br, LLVMGetMDKindIDInContext(e->ctx, "llvm.loop", 9),
 	                LLVMMetadataAsValue(e->ctx, id));
 }
+
+static void mark_vectorize(CpuEmit *e, LLVMValueRef br) { cpu_mark_loop(e, br, true); }
 
 /* An open loop: its header block holds the induction phi. */
 typedef struct OpenLoop {

@@ -31,6 +31,8 @@ enum {
 	MAX_MR = 16,              /* rows of a block along i */
 	COALESCE_BELOW = 64,      /* j runs shorter than this take in the loop around them */
 	MIN_TASKS = 8,            /* split i into chunks until there are this many tasks */
+	PACK_MIN_IBLOCKS = 4,     /* vec read in place by fewer i blocks is not packed */
+	PACK_MIN_ROWS = 24,       /* j runs vec does not continue are coalesced for this many rows */
 };
 
 static LLVMValueRef c64(CpuEmit *e, int64_t v) { return LLVMConstInt(e->i64, (unsigned long long)v, 1); }
@@ -90,12 +92,30 @@ static bool in_j(const CpuContract *c, int f)
 	return false;
 }
 
+/* The largest extent that i can have: of the accumulator's loops but
+ * j[0], those along which vec stays. */
+static int64_t rows(const LoopProgram *p, const LoopNode *s, const int *loops, int n, const bool *in_acc,
+                    const CpuContract *c)
+{
+	int64_t best = 0;
+
+	for (int l = 0; l < n; l++)
+		if (in_acc[l] && loops[l] != c->j[0] && step_of(p, &s->arg[c->vec], loops[l]) == 0 &&
+		    p->nodes[loops[l]].extent > best)
+			best = p->nodes[loops[l]].extent;
+	return best;
+}
+
 /* The j loops: the innermost contiguous one, then loops whose accumulator
- * stride is the run so far, while the run is short.  False if none. */
+ * stride is the run so far, while the run is short.  A loop along which
+ * vec does not continue the run joins only when vec will be packed
+ * (enough rows to pay for it).  False if none. */
 static bool pick_j(const LoopProgram *p, const LoopNode *s, const int *loops, int n, const bool *in_acc,
-                   CpuContract *c)
+                   bool may_pack, CpuContract *c)
 {
 	int l0 = -1;
+	int64_t vec_run;
+	bool packed;
 
 	for (int l = 0; l < n; l++)
 		if (in_acc[l] && step_of(p, &s->arg[0], loops[l]) == 1)
@@ -109,15 +129,22 @@ static bool pick_j(const LoopProgram *p, const LoopNode *s, const int *loops, in
 	c->nj = 1;
 	c->j[0] = loops[l0];
 	c->J = p->nodes[loops[l0]].extent;
+	vec_run = step_of(p, &s->arg[c->vec], loops[l0]) == 1 ? c->J : -1;
+	packed = may_pack && rows(p, s, loops, n, in_acc, c) >= PACK_MIN_ROWS;
 	while (c->J < COALESCE_BELOW && c->nj < CPU_MAX_NEST) {
 		int found = -1;
 
 		for (int l = 0; l < n; l++)
 			if (in_acc[l] && !in_j(c, loops[l]) && step_of(p, &s->arg[0], loops[l]) == c->J &&
-			    step_of(p, &s->arg[c->bcast], loops[l]) == 0)
+			    step_of(p, &s->arg[c->bcast], loops[l]) == 0 &&
+			    (packed || step_of(p, &s->arg[c->vec], loops[l]) == vec_run))
 				found = l;
 		if (found < 0)
 			break;
+		if (vec_run >= 0 && step_of(p, &s->arg[c->vec], loops[found]) == vec_run)
+			vec_run *= p->nodes[loops[found]].extent;
+		else
+			vec_run = -1;
 		memmove(c->j + 1, c->j, (size_t)c->nj * sizeof(int));
 		c->j[0] = loops[found];
 		c->nj++;
@@ -147,6 +174,20 @@ static void pick_i(const LoopProgram *p, const LoopNode *s, const int *loops, in
 		else if (f != c->i && !in_j(c, f))
 			c->out[c->nout++] = f;
 	}
+}
+
+/* Whether vec moves like the accumulator along the j run: one element
+ * per step, the run's loops chained. */
+static bool vec_chains(const LoopProgram *p, const LoopNode *s, const CpuContract *c)
+{
+	int64_t run = 1;
+
+	for (int k = c->nj - 1; k >= 0; k--) {
+		if (step_of(p, &s->arg[c->vec], c->j[k]) != run)
+			return false;
+		run *= p->nodes[c->j[k]].extent;
+	}
+	return true;
 }
 
 /* Block shape and task split for the target's registers. */
@@ -184,7 +225,24 @@ static void shape(const CpuEmit *e, const LoopProgram *p, CpuContract *c)
 	c->tasks = outer * c->njb * c->ic;
 }
 
-bool cpu_contract_plan(const CpuEmit *e, const int *loops, int n, int stmt, CpuContract *c)
+/* Estimated cycles of plan c: its blocks' vector multiply-adds at two a
+ * cycle unless their loads (two a cycle) take longer, plus packing (a
+ * cycle and a half an element, a third of one where the copy is
+ * contiguous and vectorizes). */
+static double cost(const CpuContract *c, int64_t red)
+{
+	double lanes = (double)c->njb * c->nv * c->vl, eff = (double)c->J / lanes;
+	double fma = (double)c->nv * c->mr, ld = (double)c->nv + c->mr;
+	double comp = c->macs / (c->vl * eff) / fma * (fma > ld ? fma : ld) / 2;
+	double pack = c->direct ? 0 : (double)red * lanes * (double)(c->tasks / c->njb) * (c->nj > 1 ? 1.5 : 0.3);
+
+	return comp + pack;
+}
+
+/* The plan with j's run coalesced only where vec continues it (may_pack
+ * false) or also where packing pays (true); false when the nest is no
+ * contraction. */
+static bool plan(const CpuEmit *e, const int *loops, int n, int stmt, bool may_pack, CpuContract *c)
 {
 	const LoopProgram *p = e->p;
 	const LoopNode *s = &p->nodes[stmt];
@@ -192,20 +250,12 @@ bool cpu_contract_plan(const CpuEmit *e, const int *loops, int n, int stmt, CpuC
 
 	memset(c, 0, sizeof(*c));
 	c->stmt = stmt;
-	if (s->kind != LN_MAC || n > CPU_MAX_NEST || e->vl < 4)
-		return false;
-	for (int a = 0; a < 3; a++)
-		if (p->bufs[s->arg[a].buf].dt != DT_F32)
-			return false;
-	if (e->root[s->arg[0].buf] == e->root[s->arg[1].buf] || e->root[s->arg[0].buf] == e->root[s->arg[2].buf])
-		return false;
-	if (!affine_args(p, s) || !acc_loops(p, &s->arg[0], loops, n, in_acc))
-		return false;
-	if (!pick_j(p, s, loops, n, in_acc, c))
+	if (!acc_loops(p, &s->arg[0], loops, n, in_acc) || !pick_j(p, s, loops, n, in_acc, may_pack, c))
 		return false;
 	pick_i(p, s, loops, n, in_acc, c);
 	if (c->i < 0 || c->nred == 0)
 		return false;
+	c->direct_ok = vec_chains(p, s, c);
 	c->I = p->nodes[c->i].extent;
 	if (c->I < 2)
 		return false;
@@ -213,6 +263,30 @@ bool cpu_contract_plan(const CpuEmit *e, const int *loops, int n, int stmt, CpuC
 	for (int l = 0; l < n; l++)
 		c->macs *= (double)p->nodes[loops[l]].extent;
 	shape(e, p, c);
+	c->direct = c->direct_ok && c->nib < PACK_MIN_IBLOCKS;
+	return true;
+}
+
+bool cpu_contract_plan(const CpuEmit *e, const int *loops, int n, int stmt, CpuContract *c)
+{
+	const LoopProgram *p = e->p;
+	const LoopNode *s = &p->nodes[stmt];
+	CpuContract other;
+	int64_t red = 1;
+
+	if (s->kind != LN_MAC || n > CPU_MAX_NEST || e->vl < 4)
+		return false;
+	for (int a = 0; a < 3; a++)
+		if (p->bufs[s->arg[a].buf].dt != DT_F32)
+			return false;
+	if (e->root[s->arg[0].buf] == e->root[s->arg[1].buf] || e->root[s->arg[0].buf] == e->root[s->arg[2].buf])
+		return false;
+	if (!affine_args(p, s) || !plan(e, loops, n, stmt, true, c))
+		return false;
+	for (int k = 0; k < c->nred; k++)
+		red *= p->nodes[c->red[k]].extent;
+	if (plan(e, loops, n, stmt, false, &other) && cost(&other, red) < cost(c, red))
+		*c = other;
 	return true;
 }
 
@@ -239,14 +313,15 @@ static LLVMValueRef loop_open(CpuEmit *e, Loop *l, LLVMValueRef start, LLVMValue
 	return l->iv;
 }
 
-static void loop_close(CpuEmit *e, Loop *l)
+static LLVMValueRef loop_close(CpuEmit *e, Loop *l)
 {
 	LLVMValueRef next = LLVMBuildNSWAdd(e->b, l->iv, c64(e, 1), "");
 	LLVMBasicBlockRef from = LLVMGetInsertBlock(e->b);
+	LLVMValueRef br = LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, next, l->end, ""), l->head, l->exit);
 
-	LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, next, l->end, ""), l->head, l->exit);
 	LLVMAddIncoming(l->iv, &next, &from, 1);
 	LLVMPositionBuilderAtEnd(e->b, l->exit);
+	return br;
 }
 
 static LLVMValueRef smin(CpuEmit *e, LLVMValueRef a, LLVMValueRef b)
@@ -266,6 +341,7 @@ static void set_iter(CpuEmit *e, int f, LLVMValueRef it)
  * of red[0] packed (first iteration, count). */
 typedef struct Task {
 	LLVMValueRef j0, panel, k0, kn;
+	LLVMValueRef lanes;                      /* i64[NV * VL]: lane_table */
 	LLVMTypeRef vt;
 } Task;
 
@@ -312,23 +388,64 @@ static LLVMValueRef fptr(CpuEmit *e, LLVMValueRef p)
 	return LLVMBuildBitCast(e->b, p, LLVMPointerType(e->f32, 0), "");
 }
 
+/* vec's element at the current variables as float*. */
+static LLVMValueRef vec_ptr(CpuEmit *e, const CpuContract *c)
+{
+	return fptr(e, cpu_emit_arg_ptr(e, &e->p->nodes[c->stmt].arg[c->vec]));
+}
+
+static LLVMValueRef elem_diff(CpuEmit *e, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildExactSDiv(e->b, LLVMBuildSub(e->b, LLVMBuildPtrToInt(e->b, a, e->i64, ""),
+	                                             LLVMBuildPtrToInt(e->b, b, e->i64, ""), ""), c64(e, 4), "");
+}
+
+/* For a coalesced run: in t->lanes[l] how far vec's element at j0 + l
+ * lies from its element at the run's start (valid lanes), computed once
+ * per j block so that packing needs no division. */
+static void lane_table(CpuEmit *e, const CpuContract *c, Task *t, int valid)
+{
+	LLVMValueRef it, at, base;
+	Loop lane;
+
+	set_iter(e, c->i, c64(e, 0));
+	for (int k = 0; k < c->nred; k++)
+		set_iter(e, c->red[k], c64(e, 0));
+	set_j(e, c, c64(e, 0));
+	base = vec_ptr(e, c);
+	it = loop_open(e, &lane, c64(e, 0), c64(e, valid));
+	set_j(e, c, LLVMBuildAdd(e->b, t->j0, it, ""));
+	at = LLVMBuildInBoundsGEP2(e->b, e->i64, t->lanes, &it, 1, "");
+	LLVMBuildStore(e->b, elem_diff(e, vec_ptr(e, c), base), at);
+	loop_close(e, &lane);
+}
+
 /* vec's slice into the panel: lanes [0, valid) from j0 on, zeros after. */
 static void pack(CpuEmit *e, const CpuContract *c, const Task *t, int valid)
 {
-	const LoopArg *v = &e->p->nodes[c->stmt].arg[c->vec];
 	Loop red[CPU_MAX_NEST], lane;
-	LLVMValueRef off, it, x;
+	LLVMValueRef off, it, x, src, base = NULL;
 
 	set_iter(e, c->i, c64(e, 0));
 	off = red_open(e, c, t, red);
+	if (c->nj > 1) {
+		set_j(e, c, c64(e, 0));
+		base = vec_ptr(e, c);
+	}
 	it = loop_open(e, &lane, c64(e, 0), c64(e, valid));
+	if (c->nj > 1) {
+		LLVMValueRef d = LLVMBuildLoad2(e->b, e->i64, LLVMBuildInBoundsGEP2(e->b, e->i64, t->lanes, &it, 1, ""), "");
 
-	set_j(e, c, LLVMBuildAdd(e->b, t->j0, it, ""));
-	x = LLVMBuildLoad2(e->b, e->f32, fptr(e, cpu_emit_arg_ptr(e, v)), "");
+		src = LLVMBuildGEP2(e->b, e->f32, base, &d, 1, "");
+	} else {
+		set_j(e, c, LLVMBuildAdd(e->b, t->j0, it, ""));
+		src = vec_ptr(e, c);
+	}
+	x = LLVMBuildLoad2(e->b, e->f32, src, "");
 	LLVMSetAlignment(x, 4);
 	LLVMBuildStore(e->b, x, LLVMBuildInBoundsGEP2(e->b, e->f32, t->panel,
 	                                              (LLVMValueRef[]){LLVMBuildAdd(e->b, off, it, "")}, 1, ""));
-	loop_close(e, &lane);
+	cpu_mark_loop(e, loop_close(e, &lane), c->nj == 1);
 	for (int k = valid; k < c->nv * c->vl; k++)
 		LLVMBuildStore(e->b, LLVMConstReal(e->f32, 0),
 		               LLVMBuildInBoundsGEP2(e->b, e->f32, t->panel,
@@ -348,7 +465,7 @@ static LLVMValueRef lane_mask(CpuEmit *e, const CpuContract *c, int v, int valid
 
 static bool full_vector(const CpuContract *c, int v, int valid) { return (v + 1) * c->vl <= valid; }
 
-static LLVMValueRef acc_load(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef p, int v,
+static LLVMValueRef load_lanes(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef p, int v,
                              int valid)
 {
 	LLVMTypeRef pt = LLVMPointerType(t->vt, 0);
@@ -367,7 +484,7 @@ static LLVMValueRef acc_load(CpuEmit *e, const CpuContract *c, const Task *t, LL
 	return cpu_emit_intrinsic(e, "llvm.masked.load", tys, 2, args, 4);
 }
 
-static void acc_store(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef x, LLVMValueRef p,
+static void store_lanes(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef x, LLVMValueRef p,
                       int v, int valid)
 {
 	LLVMTypeRef pt = LLVMPointerType(t->vt, 0);
@@ -407,7 +524,7 @@ static void micro(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef 
                   int valid)
 {
 	const LoopArg *b = &e->p->nodes[c->stmt].arg[c->bcast];
-	LLVMValueRef slot[MAX_MR][MAX_NV], row[MAX_MR], pv[MAX_NV], off;
+	LLVMValueRef slot[MAX_MR][MAX_NV], row[MAX_MR], pv[MAX_NV], off, in = NULL;
 	Loop red[CPU_MAX_NEST];
 
 	for (int r = 0; r < mr; r++) {
@@ -417,14 +534,25 @@ static void micro(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef 
 				e->b, e->f32, row[r], (LLVMValueRef[]){LLVMBuildAdd(e->b, t->j0, c64(e, v * c->vl), "")}, 1, "");
 
 			slot[r][v] = cpu_entry_alloca(e, t->vt, 64);
-			LLVMBuildStore(e->b, acc_load(e, c, t, at, v, valid), slot[r][v]);
+			LLVMBuildStore(e->b, load_lanes(e, c, t, at, v, valid), slot[r][v]);
 		}
 	}
 	off = red_open(e, c, t, red);
+	if (c->direct) {
+		set_j(e, c, c64(e, 0));
+		in = fptr(e, cpu_emit_arg_ptr(e, &e->p->nodes[c->stmt].arg[c->vec]));
+	}
 	for (int v = 0; v < nv; v++) {
-		LLVMValueRef at = LLVMBuildInBoundsGEP2(e->b, e->f32, t->panel,
-		                                        (LLVMValueRef[]){LLVMBuildAdd(e->b, off, c64(e, v * c->vl), "")}, 1, "");
+		LLVMValueRef at;
 
+		if (c->direct) {
+			at = LLVMBuildInBoundsGEP2(e->b, e->f32, in,
+			                           (LLVMValueRef[]){LLVMBuildAdd(e->b, t->j0, c64(e, v * c->vl), "")}, 1, "");
+			pv[v] = load_lanes(e, c, t, at, v, valid);
+			continue;
+		}
+		at = LLVMBuildInBoundsGEP2(e->b, e->f32, t->panel,
+		                           (LLVMValueRef[]){LLVMBuildAdd(e->b, off, c64(e, v * c->vl), "")}, 1, "");
 		pv[v] = LLVMBuildLoad2(e->b, t->vt, LLVMBuildBitCast(e->b, at, LLVMPointerType(t->vt, 0), ""), "");
 		LLVMSetAlignment(pv[v], (unsigned)(c->vl * 4 < 64 ? c->vl * 4 : 64));
 	}
@@ -448,7 +576,7 @@ static void micro(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef 
 			LLVMValueRef at = LLVMBuildInBoundsGEP2(
 				e->b, e->f32, row[r], (LLVMValueRef[]){LLVMBuildAdd(e->b, t->j0, c64(e, v * c->vl), "")}, 1, "");
 
-			acc_store(e, c, t, LLVMBuildLoad2(e->b, t->vt, slot[r][v], ""), at, v, valid);
+			store_lanes(e, c, t, LLVMBuildLoad2(e->b, t->vt, slot[r][v], ""), at, v, valid);
 		}
 }
 
@@ -463,10 +591,13 @@ static void j_block(CpuEmit *e, const CpuContract *c, Task *t, LLVMValueRef chun
 	LLVMValueRef kb;
 	Loop kl, il;
 
+	if (!c->direct && c->nj > 1)
+		lane_table(e, c, t, valid);
 	kb = loop_open(e, &kl, c64(e, 0), c64(e, c->nkb));
 	t->k0 = LLVMBuildMul(e->b, kb, c64(e, c->kb), "");
 	t->kn = smin(e, c64(e, c->kb), LLVMBuildSub(e->b, c64(e, ext0), t->k0, ""));
-	pack(e, c, t, valid);
+	if (!c->direct)
+		pack(e, c, t, valid);
 	{
 		LLVMValueRef ib = loop_open(e, &il, ib0, smin(e, ib1, c64(e, nfull)));
 
@@ -496,6 +627,8 @@ void cpu_contract_emit(CpuEmit *e, const CpuContract *c, LLVMValueRef lo, LLVMVa
 
 	t.vt = LLVMVectorType(e->f32, (unsigned)c->vl);
 	t.panel = fptr(e, cpu_entry_alloca(e, pt, 64));
+	t.lanes = LLVMBuildBitCast(e->b, cpu_entry_alloca(e, LLVMArrayType(e->i64, (unsigned)nj), 64),
+	                           LLVMPointerType(e->i64, 0), "");
 	q = loop_open(e, &tl, lo, hi);
 	chunk = LLVMBuildURem(e->b, q, c64(e, c->ic), "");
 	q = LLVMBuildUDiv(e->b, q, c64(e, c->ic), "");

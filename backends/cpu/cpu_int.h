@@ -74,6 +74,8 @@ typedef struct CpuContract {
 	int64_t njb, nib, ic, per_chunk;         /* blocks of j, of i; chunks of i blocks, blocks per chunk */
 	int64_t tasks;
 	double macs;
+	bool direct;                             /* vec read in place, not packed */
+	bool direct_ok;                          /* vec moves by one element per step of the j run */
 } CpuContract;
 
 /* cpu_contract.c: whether the perfect nest loops[0..n) around mac stmt is
@@ -100,6 +102,8 @@ LLVMValueRef cpu_entry_alloca(CpuEmit *e, LLVMTypeRef t, unsigned align);
 /* cpu_codegen.c: the flat element offset one step of for-node v moves
  * operand a by; false when an index of a is not affine. */
 bool cpu_flat_step(const LoopProgram *p, const LoopArg *a, int v, int64_t *st);
+/* cpu_codegen.c: asks LLVM to vectorize the loop whose latch is br, or not to. */
+void cpu_mark_loop(CpuEmit *e, LLVMValueRef br, bool on);
 /* cpu_codegen.c: index expression ex as an i64 value. */
 LLVMValueRef cpu_emit_expr(CpuEmit *e, int ex);
 /* cpu_codegen.c: "FILE: kernel 'K': statement at L:C: MSG" into e->d. */
