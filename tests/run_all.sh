@@ -51,6 +51,7 @@ run_suite loop-prop "$BUILD/nnac-loopprop"
 run_suite arch "$BUILD/nnac-archtest" tests/arch tests/arch_bad
 run_suite tpu-sim "$BUILD/nnac-tpusimtest"
 run_suite tpu-isa "$BUILD/nnac-tpuisatest" tests/tpu/asm tests/tpu/asm_bad docs/tpu.md
+run_suite pool "$BUILD/nnac-pooltest"
 run_suite bundle "$BUILD/nnac-bundletest"
 run_suite bundle-fuzz-corpus "$BUILD/nnac-bundlefuzz-corpus" tests/fuzz/bundle_corpus
 run_suite calib "$BUILD/nnac-calibtest"
