@@ -26,7 +26,7 @@ enum { DEFAULT_RUNS = 20 };
 int cmd_compile_cpu(Cli *cli)
 {
 	LowerOptions lo = {true};
-	CpuOptions co = {NULL, cli->cpu, 3};
+	CpuOptions co = {NULL, cli->cpu, 3, 0};
 	LoopProgram p;
 	Graph g;
 	uint8_t *so = NULL;
