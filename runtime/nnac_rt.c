@@ -11,6 +11,10 @@
  *   u32 nin, u32 in[nin], u32 nout, u32 out[nout],
  *   u64 so_len, the shared object's bytes;
  * str is u32 length then bytes.  Every count, index and size is checked.
+ *
+ * nnac_set_threads gives the model a thread pool (runtime/rt_pool.h) whose
+ * parallel_for the shared object's nnac_main calls; without one it runs on
+ * the caller's thread alone.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +26,7 @@
 #include "cpu_codegen.h"
 #include "cpu_so.h"
 #include "nnac_rt.h"
+#include "rt_pool.h"
 #include "value.h"
 
 enum { FORMAT = 1, MAX_BUFS = 1 << 20, ALIGN = 64 };
@@ -44,6 +49,8 @@ struct NnacModel {
 	int *in, nin, *out, nout;
 	void **ptr;           /* the argument of nnac_main */
 	CpuSo *so;
+	RtPool *pool;         /* NULL: one thread, the caller's */
+	NnacPar par;          /* the pool's parallel_for */
 	double seconds;
 	char err[512];
 };
@@ -236,6 +243,7 @@ void nnac_close(NnacModel *m)
 		return;
 	if (m->so)
 		cpu_so_close(m->so);
+	rt_pool_destroy(m->pool);
 	for (int i = 0; i < m->nb; i++) {
 		free(m->b[i].name);
 		free(m->b[i].mem);
@@ -257,11 +265,35 @@ static double now(void)
 int nnac_run(NnacModel *m)
 {
 	double t0 = now();
-	cpu_so_run(m->so, m->ptr, NULL);
+	cpu_so_run(m->so, m->ptr, m->pool ? &m->par : NULL);
 	m->seconds = now() - t0;
 	return 0;
 }
 
+/* The new pool is made before the old one goes, so that a failure leaves
+ * the model as it was. */
+int nnac_set_threads(NnacModel *m, int n)
+{
+	RtPool *pool = NULL;
+	Diag d;
+	int rc = 0;
+
+	if (n < 1 || n > RT_MAX_THREADS)
+		return fail(m->err, sizeof(m->err), "threads: %d is not a thread count from 1 to %d", n,
+		            RT_MAX_THREADS);
+	diag_init(&d);
+	if (n > 1 && rt_pool_create(n, &pool, &d) != ST_OK)
+		rc = fail(m->err, sizeof(m->err), "%s", d.n ? d.msg[0].text : "threads: cannot make the pool");
+	diag_free(&d);
+	if (rc)
+		return rc;
+	rt_pool_destroy(m->pool);
+	m->pool = pool;
+	m->par = (NnacPar){rt_pool_for, pool};
+	return 0;
+}
+
+int nnac_threads(const NnacModel *m) { return m->pool ? rt_pool_threads(m->pool) : 1; }
 double nnac_last_run_seconds(const NnacModel *m) { return m->seconds; }
 const char *nnac_error(const NnacModel *m) { return m->err; }
 int nnac_num_inputs(const NnacModel *m) { return m->nin; }

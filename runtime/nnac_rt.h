@@ -48,6 +48,13 @@ size_t nnac_output_bytes(const NnacModel *m, int i);
 void *nnac_input_data(NnacModel *m, int i);
 const void *nnac_output_data(const NnacModel *m, int i);
 
+/* Runs the model's parallel loops on n threads (1 to 1024), the caller's
+ * and n - 1 workers of the model's own pool, made here (a new one replaces
+ * the old).  The default, 1, runs everything on the caller's thread; the
+ * results are the same for every n. */
+int nnac_set_threads(NnacModel *m, int n);
+int nnac_threads(const NnacModel *m);
+
 /* Runs the model once on the current inputs. */
 int nnac_run(NnacModel *m);
 /* Wall time of the last nnac_run, in seconds (the one counter of the cpu

@@ -3,12 +3,14 @@
  * (docs/runtime.md).  Build it against an installed nnac:
  *
  *     cc run_bundle.c $(pkg-config --cflags --libs nnac) -o run_bundle
- *     ./run_bundle model.nnb
+ *     ./run_bundle model.nnb [THREADS]
  *
  * It fills every f32 input element k of n with k / n, runs the model once
- * and prints each output's name, shape and first values.
+ * (on THREADS threads, default 1) and prints each output's name, shape and
+ * first values.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <nnac_rt.h>
@@ -40,12 +42,17 @@ int main(int argc, char **argv)
 	NnacModel *m;
 	char err[512];
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: run_bundle MODEL.nnb\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: run_bundle MODEL.nnb [THREADS]\n");
 		return 2;
 	}
 	if (nnac_open(argv[1], &m, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (argc == 3 && nnac_set_threads(m, atoi(argv[2])) != 0) {
+		fprintf(stderr, "%s\n", nnac_error(m));
+		nnac_close(m);
 		return 1;
 	}
 	for (int i = 0; i < nnac_num_inputs(m); i++) {
