@@ -4,10 +4,13 @@
    `nnac compile --target cpu`, `nnac run M.nnb` (through the runtime
    library) against the reference interpreter on the same input; tolerance
    as the loop IR's (its programs are what the cpu target compiles):
-   |got - want| <= 1e-3 |want| + 1e-5 max|want|.
+   |got - want| <= 1e-3 |want| + 1e-5 max|want|.  The same bundle with
+   `--threads 2` gives bit-identical outputs (the split of a parallel loop
+   never changes results).
 2. `cmake --install` into a temporary prefix; docs/examples/run_bundle.c
    built against it with pkg-config; run on lenet5's cpu bundle; what it
-   prints equals `nnac run` of the model on the same input (k / n).
+   prints equals `nnac run` of the model on the same input (k / n), and is
+   the same on 2 threads.
 3. The library refuses a corrupt bundle and a TPU bundle with a message
    naming the file.
 
@@ -55,6 +58,7 @@ def check_models(build, rep, tmp):
         rep.check(a.returncode == 0 and b.returncode == 0, name + " run", (a.stderr + b.stderr).strip())
         if a.returncode or b.returncode:
             continue
+        check_threads(build, rep, name, nnb, "%s=%s" % (iname, inp), got, os.path.join(tmp, name + "-t2"))
         want, have = outputs(ref), outputs(got)
         rep.check(sorted(want) == sorted(have), name + " same outputs", "%s %s" % (sorted(want), sorted(have)))
         for k in sorted(set(want) & set(have)):
@@ -64,6 +68,19 @@ def check_models(build, rep, tmp):
             rep.check(w.shape == h.shape and err <= 0, "%s %s" % (name, k),
                       "max |error| %.3g" % float(np.max(np.abs(w - h))) if w.shape == h.shape else "shape")
     return os.path.join(tmp, "lenet5.nnb")
+
+
+def check_threads(build, rep, name, nnb, binding, got, folder):
+    """The bundle on 2 threads writes the same bytes as on 1 (in got)."""
+    r = nnac(build, "run", nnb, "--input", binding, "--output-dir", folder, "--threads", "2")
+    rep.check(r.returncode == 0, name + " run --threads 2", r.stderr.strip())
+    if r.returncode:
+        return
+    one, two = outputs(got), outputs(folder)
+    same = sorted(one) == sorted(two) and all(
+        one[k].dtype == two[k].dtype and one[k].shape == two[k].shape and one[k].tobytes() == two[k].tobytes()
+        for k in one)
+    rep.check(same, name + " 2 threads bit-identical to 1", "%s %s" % (sorted(one), sorted(two)))
 
 
 def check_installed(build, rep, tmp, nnb):
@@ -103,6 +120,9 @@ def check_installed(build, rep, tmp, nnb):
     except ValueError:
         ok = False
     rep.check(ok, "the example's output equals the interpreter's", run.stdout.strip())
+    run2 = subprocess.run([exe, nnb, "2"], capture_output=True, text=True)
+    rep.check(run2.returncode == 0 and run2.stdout == run.stdout, "the example on 2 threads prints the same",
+              run2.stdout.strip() + run2.stderr.strip())
     bad = os.path.join(tmp, "bad.nnb")
     with open(nnb, "rb") as f:
         data = f.read()

@@ -57,6 +57,23 @@ static int parse_format(Cli *cli, const CliCommand *cmd, const char *arg)
 	return 0;
 }
 
+/* --threads N: run and bench of a cpu bundle (cmd_run refuses other models). */
+static int parse_threads(Cli *cli, const CliCommand *cmd, const char *arg)
+{
+	char msg[128];
+	char *end;
+	long n = strtol(arg, &end, 10);
+
+	if (strcmp(cmd->name, "run") != 0 && strcmp(cmd->name, "bench") != 0)
+		return usage_error(cmd, "--threads applies to run and bench of a cpu bundle%s", "");
+	if (*arg && !*end && n >= 1 && n <= MAX_THREADS) {
+		cli->threads = (int)n;
+		return 0;
+	}
+	snprintf(msg, sizeof(msg), "--threads '%.40s': expected a thread count from 1 to %d", arg, MAX_THREADS);
+	return usage_error(cmd, "%s", msg);
+}
+
 /* "--opt=value" or "--opt value"; NULL if argv[*i] is not opt. */
 static char *option_value(int argc, char **argv, int *i, const char *opt, bool *missing)
 {
@@ -145,6 +162,8 @@ static int parse_one(Cli *cli, const CliCommand *cmd, int argc, char **argv, int
 		cli->runs = (int)n;
 		return 0;
 	}
+	if (!missing && (v = option_value(argc, argv, i, "--threads", &missing)))
+		return parse_threads(cli, cmd, v);
 	if (!missing && (v = option_value(argc, argv, i, "--calib-method", &missing))) {
 		cli->calib_method = v;
 		return 0;

@@ -13,7 +13,7 @@
 #include "graph.h"
 #include "onnx.h"
 
-enum { EXIT_NO_MAPPING = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3, MAX_BINDINGS = 64 };
+enum { EXIT_NO_MAPPING = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3, MAX_BINDINGS = 64, MAX_THREADS = 256 };
 
 typedef enum Format { FMT_TEXT, FMT_CSV, FMT_JSON, FMT_CHROME } Format;
 
@@ -48,6 +48,7 @@ typedef struct Cli {
 	bool summary;          /* trace: --summary, the counter table only */
 	const char *cpu;       /* compile --target cpu: --cpu NAME (LLVM's CPU name) */
 	int runs;              /* bench: --runs N */
+	int threads;           /* run, bench of a cpu bundle: --threads N, 0 if not given */
 	Diag diag;
 } Cli;
 

@@ -2,13 +2,13 @@
  * The cpu target in the driver:
  *
  *   nnac compile MODEL.onnx --target cpu [--cpu NAME] -o M.nnb
- *   nnac run M.nnb --input NAME=FILE... [--output-dir DIR]
- *   nnac bench M.nnb [--runs N]
+ *   nnac run M.nnb --input NAME=FILE... [--output-dir DIR] [--threads N]
+ *   nnac bench M.nnb [--runs N] [--threads N]
  *
  * compile lowers the optimized graph to the loop IR, compiles it with LLVM
  * (backends/cpu) into a shared object and writes the bundle; run and bench
  * go through the runtime library (runtime/nnac_rt.h), as a user's program
- * would.
+ * would, on --threads threads (default 1).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,14 +111,21 @@ static Status outputs(Cli *cli, NnacModel *m, Arena *a, bool print)
 	return cli_write_outputs(cli, ports, n, out);
 }
 
+/* Opens the bundle and gives it --threads threads. */
 static int open_model(Cli *cli, NnacModel **m)
 {
 	char err[1024];
 
-	if (nnac_open(cli->model, m, err, sizeof(err)) == 0)
-		return 0;
-	fprintf(stderr, "%s\n", err);
-	return EXIT_USAGE;
+	if (nnac_open(cli->model, m, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_USAGE;
+	}
+	if (cli->threads > 1 && nnac_set_threads(*m, cli->threads) != 0) {
+		fprintf(stderr, "%s: %s\n", cli->model, nnac_error(*m));
+		nnac_close(*m);
+		return EXIT_INTERNAL;
+	}
+	return 0;
 }
 
 int cmd_run_cpu(Cli *cli)
@@ -166,8 +173,8 @@ int cmd_bench(Cli *cli)
 		t[i] = nnac_last_run_seconds(m);
 	}
 	qsort(t, (size_t)runs, sizeof(double), cmp_double);
-	printf("%s: %d runs, min %.3f ms, median %.3f ms\n", cli->model, runs, t[0] * 1e3,
-	       t[runs / 2] * 1e3);
+	printf("%s: %d runs, %d thread%s, min %.3f ms, median %.3f ms\n", cli->model, runs,
+	       nnac_threads(m), nnac_threads(m) == 1 ? "" : "s", t[0] * 1e3, t[runs / 2] * 1e3);
 	free(t);
 	nnac_close(m);
 	return 0;

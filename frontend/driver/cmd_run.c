@@ -294,27 +294,36 @@ static int run_loops(Cli *cli)
 	return st == ST_OK ? 0 : cli_fail(cli, st);
 }
 
-/* Whether the bundle at path says target=target; false when it cannot be
- * read (the command that reads it then says why). */
-static bool bundle_target_is(const char *path, const char *target)
+/* The target the bundle at path names ("" when it names none), or NULL when
+ * it cannot be read (the command that reads it then says why). */
+static const char *bundle_target(const char *path, char *buf, size_t size)
 {
+	const char *t = NULL;
 	Nnb *b;
 	Diag d;
-	bool yes = false;
 
 	diag_init(&d);
 	if (nnb_open(path, &b, &d) == ST_OK) {
-		const char *t = nnb_meta(b, "target");
-		yes = t && strcmp(t, target) == 0;
+		t = nnb_meta(b, "target");
+		snprintf(buf, size, "%s", t ? t : "");
+		t = buf;
 		nnb_close(b);
 	}
 	diag_free(&d);
-	return yes;
+	return t;
 }
 
 int cmd_run(Cli *cli)
 {
+	char buf[64];
+	const char *target = ends_with(cli->model, ".nnb") ? bundle_target(cli->model, buf, sizeof(buf)) : NULL;
+	bool cpu = target && strcmp(target, "cpu") == 0;
+
+	if (cli->threads && !cpu && (target || !ends_with(cli->model, ".nnb"))) {
+		fprintf(stderr, "nnac run: --threads applies to cpu bundles only, not %s\n", cli->model);
+		return EXIT_USAGE;
+	}
 	if (ends_with(cli->model, ".nnb"))
-		return bundle_target_is(cli->model, "cpu") ? cmd_run_cpu(cli) : cmd_run_bundle(cli);
+		return cpu ? cmd_run_cpu(cli) : cmd_run_bundle(cli);
 	return ends_with(cli->model, ".loop") ? run_loops(cli) : run_model(cli);
 }

@@ -12,7 +12,7 @@ static const CliCommand commands[] = {
 	{"compile", cmd_compile, "compile a model; --emit=loops prints the lowered loop IR",
 	 "MODEL.onnx [--target cpu [--cpu NAME] -o FILE.nnb] [--target tpu [--arch NAME|FILE.arch] [--precision int8|bf16] [--calibrate DIR] [--calib-method minmax|percentile] -o FILE.nnb] [--emit=loops] [-o FILE.loop] [--no-fuse] [--no-data] [--arch NAME|FILE.arch [--dataflow ws|os|rs|nlr|auto] [--metric energy|cycles|edp]] [--shape NAME=DIMS]... [--verify-each]"},
 	{"run", cmd_run, "run a model on the reference interpreter, a .loop file on the loop-IR interpreter, or a bundle on its target",
-	 "MODEL.onnx|FILE.loop|FILE.nnb [--input NAME=FILE(.npy|.pb)]... [--output-dir DIR] [--shape NAME=DIMS]..."},
+	 "MODEL.onnx|FILE.loop|FILE.nnb [--input NAME=FILE(.npy|.pb)]... [--output-dir DIR] [--shape NAME=DIMS]... [--threads N (cpu bundle)]"},
 	{"check", cmd_check, "list every node nnac cannot handle, and why",
 	 "MODEL.onnx [--shape NAME=D0,D1,...]..."},
 	{"print", cmd_print, "print the graph IR after the graph passes",
@@ -22,7 +22,7 @@ static const CliCommand commands[] = {
 	{"trace", cmd_trace, "run a TPU bundle on the simulator and print its instruction trace",
 	 "FILE.nnb [--input NAME=FILE(.npy|.pb)]... [--format text|chrome] [--summary] [-o FILE]"},
 	{"bench", cmd_bench, "time a cpu bundle: min and median latency of repeated runs",
-	 "FILE.nnb [--runs N]"},
+	 "FILE.nnb [--runs N] [--threads N]"},
 	{"ops", cmd_ops, "list the supported operators (--loops: the loop IR's statements)", "[--loops]"},
 };
 
