@@ -27,10 +27,11 @@
 
 enum {
 	PANEL_BYTES = 32 * 1024,  /* a panel stays in L1 beside bcast's rows */
+	BCAST_BYTES = 512 * 1024, /* bcast's slice for a task's rows stays in L2 */
 	MAX_NV = 4,               /* vectors of a block along j */
 	MAX_MR = 16,              /* rows of a block along i */
 	COALESCE_BELOW = 64,      /* j runs shorter than this take in the loop around them */
-	MIN_TASKS = 8,            /* split i into chunks until there are this many tasks */
+	MIN_TASKS = 4,            /* split i into chunks until there are this many tasks */
 	PACK_MIN_IBLOCKS = 4,     /* vec read in place by fewer i blocks is not packed */
 	PACK_MIN_ROWS = 24,       /* j runs vec does not continue are coalesced for this many rows */
 };
@@ -190,11 +191,9 @@ static bool vec_chains(const LoopProgram *p, const LoopNode *s, const CpuContrac
 	return true;
 }
 
-/* Block shape and task split for the target's registers. */
+/* Block shape for the target's registers. */
 static void shape(const CpuEmit *e, const LoopProgram *p, CpuContract *c)
 {
-	int64_t outer = 1;
-
 	c->vl = e->vl;
 	c->nv = (int)((c->J + c->vl - 1) / c->vl);
 	if (c->nv > MAX_NV)
@@ -207,34 +206,67 @@ static void shape(const CpuEmit *e, const LoopProgram *p, CpuContract *c)
 	c->rin = 1;
 	for (int k = 1; k < c->nred; k++)
 		c->rin *= p->nodes[c->red[k]].extent;
-	c->kb = PANEL_BYTES / (c->rin * c->nv * c->vl * 4);
-	if (c->kb < 1)
-		c->kb = 1;
-	if (c->kb > p->nodes[c->red[0]].extent)
-		c->kb = p->nodes[c->red[0]].extent;
-	c->nkb = (p->nodes[c->red[0]].extent + c->kb - 1) / c->kb;
 	c->njb = (c->J + c->nv * c->vl - 1) / (c->nv * c->vl);
 	c->nib = (c->I + c->mr - 1) / c->mr;
+	c->direct = c->direct_ok && c->nib < PACK_MIN_IBLOCKS;
+}
+
+/*
+ * The task split and the slices of red[0].  A column is one value of the
+ * outer loops and one j block; a task is a run of columns by a chunk of
+ * i blocks, and runs slice by slice over all its columns, so that bcast's
+ * slice for its rows stays in L2 while the columns go by.  Packed plans
+ * split columns first (each task packs its own panels), in-place plans
+ * split rows first (nothing to pack again).  Slices are sized so that the
+ * panel fits in L1 and bcast's slice of a task in L2.
+ */
+static void split(const LoopProgram *p, CpuContract *c)
+{
+	int64_t outer = 1, ext0 = p->nodes[c->red[0]].extent, rows;
+
 	for (int k = 0; k < c->nout; k++)
 		outer *= p->nodes[c->out[k]].extent;
-	c->ic = (MIN_TASKS + outer * c->njb - 1) / (outer * c->njb);
+	c->ncols = outer * c->njb;
+	if (c->direct) {
+		c->ic = c->nib < MIN_TASKS ? c->nib : MIN_TASKS;
+		c->ccs = (MIN_TASKS + c->ic - 1) / c->ic;
+	} else {
+		c->ccs = c->ncols < MIN_TASKS ? c->ncols : MIN_TASKS;
+		c->ic = (MIN_TASKS + c->ccs - 1) / c->ccs;
+	}
 	if (c->ic > c->nib)
 		c->ic = c->nib;
+	if (c->ccs > c->ncols)
+		c->ccs = c->ncols;
 	c->per_chunk = (c->nib + c->ic - 1) / c->ic;
 	c->ic = (c->nib + c->per_chunk - 1) / c->per_chunk;
-	c->tasks = outer * c->njb * c->ic;
+	c->per_cc = (c->ncols + c->ccs - 1) / c->ccs;
+	c->ccs = (c->ncols + c->per_cc - 1) / c->per_cc;
+	c->tasks = c->ccs * c->ic;
+	rows = c->per_chunk * c->mr;
+	c->kb = c->direct ? ext0 : PANEL_BYTES / (c->rin * c->nv * c->vl * 4);
+	if (c->kb * c->rin * rows * 4 > BCAST_BYTES)
+		c->kb = BCAST_BYTES / (c->rin * rows * 4);
+	if (c->kb < 1)
+		c->kb = 1;
+	if (c->kb > ext0)
+		c->kb = ext0;
+	c->nkb = (ext0 + c->kb - 1) / c->kb;
 }
 
 /* Estimated cycles of plan c: its blocks' vector multiply-adds at two a
- * cycle unless their loads (two a cycle) take longer, plus packing (a
- * cycle and a half an element, a third of one where the copy is
- * contiguous and vectorizes). */
+ * cycle unless their loads (one and a half a cycle beside them) take
+ * longer, plus packing (half
+ * a cycle an element through the lane table, a quarter where the copy is
+ * contiguous and vectorizes).  Measured on single convolutions of
+ * ResNet-50's shapes, the estimate ranks the two plans as their times do
+ * except where they are within a few per cent. */
 static double cost(const CpuContract *c, int64_t red)
 {
 	double lanes = (double)c->njb * c->nv * c->vl, eff = (double)c->J / lanes;
 	double fma = (double)c->nv * c->mr, ld = (double)c->nv + c->mr;
-	double comp = c->macs / (c->vl * eff) / fma * (fma > ld ? fma : ld) / 2;
-	double pack = c->direct ? 0 : (double)red * lanes * (double)(c->tasks / c->njb) * (c->nj > 1 ? 1.5 : 0.3);
+	double comp = c->macs / (c->vl * eff) / fma * (fma / 2 > ld / 1.5 ? fma / 2 : ld / 1.5);
+	double pack = c->direct ? 0 : (double)red * lanes * (double)(c->ncols / c->njb * c->ic) * (c->nj > 1 ? 0.5 : 0.25);
 
 	return comp + pack;
 }
@@ -263,7 +295,7 @@ static bool plan(const CpuEmit *e, const int *loops, int n, int stmt, bool may_p
 	for (int l = 0; l < n; l++)
 		c->macs *= (double)p->nodes[loops[l]].extent;
 	shape(e, p, c);
-	c->direct = c->direct_ok && c->nib < PACK_MIN_IBLOCKS;
+	split(p, c);
 	return true;
 }
 
@@ -580,30 +612,22 @@ static void micro(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef 
 		}
 }
 
-/* A j block of the task (chunk: its chunk of i blocks): panel by panel,
- * pack, then every i block. */
-static void j_block(CpuEmit *e, const CpuContract *c, Task *t, LLVMValueRef chunk, int valid)
+/* A column of the task at slice t->k0 (outer loops and j0 set): vec's
+ * slice packed unless read in place, then every i block of [ib0, ib1). */
+static void column(CpuEmit *e, const CpuContract *c, Task *t, LLVMValueRef ib0, LLVMValueRef ib1, int valid)
 {
 	int nv = (valid + c->vl - 1) / c->vl;
-	int64_t nfull = c->I / c->mr, ext0 = e->p->nodes[c->red[0]].extent;
-	LLVMValueRef ib0 = LLVMBuildMul(e->b, chunk, c64(e, c->per_chunk), "");
-	LLVMValueRef ib1 = smin(e, LLVMBuildAdd(e->b, ib0, c64(e, c->per_chunk), ""), c64(e, c->nib));
-	LLVMValueRef kb;
-	Loop kl, il;
+	int64_t nfull = c->I / c->mr;
+	LLVMValueRef ib;
+	Loop il;
 
 	if (!c->direct && c->nj > 1)
 		lane_table(e, c, t, valid);
-	kb = loop_open(e, &kl, c64(e, 0), c64(e, c->nkb));
-	t->k0 = LLVMBuildMul(e->b, kb, c64(e, c->kb), "");
-	t->kn = smin(e, c64(e, c->kb), LLVMBuildSub(e->b, c64(e, ext0), t->k0, ""));
 	if (!c->direct)
 		pack(e, c, t, valid);
-	{
-		LLVMValueRef ib = loop_open(e, &il, ib0, smin(e, ib1, c64(e, nfull)));
-
-		micro(e, c, t, LLVMBuildMul(e->b, ib, c64(e, c->mr), ""), c->mr, nv, valid);
-		loop_close(e, &il);
-	}
+	ib = loop_open(e, &il, ib0, smin(e, ib1, c64(e, nfull)));
+	micro(e, c, t, LLVMBuildMul(e->b, ib, c64(e, c->mr), ""), c->mr, nv, valid);
+	loop_close(e, &il);
 	if (c->I % c->mr) {
 		LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "");
 		LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "");
@@ -614,35 +638,46 @@ static void j_block(CpuEmit *e, const CpuContract *c, Task *t, LLVMValueRef chun
 		LLVMBuildBr(e->b, done);
 		LLVMPositionBuilderAtEnd(e->b, done);
 	}
-	loop_close(e, &kl);
 }
 
-void cpu_contract_emit(CpuEmit *e, const CpuContract *c, LLVMValueRef lo, LLVMValueRef hi)
+/* Sets the outer loops and t->j0 from column col; the j block's index. */
+static LLVMValueRef decode_column(CpuEmit *e, const CpuContract *c, Task *t, LLVMValueRef col)
 {
-	int nj = c->nv * c->vl, tail = (int)(c->J % nj);
-	LLVMTypeRef pt = LLVMArrayType(e->f32, (unsigned)(c->kb * c->rin * nj));
-	LLVMValueRef q, chunk, jb;
-	Task t;
-	Loop tl;
+	LLVMValueRef jb = LLVMBuildURem(e->b, col, c64(e, c->njb), "");
+	LLVMValueRef q = LLVMBuildUDiv(e->b, col, c64(e, c->njb), "");
 
-	t.vt = LLVMVectorType(e->f32, (unsigned)c->vl);
-	t.panel = fptr(e, cpu_entry_alloca(e, pt, 64));
-	t.lanes = LLVMBuildBitCast(e->b, cpu_entry_alloca(e, LLVMArrayType(e->i64, (unsigned)nj), 64),
-	                           LLVMPointerType(e->i64, 0), "");
-	q = loop_open(e, &tl, lo, hi);
-	chunk = LLVMBuildURem(e->b, q, c64(e, c->ic), "");
-	q = LLVMBuildUDiv(e->b, q, c64(e, c->ic), "");
-	jb = LLVMBuildURem(e->b, q, c64(e, c->njb), "");
-	q = LLVMBuildUDiv(e->b, q, c64(e, c->njb), "");
 	for (int k = c->nout - 1; k >= 0; k--) {
 		int64_t ext = e->p->nodes[c->out[k]].extent;
 
 		set_iter(e, c->out[k], LLVMBuildURem(e->b, q, c64(e, ext), ""));
 		q = LLVMBuildUDiv(e->b, q, c64(e, ext), "");
 	}
-	t.j0 = LLVMBuildMul(e->b, jb, c64(e, nj), "");
+	t->j0 = LLVMBuildMul(e->b, jb, c64(e, (int64_t)c->nv * c->vl), "");
+	return jb;
+}
+
+/* One task: slice by slice of red[0], its columns, each with the blocks
+ * of j it ends in (the last j block may be partial). */
+static void task(CpuEmit *e, const CpuContract *c, Task *t, LLVMValueRef q)
+{
+	int nj = c->nv * c->vl, tail = (int)(c->J % nj);
+	int64_t ext0 = e->p->nodes[c->red[0]].extent;
+	LLVMValueRef chunk = LLVMBuildURem(e->b, q, c64(e, c->ic), "");
+	LLVMValueRef cc = LLVMBuildUDiv(e->b, q, c64(e, c->ic), "");
+	LLVMValueRef ib0 = LLVMBuildMul(e->b, chunk, c64(e, c->per_chunk), "");
+	LLVMValueRef ib1 = smin(e, LLVMBuildAdd(e->b, ib0, c64(e, c->per_chunk), ""), c64(e, c->nib));
+	LLVMValueRef col0 = LLVMBuildMul(e->b, cc, c64(e, c->per_cc), "");
+	LLVMValueRef col1 = smin(e, LLVMBuildAdd(e->b, col0, c64(e, c->per_cc), ""), c64(e, c->ncols));
+	LLVMValueRef kb, col, jb;
+	Loop kl, cl;
+
+	kb = loop_open(e, &kl, c64(e, 0), c64(e, c->nkb));
+	t->k0 = LLVMBuildMul(e->b, kb, c64(e, c->kb), "");
+	t->kn = smin(e, c64(e, c->kb), LLVMBuildSub(e->b, c64(e, ext0), t->k0, ""));
+	col = loop_open(e, &cl, col0, col1);
+	jb = decode_column(e, c, t, col);
 	if (tail == 0) {
-		j_block(e, c, &t, chunk, nj);
+		column(e, c, t, ib0, ib1, nj);
 	} else {
 		LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "");
 		LLVMBasicBlockRef last = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "");
@@ -650,12 +685,31 @@ void cpu_contract_emit(CpuEmit *e, const CpuContract *c, LLVMValueRef lo, LLVMVa
 
 		LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntEQ, jb, c64(e, c->njb - 1), ""), last, full);
 		LLVMPositionBuilderAtEnd(e->b, full);
-		j_block(e, c, &t, chunk, nj);
+		column(e, c, t, ib0, ib1, nj);
 		LLVMBuildBr(e->b, done);
 		LLVMPositionBuilderAtEnd(e->b, last);
-		j_block(e, c, &t, chunk, tail);
+		column(e, c, t, ib0, ib1, tail);
 		LLVMBuildBr(e->b, done);
 		LLVMPositionBuilderAtEnd(e->b, done);
 	}
+	loop_close(e, &cl);
+	loop_close(e, &kl);
+}
+
+void cpu_contract_emit(CpuEmit *e, const CpuContract *c, LLVMValueRef lo, LLVMValueRef hi)
+{
+	int nj = c->nv * c->vl;
+	LLVMValueRef q;
+	Task t;
+	Loop tl;
+
+	t.vt = LLVMVectorType(e->f32, (unsigned)c->vl);
+	t.panel = NULL;
+	if (!c->direct)
+		t.panel = fptr(e, cpu_entry_alloca(e, LLVMArrayType(e->f32, (unsigned)(c->kb * c->rin * nj)), 64));
+	t.lanes = LLVMBuildBitCast(e->b, cpu_entry_alloca(e, LLVMArrayType(e->i64, (unsigned)nj), 64),
+	                           LLVMPointerType(e->i64, 0), "");
+	q = loop_open(e, &tl, lo, hi);
+	task(e, c, &t, q);
 	loop_close(e, &tl);
 }

@@ -72,6 +72,7 @@ typedef struct CpuContract {
 	int64_t kb, nkb;                         /* iterations of red[0] per panel, panels */
 	int64_t rin;                             /* iterations of red[1..] */
 	int64_t njb, nib, ic, per_chunk;         /* blocks of j, of i; chunks of i blocks, blocks per chunk */
+	int64_t ncols, ccs, per_cc;              /* columns (outer values x j blocks); chunks of them, columns per chunk */
 	int64_t tasks;
 	double macs;
 	bool direct;                             /* vec read in place, not packed */
