@@ -730,25 +730,55 @@ static void emit_task(CpuEmit *e, const CpuContract *c, const ParNest *pn)
 	e->ntasks++;
 }
 
-/* The kernel's top-level nodes: contractions and splittable nests as
- * tasks, the rest inline. */
+/* Whether top-level node i is a contraction; its plan into *c. */
+static bool contraction_at(CpuEmit *e, int i, CpuContract *c)
+{
+	int loops[LOOP_MAX_NEST], n, stmt;
+
+	if (i < 0 || e->p->nodes[i].kind != LN_FOR)
+		return false;
+	n = perfect_nest(e->p, i, loops, &stmt);
+	return stmt >= 0 && cpu_contract_plan(e, loops, n, stmt, c);
+}
+
+static int next_node(const LoopProgram *p, int i)
+{
+	for (i = p->nodes[i].next; i >= 0 && p->nodes[i].kind == LN_NOTE; i = p->nodes[i].next)
+		;
+	return i;
+}
+
+/* The kernel's top-level nodes: contractions (with the bias copy before
+ * them and the Relu after them folded in) and splittable nests as tasks,
+ * the rest inline. */
 static void emit_top(CpuEmit *e, int head)
 {
+	int held = -1;   /* a copy nest not emitted: the next contraction starts from it */
+	int skip = -1;   /* a Relu nest the last contraction took */
+
 	for (int i = head; i >= 0 && e->st == ST_OK; i = e->p->nodes[i].next) {
-		int loops[LOOP_MAX_NEST], n, stmt;
 		CpuContract c;
 		ParNest pn;
 
-		if (e->p->nodes[i].kind == LN_FOR) {
-			n = perfect_nest(e->p, i, loops, &stmt);
-			if (stmt >= 0 && cpu_contract_plan(e, loops, n, stmt, &c)) {
-				emit_task(e, &c, NULL);
-				continue;
-			}
-			if (par_plan(e, i, &pn)) {
-				emit_task(e, NULL, &pn);
-				continue;
-			}
+		if (i == skip || e->p->nodes[i].kind == LN_NOTE)
+			continue;
+		if (contraction_at(e, i, &c)) {
+			if (held >= 0 && !cpu_contract_fuse_init(e, &c, held))
+				nnac_unreachable();
+			held = -1;
+			if (next_node(e->p, i) >= 0 && cpu_contract_fuse_relu(e, &c, next_node(e->p, i)))
+				skip = next_node(e->p, i);
+			emit_task(e, &c, NULL);
+			continue;
+		}
+		if (next_node(e->p, i) >= 0 && contraction_at(e, next_node(e->p, i), &c) &&
+		    cpu_contract_fuse_init(e, &c, i)) {
+			held = i;
+			continue;
+		}
+		if (e->p->nodes[i].kind == LN_FOR && par_plan(e, i, &pn)) {
+			emit_task(e, NULL, &pn);
+			continue;
 		}
 		emit_node(e, i);
 	}

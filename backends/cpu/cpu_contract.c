@@ -282,6 +282,9 @@ static bool plan(const CpuEmit *e, const int *loops, int n, int stmt, bool may_p
 
 	memset(c, 0, sizeof(*c));
 	c->stmt = stmt;
+	c->init = c->relu = -1;
+	c->nloops = n;
+	memcpy(c->loops, loops, (size_t)n * sizeof(int));
 	if (!acc_loops(p, &s->arg[0], loops, n, in_acc) || !pick_j(p, s, loops, n, in_acc, may_pack, c))
 		return false;
 	pick_i(p, s, loops, n, in_acc, c);
@@ -319,6 +322,124 @@ bool cpu_contract_plan(const CpuEmit *e, const int *loops, int n, int stmt, CpuC
 		red *= p->nodes[c->red[k]].extent;
 	if (plan(e, loops, n, stmt, false, &other) && cost(&other, red) < cost(c, red))
 		*c = other;
+	return true;
+}
+
+/* Fusion with the nests around. */
+
+/* The perfect nest from for-node f (loops[], count) and its statement. */
+static int nest_of(const LoopProgram *p, int f, int *loops, int *stmt)
+{
+	int n = 0;
+
+	*stmt = -1;
+	while (f >= 0 && p->nodes[f].kind == LN_FOR && n < CPU_MAX_NEST) {
+		int only = -1, k = 0;
+
+		loops[n++] = f;
+		for (int i = p->nodes[f].body; i >= 0; i = p->nodes[i].next)
+			if (p->nodes[i].kind != LN_NOTE) {
+				only = i;
+				k++;
+			}
+		if (k != 1)
+			return 0;
+		f = only;
+	}
+	if (f < 0 || p->nodes[f].kind == LN_FOR)
+		return 0;
+	*stmt = f;
+	return n;
+}
+
+/* Whether a indexes its whole buffer with one loop of loops[] per
+ * dimension, each from 0 by 1 over the dimension; in dim_loop[d] that
+ * loop.  Loops of loops[] that a does not use must be in `others`. */
+static bool whole(const LoopProgram *p, const LoopArg *a, const int *loops, int n, int *dim_loop)
+{
+	const LoopBuf *b = &p->bufs[a->buf];
+
+	for (int d = 0; d < a->nidx; d++) {
+		const LoopExpr *x = &p->exprs[a->idx[d]];
+		const LoopNode *f;
+		bool found = false;
+
+		if (x->kind != LE_VAR)
+			return false;
+		for (int l = 0; l < n; l++)
+			found |= loops[l] == x->c;
+		f = &p->nodes[x->c];
+		if (!found || f->start != 0 || f->step != 1 || f->extent != b->dims[d])
+			return false;
+		for (int k = 0; k < d; k++)
+			if (dim_loop[k] == x->c)
+				return false;
+		dim_loop[d] = (int)x->c;
+	}
+	return true;
+}
+
+/* The contraction's accumulator covers its whole buffer; its loop per
+ * dimension in dim_loop[]. */
+static bool acc_whole(const LoopProgram *p, const CpuContract *c, int *dim_loop)
+{
+	const LoopArg *acc = &p->nodes[c->stmt].arg[0];
+
+	return whole(p, acc, c->loops, c->nloops, dim_loop) && c->nloops == acc->nidx + c->nred;
+}
+
+bool cpu_contract_fuse_init(const CpuEmit *e, CpuContract *c, int nest)
+{
+	const LoopProgram *p = e->p;
+	const LoopArg *acc = &p->nodes[c->stmt].arg[0];
+	int loops[CPU_MAX_NEST], acc_dim[MAX_RANK], init_dim[MAX_RANK], stmt, n;
+	const LoopNode *s;
+
+	n = nest_of(p, nest, loops, &stmt);
+	if (n == 0 || n != acc->nidx)
+		return false;
+	s = &p->nodes[stmt];
+	if (s->kind != LN_COPY || s->has_pad || s->arg[0].buf != acc->buf || s->arg[1].buf < 0 ||
+	    p->bufs[s->arg[1].buf].dt != DT_F32 || e->root[s->arg[1].buf] == e->root[acc->buf])
+		return false;
+	if (!acc_whole(p, c, acc_dim) || !whole(p, &s->arg[0], loops, n, init_dim))
+		return false;
+	for (int d = 0; d < acc->nidx; d++) {
+		int64_t st;
+
+		for (int l = 0; l < n; l++)
+			if (loops[l] == init_dim[d])
+				c->init_loop[l] = acc_dim[d];
+		if (in_j(c, acc_dim[d]) && (!cpu_flat_step(p, &s->arg[1], init_dim[d], &st) || st != 0))
+			return false;
+	}
+	c->init = stmt;
+	c->ninit = n;
+	memcpy(c->init_loops, loops, (size_t)n * sizeof(int));
+	return true;
+}
+
+bool cpu_contract_fuse_relu(const CpuEmit *e, CpuContract *c, int nest)
+{
+	const LoopProgram *p = e->p;
+	const LoopArg *acc = &p->nodes[c->stmt].arg[0];
+	int loops[CPU_MAX_NEST], acc_dim[MAX_RANK], dst_dim[MAX_RANK], src_dim[MAX_RANK], stmt, n;
+	const LoopNode *s;
+
+	n = nest_of(p, nest, loops, &stmt);
+	if (n == 0 || n != acc->nidx)
+		return false;
+	s = &p->nodes[stmt];
+	if (s->kind != LN_APPLY || s->fn != OP_Relu || s->narg != 2 || s->arg[0].buf != acc->buf ||
+	    s->arg[1].buf != acc->buf)
+		return false;
+	if (!acc_whole(p, c, acc_dim) || !whole(p, &s->arg[0], loops, n, dst_dim) ||
+	    !whole(p, &s->arg[1], loops, n, src_dim))
+		return false;
+	for (int d = 0; d < acc->nidx; d++)
+		if (dst_dim[d] != src_dim[d])
+			return false;
+	c->relu = stmt;
 	return true;
 }
 
@@ -373,6 +494,7 @@ static void set_iter(CpuEmit *e, int f, LLVMValueRef it)
  * of red[0] packed (first iteration, count). */
 typedef struct Task {
 	LLVMValueRef j0, panel, k0, kn;
+	LLVMValueRef first, last;                /* i1: the slice is red[0]'s first, its last */
 	LLVMValueRef lanes;                      /* i64[NV * VL]: lane_table */
 	LLVMTypeRef vt;
 } Task;
@@ -551,6 +673,27 @@ static LLVMValueRef acc_row(CpuEmit *e, const CpuContract *c, LLVMValueRef i0, i
 	return fptr(e, cpu_emit_arg_ptr(e, &e->p->nodes[c->stmt].arg[0]));
 }
 
+/* The fused start's value for the accumulator row just set (acc_row),
+ * splat: the copy's source at the copy nest's loops mapped onto ours. */
+static LLVMValueRef init_value(CpuEmit *e, const CpuContract *c, const Task *t)
+{
+	LLVMValueRef x;
+
+	for (int l = 0; l < c->ninit; l++)
+		e->vars[c->init_loops[l]] = e->vars[c->init_loop[l]];
+	x = LLVMBuildLoad2(e->b, e->f32, fptr(e, cpu_emit_arg_ptr(e, &e->p->nodes[c->init].arg[1])), "");
+	LLVMSetAlignment(x, 4);
+	return splat(e, t, x);
+}
+
+/* Relu as apply computes it: x < 0 ? 0 : x (NaN stays). */
+static LLVMValueRef relu(CpuEmit *e, const Task *t, LLVMValueRef x)
+{
+	LLVMValueRef zero = LLVMConstNull(t->vt);
+
+	return LLVMBuildSelect(e->b, LLVMBuildFCmp(e->b, LLVMRealOLT, x, zero, ""), zero, x, "");
+}
+
 /* One block: rows [i0, i0 + mr) by nv vectors from j0 (valid lanes). */
 static void micro(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef i0, int mr, int nv,
                   int valid)
@@ -560,13 +703,20 @@ static void micro(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef 
 	Loop red[CPU_MAX_NEST];
 
 	for (int r = 0; r < mr; r++) {
+		LLVMValueRef init = NULL;
+
 		row[r] = acc_row(e, c, i0, r);
+		if (c->init >= 0)
+			init = init_value(e, c, t);
 		for (int v = 0; v < nv; v++) {
 			LLVMValueRef at = LLVMBuildInBoundsGEP2(
 				e->b, e->f32, row[r], (LLVMValueRef[]){LLVMBuildAdd(e->b, t->j0, c64(e, v * c->vl), "")}, 1, "");
+			LLVMValueRef x = load_lanes(e, c, t, at, v, valid);
 
+			if (init)
+				x = LLVMBuildSelect(e->b, t->first, init, x, "");
 			slot[r][v] = cpu_entry_alloca(e, t->vt, 64);
-			LLVMBuildStore(e->b, load_lanes(e, c, t, at, v, valid), slot[r][v]);
+			LLVMBuildStore(e->b, x, slot[r][v]);
 		}
 	}
 	off = red_open(e, c, t, red);
@@ -608,7 +758,11 @@ static void micro(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef 
 			LLVMValueRef at = LLVMBuildInBoundsGEP2(
 				e->b, e->f32, row[r], (LLVMValueRef[]){LLVMBuildAdd(e->b, t->j0, c64(e, v * c->vl), "")}, 1, "");
 
-			store_lanes(e, c, t, LLVMBuildLoad2(e->b, t->vt, slot[r][v], ""), at, v, valid);
+			LLVMValueRef x = LLVMBuildLoad2(e->b, t->vt, slot[r][v], "");
+
+			if (c->relu >= 0)
+				x = LLVMBuildSelect(e->b, t->last, relu(e, t, x), x, "");
+			store_lanes(e, c, t, x, at, v, valid);
 		}
 }
 
@@ -674,6 +828,8 @@ static void task(CpuEmit *e, const CpuContract *c, Task *t, LLVMValueRef q)
 	kb = loop_open(e, &kl, c64(e, 0), c64(e, c->nkb));
 	t->k0 = LLVMBuildMul(e->b, kb, c64(e, c->kb), "");
 	t->kn = smin(e, c64(e, c->kb), LLVMBuildSub(e->b, c64(e, ext0), t->k0, ""));
+	t->first = LLVMBuildICmp(e->b, LLVMIntEQ, kb, c64(e, 0), "");
+	t->last = LLVMBuildICmp(e->b, LLVMIntEQ, kb, c64(e, c->nkb - 1), "");
 	col = loop_open(e, &cl, col0, col1);
 	jb = decode_column(e, c, t, col);
 	if (tail == 0) {

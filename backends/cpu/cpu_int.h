@@ -62,6 +62,7 @@ enum { CPU_MAX_NEST = 64 };
 
 typedef struct CpuContract {
 	int stmt;
+	int nloops, loops[CPU_MAX_NEST];         /* the nest, outermost first */
 	int vec, bcast;                          /* the factors' argument indices (1 or 2) */
 	int nj, j[CPU_MAX_NEST];                 /* loops coalesced along j, outermost first */
 	int i;                                   /* the loop blocked in registers */
@@ -75,6 +76,10 @@ typedef struct CpuContract {
 	int64_t ncols, ccs, per_cc;              /* columns (outer values x j blocks); chunks of them, columns per chunk */
 	int64_t tasks;
 	double macs;
+	int init;                                /* copy statement the accumulator starts from, or -1 */
+	int init_loop[CPU_MAX_NEST];             /* per loop of its nest, the nest loop of the same index */
+	int ninit, init_loops[CPU_MAX_NEST];     /* its nest's loops */
+	int relu;                                /* apply Relu statement done on the way out, or -1 */
 	bool direct;                             /* vec read in place, not packed */
 	bool direct_ok;                          /* vec moves by one element per step of the j run */
 } CpuContract;
@@ -82,6 +87,13 @@ typedef struct CpuContract {
 /* cpu_contract.c: whether the perfect nest loops[0..n) around mac stmt is
  * a contraction worth blocking; its plan into *c. */
 bool cpu_contract_plan(const CpuEmit *e, const int *loops, int n, int stmt, CpuContract *c);
+/* cpu_contract.c: whether the top-level nest at node `nest` just before
+ * c (a copy into the whole accumulator of values that do not move along
+ * j, a bias) can be its start; then c starts from it. */
+bool cpu_contract_fuse_init(const CpuEmit *e, CpuContract *c, int nest);
+/* cpu_contract.c: likewise for a nest just after c that applies Relu to
+ * the whole accumulator in place. */
+bool cpu_contract_fuse_relu(const CpuEmit *e, CpuContract *c, int nest);
 /* cpu_contract.c: tasks [lo, hi) of c at the builder's position. */
 void cpu_contract_emit(CpuEmit *e, const CpuContract *c, LLVMValueRef lo, LLVMValueRef hi);
 
