@@ -1,6 +1,9 @@
 """The cpu target end to end, and the runtime library as a user installs it.
 
-1. Every bundled model and mnist_8, winml_cifar10, super_resolution_10:
+1. Every bundled model, mnist_8, winml_cifar10, super_resolution_10 and
+   small generated models shaped to take every path of the contraction
+   kernels (tails, reduction slices, coalesced runs, strides, bias and
+   Relu folded in):
    `nnac compile --target cpu`, `nnac run M.nnb` (through the runtime
    library) against the reference interpreter on the same input; tolerance
    as the loop IR's (its programs are what the cpu target compiles):
@@ -31,9 +34,60 @@ from e2e import MODELS, Report, nnac, outputs  # noqa: E402
 RTOL, ATOL_REL = 1e-3, 1e-5
 
 
+# Shapes that take the cpu backend's contraction kernels down every path:
+# tails of rows and of j blocks, several slices of the reduction, runs of
+# short rows coalesced with and without vec continuing them, in-place and
+# packed operands, strides and dilations, a transposed weight, bias and
+# Relu folded in.  (name, input shape, nodes, weights)
+def contraction_models():
+    rng = np.random.RandomState(7)
+
+    def w(*shape):
+        return (rng.rand(*shape).astype(np.float32) - 0.5) * 0.2
+
+    return [
+        ("mm_tails", [67, 300], [("MatMul", ["x", "w"], {})], {"w": w(300, 133)}),
+        ("gemm_transb", [5, 70], [("Gemm", ["x", "w", "b"], {"transB": 1})], {"w": w(90, 70), "b": w(90)}),
+        ("conv3_9x9", [1, 40, 9, 9], [("Conv", ["x", "w", "b"], {"pads": [1, 1, 1, 1]}), ("Relu", None, {})],
+         {"w": w(50, 40, 3, 3), "b": w(50)}),
+        ("conv1_20x20", [1, 70, 20, 20], [("Conv", ["x", "w", "b"], {}), ("Relu", None, {})],
+         {"w": w(26, 70, 1, 1), "b": w(26)}),
+        ("conv_s2_d2", [1, 16, 31, 31], [("Conv", ["x", "w"], {"strides": [2, 2], "dilations": [2, 2]})],
+         {"w": w(36, 16, 3, 3)}),
+        ("conv_wide", [1, 8, 6, 150], [("Conv", ["x", "w", "b"], {"pads": [0, 2, 0, 2]})],
+         {"w": w(12, 8, 1, 5), "b": w(12)}),
+        ("conv1_few", [1, 70, 20, 20], [("Conv", ["x", "w", "b"], {}), ("Relu", None, {})],
+         {"w": w(10, 70, 1, 1), "b": w(10)}),
+        ("conv_deep", [1, 300, 7, 7], [("Conv", ["x", "w", "b"], {"pads": [1, 1, 1, 1]}), ("Relu", None, {})],
+         {"w": w(64, 300, 3, 3), "b": w(64)}),
+    ]
+
+
+def make_contraction_models(tmp):
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto
+    out = []
+    for name, shape, nodes, weights in contraction_models():
+        made, cur = [], "x"
+        for k, (op, ins, attrs) in enumerate(nodes):
+            y = "y" if k == len(nodes) - 1 else "t%d" % k
+            made.append(helper.make_node(op, ins if ins else [cur], [y], **attrs))
+            cur = y
+        g = helper.make_graph(made, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(v, k) for k, v in weights.items()])
+        path = os.path.join(tmp, name + ".onnx")
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+        inp = os.path.join(tmp, name + "-in.npy")
+        np.save(inp, np.random.RandomState(11).rand(*shape).astype(np.float32) - 0.5)
+        out.append((name, path, "x", inp, []))
+    return out
+
+
 def cases(tmp):
     out = [(n, "models/%s.onnx" % n, "input", "models/%s_input.npy" % n, [])
            for n in ("lenet5", "mlp", "resblock", "lstm_cell")]
+    out += make_contraction_models(tmp)
     for name, iname, shape in (("mnist_8", "Input3", []), ("super_resolution_10", "input", ["--shape", "input=1,1,224,224"])):
         path = os.path.join(tmp, name + ".npy")
         np.save(path, read_pb(os.path.join(MODELS, name, "test_data_set_0", "input_0.pb")))
