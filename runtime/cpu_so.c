@@ -26,7 +26,7 @@ static void serial_for(void *pool, NnacTaskFn fn, void *const *roots, int64_t n)
 	fn(roots, 0, n);
 }
 
-static const NnacPar serial = {serial_for, NULL};
+static const NnacPar serial = {serial_for, NULL, 1};
 
 /* Keeps the helpers the generated code calls in every executable that can
  * load it (a static library links only the members something refers to).

@@ -289,7 +289,7 @@ int nnac_set_threads(NnacModel *m, int n)
 		return rc;
 	rt_pool_destroy(m->pool);
 	m->pool = pool;
-	m->par = (NnacPar){rt_pool_for, pool};
+	m->par = (NnacPar){rt_pool_for, pool, n};
 	return 0;
 }
 

@@ -280,7 +280,8 @@ static void cpu_unbind(const LoopProgram *p, void **mem)
 
 /* The parallel-for the conformance runs give generated code: every
  * iteration its own call, last first, so that a task that depends on the
- * order of its iterations or on seeing the whole range fails here. */
+ * order of its iterations or on seeing the whole range fails here.  It
+ * claims 3 threads, so contractions split into several tasks. */
 static void reverse_for(void *pool, NnacTaskFn fn, void *const *roots, int64_t n)
 {
 	(void)pool;
@@ -295,7 +296,7 @@ static Status cpu_run(LoopProgram *p, Diag *d, int opt_level, const Value *in, V
                       void ***memp)
 {
 	CpuOptions co = {NULL, NULL, opt_level, 1};
-	const NnacPar par = {reverse_for, NULL};
+	const NnacPar par = {reverse_for, NULL, 3};
 	uint8_t *so = NULL;
 	size_t len = 0;
 	CpuSo *s = NULL;

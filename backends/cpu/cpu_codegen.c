@@ -511,12 +511,13 @@ static void restore_fn(CpuEmit *e, const FnState *s)
 /* A contraction worth sending to other threads: at least this many MACs. */
 enum { PARALLEL_MIN_MACS = 1 << 18 };
 
-/* run(i8** roots, i64 lo, i64 hi), an NnacTaskFn: body(roots[0], ..., lo, hi). */
+/* run(i8** roots, i64 lo, i64 hi), an NnacTaskFn: body(roots[0], ...,
+ * roots[nargs] (the NnacPar), lo, hi). */
 static LLVMValueRef task_runner(CpuEmit *e, LLVMValueRef body, const char *name)
 {
 	LLVMTypeRef pt[3] = {LLVMPointerType(e->ptr, 0), e->i64, e->i64};
 	LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), pt, 3, 0));
-	LLVMValueRef *av = malloc(((size_t)e->nargs + 2) * sizeof(*av));
+	LLVMValueRef *av = malloc(((size_t)e->nargs + 3) * sizeof(*av));
 
 	if (!av) {
 		e->st = diag_add(e->d, ST_NOMEM, "%s: out of memory", e->p->path ? e->p->path : "program");
@@ -524,21 +525,21 @@ static LLVMValueRef task_runner(CpuEmit *e, LLVMValueRef body, const char *name)
 	}
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
 	LLVMPositionBuilderAtEnd(e->b, LLVMAppendBasicBlockInContext(e->ctx, fn, "entry"));
-	for (int j = 0; j < e->nargs; j++) {
+	for (int j = 0; j <= e->nargs; j++) {
 		LLVMValueRef ix = LLVMConstInt(e->i64, (unsigned long long)j, 0);
 
 		av[j] = LLVMBuildLoad2(e->b, e->ptr, LLVMBuildInBoundsGEP2(e->b, e->ptr, LLVMGetParam(fn, 0), &ix, 1, ""), "");
 	}
-	av[e->nargs] = LLVMGetParam(fn, 1);
-	av[e->nargs + 1] = LLVMGetParam(fn, 2);
-	LLVMBuildCall2(e->b, LLVMGlobalGetValueType(body), body, av, (unsigned)e->nargs + 2, "");
+	av[e->nargs + 1] = LLVMGetParam(fn, 1);
+	av[e->nargs + 2] = LLVMGetParam(fn, 2);
+	LLVMBuildCall2(e->b, LLVMGlobalGetValueType(body), body, av, (unsigned)e->nargs + 3, "");
 	LLVMBuildRetVoid(e->b);
 	free(av);
 	return fn;
 }
 
 /* par->parallel_for(par->pool, run, roots, n) from the kernel. */
-static void call_parallel_for(CpuEmit *e, LLVMValueRef run, int64_t n)
+static void call_parallel_for(CpuEmit *e, LLVMValueRef run, LLVMValueRef n)
 {
 	LLVMTypeRef task = LLVMTypeOf(run);
 	LLVMTypeRef ft_args[4] = {e->ptr, task, LLVMPointerType(e->ptr, 0), e->i64};
@@ -548,7 +549,7 @@ static void call_parallel_for(CpuEmit *e, LLVMValueRef run, int64_t n)
 	LLVMValueRef par = LLVMBuildBitCast(e->b, e->par, LLVMPointerType(st, 0), "");
 	LLVMValueRef pf = LLVMBuildLoad2(e->b, fields[0], LLVMBuildStructGEP2(e->b, st, par, 0, ""), "");
 	LLVMValueRef pool = LLVMBuildLoad2(e->b, e->ptr, LLVMBuildStructGEP2(e->b, st, par, 1, ""), "");
-	LLVMValueRef args[4] = {pool, run, e->roots, LLVMConstInt(e->i64, (unsigned long long)n, 0)};
+	LLVMValueRef args[4] = {pool, run, e->roots, n};
 
 	LLVMBuildCall2(e->b, ft, pf, args, 4, "");
 }
@@ -686,42 +687,46 @@ static void emit_par_body(CpuEmit *e, const ParNest *pn, LLVMValueRef lo, LLVMVa
 }
 
 /* A top-level nest of the kernel, contraction c or split nest pn, as a
- * task function over its iterations, called here directly or, when it
- * is big enough, through the runtime's parallel_for. */
+ * task function over its iterations, called through the runtime's
+ * parallel_for when it is big enough, else here directly on a one-thread
+ * NnacPar (e->serial), so that a contraction makes one task. */
 static void emit_task(CpuEmit *e, const CpuContract *c, const ParNest *pn)
 {
-	LLVMTypeRef range[2] = {e->i64, e->i64};
-	int64_t n = c ? c->tasks : e->p->nodes[pn->par].extent;
+	LLVMTypeRef extra[3] = {e->ptr, e->i64, e->i64};
+	bool parallel = c ? c->macs >= e->par_min_macs : pn->work >= e->par_min_work;
 	char name[80];
-	LLVMValueRef body, lo, hi, *av;
+	LLVMValueRef body, par, lo, hi, n, *av;
 	FnState st;
 
 	save_fn(e, &st);
 	snprintf(name, sizeof(name), "kernel_%d_task_%d", e->kernel, e->ntasks);
-	body = open_function(e, name, range, 2);
+	body = open_function(e, name, extra, 3);
 	if (!body)
 		return;
-	lo = LLVMGetParam(body, (unsigned)e->nargs);
-	hi = LLVMGetParam(body, (unsigned)e->nargs + 1);
+	par = LLVMGetParam(body, (unsigned)e->nargs);
+	lo = LLVMGetParam(body, (unsigned)e->nargs + 1);
+	hi = LLVMGetParam(body, (unsigned)e->nargs + 2);
 	if (c)
-		cpu_contract_emit(e, c, lo, hi);
+		cpu_contract_emit(e, c, par, lo, hi);
 	else
 		emit_par_body(e, pn, lo, hi);
 	LLVMBuildRetVoid(e->b);
-	if (n > 1 && (c ? c->macs >= e->par_min_macs : pn->work >= e->par_min_work)) {
+	if (parallel) {
 		LLVMValueRef run;
 
 		snprintf(name, sizeof(name), "kernel_%d_run_%d", e->kernel, e->ntasks);
 		run = task_runner(e, body, name);
 		restore_fn(e, &st);
+		n = c ? cpu_contract_tasks(e, c, e->par) : cint64(e, e->p->nodes[pn->par].extent);
 		call_parallel_for(e, run, n);
-	} else if ((av = malloc(((size_t)e->nargs + 2) * sizeof(*av)))) {
+	} else if ((av = malloc(((size_t)e->nargs + 3) * sizeof(*av)))) {
 		restore_fn(e, &st);
 		for (int j = 0; j < e->nargs; j++)
 			av[j] = e->param[e->args[j]];
-		av[e->nargs] = LLVMConstInt(e->i64, 0, 0);
-		av[e->nargs + 1] = LLVMConstInt(e->i64, (unsigned long long)n, 0);
-		LLVMBuildCall2(e->b, LLVMGlobalGetValueType(body), body, av, (unsigned)e->nargs + 2, "");
+		av[e->nargs] = e->serial;
+		av[e->nargs + 1] = cint64(e, 0);
+		av[e->nargs + 2] = c ? cpu_contract_tasks(e, c, e->serial) : cint64(e, e->p->nodes[pn->par].extent);
+		LLVMBuildCall2(e->b, LLVMGlobalGetValueType(body), body, av, (unsigned)e->nargs + 3, "");
 		free(av);
 	} else {
 		restore_fn(e, &st);
@@ -784,16 +789,24 @@ static void emit_top(CpuEmit *e, int head)
 	}
 }
 
-/* The kernel's argument block for tasks: roots[j] = its j-th root. */
+/* The kernel's argument block for tasks: roots[j] = its j-th root, then
+ * its NnacPar; and e->serial, an NnacPar of one thread for tasks it runs
+ * itself (only nthreads is read from it). */
 static void emit_roots(CpuEmit *e)
 {
-	e->roots = LLVMBuildAlloca(e->b, LLVMArrayType(e->ptr, (unsigned)(e->nargs > 0 ? e->nargs : 1)), "roots");
+	LLVMTypeRef pt = LLVMStructTypeInContext(e->ctx, (LLVMTypeRef[]){e->ptr, e->ptr, e->i64}, 3, 0);
+	LLVMValueRef one = LLVMBuildAlloca(e->b, pt, "serial");
+
+	e->roots = LLVMBuildAlloca(e->b, LLVMArrayType(e->ptr, (unsigned)e->nargs + 1), "roots");
 	e->roots = LLVMBuildBitCast(e->b, e->roots, LLVMPointerType(e->ptr, 0), "");
-	for (int j = 0; j < e->nargs; j++) {
+	for (int j = 0; j <= e->nargs; j++) {
 		LLVMValueRef ix = LLVMConstInt(e->i64, (unsigned long long)j, 0);
 
-		LLVMBuildStore(e->b, e->param[e->args[j]], LLVMBuildInBoundsGEP2(e->b, e->ptr, e->roots, &ix, 1, ""));
+		LLVMBuildStore(e->b, j < e->nargs ? e->param[e->args[j]] : e->par,
+		               LLVMBuildInBoundsGEP2(e->b, e->ptr, e->roots, &ix, 1, ""));
 	}
+	LLVMBuildStore(e->b, cint64(e, 1), LLVMBuildStructGEP2(e->b, pt, one, 2, ""));
+	e->serial = LLVMBuildBitCast(e->b, one, e->ptr, "");
 }
 
 /* Builds kernel k, kernel_K(roots..., par); in args[] the roots to pass

@@ -54,6 +54,8 @@ typedef void (*NnacTaskFn)(void *const *roots, int64_t lo, int64_t hi);
 typedef struct NnacPar {
 	void (*parallel_for)(void *pool, NnacTaskFn fn, void *const *roots, int64_t n);
 	void *pool;
+	int64_t nthreads;    /* threads parallel_for spreads work over, >= 1: a
+	                      * contraction makes about that many tasks */
 } NnacPar;
 
 /* Compiles p, which has passed loop_verify, into a shared object's bytes

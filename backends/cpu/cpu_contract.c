@@ -31,7 +31,6 @@ enum {
 	MAX_NV = 4,               /* vectors of a block along j */
 	MAX_MR = 16,              /* rows of a block along i */
 	COALESCE_BELOW = 64,      /* j runs shorter than this take in the loop around them */
-	MIN_TASKS = 4,            /* split i into chunks until there are this many tasks */
 	PACK_MIN_IBLOCKS = 4,     /* vec read in place by fewer i blocks is not packed */
 	PACK_MIN_ROWS = 24,       /* j runs vec does not continue are coalesced for this many rows */
 };
@@ -212,41 +211,20 @@ static void shape(const CpuEmit *e, const LoopProgram *p, CpuContract *c)
 }
 
 /*
- * The task split and the slices of red[0].  A column is one value of the
- * outer loops and one j block; a task is a run of columns by a chunk of
- * i blocks, and runs slice by slice over all its columns, so that bcast's
- * slice for its rows stays in L2 while the columns go by.  Packed plans
- * split columns first (each task packs its own panels), in-place plans
- * split rows first (nothing to pack again).  Slices are sized so that the
- * panel fits in L1 and bcast's slice of a task in L2.
+ * The slices of red[0]: a panel fits in L1 and bcast's slice for all of
+ * i (the rows of one task on one thread) in L2.  In-place plans take the
+ * whole reduction at once when that fits.
  */
-static void split(const LoopProgram *p, CpuContract *c)
+static void slices(const LoopProgram *p, CpuContract *c)
 {
-	int64_t outer = 1, ext0 = p->nodes[c->red[0]].extent, rows;
+	int64_t outer = 1, ext0 = p->nodes[c->red[0]].extent;
 
 	for (int k = 0; k < c->nout; k++)
 		outer *= p->nodes[c->out[k]].extent;
 	c->ncols = outer * c->njb;
-	if (c->direct) {
-		c->ic = c->nib < MIN_TASKS ? c->nib : MIN_TASKS;
-		c->ccs = (MIN_TASKS + c->ic - 1) / c->ic;
-	} else {
-		c->ccs = c->ncols < MIN_TASKS ? c->ncols : MIN_TASKS;
-		c->ic = (MIN_TASKS + c->ccs - 1) / c->ccs;
-	}
-	if (c->ic > c->nib)
-		c->ic = c->nib;
-	if (c->ccs > c->ncols)
-		c->ccs = c->ncols;
-	c->per_chunk = (c->nib + c->ic - 1) / c->ic;
-	c->ic = (c->nib + c->per_chunk - 1) / c->per_chunk;
-	c->per_cc = (c->ncols + c->ccs - 1) / c->ccs;
-	c->ccs = (c->ncols + c->per_cc - 1) / c->per_cc;
-	c->tasks = c->ccs * c->ic;
-	rows = c->per_chunk * c->mr;
 	c->kb = c->direct ? ext0 : PANEL_BYTES / (c->rin * c->nv * c->vl * 4);
-	if (c->kb * c->rin * rows * 4 > BCAST_BYTES)
-		c->kb = BCAST_BYTES / (c->rin * rows * 4);
+	if (c->kb * c->rin * c->nib * c->mr * 4 > BCAST_BYTES)
+		c->kb = BCAST_BYTES / (c->rin * c->nib * c->mr * 4);
 	if (c->kb < 1)
 		c->kb = 1;
 	if (c->kb > ext0)
@@ -266,7 +244,7 @@ static double cost(const CpuContract *c, int64_t red)
 	double lanes = (double)c->njb * c->nv * c->vl, eff = (double)c->J / lanes;
 	double fma = (double)c->nv * c->mr, ld = (double)c->nv + c->mr;
 	double comp = c->macs / (c->vl * eff) / fma * (fma / 2 > ld / 1.5 ? fma / 2 : ld / 1.5);
-	double pack = c->direct ? 0 : (double)red * lanes * (double)(c->ncols / c->njb * c->ic) * (c->nj > 1 ? 0.5 : 0.25);
+	double pack = c->direct ? 0 : (double)red * lanes * (double)(c->ncols / c->njb) * (c->nj > 1 ? 0.5 : 0.25);
 
 	return comp + pack;
 }
@@ -298,7 +276,7 @@ static bool plan(const CpuEmit *e, const int *loops, int n, int stmt, bool may_p
 	for (int l = 0; l < n; l++)
 		c->macs *= (double)p->nodes[loops[l]].extent;
 	shape(e, p, c);
-	split(p, c);
+	slices(p, c);
 	return true;
 }
 
@@ -810,18 +788,72 @@ static LLVMValueRef decode_column(CpuEmit *e, const CpuContract *c, Task *t, LLV
 	return jb;
 }
 
+/*
+ * The task split, made at run time for par->nthreads threads T.  A column
+ * is one value of the outer loops and one j block; a task is a run of
+ * columns by a chunk of row blocks, and runs slice by slice of red[0]
+ * over all its columns, so that bcast's slice for its rows stays in L2
+ * while the columns go by.  There are about T tasks: packed plans split
+ * columns first (each task packs its own panels), in-place plans rows
+ * first (nothing to pack twice).  One thread: one task.
+ */
+typedef struct Split {
+	LLVMValueRef chunks, per_chunk;    /* chunks of row blocks, blocks per chunk */
+	LLVMValueRef per_cc;               /* columns per task */
+	LLVMValueRef tasks;
+} Split;
+
+static LLVMValueRef umin(CpuEmit *e, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntULT, a, b, ""), a, b, "");
+}
+
+static LLVMValueRef ceil_div(CpuEmit *e, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildUDiv(e->b, LLVMBuildSub(e->b, LLVMBuildAdd(e->b, a, b, ""), c64(e, 1), ""), b, "");
+}
+
+static Split split(CpuEmit *e, const CpuContract *c, LLVMValueRef par)
+{
+	LLVMTypeRef fields[3] = {e->ptr, e->ptr, e->i64};
+	LLVMTypeRef st = LLVMStructTypeInContext(e->ctx, fields, 3, 0);
+	LLVMValueRef p = LLVMBuildBitCast(e->b, par, LLVMPointerType(st, 0), "");
+	LLVMValueRef t = LLVMBuildLoad2(e->b, e->i64, LLVMBuildStructGEP2(e->b, st, p, 2, ""), "nthreads");
+	LLVMValueRef nib = c64(e, c->nib), ncols = c64(e, c->ncols), ic, ccs;
+	Split s;
+
+	t = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, t, c64(e, 1), ""), c64(e, 1), t, "");
+	if (c->direct) {
+		ic = umin(e, nib, t);
+		ccs = umin(e, ncols, ceil_div(e, t, ic));
+	} else {
+		ccs = umin(e, ncols, t);
+		ic = umin(e, nib, ceil_div(e, t, ccs));
+	}
+	s.per_chunk = ceil_div(e, nib, ic);
+	s.chunks = ceil_div(e, nib, s.per_chunk);
+	s.per_cc = ceil_div(e, ncols, ccs);
+	s.tasks = LLVMBuildMul(e->b, ceil_div(e, ncols, s.per_cc), s.chunks, "");
+	return s;
+}
+
+LLVMValueRef cpu_contract_tasks(CpuEmit *e, const CpuContract *c, LLVMValueRef par)
+{
+	return split(e, c, par).tasks;
+}
+
 /* One task: slice by slice of red[0], its columns, each with the blocks
  * of j it ends in (the last j block may be partial). */
-static void task(CpuEmit *e, const CpuContract *c, Task *t, LLVMValueRef q)
+static void task(CpuEmit *e, const CpuContract *c, const Split *sp, Task *t, LLVMValueRef q)
 {
 	int nj = c->nv * c->vl, tail = (int)(c->J % nj);
 	int64_t ext0 = e->p->nodes[c->red[0]].extent;
-	LLVMValueRef chunk = LLVMBuildURem(e->b, q, c64(e, c->ic), "");
-	LLVMValueRef cc = LLVMBuildUDiv(e->b, q, c64(e, c->ic), "");
-	LLVMValueRef ib0 = LLVMBuildMul(e->b, chunk, c64(e, c->per_chunk), "");
-	LLVMValueRef ib1 = smin(e, LLVMBuildAdd(e->b, ib0, c64(e, c->per_chunk), ""), c64(e, c->nib));
-	LLVMValueRef col0 = LLVMBuildMul(e->b, cc, c64(e, c->per_cc), "");
-	LLVMValueRef col1 = smin(e, LLVMBuildAdd(e->b, col0, c64(e, c->per_cc), ""), c64(e, c->ncols));
+	LLVMValueRef chunk = LLVMBuildURem(e->b, q, sp->chunks, "");
+	LLVMValueRef cc = LLVMBuildUDiv(e->b, q, sp->chunks, "");
+	LLVMValueRef ib0 = LLVMBuildMul(e->b, chunk, sp->per_chunk, "");
+	LLVMValueRef ib1 = smin(e, LLVMBuildAdd(e->b, ib0, sp->per_chunk, ""), c64(e, c->nib));
+	LLVMValueRef col0 = LLVMBuildMul(e->b, cc, sp->per_cc, "");
+	LLVMValueRef col1 = smin(e, LLVMBuildAdd(e->b, col0, sp->per_cc, ""), c64(e, c->ncols));
 	LLVMValueRef kb, col, jb;
 	Loop kl, cl;
 
@@ -852,9 +884,10 @@ static void task(CpuEmit *e, const CpuContract *c, Task *t, LLVMValueRef q)
 	loop_close(e, &kl);
 }
 
-void cpu_contract_emit(CpuEmit *e, const CpuContract *c, LLVMValueRef lo, LLVMValueRef hi)
+void cpu_contract_emit(CpuEmit *e, const CpuContract *c, LLVMValueRef par, LLVMValueRef lo, LLVMValueRef hi)
 {
 	int nj = c->nv * c->vl;
+	Split sp = split(e, c, par);
 	LLVMValueRef q;
 	Task t;
 	Loop tl;
@@ -866,6 +899,6 @@ void cpu_contract_emit(CpuEmit *e, const CpuContract *c, LLVMValueRef lo, LLVMVa
 	t.lanes = LLVMBuildBitCast(e->b, cpu_entry_alloca(e, LLVMArrayType(e->i64, (unsigned)nj), 64),
 	                           LLVMPointerType(e->i64, 0), "");
 	q = loop_open(e, &tl, lo, hi);
-	task(e, c, &t, q);
+	task(e, c, &sp, &t, q);
 	loop_close(e, &tl);
 }

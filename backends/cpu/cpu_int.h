@@ -29,7 +29,8 @@ typedef struct CpuEmit {
 	int kernel;              /* the kernel being built */
 	int *args, nargs;        /* its root buffers, in parameter order */
 	LLVMValueRef par;        /* its NnacPar* parameter */
-	LLVMValueRef roots;      /* i8** to its roots, the argument block of its tasks */
+	LLVMValueRef roots;      /* i8** to its roots and par, the argument block of its tasks */
+	LLVMValueRef serial;     /* an NnacPar* of one thread, for tasks it calls itself */
 	LLVMValueRef *vars;      /* per `for` node: its induction value */
 	LLVMValueRef *param;     /* per buffer: its root's parameter in this kernel, or NULL */
 	int *root;               /* per buffer: the buffer owning its memory */
@@ -55,8 +56,9 @@ typedef struct CpuEmit {
  * runs the reduction loops in their order, loading NV vectors of the panel
  * and broadcasting MR elements of bcast, one vector multiply-add per
  * accumulator.  Every accumulator still adds its products in the nest's
- * order.  The nest's iterations are tasks: outer loops x blocks of j x
- * chunks of i blocks, any split of which writes disjoint accumulators.
+ * order.  The nest runs as tasks, runs of (outer values x j blocks) by
+ * chunks of i blocks, as many as the runtime has threads; any split of
+ * them writes disjoint accumulators.
  */
 enum { CPU_MAX_NEST = 64 };
 
@@ -72,9 +74,8 @@ typedef struct CpuContract {
 	int vl, nv, mr;                          /* lanes, vectors and rows of a block */
 	int64_t kb, nkb;                         /* iterations of red[0] per panel, panels */
 	int64_t rin;                             /* iterations of red[1..] */
-	int64_t njb, nib, ic, per_chunk;         /* blocks of j, of i; chunks of i blocks, blocks per chunk */
-	int64_t ncols, ccs, per_cc;              /* columns (outer values x j blocks); chunks of them, columns per chunk */
-	int64_t tasks;
+	int64_t njb, nib;                        /* blocks of j, of i */
+	int64_t ncols;                           /* columns: values of the outer loops x blocks of j */
 	double macs;
 	int init;                                /* copy statement the accumulator starts from, or -1 */
 	int init_loop[CPU_MAX_NEST];             /* per loop of its nest, the nest loop of the same index */
@@ -94,8 +95,10 @@ bool cpu_contract_fuse_init(const CpuEmit *e, CpuContract *c, int nest);
 /* cpu_contract.c: likewise for a nest just after c that applies Relu to
  * the whole accumulator in place. */
 bool cpu_contract_fuse_relu(const CpuEmit *e, CpuContract *c, int nest);
-/* cpu_contract.c: tasks [lo, hi) of c at the builder's position. */
-void cpu_contract_emit(CpuEmit *e, const CpuContract *c, LLVMValueRef lo, LLVMValueRef hi);
+/* cpu_contract.c: the number of tasks c makes for the NnacPar* par. */
+LLVMValueRef cpu_contract_tasks(CpuEmit *e, const CpuContract *c, LLVMValueRef par);
+/* cpu_contract.c: tasks [lo, hi) of c, split for par, at the builder's position. */
+void cpu_contract_emit(CpuEmit *e, const CpuContract *c, LLVMValueRef par, LLVMValueRef lo, LLVMValueRef hi);
 
 /* cpu_emit.c: one statement at the builder's position. */
 Status cpu_emit_stmt(CpuEmit *e, int node);
