@@ -269,6 +269,7 @@ static bool plan(const CpuEmit *e, const int *loops, int n, int stmt, bool may_p
 	if (c->i < 0 || c->nred == 0)
 		return false;
 	c->direct_ok = vec_chains(p, s, c);
+	c->vec_step = step_of(p, &s->arg[c->vec], c->j[c->nj - 1]);
 	c->I = p->nodes[c->i].extent;
 	if (c->I < 2)
 		return false;
@@ -552,6 +553,41 @@ static void lane_table(CpuEmit *e, const CpuContract *c, Task *t, int valid)
 	loop_close(e, &lane);
 }
 
+static LLVMValueRef lane_mask(CpuEmit *e, const CpuContract *c, int v, int valid);
+static LLVMValueRef load_lanes(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef p, int v,
+                               int valid);
+
+/* One panel row of a vec that moves s (1 or 2) elements per lane: per
+ * vector, the s vectors it spans loaded (masked where they would pass the
+ * last lane) and every s-th element kept; lanes past valid are zero. */
+static void pack_row(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef off, int valid, int s)
+{
+	for (int v = 0; v < c->nv; v++) {
+		int n = valid - v * c->vl < c->vl ? valid - v * c->vl : c->vl;
+		LLVMValueRef x = LLVMConstNull(t->vt), p, at;
+
+		if (n > 0) {
+			set_j(e, c, LLVMBuildAdd(e->b, t->j0, c64(e, v * c->vl), ""));
+			p = vec_ptr(e, c);
+			x = load_lanes(e, c, t, p, 0, s * (n - 1) + 1);
+		}
+		if (n > 0 && s == 2) {
+			LLVMValueRef hi = LLVMConstNull(t->vt), idx[64];
+
+			if (2 * (n - 1) + 1 > c->vl)
+				hi = load_lanes(e, c, t, LLVMBuildInBoundsGEP2(e->b, e->f32, p, (LLVMValueRef[]){c64(e, c->vl)}, 1, ""),
+				                0, 2 * (n - 1) + 1 - c->vl);
+			for (int l = 0; l < c->vl; l++)
+				idx[l] = LLVMConstInt(e->i32, (unsigned long long)(2 * l), 0);
+			x = LLVMBuildShuffleVector(e->b, x, hi, LLVMConstVector(idx, (unsigned)c->vl), "");
+		}
+		at = LLVMBuildInBoundsGEP2(e->b, e->f32, t->panel,
+		                           (LLVMValueRef[]){LLVMBuildAdd(e->b, off, c64(e, v * c->vl), "")}, 1, "");
+		at = LLVMBuildBitCast(e->b, at, LLVMPointerType(t->vt, 0), "");
+		LLVMSetAlignment(LLVMBuildStore(e->b, x, at), (unsigned)(c->vl * 4 < 64 ? c->vl * 4 : 64));
+	}
+}
+
 /* vec's slice into the panel: lanes [0, valid) from j0 on, zeros after. */
 static void pack(CpuEmit *e, const CpuContract *c, const Task *t, int valid)
 {
@@ -560,6 +596,11 @@ static void pack(CpuEmit *e, const CpuContract *c, const Task *t, int valid)
 
 	set_iter(e, c->i, c64(e, 0));
 	off = red_open(e, c, t, red);
+	if (c->nj == 1 && (c->vec_step == 1 || c->vec_step == 2)) {
+		pack_row(e, c, t, off, valid, (int)c->vec_step);
+		red_close(e, c, red);
+		return;
+	}
 	if (c->nj > 1) {
 		set_j(e, c, c64(e, 0));
 		base = vec_ptr(e, c);

@@ -83,6 +83,7 @@ typedef struct CpuContract {
 	int relu;                                /* apply Relu statement done on the way out, or -1 */
 	bool direct;                             /* vec read in place, not packed */
 	bool direct_ok;                          /* vec moves by one element per step of the j run */
+	int64_t vec_step;                        /* elements vec moves per step of j's innermost loop */
 } CpuContract;
 
 /* cpu_contract.c: whether the perfect nest loops[0..n) around mac stmt is
