@@ -135,6 +135,28 @@ static int read_list(Rd *r, int **v, int *n, int limit)
 
 /* Views point into their base; every other buffer gets aligned zeroed
  * memory, constants their data. */
+
+/* The buffer owning view i's memory (views of views followed, each of
+ * the same element type, at most nb steps) and i's element offset in it;
+ * false when the chain is broken, loops or changes type. */
+static bool view_root(const NnacModel *m, int i, int *root, uint64_t *at)
+{
+	*at = 0;
+	for (int steps = 0; steps <= m->nb; steps++) {
+		const Buf *b = &m->b[i];
+
+		if (b->view_of < 0) {
+			*root = i;
+			return true;
+		}
+		if (b->view_of >= m->nb || b->view_offset < 0 || m->b[b->view_of].dt != b->dt)
+			return false;
+		*at += (uint64_t)b->view_offset;
+		i = b->view_of;
+	}
+	return false;
+}
+
 static int lay_out(NnacModel *m, const NnbSection *w, const char *path, char *err, size_t len)
 {
 	m->ptr = calloc((size_t)m->nb + 1, sizeof(void *));
@@ -158,13 +180,15 @@ static int lay_out(NnacModel *m, const NnbSection *w, const char *path, char *er
 	}
 	for (int i = 0; i < m->nb; i++) {
 		Buf *b = &m->b[i];
+		uint64_t at;
+		int root;
+
 		if (b->view_of < 0)
 			continue;
-		const Buf *base = &m->b[b->view_of];
-		if (b->view_of >= m->nb || base->view_of >= 0 || b->view_offset < 0 || base->dt != b->dt ||
-		    (uint64_t)b->view_offset * (uint64_t)dtype_size(b->dt) + bytes_of(b) > bytes_of(base))
+		if (!view_root(m, i, &root, &at) ||
+		    at * (uint64_t)dtype_size(b->dt) + bytes_of(b) > bytes_of(&m->b[root]))
 			return fail(err, len, "%s: view '%s' does not fit in its base", path, b->name);
-		m->ptr[i] = (char *)base->mem + b->view_offset * dtype_size(b->dt);
+		m->ptr[i] = (char *)m->b[root].mem + at * dtype_size(b->dt);
 	}
 	return 0;
 }

@@ -12,14 +12,17 @@
  * is one run of 49); bcast may not move along any of them.  i is the
  * accumulator loop of largest extent along which vec stays in place.
  *
- * Code: tasks [lo, hi) decode into the outer loops' values, a block of j
- * and a chunk of i blocks; per task, per slice of the outermost reduction
- * loop, vec's slice is packed into a stack panel and every i block of the
- * chunk runs the micro kernel (micro) over it.  Loop bounds that depend
- * on the task are dynamic; everything else is constant, so LLVM unrolls
- * the short reduction loops and keeps the MR x NV accumulators (allocas
- * that SROA promotes) in registers.  Blocks past the end of j read and
- * write the accumulator with masked loads and stores.
+ * Code (split, task): a task is a run of columns (a value of the outer
+ * loops and a block of j) by a chunk of i blocks, about as many tasks as
+ * the runtime has threads.  Per slice of the outermost reduction loop and
+ * per column, vec's slice is packed into a stack panel (pack), unless it
+ * is read in place, and every i block of the chunk runs the micro kernel
+ * (micro) over it.  Loop bounds that depend on the task are dynamic;
+ * everything else is constant, so LLVM unrolls the short reduction loops
+ * and keeps the MR x NV accumulators (allocas that SROA promotes) in
+ * registers.  Blocks past the end of j read and write the accumulator
+ * with masked loads and stores.  A bias copy before the nest and a Relu
+ * after it are folded in (cpu_contract_fuse_init, cpu_contract_fuse_relu).
  */
 #include <string.h>
 
