@@ -205,20 +205,42 @@ static char *fmt_alloc(const char *fmt, ...)
 
 /* ---- CRC-32C ---- */
 
-uint32_t nnb_crc32c(uint32_t crc, const uint8_t *p, size_t n)
-{
-	uint32_t table[256];
+/* CRC-32C (Castagnoli, reflected polynomial 0x82f63b78), eight bytes a
+ * step with eight tables (slicing by 8): t[0] is the byte-wise table,
+ * t[k][i] the CRC of byte i followed by k zero bytes.  The tables are
+ * built per call (about 2,000 steps), so that there is no shared state;
+ * short inputs use t[0] alone. */
+enum { CRC_SLICE_MIN = 256 };
 
+static void crc_tables(uint32_t t[8][256], int nt)
+{
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
 
 		for (int k = 0; k < 8; k++)
 			c = c & 1 ? c >> 1 ^ 0x82f63b78u : c >> 1;
-		table[i] = c;
+		t[0][i] = c;
 	}
+	for (int k = 1; k < nt; k++)
+		for (int i = 0; i < 256; i++)
+			t[k][i] = t[0][t[k - 1][i] & 0xff] ^ t[k - 1][i] >> 8;
+}
+
+uint32_t nnb_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+	uint32_t t[8][256];
+
+	crc_tables(t, n >= CRC_SLICE_MIN ? 8 : 1);
 	crc = ~crc;
-	for (size_t i = 0; i < n; i++)
-		crc = table[(crc ^ p[i]) & 0xff] ^ crc >> 8;
+	for (; n >= CRC_SLICE_MIN && n >= 8; n -= 8, p += 8) {
+		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+		uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+
+		crc = t[7][lo & 0xff] ^ t[6][lo >> 8 & 0xff] ^ t[5][lo >> 16 & 0xff] ^ t[4][lo >> 24] ^
+		      t[3][hi & 0xff] ^ t[2][hi >> 8 & 0xff] ^ t[1][hi >> 16 & 0xff] ^ t[0][hi >> 24];
+	}
+	for (; n > 0; n--, p++)
+		crc = t[0][(crc ^ *p) & 0xff] ^ crc >> 8;
 	return ~crc;
 }
 

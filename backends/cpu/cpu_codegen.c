@@ -108,24 +108,27 @@ static bool is_innermost(const LoopProgram *p, const LoopNode *f)
 	return true;
 }
 
-/* !{!self, !{!"llvm.loop.vectorize.enable", i1 on}}: the loop ID is a
- * node whose first operand is itself, made by replacing a temporary. */
-void cpu_mark_loop(CpuEmit *e, LLVMValueRef br, bool on)
+/* !{!self, !{!"llvm.loop.vectorize.enable", i1 vectorize}[,
+ * !{!"llvm.loop.unroll.disable"}]}: the loop ID is a node whose first
+ * operand is itself, made by replacing a temporary. */
+void cpu_mark_loop(CpuEmit *e, LLVMValueRef br, bool vectorize, bool unroll)
 {
-	static const char key[] = "llvm.loop.vectorize.enable";
-	LLVMMetadataRef hint[2], ops[2], id;
+	static const char vec[] = "llvm.loop.vectorize.enable", nounroll[] = "llvm.loop.unroll.disable";
+	LLVMMetadataRef hint[2], ops[3], id;
 
-	hint[0] = LLVMMDStringInContext2(e->ctx, key, sizeof(key) - 1);
-	hint[1] = LLVMValueAsMetadata(LLVMConstInt(e->i1, on, 0));
+	hint[0] = LLVMMDStringInContext2(e->ctx, vec, sizeof(vec) - 1);
+	hint[1] = LLVMValueAsMetadata(LLVMConstInt(e->i1, vectorize, 0));
 	ops[0] = LLVMTemporaryMDNode(e->ctx, NULL, 0);
 	ops[1] = LLVMMDNodeInContext2(e->ctx, hint, 2);
-	id = LLVMMDNodeInContext2(e->ctx, ops, 2);
+	hint[0] = LLVMMDStringInContext2(e->ctx, nounroll, sizeof(nounroll) - 1);
+	ops[2] = LLVMMDNodeInContext2(e->ctx, hint, 1);
+	id = LLVMMDNodeInContext2(e->ctx, ops, unroll ? 2 : 3);
 	LLVMMetadataReplaceAllUsesWith(ops[0], id);
 	LLVMSetMetadata(br, LLVMGetMDKindIDInContext(e->ctx, "llvm.loop", 9),
 	                LLVMMetadataAsValue(e->ctx, id));
 }
 
-static void mark_vectorize(CpuEmit *e, LLVMValueRef br) { cpu_mark_loop(e, br, true); }
+static void mark_vectorize(CpuEmit *e, LLVMValueRef br) { cpu_mark_loop(e, br, true, true); }
 
 /* An open loop: its header block holds the induction phi. */
 typedef struct OpenLoop {

@@ -498,10 +498,12 @@ static LLVMValueRef red_open(CpuEmit *e, const CpuContract *c, const Task *t, Lo
 	return LLVMBuildMul(e->b, off, c64(e, (int64_t)c->nv * c->vl), "");
 }
 
+/* Closes the reduction loops, kept rolled: a step is already MR x NV
+ * vector multiply-adds, and unrolling them multiplied compile time. */
 static void red_close(CpuEmit *e, const CpuContract *c, Loop *loops)
 {
 	for (int k = c->nred - 1; k >= 0; k--)
-		loop_close(e, &loops[k]);
+		cpu_mark_loop(e, loop_close(e, &loops[k]), false, false);
 }
 
 /* Sets the j loops to position jp (an i64 in [0, J)) of the run. */
@@ -621,7 +623,7 @@ static void pack(CpuEmit *e, const CpuContract *c, const Task *t, int valid)
 	LLVMSetAlignment(x, 4);
 	LLVMBuildStore(e->b, x, LLVMBuildInBoundsGEP2(e->b, e->f32, t->panel,
 	                                              (LLVMValueRef[]){LLVMBuildAdd(e->b, off, it, "")}, 1, ""));
-	cpu_mark_loop(e, loop_close(e, &lane), c->nj == 1);
+	cpu_mark_loop(e, loop_close(e, &lane), c->nj == 1, true);
 	for (int k = valid; k < c->nv * c->vl; k++)
 		LLVMBuildStore(e->b, LLVMConstReal(e->f32, 0),
 		               LLVMBuildInBoundsGEP2(e->b, e->f32, t->panel,

@@ -119,8 +119,9 @@ LLVMValueRef cpu_entry_alloca(CpuEmit *e, LLVMTypeRef t, unsigned align);
 /* cpu_codegen.c: the flat element offset one step of for-node v moves
  * operand a by; false when an index of a is not affine. */
 bool cpu_flat_step(const LoopProgram *p, const LoopArg *a, int v, int64_t *st);
-/* cpu_codegen.c: asks LLVM to vectorize the loop whose latch is br, or not to. */
-void cpu_mark_loop(CpuEmit *e, LLVMValueRef br, bool on);
+/* cpu_codegen.c: asks LLVM to vectorize the loop whose latch is br or
+ * not to, and not to unroll it unless unroll. */
+void cpu_mark_loop(CpuEmit *e, LLVMValueRef br, bool vectorize, bool unroll);
 /* cpu_codegen.c: index expression ex as an i64 value. */
 LLVMValueRef cpu_emit_expr(CpuEmit *e, int ex);
 /* cpu_codegen.c: "FILE: kernel 'K': statement at L:C: MSG" into e->d. */
