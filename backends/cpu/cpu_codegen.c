@@ -512,7 +512,7 @@ static void restore_fn(CpuEmit *e, const FnState *s)
 }
 
 /* A contraction worth sending to other threads: at least this many MACs. */
-enum { PARALLEL_MIN_MACS = 1 << 18 };
+enum { PARALLEL_MIN_MACS = 1 << 21 };
 
 /* run(i8** roots, i64 lo, i64 hi), an NnacTaskFn: body(roots[0], ...,
  * roots[nargs] (the NnacPar), lo, hi). */
@@ -565,13 +565,14 @@ static void call_parallel_for(CpuEmit *e, LLVMValueRef run, LLVMValueRef n)
  * touch disjoint elements of everything written and read what no other
  * iteration writes.
  */
-enum { PARALLEL_MIN_WORK = 1 << 16 };   /* statement executions */
+enum { PARALLEL_MIN_WORK = 1 << 18 };   /* statement executions */
 
 typedef struct ParNest {
 	int top, par;
 	double work;
 } ParNest;
 
+/* Statement runs of the list from head on. */
 static double nest_work(const LoopProgram *p, int head)
 {
 	double w = 0;
@@ -654,7 +655,7 @@ static bool par_plan(const CpuEmit *e, int top, ParNest *pn)
 	}
 	pn->top = top;
 	pn->par = f;
-	pn->work = nest_work(p, top);
+	pn->work = (double)p->nodes[top].extent * nest_work(p, p->nodes[top].body);
 	return pn->work >= e->par_min_work && writes_split(e, p->nodes[f].body, p->nodes[f].body, f);
 }
 
