@@ -4,9 +4,10 @@
  * vector code.
  *
  * Planning reads only the nest's index expressions.  The accumulator's
- * loops are those its indices use: each index of the accumulator holds at
- * most one of the nest's loops and each loop appears in at most one index,
- * so distinct iterations of them write distinct elements.  The others
+ * loops are those its indices use: each loop appears in at most one index
+ * and each index takes distinct values on distinct iterations of its
+ * loops (k, or 28*g + k in a grouped convolution), so distinct iterations
+ * of them write distinct elements.  The others
  * reduce.  j is the loop that moves the accumulator by one element per
  * step, extended outwards by loops whose strides chain (a 7x7 feature map
  * is one run of 49); bcast may not move along any of them.  i is the
@@ -54,8 +55,46 @@ static bool affine_args(const LoopProgram *p, const LoopNode *s)
 	return true;
 }
 
+/* Whether affine index x takes distinct values on distinct iterations of
+ * the nest's loops it holds: sorted by the size of their steps, each
+ * loop's step exceeds the span of all smaller ones (28*g + k with k below
+ * 28, a grouped convolution's output channel). */
+static bool index_injective(const LoopProgram *p, int x, const int *loops, int n)
+{
+	int64_t st[CPU_MAX_NEST], span[CPU_MAX_NEST], reach = 0;
+	LoopAffine af;
+	int m = 0;
+
+	if (!loop_expr_affine(p, x, &af))
+		return false;
+	for (int t = 0; t < af.n; t++)
+		for (int l = 0; l < n; l++)
+			if (af.var[t] == loops[l] && af.coef[t] != 0) {
+				const LoopNode *f = &p->nodes[loops[l]];
+
+				st[m] = (af.coef[t] < 0 ? -af.coef[t] : af.coef[t]) * f->step;
+				span[m] = st[m] * (f->extent - 1);
+				m++;
+			}
+	for (int done = 0; done < m; done++) {
+		int k = done;
+
+		for (int q = done + 1; q < m; q++)
+			if (st[q] < st[k])
+				k = q;
+		if (st[k] <= reach && span[k] > 0)
+			return false;
+		reach += span[k];
+		st[k] = st[done];
+		span[k] = span[done];
+	}
+	return true;
+}
+
 /* Which of the nest's loops the accumulator uses (in acc[]), false when
- * an index holds two of them or a loop appears in two indices. */
+ * a loop appears in two of its indices or an index can take one value on
+ * two iterations: distinct iterations of these loops then write distinct
+ * elements. */
 static bool acc_loops(const LoopProgram *p, const LoopArg *acc, const int *loops, int n, bool *in_acc)
 {
 	for (int l = 0; l < n; l++) {
@@ -69,14 +108,9 @@ static bool acc_loops(const LoopProgram *p, const LoopArg *acc, const int *loops
 			return false;
 		in_acc[l] = dims == 1;
 	}
-	for (int d = 0; d < acc->nidx; d++) {
-		int k = 0;
-
-		for (int l = 0; l < n; l++)
-			k += loop_expr_uses(p, acc->idx[d], loops[l]);
-		if (k > 1)
+	for (int d = 0; d < acc->nidx; d++)
+		if (!index_injective(p, acc->idx[d], loops, n))
 			return false;
-	}
 	return true;
 }
 
