@@ -295,7 +295,7 @@ static void reverse_for(void *pool, NnacTaskFn fn, void *const *roots, int64_t n
 static Status cpu_run(LoopProgram *p, Diag *d, int opt_level, const Value *in, Value *out,
                       void ***memp)
 {
-	CpuOptions co = {NULL, NULL, opt_level, 1};
+	CpuOptions co = {NULL, NULL, opt_level, 1, 0, 0, 0, 0};
 	const NnacPar par = {reverse_for, NULL, 3};
 	uint8_t *so = NULL;
 	size_t len = 0;

@@ -985,10 +985,11 @@ static Status verify_module(CpuEmit *e)
 }
 
 /* The contraction kernels' vector shape from the target's features: the
- * widest f32 vector and the register count.  A CPU named without features
- * gets 4 lanes and 16 registers; LLVM splits or widens the vectors for any
- * target, so the choice changes speed, never results. */
-static void vector_shape(CpuEmit *e, LLVMTargetMachineRef tm)
+ * widest f32 vector and the register count; an arch description given in
+ * opt overrides them and sets the cache sizes.  A CPU named without
+ * features gets 4 lanes and 16 registers; LLVM splits or widens the
+ * vectors for any target, so the choice changes speed, never results. */
+static void vector_shape(CpuEmit *e, LLVMTargetMachineRef tm, const CpuOptions *opt)
 {
 	char *f = LLVMGetTargetMachineFeatureString(tm);
 
@@ -1001,12 +1002,18 @@ static void vector_shape(CpuEmit *e, LLVMTargetMachineRef tm)
 		e->vl = 8;
 	}
 	LLVMDisposeMessage(f);
+	if (opt->vector_bits > 0)
+		e->vl = opt->vector_bits / 32 < 64 ? opt->vector_bits / 32 : 64;
+	if (opt->vregs > 0)
+		e->vregs = opt->vregs;
+	e->l1_bytes = opt->l1_bytes > 0 ? opt->l1_bytes : 48 * 1024;
+	e->l2_bytes = opt->l2_bytes > 0 ? opt->l2_bytes : 1280 * 1024;
 }
 
 Status cpu_compile(const LoopProgram *p, const CpuOptions *opt, uint8_t **so, size_t *so_len,
                    Diag *d)
 {
-	CpuOptions def = {NULL, NULL, 3, 0};
+	CpuOptions def = {NULL, NULL, 3, 0, 0, 0, 0, 0};
 	LLVMTargetMachineRef tm = NULL;
 	CpuEmit e;
 	Status st;
@@ -1029,7 +1036,7 @@ Status cpu_compile(const LoopProgram *p, const CpuOptions *opt, uint8_t **so, si
 		dl = LLVMGetTargetMachineTriple(tm);
 		LLVMSetTarget(e.mod, dl);
 		LLVMDisposeMessage(dl);
-		vector_shape(&e, tm);
+		vector_shape(&e, tm, opt);
 		e.par_min_macs = opt->parallel_min > 0 ? opt->parallel_min : PARALLEL_MIN_MACS;
 		e.par_min_work = opt->parallel_min > 0 ? opt->parallel_min : PARALLEL_MIN_WORK;
 		emit_module(&e);

@@ -36,6 +36,13 @@ typedef struct CpuOptions {
 	int opt_level;       /* 0..3; cpu_compile with opt NULL uses 3 */
 	double parallel_min; /* work (MACs, or statement runs) from which a nest goes through
 	                      * parallel_for; 0: the default (tests use 1 to split every nest) */
+	/* The machine the contraction kernels block for, from an arch
+	 * description (nnac compile --arch); 0: from the target's features
+	 * (vectors, registers) or 48 KiB and 1.25 MiB (caches). */
+	int vector_bits;     /* widest f32 vector */
+	int vregs;           /* vector registers */
+	int64_t l1_bytes;    /* L1 data cache of a core */
+	int64_t l2_bytes;    /* L2 cache of a core */
 } CpuOptions;
 
 enum { NNAC_CPU_ABI = 2 };

@@ -30,8 +30,6 @@
 #include "cpu_int.h"
 
 enum {
-	PANEL_BYTES = 32 * 1024,  /* a panel stays in L1 beside bcast's rows */
-	BCAST_BYTES = 512 * 1024, /* bcast's slice for a task's rows stays in L2 */
 	MAX_NV = 4,               /* vectors of a block along j */
 	MAX_MR = 16,              /* rows of a block along i */
 	COALESCE_BELOW = 64,      /* j runs shorter than this take in the loop around them */
@@ -248,20 +246,22 @@ static void shape(const CpuEmit *e, const LoopProgram *p, CpuContract *c)
 }
 
 /*
- * The slices of red[0]: a panel fits in L1 and bcast's slice for all of
- * i (the rows of one task on one thread) in L2.  In-place plans take the
+ * The slices of red[0]: a panel fits in two thirds of L1 (32 KiB of 48)
+ * and bcast's slice for all of i (the rows of one task on one thread) in
+ * two fifths of L2 (512 KiB of 1.25 MiB).  In-place plans take the
  * whole reduction at once when that fits.
  */
-static void slices(const LoopProgram *p, CpuContract *c)
+static void slices(const CpuEmit *e, const LoopProgram *p, CpuContract *c)
 {
 	int64_t outer = 1, ext0 = p->nodes[c->red[0]].extent;
+	int64_t panel = e->l1_bytes * 2 / 3, bcast = e->l2_bytes * 2 / 5;
 
 	for (int k = 0; k < c->nout; k++)
 		outer *= p->nodes[c->out[k]].extent;
 	c->ncols = outer * c->njb;
-	c->kb = c->direct ? ext0 : PANEL_BYTES / (c->rin * c->nv * c->vl * 4);
-	if (c->kb * c->rin * c->nib * c->mr * 4 > BCAST_BYTES)
-		c->kb = BCAST_BYTES / (c->rin * c->nib * c->mr * 4);
+	c->kb = c->direct ? ext0 : panel / (c->rin * c->nv * c->vl * 4);
+	if (c->kb * c->rin * c->nib * c->mr * 4 > bcast)
+		c->kb = bcast / (c->rin * c->nib * c->mr * 4);
 	if (c->kb < 1)
 		c->kb = 1;
 	if (c->kb > ext0)
@@ -314,7 +314,7 @@ static bool plan(const CpuEmit *e, const int *loops, int n, int stmt, bool may_p
 	for (int l = 0; l < n; l++)
 		c->macs *= (double)p->nodes[loops[l]].extent;
 	shape(e, p, c);
-	slices(p, c);
+	slices(e, p, c);
 	return true;
 }
 

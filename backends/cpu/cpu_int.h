@@ -38,6 +38,7 @@ typedef struct CpuEmit {
 	LLVMTypeRef i1, i8, i16, i32, i64, f32, f64, ptr;   /* ptr: i8* */
 	int vl;                  /* f32 lanes of the target's widest vector register */
 	int vregs;               /* vector registers */
+	int64_t l1_bytes, l2_bytes;   /* a core's data caches: the contraction kernels' slices */
 	int ntasks;              /* task functions made so far (their names) */
 	double par_min_macs;     /* a contraction of this many MACs goes through parallel_for */
 	double par_min_work;     /* a split nest of this many statement runs likewise */

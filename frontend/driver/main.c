@@ -10,7 +10,7 @@ static const CliCommand commands[] = {
 	{"inspect", cmd_inspect, "per-layer table: shapes, parameters, MACs, operational intensity",
 	 "MODEL.onnx [--shape NAME=D0,D1,...]... [--format text|csv|json] [--no-optimize]"},
 	{"compile", cmd_compile, "compile a model; --emit=loops prints the lowered loop IR",
-	 "MODEL.onnx [--target cpu [--cpu NAME] -o FILE.nnb] [--target tpu [--arch NAME|FILE.arch] [--precision int8|bf16] [--calibrate DIR] [--calib-method minmax|percentile] -o FILE.nnb] [--emit=loops] [-o FILE.loop] [--no-fuse] [--no-data] [--arch NAME|FILE.arch [--dataflow ws|os|rs|nlr|auto] [--metric energy|cycles|edp]] [--shape NAME=DIMS]... [--verify-each]"},
+	 "MODEL.onnx [--target cpu [--arch host|FILE.arch] [--cpu NAME] -o FILE.nnb] [--target tpu [--arch NAME|FILE.arch] [--precision int8|bf16] [--calibrate DIR] [--calib-method minmax|percentile] -o FILE.nnb] [--emit=loops] [-o FILE.loop] [--no-fuse] [--no-data] [--arch NAME|FILE.arch [--dataflow ws|os|rs|nlr|auto] [--metric energy|cycles|edp]] [--shape NAME=DIMS]... [--verify-each]"},
 	{"run", cmd_run, "run a model on the reference interpreter, a .loop file on the loop-IR interpreter, or a bundle on its target",
 	 "MODEL.onnx|FILE.loop|FILE.nnb [--input NAME=FILE(.npy|.pb)]... [--output-dir DIR] [--shape NAME=DIMS]... [--threads N (cpu bundle)]"},
 	{"check", cmd_check, "list every node nnac cannot handle, and why",
