@@ -318,6 +318,72 @@ static bool plan(const CpuEmit *e, const int *loops, int n, int stmt, bool may_p
 	return true;
 }
 
+/*
+ * A window reduction (pooling): a perfect nest ending in one f32 reduce
+ * whose accumulator runs contiguously along j and whose operand moves one
+ * or two elements per step of j.  Planned as a contraction without rows:
+ * blocks of NV vectors along j, each held through the window loops (the
+ * reduction loops, in their order), the operand read in place a vector
+ * at a time.
+ */
+static bool plan_window(const CpuEmit *e, const int *loops, int n, int stmt, CpuContract *c)
+{
+	const LoopProgram *p = e->p;
+	const LoopNode *s = &p->nodes[stmt];
+	bool in_acc[CPU_MAX_NEST];
+	int l0 = -1;
+
+	memset(c, 0, sizeof(*c));
+	c->stmt = stmt;
+	c->init = c->relu = c->i = -1;
+	c->nloops = n;
+	memcpy(c->loops, loops, (size_t)n * sizeof(int));
+	if (p->bufs[s->arg[0].buf].dt != DT_F32 || p->bufs[s->arg[1].buf].dt != DT_F32 ||
+	    e->root[s->arg[0].buf] == e->root[s->arg[1].buf] || !acc_loops(p, &s->arg[0], loops, n, in_acc))
+		return false;
+	for (int a = 0; a < 2; a++)
+		for (int d = 0; d < s->arg[a].nidx; d++) {
+			LoopAffine af;
+
+			if (!loop_expr_affine(p, s->arg[a].idx[d], &af))
+				return false;
+		}
+	for (int l = 0; l < n; l++)
+		if (in_acc[l] && step_of(p, &s->arg[0], loops[l]) == 1)
+			l0 = l;
+	if (l0 < 0)
+		return false;
+	c->window = true;
+	c->vec = 1;
+	c->nj = 1;
+	c->j[0] = loops[l0];
+	c->J = p->nodes[loops[l0]].extent;
+	c->vec_step = step_of(p, &s->arg[1], loops[l0]);
+	for (int l = 0; l < n; l++)
+		if (!in_acc[l])
+			c->red[c->nred++] = loops[l];
+		else if (l != l0)
+			c->out[c->nout++] = loops[l];
+	if ((c->vec_step != 1 && c->vec_step != 2) || c->nred == 0)
+		return false;
+	c->I = c->mr = 1;
+	c->direct = c->direct_ok = true;
+	c->macs = 1;
+	for (int l = 0; l < n; l++)
+		c->macs *= (double)p->nodes[loops[l]].extent;
+	c->vl = e->vl;
+	c->nv = (int)((c->J + c->vl - 1) / c->vl);
+	if (c->nv > MAX_NV)
+		c->nv = MAX_NV;
+	c->rin = 1;
+	for (int k = 1; k < c->nred; k++)
+		c->rin *= p->nodes[c->red[k]].extent;
+	c->njb = (c->J + c->nv * c->vl - 1) / (c->nv * c->vl);
+	c->nib = 1;
+	slices(e, p, c);
+	return true;
+}
+
 bool cpu_contract_plan(const CpuEmit *e, const int *loops, int n, int stmt, CpuContract *c)
 {
 	const LoopProgram *p = e->p;
@@ -325,7 +391,11 @@ bool cpu_contract_plan(const CpuEmit *e, const int *loops, int n, int stmt, CpuC
 	CpuContract other;
 	int64_t red = 1;
 
-	if (s->kind != LN_MAC || n > CPU_MAX_NEST || e->vl < 4)
+	if (n > CPU_MAX_NEST || e->vl < 4)
+		return false;
+	if (s->kind == LN_REDUCE)
+		return plan_window(e, loops, n, stmt, c);
+	if (s->kind != LN_MAC)
 		return false;
 	for (int a = 0; a < 3; a++)
 		if (p->bufs[s->arg[a].buf].dt != DT_F32)
@@ -411,6 +481,8 @@ bool cpu_contract_fuse_init(const CpuEmit *e, CpuContract *c, int nest)
 	int loops[CPU_MAX_NEST], acc_dim[MAX_RANK], init_dim[MAX_RANK], stmt, n;
 	const LoopNode *s;
 
+	if (c->window)
+		return false;
 	n = nest_of(p, nest, loops, &stmt);
 	if (n == 0 || n != acc->nidx)
 		return false;
@@ -442,6 +514,8 @@ bool cpu_contract_fuse_relu(const CpuEmit *e, CpuContract *c, int nest)
 	int loops[CPU_MAX_NEST], acc_dim[MAX_RANK], dst_dim[MAX_RANK], src_dim[MAX_RANK], stmt, n;
 	const LoopNode *s;
 
+	if (c->window)
+		return false;
 	n = nest_of(p, nest, loops, &stmt);
 	if (n == 0 || n != acc->nidx)
 		return false;
@@ -595,30 +669,45 @@ static void lane_table(CpuEmit *e, const CpuContract *c, Task *t, int valid)
 static LLVMValueRef lane_mask(CpuEmit *e, const CpuContract *c, int v, int valid);
 static LLVMValueRef load_lanes(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef p, int v,
                                int valid);
+static void store_lanes(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef x, LLVMValueRef p,
+                        int v, int valid);
 
-/* One panel row of a vec that moves s (1 or 2) elements per lane: per
- * vector, the s vectors it spans loaded (masked where they would pass the
- * last lane) and every s-th element kept; lanes past valid are zero. */
+/* The n elements p[0], p[s], ..., p[s * (n - 1)] (s 1 or 2) as a vector,
+ * zeros after: the s vectors they span loaded, masked where they would
+ * pass the last, and every s-th element kept. */
+static LLVMValueRef load_strided(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef p, int n, int s)
+{
+	LLVMValueRef x = load_lanes(e, c, t, p, 0, s * (n - 1) + 1), hi = LLVMConstNull(t->vt), idx[64];
+
+	if (s == 1)
+		return x;
+	if (2 * (n - 1) + 1 > c->vl)
+		hi = load_lanes(e, c, t, LLVMBuildInBoundsGEP2(e->b, e->f32, p, (LLVMValueRef[]){c64(e, c->vl)}, 1, ""),
+		                0, 2 * (n - 1) + 1 - c->vl);
+	for (int l = 0; l < c->vl; l++)
+		idx[l] = LLVMConstInt(e->i32, (unsigned long long)(2 * l), 0);
+	return LLVMBuildShuffleVector(e->b, x, hi, LLVMConstVector(idx, (unsigned)c->vl), "");
+}
+
+/* Lanes of vector v of a block with valid lanes (0 to vl). */
+static int lanes_of(const CpuContract *c, int v, int valid)
+{
+	int n = valid - v * c->vl;
+
+	return n < 0 ? 0 : n > c->vl ? c->vl : n;
+}
+
+/* One panel row of a vec that moves s (1 or 2) elements per lane, a
+ * vector at a time; lanes past valid are zero. */
 static void pack_row(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef off, int valid, int s)
 {
 	for (int v = 0; v < c->nv; v++) {
-		int n = valid - v * c->vl < c->vl ? valid - v * c->vl : c->vl;
-		LLVMValueRef x = LLVMConstNull(t->vt), p, at;
+		int n = lanes_of(c, v, valid);
+		LLVMValueRef x = LLVMConstNull(t->vt), at;
 
 		if (n > 0) {
 			set_j(e, c, LLVMBuildAdd(e->b, t->j0, c64(e, v * c->vl), ""));
-			p = vec_ptr(e, c);
-			x = load_lanes(e, c, t, p, 0, s * (n - 1) + 1);
-		}
-		if (n > 0 && s == 2) {
-			LLVMValueRef hi = LLVMConstNull(t->vt), idx[64];
-
-			if (2 * (n - 1) + 1 > c->vl)
-				hi = load_lanes(e, c, t, LLVMBuildInBoundsGEP2(e->b, e->f32, p, (LLVMValueRef[]){c64(e, c->vl)}, 1, ""),
-				                0, 2 * (n - 1) + 1 - c->vl);
-			for (int l = 0; l < c->vl; l++)
-				idx[l] = LLVMConstInt(e->i32, (unsigned long long)(2 * l), 0);
-			x = LLVMBuildShuffleVector(e->b, x, hi, LLVMConstVector(idx, (unsigned)c->vl), "");
+			x = load_strided(e, c, t, vec_ptr(e, c), n, s);
 		}
 		at = LLVMBuildInBoundsGEP2(e->b, e->f32, t->panel,
 		                           (LLVMValueRef[]){LLVMBuildAdd(e->b, off, c64(e, v * c->vl), "")}, 1, "");
@@ -824,6 +913,53 @@ static void micro(CpuEmit *e, const CpuContract *c, const Task *t, LLVMValueRef 
 		}
 }
 
+/* One step of a window's reduction on vectors: the operand x into
+ * accumulator a, as reduce computes it (max and min keep a NaN in a). */
+static LLVMValueRef window_step(CpuEmit *e, LoopReduce red, LLVMValueRef a, LLVMValueRef x)
+{
+	LLVMValueRef nan = LLVMBuildFCmp(e->b, LLVMRealUNO, a, a, "");
+
+	switch (red) {
+	case LR_SUM:
+		return LLVMBuildFAdd(e->b, a, x, "");
+	case LR_MAX:
+		return LLVMBuildSelect(e->b, LLVMBuildOr(e->b, nan, LLVMBuildFCmp(e->b, LLVMRealOGT, a, x, ""), ""), a, x, "");
+	case LR_MIN:
+		return LLVMBuildSelect(e->b, LLVMBuildOr(e->b, nan, LLVMBuildFCmp(e->b, LLVMRealOLT, a, x, ""), ""), a, x, "");
+	}
+	nnac_unreachable();
+}
+
+/* A window column: the block's NV accumulator vectors held through the
+ * window loops, the operand read a vector at a time. */
+static void window_block(CpuEmit *e, const CpuContract *c, Task *t, int valid)
+{
+	const LoopNode *s = &e->p->nodes[c->stmt];
+	int nv = (valid + c->vl - 1) / c->vl;
+	LLVMValueRef slot[MAX_NV], at[MAX_NV], acc;
+	Loop red[CPU_MAX_NEST];
+
+	set_j(e, c, c64(e, 0));
+	acc = fptr(e, cpu_emit_arg_ptr(e, &s->arg[0]));
+	for (int v = 0; v < nv; v++) {
+		at[v] = LLVMBuildInBoundsGEP2(e->b, e->f32, acc,
+		                              (LLVMValueRef[]){LLVMBuildAdd(e->b, t->j0, c64(e, v * c->vl), "")}, 1, "");
+		slot[v] = cpu_entry_alloca(e, t->vt, 64);
+		LLVMBuildStore(e->b, load_lanes(e, c, t, at[v], v, valid), slot[v]);
+	}
+	red_open(e, c, t, red);
+	for (int v = 0; v < nv; v++) {
+		LLVMValueRef x;
+
+		set_j(e, c, LLVMBuildAdd(e->b, t->j0, c64(e, v * c->vl), ""));
+		x = load_strided(e, c, t, vec_ptr(e, c), lanes_of(c, v, valid), (int)c->vec_step);
+		LLVMBuildStore(e->b, window_step(e, s->red, LLVMBuildLoad2(e->b, t->vt, slot[v], ""), x), slot[v]);
+	}
+	red_close(e, c, red);
+	for (int v = 0; v < nv; v++)
+		store_lanes(e, c, t, LLVMBuildLoad2(e->b, t->vt, slot[v], ""), at[v], v, valid);
+}
+
 /* A column of the task at slice t->k0 (outer loops and j0 set): vec's
  * slice packed unless read in place, then every i block of [ib0, ib1). */
 static void column(CpuEmit *e, const CpuContract *c, Task *t, LLVMValueRef ib0, LLVMValueRef ib1, int valid)
@@ -832,6 +968,11 @@ static void column(CpuEmit *e, const CpuContract *c, Task *t, LLVMValueRef ib0, 
 	int64_t nfull = c->I / c->mr;
 	LLVMValueRef ib;
 	Loop il;
+
+	if (c->window) {
+		window_block(e, c, t, valid);
+		return;
+	}
 
 	if (!c->direct && c->nj > 1)
 		lane_table(e, c, t, valid);

@@ -83,6 +83,7 @@ typedef struct CpuContract {
 	int ninit, init_loops[CPU_MAX_NEST];     /* its nest's loops */
 	int relu;                                /* apply Relu statement done on the way out, or -1 */
 	bool direct;                             /* vec read in place, not packed */
+	bool window;                             /* a window reduction (pooling): stmt is a reduce, no rows */
 	bool direct_ok;                          /* vec moves by one element per step of the j run */
 	int64_t vec_step;                        /* elements vec moves per step of j's innermost loop */
 } CpuContract;
