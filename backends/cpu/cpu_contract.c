@@ -7,11 +7,12 @@
  * loops are those its indices use: each loop appears in at most one index
  * and each index takes distinct values on distinct iterations of its
  * loops (k, or 28*g + k in a grouped convolution), so distinct iterations
- * of them write distinct elements.  The others
- * reduce.  j is the loop that moves the accumulator by one element per
- * step, extended outwards by loops whose strides chain (a 7x7 feature map
- * is one run of 49); bcast may not move along any of them.  i is the
- * accumulator loop of largest extent along which vec stays in place.
+ * of them write distinct elements.  The others reduce.  j is the loop
+ * that moves the accumulator by one element per step, extended outwards
+ * by loops whose strides chain (a 7x7 feature map is one run of 49);
+ * bcast may not move along any of them.  i is the accumulator loop of
+ * largest extent along which vec stays in place.  A window reduction
+ * (pooling, plan_window) is a contraction without i and without bcast.
  *
  * Code (split, task): a task is a run of columns (a value of the outer
  * loops and a block of j) by a chunk of i blocks, about as many tasks as
@@ -19,9 +20,8 @@
  * per column, vec's slice is packed into a stack panel (pack), unless it
  * is read in place, and every i block of the chunk runs the micro kernel
  * (micro) over it.  Loop bounds that depend on the task are dynamic;
- * everything else is constant, so LLVM unrolls the short reduction loops
- * and keeps the MR x NV accumulators (allocas that SROA promotes) in
- * registers.  Blocks past the end of j read and write the accumulator
+ * everything else is constant, so LLVM keeps the MR x NV accumulators
+ * (allocas that SROA promotes) in registers.  Blocks past the end of j read and write the accumulator
  * with masked loads and stores.  A bias copy before the nest and a Relu
  * after it are folded in (cpu_contract_fuse_init, cpu_contract_fuse_relu).
  */
