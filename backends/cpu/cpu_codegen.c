@@ -94,7 +94,7 @@ LLVMValueRef cpu_emit_expr(CpuEmit *e, int ex)
 
 /* Loops. */
 
-enum { LOOP_MAX_NEST = 64 };   /* loops of a perfect nest reordered at once */
+enum { LOOP_MAX_NEST = CPU_MAX_NEST };   /* loops of a perfect nest reordered at once */
 
 static LLVMValueRef cint64(CpuEmit *e, int64_t v) { return LLVMConstInt(e->i64, (unsigned long long)v, 1); }
 
@@ -194,9 +194,7 @@ static int only_node(const LoopProgram *p, int head)
 	return found;
 }
 
-/* The perfect nest from for-node f: loops[0] = f, each loop holding only
- * the next, down to one statement (*stmt); the number of loops. */
-static int perfect_nest(const LoopProgram *p, int f, int *loops, int *stmt)
+int cpu_perfect_nest(const LoopProgram *p, int f, int *loops, int *stmt)
 {
 	int n = 0;
 
@@ -381,7 +379,7 @@ static void emit_for(CpuEmit *e, int ni)
 	int loops[LOOP_MAX_NEST], order[LOOP_MAX_NEST], n, stmt, sink, k = 0;
 	OpenLoop open[LOOP_MAX_NEST];
 
-	n = perfect_nest(e->p, ni, loops, &stmt);
+	n = cpu_perfect_nest(e->p, ni, loops, &stmt);
 	sink = stmt >= 0 ? sink_depth(e, loops, n, stmt) : -1;
 	if (sink < 0) {
 		OpenLoop l;
@@ -746,7 +744,7 @@ static bool contraction_at(CpuEmit *e, int i, CpuContract *c)
 
 	if (i < 0 || e->p->nodes[i].kind != LN_FOR)
 		return false;
-	n = perfect_nest(e->p, i, loops, &stmt);
+	n = cpu_perfect_nest(e->p, i, loops, &stmt);
 	return stmt >= 0 && cpu_contract_plan(e, loops, n, stmt, c);
 }
 
@@ -762,29 +760,28 @@ static int next_node(const LoopProgram *p, int i)
  * the rest inline. */
 static void emit_top(CpuEmit *e, int head)
 {
-	int held = -1;   /* a copy nest not emitted: the next contraction starts from it */
-	int skip = -1;   /* a Relu nest the last contraction took */
+	CpuContract c, ahead;   /* ahead: the plan of node ahead_at, made when looking past a copy */
+	int ahead_at = -1, skip = -1;   /* skip: a Relu nest the last contraction took */
+	bool ahead_ok = false;
 
 	for (int i = head; i >= 0 && e->st == ST_OK; i = e->p->nodes[i].next) {
-		CpuContract c;
+		int next = next_node(e->p, i);
 		ParNest pn;
 
 		if (i == skip || e->p->nodes[i].kind == LN_NOTE)
 			continue;
-		if (contraction_at(e, i, &c)) {
-			if (held >= 0 && !cpu_contract_fuse_init(e, &c, held))
-				nnac_unreachable();
-			held = -1;
-			if (next_node(e->p, i) >= 0 && cpu_contract_fuse_relu(e, &c, next_node(e->p, i)))
-				skip = next_node(e->p, i);
+		if (i == ahead_at ? ahead_ok : contraction_at(e, i, &c)) {
+			if (i == ahead_at)
+				c = ahead;
+			if (next >= 0 && cpu_contract_fuse_relu(e, &c, next))
+				skip = next;
 			emit_task(e, &c, NULL);
 			continue;
 		}
-		if (next_node(e->p, i) >= 0 && contraction_at(e, next_node(e->p, i), &c) &&
-		    cpu_contract_fuse_init(e, &c, i)) {
-			held = i;
+		ahead_at = next;
+		ahead_ok = next >= 0 && contraction_at(e, next, &ahead);
+		if (ahead_ok && cpu_contract_fuse_init(e, &ahead, i))
 			continue;
-		}
 		if (e->p->nodes[i].kind == LN_FOR && par_plan(e, i, &pn)) {
 			emit_task(e, NULL, &pn);
 			continue;

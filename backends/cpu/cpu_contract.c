@@ -43,7 +43,7 @@ static LLVMValueRef c64(CpuEmit *e, int64_t v) { return LLVMConstInt(e->i64, (un
 
 static bool affine_args(const LoopProgram *p, const LoopNode *s)
 {
-	for (int a = 0; a < 3; a++)
+	for (int a = 0; a < s->narg; a++)
 		for (int d = 0; d < s->arg[a].nidx; d++) {
 			LoopAffine af;
 
@@ -339,15 +339,9 @@ static bool plan_window(const CpuEmit *e, const int *loops, int n, int stmt, Cpu
 	c->nloops = n;
 	memcpy(c->loops, loops, (size_t)n * sizeof(int));
 	if (p->bufs[s->arg[0].buf].dt != DT_F32 || p->bufs[s->arg[1].buf].dt != DT_F32 ||
-	    e->root[s->arg[0].buf] == e->root[s->arg[1].buf] || !acc_loops(p, &s->arg[0], loops, n, in_acc))
+	    e->root[s->arg[0].buf] == e->root[s->arg[1].buf] || !affine_args(p, s) ||
+	    !acc_loops(p, &s->arg[0], loops, n, in_acc))
 		return false;
-	for (int a = 0; a < 2; a++)
-		for (int d = 0; d < s->arg[a].nidx; d++) {
-			LoopAffine af;
-
-			if (!loop_expr_affine(p, s->arg[a].idx[d], &af))
-				return false;
-		}
 	for (int l = 0; l < n; l++)
 		if (in_acc[l] && step_of(p, &s->arg[0], loops[l]) == 1)
 			l0 = l;
@@ -366,20 +360,12 @@ static bool plan_window(const CpuEmit *e, const int *loops, int n, int stmt, Cpu
 			c->out[c->nout++] = loops[l];
 	if ((c->vec_step != 1 && c->vec_step != 2) || c->nred == 0)
 		return false;
-	c->I = c->mr = 1;
-	c->direct = c->direct_ok = true;
+	c->I = 1;
+	c->direct_ok = true;
 	c->macs = 1;
 	for (int l = 0; l < n; l++)
 		c->macs *= (double)p->nodes[loops[l]].extent;
-	c->vl = e->vl;
-	c->nv = (int)((c->J + c->vl - 1) / c->vl);
-	if (c->nv > MAX_NV)
-		c->nv = MAX_NV;
-	c->rin = 1;
-	for (int k = 1; k < c->nred; k++)
-		c->rin *= p->nodes[c->red[k]].extent;
-	c->njb = (c->J + c->nv * c->vl - 1) / (c->nv * c->vl);
-	c->nib = 1;
+	shape(e, p, c);
 	slices(e, p, c);
 	return true;
 }
@@ -412,31 +398,6 @@ bool cpu_contract_plan(const CpuEmit *e, const int *loops, int n, int stmt, CpuC
 }
 
 /* Fusion with the nests around. */
-
-/* The perfect nest from for-node f (loops[], count) and its statement. */
-static int nest_of(const LoopProgram *p, int f, int *loops, int *stmt)
-{
-	int n = 0;
-
-	*stmt = -1;
-	while (f >= 0 && p->nodes[f].kind == LN_FOR && n < CPU_MAX_NEST) {
-		int only = -1, k = 0;
-
-		loops[n++] = f;
-		for (int i = p->nodes[f].body; i >= 0; i = p->nodes[i].next)
-			if (p->nodes[i].kind != LN_NOTE) {
-				only = i;
-				k++;
-			}
-		if (k != 1)
-			return 0;
-		f = only;
-	}
-	if (f < 0 || p->nodes[f].kind == LN_FOR)
-		return 0;
-	*stmt = f;
-	return n;
-}
 
 /* Whether a indexes its whole buffer with one loop of loops[] per
  * dimension, each from 0 by 1 over the dimension; in dim_loop[d] that
@@ -474,6 +435,20 @@ static bool acc_whole(const LoopProgram *p, const CpuContract *c, int *dim_loop)
 	return whole(p, acc, c->loops, c->nloops, dim_loop) && c->nloops == acc->nidx + c->nred;
 }
 
+/* The statement of the perfect nest at node `nest` (its loops into
+ * loops[], *n of them) when it could be folded into contraction c: as
+ * many loops as c's accumulator has indices; else -1.  Windows fold
+ * nothing. */
+static int fusable_nest(const CpuEmit *e, const CpuContract *c, int nest, int *loops, int *n)
+{
+	int stmt;
+
+	if (c->window)
+		return -1;
+	*n = cpu_perfect_nest(e->p, nest, loops, &stmt);
+	return stmt >= 0 && *n == e->p->nodes[c->stmt].arg[0].nidx ? stmt : -1;
+}
+
 bool cpu_contract_fuse_init(const CpuEmit *e, CpuContract *c, int nest)
 {
 	const LoopProgram *p = e->p;
@@ -481,10 +456,7 @@ bool cpu_contract_fuse_init(const CpuEmit *e, CpuContract *c, int nest)
 	int loops[CPU_MAX_NEST], acc_dim[MAX_RANK], init_dim[MAX_RANK], stmt, n;
 	const LoopNode *s;
 
-	if (c->window)
-		return false;
-	n = nest_of(p, nest, loops, &stmt);
-	if (n == 0 || n != acc->nidx)
+	if ((stmt = fusable_nest(e, c, nest, loops, &n)) < 0)
 		return false;
 	s = &p->nodes[stmt];
 	if (s->kind != LN_COPY || s->has_pad || s->arg[0].buf != acc->buf || s->arg[1].buf < 0 ||
@@ -514,10 +486,7 @@ bool cpu_contract_fuse_relu(const CpuEmit *e, CpuContract *c, int nest)
 	int loops[CPU_MAX_NEST], acc_dim[MAX_RANK], dst_dim[MAX_RANK], src_dim[MAX_RANK], stmt, n;
 	const LoopNode *s;
 
-	if (c->window)
-		return false;
-	n = nest_of(p, nest, loops, &stmt);
-	if (n == 0 || n != acc->nidx)
+	if ((stmt = fusable_nest(e, c, nest, loops, &n)) < 0)
 		return false;
 	s = &p->nodes[stmt];
 	if (s->kind != LN_APPLY || s->fn != OP_Relu || s->narg != 2 || s->arg[0].buf != acc->buf ||

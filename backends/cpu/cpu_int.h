@@ -124,6 +124,11 @@ bool cpu_flat_step(const LoopProgram *p, const LoopArg *a, int v, int64_t *st);
 /* cpu_codegen.c: asks LLVM to vectorize the loop whose latch is br or
  * not to, and not to unroll it unless unroll. */
 void cpu_mark_loop(CpuEmit *e, LLVMValueRef br, bool vectorize, bool unroll);
+/* cpu_codegen.c: the perfect nest from for-node f: loops[0] = f, each
+ * loop holding only the next (notes aside), at most CPU_MAX_NEST, down to
+ * one statement (*stmt, -1 when the nest ends otherwise); the number of
+ * loops. */
+int cpu_perfect_nest(const LoopProgram *p, int f, int *loops, int *stmt);
 /* cpu_codegen.c: index expression ex as an i64 value. */
 LLVMValueRef cpu_emit_expr(CpuEmit *e, int ex);
 /* cpu_codegen.c: "FILE: kernel 'K': statement at L:C: MSG" into e->d. */
