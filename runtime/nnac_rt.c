@@ -133,9 +133,6 @@ static int read_list(Rd *r, int **v, int *n, int limit)
 	return r->bad ? -1 : 0;
 }
 
-/* Views point into their base; every other buffer gets aligned zeroed
- * memory, constants their data. */
-
 /* The buffer owning view i's memory (views of views followed, each of
  * the same element type, at most nb steps) and i's element offset in it;
  * false when the chain is broken, loops or changes type. */
@@ -157,6 +154,8 @@ static bool view_root(const NnacModel *m, int i, int *root, uint64_t *at)
 	return false;
 }
 
+/* Views point into their root buffer; every other buffer gets aligned
+ * zeroed memory, constants their data. */
 static int lay_out(NnacModel *m, const NnbSection *w, const char *path, char *err, size_t len)
 {
 	m->ptr = calloc((size_t)m->nb + 1, sizeof(void *));
