@@ -25,7 +25,7 @@
  * is decoded on demand by nnb_tensors_decode / nnb_tensors_load, which
  * check it just as strictly.
  *
- * Memory comes from nnac_malloc (ir/arena.h), so tests can fail any
+ * Memory comes from nnac_malloc (base/arena.h), so tests can fail any
  * allocation; buffers handed to the caller are freed with nnac_free.
  */
 #ifndef NNAC_BUNDLE_H

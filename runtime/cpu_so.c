@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "cpu_codegen.h"
+#include "cpu_abi.h"
 
 struct CpuSo {
 	void *handle;

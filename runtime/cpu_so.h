@@ -1,11 +1,11 @@
 /*
  * Loading and running a shared object made by the CPU backend
- * (backends/cpu/cpu_codegen.h): the bytes go to an anonymous memfd (or a
+ * (runtime/cpu_abi.h): the bytes go to an anonymous memfd (or a
  * mkstemp file under $TMPDIR or /tmp, removed at once after dlopen when
  * memfd is unavailable), are dlopen'd with RTLD_NOW | RTLD_LOCAL, and
  * nnac_abi_version must return NNAC_CPU_ABI.
  *
- * The object calls the runtime helpers nnac_rt_* (backends/cpu/cpu_rt.c),
+ * The object calls the runtime helpers nnac_rt_* (runtime/cpu_rt.c),
  * which it leaves undefined: the executable must export them (-rdynamic,
  * CMake ENABLE_EXPORTS ON).  This file refers to every helper so that the
  * static library links them in.  Needs no LLVM.
@@ -13,10 +13,11 @@
 #ifndef NNAC_CPU_SO_H
 #define NNAC_CPU_SO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cpu_codegen.h"
+#include "cpu_abi.h"
 #include "diag.h"
 
 typedef struct CpuSo CpuSo;

@@ -23,7 +23,7 @@
 #include <time.h>
 
 #include "bundle.h"
-#include "cpu_codegen.h"
+#include "cpu_abi.h"
 #include "cpu_so.h"
 #include "nnac_rt.h"
 #include "rt_pool.h"

@@ -1,6 +1,6 @@
 /*
  * The cpu runtime's thread pool: the parallel_for that generated code calls
- * through NnacPar (backends/cpu/cpu_codegen.h).
+ * through NnacPar (runtime/cpu_abi.h).
  *
  * A pool of nthreads has nthreads - 1 worker threads; the thread that calls
  * rt_pool_for is the last one.  rt_pool_for splits [0, n) into
@@ -25,7 +25,7 @@
 
 #include <stdint.h>
 
-#include "cpu_codegen.h"
+#include "cpu_abi.h"
 #include "diag.h"
 
 enum { RT_MAX_THREADS = 1024 };

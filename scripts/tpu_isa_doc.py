@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The tables of docs/tpu.md, generated from backends/tpu/tpu_isa.def.
+"""The tables of docs/tpu.md, generated from runtime/tpu_isa.def.
 
     scripts/tpu_isa_doc.py [--check] [DOC]        (DOC: docs/tpu.md)
 
@@ -20,7 +20,7 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEF = os.path.join(ROOT, "backends", "tpu", "tpu_isa.def")
+DEF = os.path.join(ROOT, "runtime", "tpu_isa.def")
 
 STR = r'"((?:[^"\\]|\\.)*)"'
 PATTERNS = {

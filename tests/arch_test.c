@@ -14,7 +14,7 @@
  *
  * Ends with `arch: P passed, F failed`; exits 1 if anything failed.
  */
-#include "arch.h"
+#include "arch_lang.h"
 
 #include <dirent.h>
 #include <math.h>

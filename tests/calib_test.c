@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "calib.h"
+#include "samples.h"
 #include "interp.h"
 #include "npy.h"
 #include "onnx.h"
@@ -633,7 +634,7 @@ static void test_load_one_input(void)
 	check(f != NULL, "load: writing %s", path);
 	if (f)
 		fclose(f);
-	st = calib_load_dir(&g, tmpdir, &a, &s, &n);
+	st = samples_load_dir(&g, tmpdir, &a, &s, &n);
 	check(st == ST_OK && n == 3, "load: %d samples: %s", n, first_msg(&d));
 	if (st == ST_OK && n == 3) {
 		check(sample_is(&s[0], -5) && sample_is(&s[1], 10) && sample_is(&s[2], 100),
@@ -667,7 +668,7 @@ static void test_load_two_inputs(void)
 	write_npy("img_1.npy", DT_F32, 2, dims, 1);
 	write_npy("img_mask_0.npy", DT_F32, 2, dims, 50);
 	write_pb("img_mask_1.pb", 2, dims, 51);
-	st = calib_load_dir(&g, tmpdir, &a, &s, &n);
+	st = samples_load_dir(&g, tmpdir, &a, &s, &n);
 	check(st == ST_OK && n == 2, "pair: %d samples: %s", n, first_msg(&d));
 	if (st == ST_OK && n == 2)
 		check(sample_is(&s[0], 0) && sample_is(&s[1], 50) && sample_is(&s[2], 1) && sample_is(&s[3], 51),
@@ -703,7 +704,7 @@ static void expect_load_error(bool pair, const char *want)
 		st = pass_infer_shapes(&g, false);
 	}
 	if (st == ST_OK)
-		st = calib_load_dir(&g, tmpdir, &a, &s, &n);
+		st = samples_load_dir(&g, tmpdir, &a, &s, &n);
 	snprintf(text, sizeof(text), want, tmpdir);
 	check(st == ST_INVALID && d.n == 1 && strcmp(d.msg[0].text, text) == 0,
 	      "load error: got \"%s\", want \"%s\"", first_msg(&d), text);

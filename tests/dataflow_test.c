@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arch_lang.h"
 #include "dataflow.h"
 #include "df_systolic.h"
 #include "test_rng.h"

@@ -46,6 +46,7 @@
 #include <time.h>
 
 #include "compare.h"
+#include "arch_lang.h"
 #include "df_apply.h"
 #include "loop.h"
 #include "onnx.h"

@@ -1,6 +1,6 @@
 /*
  * nnac-tpuisatest: the tests of the TPU instruction set
- * (backends/tpu/tpu_isa.c) and of the trace writers (runtime/tpu_trace.c).
+ * (runtime/tpu_isa.c) and of the trace writers (runtime/tpu_trace.c).
  *
  *     nnac-tpuisatest ASM_DIR BAD_DIR [DOC]
  *

@@ -16,8 +16,8 @@
  * allocates.  Distinct buffers that are not views of one another must not
  * overlap: the kernels mark them noalias.
  *
- * The generated code may call the runtime helpers nnac_rt_* (cpu_rt.c, in
- * nnac_core) for an elementwise op it does not inline; the shared object leaves them undefined, so the process
+ * The generated code may call the runtime helpers nnac_rt_* (runtime/cpu_rt.c)
+ * for an elementwise op it does not inline; the shared object leaves them undefined, so the process
  * that loads it must export them (link the executable with -rdynamic,
  * CMake ENABLE_EXPORTS ON).  runtime/cpu_so.h loads and runs the object.
  */
@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpu_abi.h"
 #include "loop.h"
 
 typedef struct CpuOptions {
@@ -45,35 +46,11 @@ typedef struct CpuOptions {
 	int64_t l2_bytes;    /* L2 cache of a core */
 } CpuOptions;
 
-enum { NNAC_CPU_ABI = 2 };
-
-/*
- * How generated code runs work on several threads (ABI 2).  A loop nest
- * worth splitting becomes a task function over a range of its outermost
- * parallel loop's iterations; nnac_main hands it to par->parallel_for,
- * which must call fn(roots, lo, hi) on disjoint ranges covering [0, n)
- * (from any threads, in any order) and return once every call has
- * returned.  roots is the task's argument block, read-only.  Iterations
- * of a task write disjoint memory and keep every accumulator's order of
- * additions, so results do not depend on how [0, n) is split.
- */
-typedef void (*NnacTaskFn)(void *const *roots, int64_t lo, int64_t hi);
-typedef struct NnacPar {
-	void (*parallel_for)(void *pool, NnacTaskFn fn, void *const *roots, int64_t n);
-	void *pool;
-	int64_t nthreads;    /* threads parallel_for spreads work over, >= 1: a
-	                      * contraction makes about that many tasks */
-} NnacPar;
-
 /* Compiles p, which has passed loop_verify, into a shared object's bytes
  * (*so from malloc, the caller frees it).  A statement or op the backend
  * cannot compile is ST_UNSUPPORTED naming it; LLVM or linker failures are
  * ST_INTERNAL or ST_IO with their messages. */
 Status cpu_compile(const LoopProgram *p, const CpuOptions *opt, uint8_t **so, size_t *so_len,
                    Diag *d);
-
-/* The runtime helpers the generated code calls (cpu_rt.c). */
-double nnac_rt_apply_f64(int op, double alpha, double beta, double gamma, const double *x);
-int64_t nnac_rt_apply_i64(int op, int uns, const int64_t *x);
 
 #endif

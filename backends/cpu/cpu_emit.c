@@ -158,7 +158,7 @@ static LLVMValueRef emit_bf16_to_f32(CpuEmit *e, LLVMValueRef bits)
 	return LLVMBuildBitCast(e->b, u, e->f32, "");
 }
 
-/* f32_to_bf16 (ir/value.c): NaN keeps its top bits with the quiet bit set,
+/* f32_to_bf16 (base/value.c): NaN keeps its top bits with the quiet bit set,
  * anything else rounds to nearest even. */
 static LLVMValueRef emit_f32_to_bf16(CpuEmit *e, LLVMValueRef f)
 {
@@ -173,7 +173,7 @@ static LLVMValueRef emit_f32_to_bf16(CpuEmit *e, LLVMValueRef f)
 	return LLVMBuildTrunc(e->b, r, e->i16, "");
 }
 
-/* f16_to_f32 (ir/value.c): exact; infinities and NaN kept, subnormals
+/* f16_to_f32 (base/value.c): exact; infinities and NaN kept, subnormals
  * scaled from their integer mantissa. */
 static LLVMValueRef emit_f16_to_f32(CpuEmit *e, LLVMValueRef bits)
 {
@@ -195,7 +195,7 @@ static LLVMValueRef emit_f16_to_f32(CpuEmit *e, LLVMValueRef bits)
 	return LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntEQ, ex, cint(e->i32, 0), ""), sub, r, "");
 }
 
-/* f64_to_f16 (ir/value.c): one rounding to nearest even; NaN 0x7e00 and
+/* f64_to_f16 (base/value.c): one rounding to nearest even; NaN 0x7e00 and
  * 65520 or more infinity, with the sign; below 2^-14 in units of 2^-24. */
 static LLVMValueRef emit_f64_to_f16(CpuEmit *e, LLVMValueRef x)
 {
@@ -817,7 +817,7 @@ static LLVMValueRef round_mode(CpuEmit *e, LoopRound m, LLVMValueRef v)
 	nnac_unreachable();
 }
 
-/* dtype_round (ir/value.c): a double rounded to float type dt and back. */
+/* dtype_round (base/value.c): a double rounded to float type dt and back. */
 static LLVMValueRef dt_round(CpuEmit *e, DType dt, LLVMValueRef v)
 {
 	LLVMValueRef f = LLVMBuildFPTrunc(e->b, v, e->f32, "");

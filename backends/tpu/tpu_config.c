@@ -10,8 +10,7 @@
  */
 #include <string.h>
 
-#include "arch.h"
-#include "tpu_plan.h"
+#include "tpu.h"
 
 enum { DEFAULT_ACC_BYTES = 4 << 20, DEFAULT_FIFO_DEPTH = 4, PARAM_SLOTS = 256 };
 static const double HOST_BYTES_PER_S = 14e9;

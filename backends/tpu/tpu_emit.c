@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tpu_plan.h"
+#include "tpu.h"
 
 /* An instruction before scheduling: matrix_multiply with switch carries
  * the DRAM address of its tile, the weight loads are placed later. */

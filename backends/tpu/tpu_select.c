@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "interp/window.h"
-#include "tpu_plan.h"
+#include "tpu.h"
 
 typedef struct Sel {
 	Graph *g;

@@ -22,7 +22,7 @@
 %lex-param {ArchParse *x}
 
 %code requires {
-#include "arch.h"
+#include "arch_lang.h"
 
 /* A number as written; the sign apart, so each place can check it. */
 typedef struct ArchNum {

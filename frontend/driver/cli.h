@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "arch_lang.h"
 #include "dataflow.h"
 #include "graph.h"
 #include "onnx.h"

@@ -18,7 +18,7 @@
 
 #include "cli.h"
 #include "cpu_bundle.h"
-#include "arch.h"
+#include "arch_lang.h"
 #include "cpu_codegen.h"
 #include "loop.h"
 #include "nnac_rt.h"

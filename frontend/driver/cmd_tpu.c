@@ -19,11 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch.h"
+#include "arch_lang.h"
 #include "calib.h"
+#include "samples.h"
 #include "cli.h"
 #include "interp.h"
 #include "passes.h"
+#include "tpu.h"
 #include "tpu_bundle.h"
 #include "tpu_exec.h"
 #include "tpu_trace.h"
@@ -65,7 +67,7 @@ static int parse_precision(Cli *cli, int *precision)
 static Status samples(Cli *cli, Graph *g, int precision, Arena *a, Value **s, int *n)
 {
 	if (cli->calibrate)
-		return calib_load_dir(g, cli->calibrate, a, s, n);
+		return samples_load_dir(g, cli->calibrate, a, s, n);
 	if (precision == TPU_BF16) {
 		*n = 1;
 		return calib_synthetic(g, 1, 1, a, s);

@@ -18,8 +18,8 @@
  * Every quantity is stored in one unit whatever the text wrote: bytes,
  * bits for word widths, Hz, bytes per cycle, normalized energy units.
  *
- * The presets of models/arch/NAME.arch are compiled into the library
- * (CMake embeds them), so `arch_load("eyeriss", ...)` needs no data files.
+ * This header is the data, which every layer from the IR up may read;
+ * the text form is read by the frontend (frontend/arch/arch_lang.h).
  * Everything an Arch points to lives in the caller's arena.
  */
 #ifndef NNAC_ARCH_H
@@ -110,20 +110,6 @@ typedef struct Arch {
 	ArchIsa isa;
 } Arch;
 
-/* Parses a description; on error the Diag holds one `PATH:LINE:COL: error:
- * MSG` with the source line and a caret, and *a is not to be used. */
-Status arch_parse(Arch *a, Arena *ar, Diag *d, const char *path, const char *text, size_t len);
-Status arch_parse_file(Arch *a, Arena *ar, Diag *d, const char *path);
-/* A preset compiled into the library by name (tpu-v1, eyeriss, ...). */
-Status arch_preset(Arch *a, Arena *ar, Diag *d, const char *name);
-/* A file when name_or_path holds a '/' or ends in .arch, else a preset. */
-Status arch_load(Arch *a, Arena *ar, Diag *d, const char *name_or_path);
-
-int arch_preset_count(void);
-const char *arch_preset_name(int i);
-/* The embedded text of preset i (for printing or tests). */
-const char *arch_preset_text(int i, size_t *len);
-
 int64_t arch_pes(const Arch *a);
 /* The index of level `name`, or -1. */
 int arch_level_find(const Arch *a, const char *name);
@@ -136,10 +122,5 @@ int arch_operand_from_name(const char *s);
 /* The dataflow or ISA named s, or -1. */
 int arch_dataflow_from_name(const char *s);
 int arch_isa_from_name(const char *s);
-
-/* For the parser: records `PATH:LINE:COL: error: MSG` with the source line
- * of text and a caret under column col (tabs kept so the caret lines up). */
-Status arch_error_at(Diag *d, const char *path, const char *text, int line, int col,
-                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 #endif

@@ -9,7 +9,7 @@
  * (-rdynamic), and runtime/cpu_so.c refers to every helper so that the
  * static library's member holding them is linked in.
  */
-#include "cpu_codegen.h"
+#include "cpu_abi.h"
 #include "scalar.h"
 
 double nnac_rt_apply_f64(int op, double alpha, double beta, double gamma, const double *x)

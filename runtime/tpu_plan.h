@@ -4,9 +4,9 @@
  * pooling) and the steps the host CPU runs (every other node), over the
  * activation tensors they exchange, quantized.
  *
- * tpu_select builds it from an optimized graph (tpu_select.c); tpu_emit
- * places its tensors and turns its matrix layers into instructions
- * (tpu_emit.c); the executor (runtime/tpu_exec.c) runs it, the program on
+ * The tpu target builds it (backends/tpu/tpu.h: tpu_select from an
+ * optimized graph, tpu_emit placing its tensors and turning its matrix
+ * layers into instructions); the executor (runtime/tpu_exec.c) runs it, the program on
  * the simulator or the matrix layers on the integer reference, and the host
  * steps on the graph interpreter.
  *
@@ -116,24 +116,7 @@ int64_t tpu_row(const TpuTensor *t, int64_t cb, int64_t n, int64_t y, int64_t x)
 uint64_t tpu_host_offset(const TpuTensor *t, int height, int esize, int64_t cb, int64_t row);
 uint64_t tpu_host_bytes(const TpuTensor *t, int esize);
 
-/* What tpu_select needs besides the graph. */
-typedef struct TpuOptions {
-	int precision;
-	const float *absmax;        /* int8: per graph tensor, the calibrated |x| range */
-} TpuOptions;
-
-/* Builds the plan's tensors and layers from an optimized, typed graph
- * (tpu_select.c).  A node the array cannot run becomes a host step. */
-Status tpu_select(Graph *g, const TpuConfig *cfg, const TpuOptions *opt, TpuPlan *p);
-/* Places the tensors, emits the program and the weight DRAM image
- * (tpu_emit.c).  A layer that cannot fit on chip is ST_UNSUPPORTED naming
- * it and the buffer. */
-Status tpu_emit(Graph *g, TpuPlan *p);
 void tpu_plan_init(TpuPlan *p);
 void tpu_plan_free(TpuPlan *p);
-
-/* The machine of an arch description (tpu_config.c). */
-struct Arch;
-Status tpu_config_from_arch(const struct Arch *a, const char *path, TpuConfig *cfg, Diag *d);
 
 #endif

@@ -1,0 +1,42 @@
+/*
+ * The contract between code the cpu target generates and the runtime that
+ * runs it (ABI 2): the exported entry points, how work is split over
+ * threads, and the helpers the generated code may call.  It lives below
+ * both: backends/cpu emits code against it, runtime/ loads and calls it.
+ *
+ * A cpu shared object exports
+ *     int nnac_abi_version(void);                              NNAC_CPU_ABI
+ *     void nnac_main(void *const *bufs, const NnacPar *par);   every kernel, in order
+ * (backends/cpu/cpu_codegen.h says what bufs holds).
+ */
+#ifndef NNAC_CPU_ABI_H
+#define NNAC_CPU_ABI_H
+
+#include <stdint.h>
+
+enum { NNAC_CPU_ABI = 2 };
+
+/*
+ * How generated code runs work on several threads (ABI 2).  A loop nest
+ * worth splitting becomes a task function over a range of its outermost
+ * parallel loop's iterations; nnac_main hands it to par->parallel_for,
+ * which must call fn(roots, lo, hi) on disjoint ranges covering [0, n)
+ * (from any threads, in any order) and return once every call has
+ * returned.  roots is the task's argument block, read-only.  Iterations
+ * of a task write disjoint memory and keep every accumulator's order of
+ * additions, so results do not depend on how [0, n) is split.
+ */
+typedef void (*NnacTaskFn)(void *const *roots, int64_t lo, int64_t hi);
+typedef struct NnacPar {
+	void (*parallel_for)(void *pool, NnacTaskFn fn, void *const *roots, int64_t n);
+	void *pool;
+	int64_t nthreads;    /* threads parallel_for spreads work over, >= 1: a
+	                      * contraction makes about that many tasks */
+} NnacPar;
+
+/* The runtime helpers the generated code calls (runtime/cpu_rt.c); the
+ * process that loads a shared object must export them (-rdynamic). */
+double nnac_rt_apply_f64(int op, double alpha, double beta, double gamma, const double *x);
+int64_t nnac_rt_apply_i64(int op, int uns, const int64_t *x);
+
+#endif
