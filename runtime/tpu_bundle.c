@@ -117,42 +117,26 @@ static Status io_table(const TpuPlan *p, const Graph *g, uint8_t **out, uint64_t
 	return st;
 }
 
-Status tpu_bundle_write(const TpuPlan *p, const Graph *g, const TpuBundleInfo *info, const char *path,
-                        Diag *d)
+Status tpu_bundle_add(const TpuPlan *p, const Graph *g, const uint8_t *model, size_t model_bytes,
+                      NnbWriter *w, Diag *d)
 {
-	NnbWriter *w = nnb_writer_new();
-	NnbBuf prog = {0}, meta = {0};
+	NnbBuf prog = {0};
 	uint8_t *tensors = NULL;
 	uint64_t ntensors = 0;
-	Status st;
+	Status st = program_payload(p, g, &prog, d);
 
-	if (!w)
-		return diag_add(d, ST_NOMEM, "out of memory");
-	for (int i = 0; i < info->nmeta; i++) {
-		nnb_put(&meta, info->meta[i], strlen(info->meta[i]));
-		nnb_put(&meta, "\n", 1);
-	}
-	st = meta.oom ? diag_add(d, ST_NOMEM, "out of memory") : ST_OK;
-	if (!st)
-		st = program_payload(p, g, &prog, d);
 	if (!st)
 		st = io_table(p, g, &tensors, &ntensors, d);
-	if (!st)
-		st = nnb_add(w, NNB_META, NULL, meta.b, meta.n, d);
 	if (!st)
 		st = nnb_add(w, NNB_TENSORS, "tpu", tensors, ntensors, d);
 	if (!st)
 		st = nnb_add(w, NNB_WEIGHTS, "tpu", p->wdram, p->wdram_bytes, d);
 	if (!st)
-		st = nnb_add(w, NNB_MODEL, NULL, info->model, info->model_bytes, d);
+		st = nnb_add(w, NNB_MODEL, NULL, model, model_bytes, d);
 	if (!st)
 		st = nnb_add(w, NNB_PROGRAM_TPU, "tpu", prog.b, prog.n, d);
-	if (!st)
-		st = nnb_write(w, path, d);
 	nnac_free(tensors);
 	nnb_buf_free(&prog);
-	nnb_buf_free(&meta);
-	nnb_writer_free(w);
 	return st;
 }
 

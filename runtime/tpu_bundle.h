@@ -8,16 +8,10 @@
 #include "bundle.h"
 #include "tpu_plan.h"
 
-typedef struct TpuBundleInfo {
-	const char *const *meta;     /* "key=value" lines of the META section */
-	int nmeta;
-	const uint8_t *model;        /* the ONNX model's bytes */
-	size_t model_bytes;
-} TpuBundleInfo;
-
-/* Writes plan p of graph g with its model to path (whole or not at all). */
-Status tpu_bundle_write(const TpuPlan *p, const Graph *g, const TpuBundleInfo *info, const char *path,
-                        Diag *d);
+/* Adds plan p of graph g to bundle w: tensors/tpu, weights/tpu (the weight
+ * DRAM image), the model (model_bytes of ONNX) and program_tpu. */
+Status tpu_bundle_add(const TpuPlan *p, const Graph *g, const uint8_t *model, size_t model_bytes,
+                      NnbWriter *w, Diag *d);
 /* Reads the plan of bundle b against graph g, the bundle's model imported
  * and optimized as at compile time; p (initialized) borrows the weights
  * from b, which must stay open while p is used. */

@@ -60,6 +60,7 @@ run_suite dataflow "$BUILD/nnac-dataflowtest" tests/dataflow
 run_suite df-apply "$BUILD/nnac-dfapply" models/lenet5.onnx \
 	"$SHARED/models/winml_cifar10/model.onnx" "$SHARED/models/mnist_8/model.onnx"
 run_suite layers sh tests/layers/run_layers.sh "$BUILD"
+run_suite target-table sh tests/target/run_target.sh "$BUILD"
 run_suite bad-input sh tests/bad_input/run_corpus.sh "$BUILD"
 run_suite cli sh tests/cli/run_cli.sh "$BUILD"
 run_suite models python3 tests/test_models.py "$BUILD"

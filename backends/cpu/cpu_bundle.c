@@ -2,7 +2,7 @@
  * A compiled cpu program in a bundle: the program_cpu section (the buffer
  * table and the shared object, format in runtime/nnac_rt.c), weights/cpu
  * (the constants' data, each at a 64-byte boundary), tensors/cpu (the graph
- * inputs and outputs) and meta.  runtime/nnac_rt.c reads it back.
+ * inputs and outputs).  runtime/nnac_rt.c reads it back.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -77,46 +77,33 @@ static Status io_table(const LoopProgram *p, uint8_t **out, uint64_t *size, Diag
 	return st;
 }
 
-Status cpu_bundle_write(const LoopProgram *p, const uint8_t *so, size_t so_len, const char *const *meta,
-                        int nmeta, const char *path, Diag *d)
+Status cpu_bundle_add(const LoopProgram *p, const uint8_t *so, size_t so_len, NnbWriter *w, Diag *d)
 {
-	NnbWriter *w = nnb_writer_new();
-	NnbBuf prog = {0}, wts = {0}, m = {0};
+	NnbBuf prog = {0}, wts = {0};
 	uint64_t *at = calloc((size_t)p->nbufs + 1, sizeof(uint64_t));
 	uint8_t *tensors = NULL;
 	uint64_t ntensors = 0;
 	Status st = ST_OK;
 
-	if (!w || !at)
+	if (!at)
 		st = diag_add(d, ST_NOMEM, "out of memory");
-	for (int i = 0; i < nmeta && st == ST_OK; i++) {
-		nnb_put(&m, meta[i], strlen(meta[i]));
-		nnb_put(&m, "\n", 1);
-	}
 	if (st == ST_OK) {
 		weights(p, &wts, at);
 		program(p, at, so, so_len, &prog);
-		if (m.oom || wts.oom || prog.oom)
+		if (wts.oom || prog.oom)
 			st = diag_add(d, ST_NOMEM, "out of memory");
 	}
 	if (st == ST_OK)
 		st = io_table(p, &tensors, &ntensors, d);
-	if (st == ST_OK)
-		st = nnb_add(w, NNB_META, NULL, m.b, m.n, d);
 	if (st == ST_OK)
 		st = nnb_add(w, NNB_TENSORS, "cpu", tensors, ntensors, d);
 	if (st == ST_OK)
 		st = nnb_add(w, NNB_WEIGHTS, "cpu", wts.b, wts.n, d);
 	if (st == ST_OK)
 		st = nnb_add(w, NNB_PROGRAM_CPU, "cpu", prog.b, prog.n, d);
-	if (st == ST_OK)
-		st = nnb_write(w, path, d);
 	nnac_free(tensors);
 	nnb_buf_free(&prog);
 	nnb_buf_free(&wts);
-	nnb_buf_free(&m);
 	free(at);
-	if (w)
-		nnb_writer_free(w);
 	return st;
 }

@@ -5,12 +5,12 @@
 #ifndef NNAC_CPU_BUNDLE_H
 #define NNAC_CPU_BUNDLE_H
 
+#include "bundle.h"
 #include "cpu_codegen.h"
 #include "loop.h"
 
-/* Writes program p with its shared object so[0 .. so_len) and the
- * "key=value" meta lines to path, whole or not at all. */
-Status cpu_bundle_write(const LoopProgram *p, const uint8_t *so, size_t so_len, const char *const *meta,
-                        int nmeta, const char *path, Diag *d);
+/* Adds program p with its shared object so[0 .. so_len) to bundle w:
+ * tensors/cpu, weights/cpu and program_cpu. */
+Status cpu_bundle_add(const LoopProgram *p, const uint8_t *so, size_t so_len, NnbWriter *w, Diag *d);
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "passes.h"
+#include "target.h"
 
 int cli_fail(Cli *cli, Status st)
 {
@@ -93,6 +94,32 @@ static char *option_value(int argc, char **argv, int *i, const char *opt, bool *
 	return argv[++*i];
 }
 
+/* An option of some target (backends/targets.def), kept as given; compile
+ * checks it against the target chosen. */
+static int parse_target_option(Cli *cli, const CliCommand *cmd, int argc, char **argv, int *i)
+{
+	char *arg = argv[*i], *eq = strchr(arg, '=');
+	bool takes_value;
+
+	if (eq)
+		*eq = '\0';
+	if (!target_option_known(arg, &takes_value)) {
+		if (eq)
+			*eq = '=';
+		return usage_error(cmd, "unknown option '%s'", arg);
+	}
+	if (cli->ntopts == MAX_BINDINGS)
+		return usage_error(cmd, "too many target options%s", "");
+	if (takes_value && !eq && *i + 1 >= argc)
+		return usage_error(cmd, "option '%s' needs a value", arg);
+	if (!takes_value && eq)
+		return usage_error(cmd, "option '%s' takes no value", arg);
+	cli->topts[cli->ntopts].name = arg;
+	cli->topts[cli->ntopts].path = !takes_value ? "" : eq ? eq + 1 : argv[++*i];
+	cli->ntopts++;
+	return 0;
+}
+
 static int parse_one(Cli *cli, const CliCommand *cmd, int argc, char **argv, int *i)
 {
 	bool missing;
@@ -142,16 +169,8 @@ static int parse_one(Cli *cli, const CliCommand *cmd, int argc, char **argv, int
 		cli->target = v;
 		return 0;
 	}
-	if (!missing && (v = option_value(argc, argv, i, "--precision", &missing))) {
-		cli->precision = v;
-		return 0;
-	}
 	if (!missing && (v = option_value(argc, argv, i, "--calibrate", &missing))) {
 		cli->calibrate = v;
-		return 0;
-	}
-	if (!missing && (v = option_value(argc, argv, i, "--cpu", &missing))) {
-		cli->cpu = v;
 		return 0;
 	}
 	if (!missing && (v = option_value(argc, argv, i, "--runs", &missing))) {
@@ -164,10 +183,6 @@ static int parse_one(Cli *cli, const CliCommand *cmd, int argc, char **argv, int
 	}
 	if (!missing && (v = option_value(argc, argv, i, "--threads", &missing)))
 		return parse_threads(cli, cmd, v);
-	if (!missing && (v = option_value(argc, argv, i, "--calib-method", &missing))) {
-		cli->calib_method = v;
-		return 0;
-	}
 	if (missing)
 		return usage_error(cmd, "option '%s' needs a value", argv[*i]);
 	if (strcmp(argv[*i], "--verify-each") == 0) {
@@ -194,6 +209,8 @@ static int parse_one(Cli *cli, const CliCommand *cmd, int argc, char **argv, int
 		cli->loops = true;
 		return 0;
 	}
+	if (strcmp(cmd->name, "compile") == 0 && argv[*i][0] == '-' && argv[*i][1] == '-')
+		return parse_target_option(cli, cmd, argc, argv, i);
 	if (argv[*i][0] == '-' && argv[*i][1])
 		return usage_error(cmd, "unknown option '%s'", argv[*i]);
 	if (cli->model)

@@ -42,12 +42,11 @@ typedef struct Cli {
 	const char *arch;      /* map: --arch, a preset name or FILE.arch */
 	const char *dataflow;  /* map: --dataflow ws|os|rs|nlr|auto, NULL auto */
 	const char *metric;    /* map: --metric energy|cycles|edp, NULL default */
-	const char *target;    /* compile: --target tpu, NULL: loops */
-	const char *precision; /* compile: --precision int8|bf16 */
+	const char *target;    /* compile: --target NAME (backends/targets.def), NULL: loops */
 	const char *calibrate; /* compile: --calibrate DIR of sample inputs */
-	const char *calib_method; /* compile: --calib-method minmax|percentile */
+	CliInput topts[MAX_BINDINGS]; /* compile: the target's own options, as given */
+	int ntopts;
 	bool summary;          /* trace: --summary, the counter table only */
-	const char *cpu;       /* compile --target cpu: --cpu NAME (LLVM's CPU name) */
 	int runs;              /* bench: --runs N */
 	int threads;           /* run, bench of a cpu bundle: --threads N, 0 if not given */
 	Diag diag;
@@ -68,11 +67,10 @@ int cmd_ops(Cli *cli);
 int cmd_compile(Cli *cli);
 int cmd_map(Cli *cli);
 int cmd_trace(Cli *cli);
-/* cmd_tpu.c: compile --target tpu, and run of a .nnb bundle */
-int cmd_compile_tpu(Cli *cli);
+int cmd_targets(Cli *cli);
+/* cmd_tpu.c: run of a tpu bundle */
 int cmd_run_bundle(Cli *cli);
-/* cmd_cpu.c: compile --target cpu, run of a cpu bundle, bench */
-int cmd_compile_cpu(Cli *cli);
+/* cmd_cpu.c: run of a cpu bundle, bench */
 int cmd_run_cpu(Cli *cli);
 int cmd_bench(Cli *cli);
 

@@ -1,123 +1,20 @@
 /*
- * The cpu target in the driver:
+ * cpu bundles in the driver:
  *
- *   nnac compile MODEL.onnx --target cpu [--arch host|FILE.arch] [--cpu NAME] -o M.nnb
  *   nnac run M.nnb --input NAME=FILE... [--output-dir DIR] [--threads N]
  *   nnac bench M.nnb [--runs N] [--threads N]
  *
- * compile lowers the optimized graph to the loop IR, compiles it with LLVM
- * (backends/cpu) into a shared object and writes the bundle; --arch names
- * the machine the convolution and matrix kernels block for (its vector
- * width, registers, L1 and L2), else the host's features decide; run and bench
- * go through the runtime library (runtime/nnac_rt.h), as a user's program
- * would, on --threads threads (default 1).
+ * run and bench go through the runtime library (runtime/nnac_rt.h), as a
+ * user's program would, on --threads threads (default 1).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "cpu_bundle.h"
-#include "arch_lang.h"
-#include "cpu_codegen.h"
-#include "loop.h"
 #include "nnac_rt.h"
-#include "passes.h"
 
-/* LLVM's O2: the contraction kernels are explicit vector code already,
- * and O3 took ResNet-50-sized models 70% longer to compile for no
- * measured gain in speed. */
-enum { DEFAULT_RUNS = 20, CPU_OPT_LEVEL = 2 };
-
-/* The size in bytes of the first of the named levels of a, or 0. */
-static int64_t level_bytes(const Arch *a, const char *const *names)
-{
-	for (; *names; names++) {
-		int i = arch_level_find(a, *names);
-
-		if (i >= 0 && a->levels[i].size > 0)
-			return a->levels[i].size;
-	}
-	return 0;
-}
-
-/* --arch for the cpu target: an arch with `isa cpu`; its vector width, its
- * register file (level regs) and caches (l1d or l1, l2) into co. */
-static int arch_options(Cli *cli, Arena *ar, CpuOptions *co)
-{
-	static const char *const regs[] = {"regs", NULL}, *const l1[] = {"l1d", "l1", NULL},
-	                         *const l2[] = {"l2", NULL};
-	Arch a;
-
-	if (cli->dataflow || cli->metric) {
-		fprintf(stderr, "nnac compile: --dataflow and --metric choose mappings for the dataflow mapper, "
-		                "not for --target cpu\n");
-		return EXIT_USAGE;
-	}
-	if (arch_load(&a, ar, &cli->diag, cli->arch) != ST_OK)
-		return cli_fail(cli, ST_INVALID);
-	if (a.isa != ARCH_ISA_CPU || a.vector_bits <= 0) {
-		fprintf(stderr, "%s: arch '%s' is not a cpu (isa %s%s): --target cpu needs an arch with "
-		        "`isa cpu` and a `vector` width, such as host\n", a.path, a.name, arch_isa_name(a.isa),
-		        a.isa == ARCH_ISA_CPU ? ", no vector width" : "");
-		return EXIT_USAGE;
-	}
-	co->vector_bits = (int)a.vector_bits;
-	co->vregs = (int)(level_bytes(&a, regs) / (a.vector_bits / 8));
-	co->l1_bytes = level_bytes(&a, l1);
-	co->l2_bytes = level_bytes(&a, l2);
-	return 0;
-}
-
-int cmd_compile_cpu(Cli *cli)
-{
-	LowerOptions lo = {true};
-	CpuOptions co = {NULL, cli->cpu, CPU_OPT_LEVEL, 0, 0, 0, 0, 0};
-	LoopProgram p;
-	Graph g;
-	uint8_t *so = NULL;
-	size_t so_len = 0;
-	Status st;
-	int rc;
-
-	if (!cli->output) {
-		fprintf(stderr, "nnac compile: --target cpu writes a bundle: give -o FILE.nnb\n");
-		return EXIT_USAGE;
-	}
-	graph_init(&g, &cli->diag, cli->model);
-	loop_init(&p, &cli->diag, cli->model);
-	rc = cli->arch ? arch_options(cli, &g.arena, &co) : 0;
-	if (rc == 0)
-		rc = cli_load(cli, &g, true);
-	if (rc == 0) {
-		st = pass_lower(&g, &p, &lo);
-		if (st == ST_OK)
-			st = loop_verify(&p);
-		if (st == ST_OK)
-			st = cpu_compile(&p, &co, &so, &so_len, &cli->diag);
-		if (st == ST_OK) {
-			const char *meta[] = {"target=cpu", cli->cpu ? cli->cpu : "cpu=host", NULL};
-			char cpu[256], arch[256];
-			if (cli->cpu) {
-				snprintf(cpu, sizeof(cpu), "cpu=%s", cli->cpu);
-				meta[1] = cpu;
-			}
-			if (cli->arch) {
-				snprintf(arch, sizeof(arch), "arch=%s", cli->arch);
-				meta[2] = arch;
-			}
-			st = cpu_bundle_write(&p, so, so_len, meta, cli->arch ? 3 : 2, cli->output, &cli->diag);
-		}
-		if (st == ST_OK)
-			fprintf(stderr, "compile: %d kernels, %zu bytes of machine code (shared object)\n",
-			        p.nkernels, so_len);
-		rc = st == ST_OK ? 0 : cli_fail(cli, st);
-	}
-	free(so);
-	loop_free(&p);
-	graph_free(&g);
-	return rc;
-}
+enum { DEFAULT_RUNS = 20 };
 
 /* The model's inputs as driver ports, and their values bound from --input. */
 static Status bind(Cli *cli, NnacModel *m, Arena *a)

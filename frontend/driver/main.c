@@ -9,8 +9,9 @@
 static const CliCommand commands[] = {
 	{"inspect", cmd_inspect, "per-layer table: shapes, parameters, MACs, operational intensity",
 	 "MODEL.onnx [--shape NAME=D0,D1,...]... [--format text|csv|json] [--no-optimize]"},
-	{"compile", cmd_compile, "compile a model; --emit=loops prints the lowered loop IR",
-	 "MODEL.onnx [--target cpu [--arch host|FILE.arch] [--cpu NAME] -o FILE.nnb] [--target tpu [--arch NAME|FILE.arch] [--precision int8|bf16] [--calibrate DIR] [--calib-method minmax|percentile] -o FILE.nnb] [--emit=loops] [-o FILE.loop] [--no-fuse] [--no-data] [--arch NAME|FILE.arch [--dataflow ws|os|rs|nlr|auto] [--metric energy|cycles|edp]] [--shape NAME=DIMS]... [--verify-each]"},
+	{"compile", cmd_compile, "compile a model for a target into a bundle, or print its loop IR",
+	 "MODEL.onnx [--target NAME -o FILE.nnb [--arch NAME|FILE.arch] [--calibrate DIR] [the target's options: see nnac targets]] [--emit=loops] [-o FILE.loop] [--no-fuse] [--no-data] [--arch NAME|FILE.arch [--dataflow ws|os|rs|nlr|auto] [--metric energy|cycles|edp]] [--shape NAME=DIMS]... [--verify-each]"},
+	{"targets", cmd_targets, "list the targets of compile --target, with their options", ""},
 	{"run", cmd_run, "run a model on the reference interpreter, a .loop file on the loop-IR interpreter, or a bundle on its target",
 	 "MODEL.onnx|FILE.loop|FILE.nnb [--input NAME=FILE(.npy|.pb)]... [--output-dir DIR] [--shape NAME=DIMS]... [--threads N (cpu bundle)]"},
 	{"check", cmd_check, "list every node nnac cannot handle, and why",
@@ -59,13 +60,14 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], c->name) != 0)
 			continue;
 		if (wants_help(argc - 2, argv + 2)) {
-			printf("nnac %s: %s\nusage: nnac %s %s\n", c->name, c->synopsis, c->name, c->usage);
+			printf("nnac %s: %s\nusage: nnac %s%s%s\n", c->name, c->synopsis, c->name, *c->usage ? " " : "",
+			       c->usage);
 			return 0;
 		}
 		diag_init(&cli.diag);
 		cli.cmd = c->name;
 		rc = cli_parse(&cli, c, argc - 2, argv + 2);
-		if (rc == 0 && !cli.model && c->run != cmd_ops) {
+		if (rc == 0 && !cli.model && c->run != cmd_ops && c->run != cmd_targets) {
 			fprintf(stderr, "nnac %s: no model given\nusage: nnac %s %s\n", c->name, c->name, c->usage);
 			rc = EXIT_USAGE;
 		} else if (rc == 0) {

@@ -5,22 +5,25 @@
 # below it, and to fail otherwise.  The probes are EXCLUDE_FROM_ALL; the
 # script builds each one and compares with the expectation written to
 # ${CMAKE_BINARY_DIR}/layer_probes.txt.
-set(NNAC_LAYERS base ir frontend passes runtime cpu tpu)
+set(NNAC_LAYERS base ir frontend passes runtime ${NNAC_TARGETS})
 set(NNAC_LAYER_HEADER_base arena.h)
 set(NNAC_LAYER_HEADER_ir graph.h)
 set(NNAC_LAYER_HEADER_frontend onnx.h)
 set(NNAC_LAYER_HEADER_passes passes.h)
 set(NNAC_LAYER_HEADER_runtime bundle.h)
-set(NNAC_LAYER_HEADER_cpu cpu_codegen.h)
-set(NNAC_LAYER_HEADER_tpu tpu.h)
+# a target's: the first header of its folder
+foreach(id ${NNAC_TARGETS})
+  file(GLOB hdrs RELATIVE ${CMAKE_SOURCE_DIR}/backends/${id} backends/${id}/*.h)
+  list(SORT hdrs)
+  list(GET hdrs 0 NNAC_LAYER_HEADER_${id})
+  set(NNAC_LAYER_SEES_${id} base ir passes runtime ${id})
+endforeach()
 # What each layer may include: itself and the layers below it.
 set(NNAC_LAYER_SEES_base base)
 set(NNAC_LAYER_SEES_ir base ir)
 set(NNAC_LAYER_SEES_frontend base ir frontend)
 set(NNAC_LAYER_SEES_passes base ir passes)
 set(NNAC_LAYER_SEES_runtime base ir runtime)
-set(NNAC_LAYER_SEES_cpu base ir passes runtime cpu)
-set(NNAC_LAYER_SEES_tpu base ir passes runtime tpu)
 
 set(probes "")
 foreach(layer ${NNAC_LAYERS})
