@@ -231,6 +231,7 @@ static Status get_tensor(Rd *r, Graph *g, TpuTensor *t, uint64_t host_bytes, int
 	const char *name = getstr(r);
 	uint32_t u;
 	int64_t *f[] = {&t->nimg, &t->c, &t->h, &t->w, &t->pt, &t->pl, &t->pb, &t->pr};
+	TpuTensor view;
 
 	t->gt = graph_find_tensor(g, name);
 	for (int i = 0; i < 8; i++) {
@@ -246,8 +247,10 @@ static Status get_tensor(Rd *r, Graph *g, TpuTensor *t, uint64_t host_bytes, int
 	if (r->in.bad || t->gt < 0 || t->loc > TPU_LOC_UB || !(t->scale > 0) || t->nimg < 1 || t->c < 1 ||
 	    t->h < 1 || t->w < 1)
 		return ST_INVALID;
-	if (t->nimg * t->c * t->h * t->w != val_numel(&g->tensors[t->gt].v))
+	tpu_image_view(&view, &g->tensors[t->gt].v);
+	if (t->nimg != view.nimg || t->c != view.c || t->h != view.h || t->w != view.w)
 		return ST_INVALID;
+	t->channels_last = view.channels_last;
 	if (t->loc == TPU_LOC_HOST &&
 	    (t->host_addr > host_bytes || tpu_host_bytes(t, es) > host_bytes - t->host_addr))
 		return ST_INVALID;

@@ -76,14 +76,7 @@ static int add_tensor(Sel *s, int gt)
 	memset(t, 0, sizeof(*t));
 	t->gt = gt;
 	t->scale = 1;
-	if (v->rank == 4) {
-		t->nimg = v->dims[0], t->c = v->dims[1], t->h = v->dims[2], t->w = v->dims[3];
-	} else if (v->rank == 2) {
-		t->nimg = 1, t->c = v->dims[1], t->h = 1, t->w = v->dims[0];
-	} else {
-		int64_t n = val_numel(v);
-		t->nimg = 1, t->c = 1, t->h = 1, t->w = n;
-	}
+	tpu_image_view(t, v);
 	if (p->precision == TPU_INT8 && s->opt->absmax) {
 		float m = s->opt->absmax[gt];
 		t->scale = m > 0 && isfinite(m) ? m / 127.0f : 1.0f / 127.0f;
