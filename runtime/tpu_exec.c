@@ -282,14 +282,21 @@ static Status sim_segment(Run *r, const TpuSegment *sg)
 	return st;
 }
 
+/* A layer whose function or pooling activate does not have is a bug in
+ * selection; it is reported with the layer's name rather than reaching
+ * act_func's unreachable. */
 static Status ref_segment(Run *r, int sg)
 {
 	Status st = ST_OK;
 
 	for (int i = r->p->seg[sg].layer; i < r->p->nl && r->p->l[i].segment == sg && st == ST_OK; i++) {
-		if ((st = need_q(r, r->p->l[i].in)))
+		const TpuLayer *l = &r->p->l[i];
+		if (l->func >= TPU_FUNC_COUNT || l->pool >= TPU_POOL_COUNT)
+			return graph_error(r->g, ST_INTERNAL, "layer '%s': activation function %d or pooling %d "
+			                   "is not one activate computes", l->name, (int)l->func, (int)l->pool);
+		if ((st = need_q(r, l->in)))
 			return st;
-		st = ref_layer(r, &r->p->l[i]);
+		st = ref_layer(r, l);
 	}
 	return st;
 }

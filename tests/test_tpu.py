@@ -21,6 +21,9 @@ Small models built here, compared with ONNX Runtime under the same floors:
     with alpha and beta, Flatten + Gemm, a Relu alone on a matrix, a
     two-layer MLP, Conv + Relu, a strided dilated Conv, Conv + Relu +
     MaxPool, Conv + AveragePool) at 1, 2, 3 and 8 rows or images;
+  - Conv and Gemm with activations fused into them that activate has no
+    function for (HardSigmoid, LeakyRelu, Clip, HardSwish), which must run
+    as host steps after the layer, and a fused Relu, which must not.
   Each also checks the ops of the host steps compile lists.
 The same again on tests/tpu/tiny.arch, an 8x8 array with 128 accumulator
 rows and a 16 KiB unified buffer, where layers take several channel blocks
@@ -198,6 +201,60 @@ def matrix_kind_cases(tmp):
     return out
 
 
+# Activations the graph fuses into a Conv or Gemm (passes/fuse.c) that the
+# activate instruction does not compute: the layer ends before them and
+# they run as host steps.  They used to abort compile (exit 134).  Clip is
+# fused only with its bounds as attributes (opset < 11); with bound inputs
+# it stays a node of its own.  A fused Relu stays on the TPU.
+def activation_models():
+    """(name, opset, input shape, nodes, initializers, host step ops)"""
+    from onnx import helper
+    w = weights(41)
+    node = helper.make_node
+    image = [1, 6, 9, 8]
+
+    def conv(x, y, i, k=8, c=6):
+        return node("Conv", [x, "w%d" % i, "b%d" % i], [y], kernel_shape=[3, 3], pads=[1, 1, 1, 1]), \
+            [w("w%d" % i, k, c, 3, 3), w("b%d" % i, k)]
+
+    def conv_act(act, opset=13, extra=(), **attrs):
+        c0, i0 = conv("x", "c", 0)
+        return opset, image, [c0, node(act, ["c"] + list(extra), ["y"], **attrs)], i0
+
+    from onnx import numpy_helper
+    bounds = [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in (("lo", -0.5), ("hi", 0.8))]
+    c0, i0 = conv("x", "c0", 0)
+    c1, i1 = conv("p", "c1", 1, 8, 8)
+    c2, i2 = conv("h", "c2", 2, 5, 8)
+    chain = (14, [2] + image[1:], [c0, node("LeakyRelu", ["c0"], ["l"], alpha=0.1),
+                                   node("MaxPool", ["l"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+                                   c1, node("HardSwish", ["c1"], ["h"]), c2, node("Relu", ["c2"], ["y"])],
+             i0 + i1 + i2)
+    opset, shape, nodes, inits = conv_act("Clip", 13, ["lo", "hi"])
+    return [
+        ("Conv-HardSigmoid",) + conv_act("HardSigmoid", alpha=0.3, beta=0.4) + (["HardSigmoid"],),
+        ("Conv-LeakyRelu",) + conv_act("LeakyRelu", alpha=0.1) + (["LeakyRelu"],),
+        ("Conv-Clip-attrs",) + conv_act("Clip", 10, min=-0.5, max=0.8) + (["Clip"],),
+        ("Conv-Clip-inputs", opset, shape, nodes, inits + bounds, ["Clip"]),
+        ("Conv-HardSwish",) + conv_act("HardSwish", 14) + (["HardSwish"],),
+        ("Gemm-LeakyRelu", 13, [3, 24], [node("Gemm", ["x", "w", "b"], ["g"], transB=1),
+                                         node("LeakyRelu", ["g"], ["y"], alpha=0.2)],
+         [w("w", 20, 24), w("b", 20)], ["LeakyRelu"]),
+        ("Conv-chain", ) + chain + (["LeakyRelu", "HardSwish"],),
+        ("Conv-Relu",) + conv_act("Relu") + ([],),
+    ]
+
+
+def activation_cases(tmp):
+    out = []
+    for name, opset, shape, nodes, inits, host in activation_models():
+        model, inp = os.path.join(tmp, name + ".onnx"), os.path.join(tmp, name + ".npy")
+        save_model(model, nodes, [("x", shape)], inits, opset)
+        np.save(inp, np.random.RandomState(5).randn(*shape).astype(np.float32))
+        out.append(Case(name, model, "x", inp, [], False, "ort", host))
+    return out
+
+
 def cases(tmp):
     """(name, model, input name, input .npy, --shape args, classifier?)"""
     out = []
@@ -343,7 +400,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="nnac-tpu-")
     try:
         first = None
-        for case in cases(tmp) + matrix_kind_cases(tmp):
+        for case in cases(tmp) + matrix_kind_cases(tmp) + activation_cases(tmp):
             for precision in ("int8", "bf16"):
                 nnb = run_case(build, rep, tmp, case, precision)
                 if case.name == "lenet5" and precision == "int8":
