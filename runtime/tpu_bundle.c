@@ -215,6 +215,7 @@ static Status get_tensor(Rd *r, Graph *g, TpuTensor *t, uint64_t host_bytes, int
 	const char *name = getstr(r);
 	uint32_t u;
 	int64_t *f[] = {&t->nimg, &t->c, &t->h, &t->w, &t->pt, &t->pl, &t->pb, &t->pr};
+	TpuTensor view;
 
 	t->gt = graph_find_tensor(g, name);
 	for (int i = 0; i < 8; i++) {
@@ -230,12 +231,30 @@ static Status get_tensor(Rd *r, Graph *g, TpuTensor *t, uint64_t host_bytes, int
 	if (r->in.bad || t->gt < 0 || t->loc > TPU_LOC_UB || !(t->scale > 0) || t->nimg < 1 || t->c < 1 ||
 	    t->h < 1 || t->w < 1)
 		return ST_INVALID;
-	if (t->nimg * t->c * t->h * t->w != val_numel(&g->tensors[t->gt].v))
+	tpu_image_view(&view, &g->tensors[t->gt].v);
+	if (t->nimg != view.nimg || t->c != view.c || t->h != view.h || t->w != view.w)
 		return ST_INVALID;
+	t->channels_last = view.channels_last;
 	if (t->loc == TPU_LOC_HOST &&
 	    (t->host_addr > host_bytes || tpu_host_bytes(t, es) > host_bytes - t->host_addr))
 		return ST_INVALID;
 	return ST_OK;
+}
+
+/* The node a host step names: a live node, or an activation fused into a
+ * live node (tpu_select runs those the TPU cannot as host steps); -1. */
+static int host_node(const Graph *g, const char *name)
+{
+	for (int j = 0; name && j < g->nnodes; j++) {
+		const Node *n = &g->nodes[j];
+		if (n->flags & NODE_DEAD)
+			continue;
+		if (strcmp(n->name, name) == 0)
+			return j;
+		if (n->fused_act != OP_COUNT && strcmp(g->nodes[n->fused_node].name, name) == 0)
+			return n->fused_node;
+	}
+	return -1;
 }
 
 static Status get_layer(Rd *r, Graph *g, TpuLayer *l, int nt)
@@ -255,15 +274,9 @@ static Status get_layer(Rd *r, Graph *g, TpuLayer *l, int nt)
 	l->nodes = arena_alloc(r->a, ((size_t)nn + 1) * sizeof(int));
 	if (!l->nodes)
 		return ST_NOMEM;
-	for (uint32_t i = 0; i < nn; i++) {
-		const char *name = getstr(r);
-		l->nodes[i] = -1;
-		for (int j = 0; j < g->nnodes; j++)
-			if (!(g->nodes[j].flags & NODE_DEAD) && strcmp(g->nodes[j].name, name) == 0)
-				l->nodes[i] = j;
-		if (l->nodes[i] < 0)
+	for (uint32_t i = 0; i < nn; i++)
+		if ((l->nodes[i] = host_node(g, getstr(r))) < 0)
 			return ST_INVALID;
-	}
 	l->nnodes = (int)nn;
 	l->ins = get_list(r, &l->nins, nt);
 	l->outs = get_list(r, &l->nouts, nt);

@@ -1,8 +1,9 @@
 /*
  * The TPU plan executor and the integer reference (tpu_exec.h).
  *
- * Every tensor has up to two current forms: f32 NCHW (what the host steps
- * and the caller see) and quantized NCHW (int8 values or bf16 bits, what
+ * Every tensor has up to two current forms, both in the graph tensor's
+ * order (NCHW, or [M][C] for a matrix: tpu_elem): f32 (what the host steps
+ * and the caller see) and quantized (int8 values or bf16 bits, what
  * matrix layers read and write).  Each form is made from the other on
  * demand.  A program segment copies its inputs' quantized forms into host
  * memory's image layout, runs, and copies its outputs back.
@@ -27,12 +28,6 @@ typedef struct Run {
 static int esz(const Run *r) { return tpu_esize(r->p->precision); }
 
 static int64_t numel(const TpuTensor *t) { return t->nimg * t->c * t->h * t->w; }
-
-/* NCHW index of (n, c, y, x). */
-static int64_t at(const TpuTensor *t, int64_t n, int64_t c, int64_t y, int64_t x)
-{
-	return ((n * t->c + c) * t->h + y) * t->w + x;
-}
 
 static int8_t quant8(float v, float scale)
 {
@@ -94,7 +89,7 @@ static void element_copy(uint8_t *dst, const uint8_t *src, int es)
 	memcpy(dst, src, (size_t)es);
 }
 
-/* Quantized NCHW <-> host image rows; to_host picks the direction. */
+/* Quantized graph order <-> host image rows; to_host picks the direction. */
 static void host_image(Run *r, int ti, bool to_host)
 {
 	const TpuTensor *t = &r->p->t[ti];
@@ -109,7 +104,7 @@ static void host_image(Run *r, int ti, bool to_host)
 					uint8_t *row = r->host + t->host_addr +
 					               tpu_host_offset(t, h, es, cb, tpu_row(t, cb, n, y, x));
 					for (int64_t c = 0; c < len; c++) {
-						uint8_t *e = q + at(t, n, cb * h + c, y, x) * es;
+						uint8_t *e = q + tpu_elem(t, n, cb * h + c, y, x) * es;
 						if (to_host)
 							element_copy(row + c * es, e, es);
 						else
@@ -161,7 +156,7 @@ static void conv_plane(const Run *r, const TpuLayer *l, const TpuTensor *t, cons
 						int64_t x = ox * l->sw - l->pl + j * l->dw;
 						if (x < 0 || x >= t->w)
 							continue;
-						int64_t xi = at(t, n, c, y, x);
+						int64_t xi = tpu_elem(t, n, c, y, x);
 						if (bf)
 							plane[oy * l->ow + ox] += bf16_to_f32(((const uint16_t *)xq)[xi]) * wf;
 						else
@@ -211,7 +206,7 @@ static Status ref_layer(Run *r, const TpuLayer *l)
 						}
 					if (l->pool == TPU_POOL_AVG)
 						a /= (float)(l->pkh * l->pkw);
-					int64_t oi = at(o, n, k, py, px);
+					int64_t oi = tpu_elem(o, n, k, py, px);
 					if (bf)
 						((uint16_t *)yq)[oi] = f32_to_bf16(a);
 					else
@@ -287,14 +282,21 @@ static Status sim_segment(Run *r, const TpuSegment *sg)
 	return st;
 }
 
+/* A layer whose function or pooling activate does not have is a bug in
+ * selection; it is reported with the layer's name rather than reaching
+ * act_func's unreachable. */
 static Status ref_segment(Run *r, int sg)
 {
 	Status st = ST_OK;
 
 	for (int i = r->p->seg[sg].layer; i < r->p->nl && r->p->l[i].segment == sg && st == ST_OK; i++) {
-		if ((st = need_q(r, r->p->l[i].in)))
+		const TpuLayer *l = &r->p->l[i];
+		if (l->func >= TPU_FUNC_COUNT || l->pool >= TPU_POOL_COUNT)
+			return graph_error(r->g, ST_INTERNAL, "layer '%s': activation function %d or pooling %d "
+			                   "is not one activate computes", l->name, (int)l->func, (int)l->pool);
+		if ((st = need_q(r, l->in)))
 			return st;
-		st = ref_layer(r, &r->p->l[i]);
+		st = ref_layer(r, l);
 	}
 	return st;
 }

@@ -6,8 +6,8 @@
  * results read back and dequantized.
  *
  * The integer reference computes each matrix layer by its definition, in
- * plain loops over NCHW tensors: int8 x int8 products summed in int32,
- * then the activate instruction's arithmetic (docs/tpu.md).  In int8 mode
+ * plain loops over the image view (tpu_elem): int8 x int8 products summed
+ * in int32, then the activate instruction's arithmetic (docs/tpu.md).  In int8 mode
  * the simulator must match it bit for bit on every tensor the program
  * writes to host memory.
  */
@@ -24,8 +24,8 @@ typedef struct TpuExec {
 	TpuTraceRec *trace;          /* with want_trace: every executed instruction */
 	size_t ntrace;
 	bool want_trace;
-	/* after a run: per TpuTensor, its quantized NCHW data (int8, or bf16
-	 * bits), NULL for tensors only the host touched */
+	/* after a run: per TpuTensor, its quantized data in the graph tensor's
+	 * order (int8, or bf16 bits), NULL for tensors only the host touched */
 	void **q;
 	int nq;
 } TpuExec;

@@ -18,6 +18,26 @@ void tpu_plan_free(TpuPlan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+void tpu_image_view(TpuTensor *t, const Value *v)
+{
+	t->channels_last = false;
+	if (v->rank == 4) {
+		t->nimg = v->dims[0], t->c = v->dims[1], t->h = v->dims[2], t->w = v->dims[3];
+	} else if (v->rank == 2) {
+		t->nimg = 1, t->c = v->dims[1], t->h = 1, t->w = v->dims[0];
+		t->channels_last = true;
+	} else {
+		t->nimg = 1, t->c = 1, t->h = 1, t->w = val_numel(v);
+	}
+}
+
+int64_t tpu_elem(const TpuTensor *t, int64_t n, int64_t c, int64_t y, int64_t x)
+{
+	if (t->channels_last)
+		return ((n * t->h + y) * t->w + x) * t->c + c;
+	return ((n * t->c + c) * t->h + y) * t->w + x;
+}
+
 int64_t tpu_image_rows(const TpuTensor *t)
 {
 	return (t->h + t->pt + t->pb) * (t->w + t->pl + t->pr);

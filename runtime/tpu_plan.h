@@ -21,6 +21,11 @@
  *
  * In the unified buffer a row is one buffer row; in host memory the rows of
  * block cb are packed at len(cb) elements (the channels in the block).
+ *
+ * The graph tensor's own data (what host steps read and write, and the
+ * executor's quantized forms) keeps the graph's order: [N][C][H][W] for an
+ * image, but [M][C] for a matrix, whose pixel x holds elements x*C ..
+ * x*C + C-1 (channels_last).  tpu_elem maps the image view to it.
  */
 #ifndef NNAC_TPU_PLAN_H
 #define NNAC_TPU_PLAN_H
@@ -40,6 +45,7 @@ typedef enum TpuLoc {
 typedef struct TpuTensor {
 	int gt;                     /* graph tensor */
 	int64_t nimg, c, h, w;      /* image view */
+	bool channels_last;         /* graph data [N][H][W][C] (a matrix [M,C]), else [N][C][H][W] */
 	int64_t pt, pl, pb, pr;     /* padding kept around each image */
 	float scale;                /* int8: real = scale * q; bf16: 1 */
 	TpuLoc loc;
@@ -104,6 +110,12 @@ typedef struct TpuPlan {
 
 /* Element bytes of the mode. */
 static inline int tpu_esize(int precision) { return precision == TPU_BF16 ? 2 : 1; }
+
+/* The image view of graph value v (nimg, c, h, w, channels_last); the
+ * rest of t untouched. */
+void tpu_image_view(TpuTensor *t, const Value *v);
+/* Index in the graph tensor's data of channel c of pixel (y, x) of image n. */
+int64_t tpu_elem(const TpuTensor *t, int64_t n, int64_t c, int64_t y, int64_t x);
 
 /* Rows of one padded image, and of one channel block. */
 int64_t tpu_image_rows(const TpuTensor *t);

@@ -3,7 +3,8 @@
  *   - min/max per tensor over a small graph built here (x -> Neg -> Add a
  *     constant -> Relu) against the ranges computed from the samples, and
  *     over models/mlp.onnx (optimized, so Relus are fused) against the
- *     outputs of interp_run and the fused Relu's bound lo >= 0;
+ *     outputs of interp_run and the fused Relu's bound lo >= 0, and the
+ *     Relu's input, observed before it, against its output;
  *   - the histogram percentile against an exact sort of |x| over heavy-
  *     tailed samples whose scale grows (forcing the histogram to re-bin):
  *     never below the exact nearest-rank value, at most max|x| / 1024
@@ -248,10 +249,16 @@ static void check_mlp_ranges(Graph *g, const CalibRanges *r, int n, double lo, d
 			continue;
 		check(r->count[nd->out[0]] > 0, "mlp: node '%s' output not observed", nd->name);
 		if (nd->fused_act == OP_Relu) {
+			int pre = g->nodes[nd->fused_node].in[0], post = nd->out[0];
 			fused++;
-			check(r->lo[nd->out[0]] >= 0 && r->hi[nd->out[0]] > 0,
+			check(r->lo[post] >= 0 && r->hi[post] > 0,
 			      "mlp: node '%s' with a fused Relu has range [%g, %g]", nd->name,
-			      r->lo[nd->out[0]], r->hi[nd->out[0]]);
+			      r->lo[post], r->hi[post]);
+			check(r->count[pre] == r->count[post] && r->lo[pre] <= r->lo[post] &&
+			      r->hi[post] == fmaxf(r->hi[pre], 0),
+			      "mlp: node '%s': the Relu's input, observed before it, has range [%g, %g] "
+			      "over %lld values; its output [%g, %g] over %lld", nd->name, r->lo[pre], r->hi[pre],
+			      (long long)r->count[pre], r->lo[post], r->hi[post], (long long)r->count[post]);
 		}
 	}
 	check(fused > 0, "mlp: no fused Relu to check");

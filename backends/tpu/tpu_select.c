@@ -8,9 +8,12 @@
  * accumulators).  It absorbs, while its result has a single consumer, a
  * bias Add of a per-channel constant, one activation the activate
  * instruction computes (Relu, Sigmoid, Tanh) and one MaxPool or
- * AveragePool without padding.  A Gemm or MatMul fed by a Flatten or
- * Reshape of one image becomes a convolution whose kernel covers the image,
- * so no reshaping copy is made.  Every other live node is a host step.
+ * AveragePool without padding.  Any other activation fused into the layer
+ * (LeakyRelu, HardSigmoid, Clip, HardSwish...) ends it: the layer writes
+ * the activation's input and the activation node is a host step.  A Gemm
+ * or MatMul fed by a Flatten or Reshape of one image becomes a convolution
+ * whose kernel covers the image, so no reshaping copy is made.  Every
+ * other live node is a host step.
  *
  * Quantization (int8): weights per output channel symmetric (scale =
  * max |w| / 127), activations per tensor symmetric from the calibrated
@@ -76,14 +79,7 @@ static int add_tensor(Sel *s, int gt)
 	memset(t, 0, sizeof(*t));
 	t->gt = gt;
 	t->scale = 1;
-	if (v->rank == 4) {
-		t->nimg = v->dims[0], t->c = v->dims[1], t->h = v->dims[2], t->w = v->dims[3];
-	} else if (v->rank == 2) {
-		t->nimg = 1, t->c = v->dims[1], t->h = 1, t->w = v->dims[0];
-	} else {
-		int64_t n = val_numel(v);
-		t->nimg = 1, t->c = 1, t->h = 1, t->w = n;
-	}
+	tpu_image_view(t, v);
 	if (p->precision == TPU_INT8 && s->opt->absmax) {
 		float m = s->opt->absmax[gt];
 		t->scale = m > 0 && isfinite(m) ? m / 127.0f : 1.0f / 127.0f;
@@ -364,6 +360,8 @@ static Status quantize(Sel *s, TpuLayer *l, const Shape *sh, const float *b2)
 
 /* ---- building layers ---- */
 
+static Status host_layer(Sel *s, Node *n);
+
 /* Absorbs the bias Add, activation and pooling that follow sh->y. */
 static void absorb(Sel *s, TpuLayer *l, Shape *sh, const float **b2, int rank)
 {
@@ -394,16 +392,28 @@ static void absorb(Sel *s, TpuLayer *l, Shape *sh, const float **b2, int rank)
 	}
 }
 
+/* The activation fused into n (passes/fuse.c) that activate cannot
+ * compute, or NULL: the layer then ends before it, at the activation's
+ * input tensor, and the activation node runs as a host step after it. */
+static Node *host_activation(Graph *g, const Node *n)
+{
+	if (n->fused_act == OP_COUNT || func_of(n->fused_act) != TPU_FUNC_COUNT)
+		return NULL;
+	return &g->nodes[n->fused_node];
+}
+
 static Status matrix_layer(Sel *s, Node *n, Shape *sh)
 {
 	TpuLayer *l = add_layer(s, TPU_LAYER_MATRIX, n);
-	const float *b2;
+	Node *act = host_activation(s->g, n);
+	const float *b2 = NULL;
 	int rank = sh->flat ? 2 : s->g->tensors[sh->x].v.rank;
+	Status st;
 
 	if (!l)
 		return oom(s);
 	sh->n = n;
-	sh->y = n->out[0];
+	sh->y = act ? act->in[0] : n->out[0];
 	l->k = sh->k, l->c = sh->c, l->r = sh->r ? sh->r : 1, l->s = sh->s ? sh->s : 1;
 	sh->r = l->r, sh->s = l->s;
 	l->sh = sh->sh ? sh->sh : 1, l->sw = sh->sw ? sh->sw : 1;
@@ -411,7 +421,7 @@ static Status matrix_layer(Sel *s, Node *n, Shape *sh)
 	l->pt = sh->pt, l->pl = sh->pl;
 	l->oh = sh->oh, l->ow = sh->ow;
 	l->identity = sh->identity;
-	if (n->fused_act != OP_COUNT)
+	if (n->fused_act != OP_COUNT && !act)
 		l->func = func_of(n->fused_act);
 	if (sh->identity && func_of(n->op) != TPU_FUNC_COUNT)
 		l->func = func_of(n->op);
@@ -420,7 +430,8 @@ static Status matrix_layer(Sel *s, Node *n, Shape *sh)
 		pool_window(s->g, n, &s->g->tensors[sh->x].v, &pw);
 		set_pool(l, &pw);
 	}
-	absorb(s, l, sh, &b2, sh->flat ? 2 : rank);
+	if (!act)
+		absorb(s, l, sh, &b2, sh->flat ? 2 : rank);
 	if (l->pool == TPU_POOL_NONE)
 		l->ph = l->oh, l->pw = l->ow;
 	if ((l->in = add_tensor(s, sh->x)) < 0 || (l->out = add_tensor(s, sh->y)) < 0)
@@ -429,7 +440,9 @@ static Status matrix_layer(Sel *s, Node *n, Shape *sh)
 	if (sh->flat && sh->x != n->in[0])
 		s->taken[s->g->tensors[n->in[0]].producer] = true;
 	s->taken[node_index(s->g, n)] = true;
-	return quantize(s, l, sh, b2);
+	if ((st = quantize(s, l, sh, b2)) != ST_OK || !act)
+		return st;
+	return host_layer(s, act);
 }
 
 /* A pooling or activation node alone: the identity through the array. */

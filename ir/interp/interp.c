@@ -27,6 +27,9 @@ static Status check_input(Graph *g, const Tensor *t, const Value *v)
 	return ST_OK;
 }
 
+/* The fused activation, in place on y; the observer sees y before it
+ * under the activation's input tensor, which a backend may materialize
+ * (the TPU runs some activations as host steps after the layer). */
 static Status apply_fused(Run *r, const Node *n, Value *y)
 {
 	const Node *act = &r->g->nodes[n->fused_node];
@@ -34,6 +37,8 @@ static Status apply_fused(Run *r, const Node *n, Value *y)
 	Value *out[1] = {y};
 	EvalCtx cx = {&r->scratch, r->g};
 
+	if (r->obs)
+		r->obs(r->obs_cx, act->in[0], y);
 	return op_impl(n->fused_act)->eval(&cx, act, in, out);
 }
 
