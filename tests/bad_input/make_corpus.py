@@ -12,7 +12,9 @@ cases/manifest.tsv with four tab-separated columns:
             name and op where there is one
 
 run_corpus.sh runs the manifest.  The script is deterministic, and the
-generated files are committed; rerun it after adding a case.
+generated files are committed; rerun it after adding a case.  Every row of
+the manifest comes from here, those of cases whose files are not generated
+too (other_cases).
 
 usage: python3 tests/bad_input/make_corpus.py
 """
@@ -233,11 +235,73 @@ def run_input_cases(c):
            long_name[:24])
 
 
+def other_cases(c):
+    """Loop-IR programs, architecture files and the map and compile options:
+    their files are written by hand (cases/oob.loop, cases/map_*.arch) or are
+    other tests' (tests/loop, tests/loop_bad, models/)."""
+    for row in (
+        ("loop_syntax", "NNAC run tests/loop_bad/missing_brace.loop",
+         "missing_brace.loop:"),
+        ("loop_unknown_buffer", "NNAC run tests/loop_bad/unknown_buffer.loop --output-dir OUT",
+         "unknown buffer"),
+        ("loop_truncated", "NNAC run tests/loop_bad/truncated.loop",
+         "truncated.loop:"),
+        ("loop_out_of_bounds", "NNAC run CASES/oob.loop --output-dir OUT",
+         "oob.loop:9:"),
+        ("loop_no_such_file", "NNAC run CASES/no_such_file.loop",
+         "no_such_file.loop"),
+        ("loop_bad_input_name", "NNAC run tests/loop/diannao_pool.loop"
+                                " --input nosuch=CASES/good_x.npy --output-dir OUT",
+         "--input nosuch"),
+        ("loop_bad_input_type", "NNAC run tests/loop/diannao_pool.loop"
+                                " --input x=CASES/good_x.npy --output-dir OUT",
+         "good_x.npy"),
+        ("compile_bad_dir", "NNAC compile models/lenet5.onnx -o OUT/no/such/dir/x.loop",
+         "x.loop: cannot write"),
+        ("compile_bad_model", "NNAC compile CASES/truncated.onnx -o OUT/x.loop",
+         "truncated.onnx"),
+        ("map_bad_arch_file", "NNAC map models/lenet5.onnx --arch CASES/map_bad_syntax.arch",
+         "map_bad_syntax.arch:3:14: error:"),
+        ("map_unknown_preset", "NNAC map models/lenet5.onnx --arch nosuch",
+         "unknown architecture 'nosuch'"),
+        ("map_dataflow_unsupported", "NNAC map models/lenet5.onnx --arch tpu-v1 --dataflow rs",
+         "arch 'tpu-v1' does not support dataflow rs"),
+        ("map_bad_dataflow", "NNAC map models/lenet5.onnx --arch eyeriss --dataflow xyz",
+         "--dataflow 'xyz'"),
+        ("map_unknown_metric", "NNAC map models/lenet5.onnx --arch eyeriss --metric speed",
+         "--metric 'speed'"),
+        ("map_energy_unknown", "NNAC map models/lenet5.onnx --arch tpu-v1 --metric energy",
+         "--metric energy needs"),
+        ("map_no_arch", "NNAC map models/lenet5.onnx",
+         "--arch is required"),
+        ("map_bad_model", "NNAC map CASES/truncated.onnx --arch eyeriss",
+         "truncated.onnx"),
+        ("map_nothing_fits", "NNAC map models/lenet5.onnx --arch CASES/map_tiny.arch",
+         "too small by", 1),
+        ("map_bad_out", "NNAC map models/lenet5.onnx --arch eyeriss -o OUT/no/such/dir/x.txt",
+         "x.txt: cannot write"),
+        ("compile_dataflow_no_arch", "NNAC compile models/lenet5.onnx --dataflow rs",
+         "--dataflow and --metric need --arch"),
+        ("compile_bad_arch_file", "NNAC compile models/lenet5.onnx"
+                                  " --arch CASES/map_bad_syntax.arch -o OUT",
+         "map_bad_syntax.arch:3:14: error:"),
+        ("compile_no_fit", "NNAC compile models/lenet5.onnx --arch CASES/map_tiny.arch -o OUT",
+         "is too small by"),
+        ("compile_cpu_arch_not_cpu", "NNAC compile models/lenet5.onnx --target cpu"
+                                     " --arch tpu-v1 -o OUT/x.nnb",
+         "is not a cpu (isa tpu)"),
+        ("compile_cpu_arch_dataflow", "NNAC compile models/lenet5.onnx --target cpu"
+                                      " --arch host --dataflow os -o OUT/x.nnb",
+         "not for --target cpu"),
+    ):
+        c.case(*row)
+
+
 def main():
     os.makedirs(CASES_DIR, exist_ok=True)
     corpus = Corpus(CASES_DIR)
     for make in (file_cases, op_cases, shape_cases, tensor_cases, graph_cases, binding_cases,
-                 run_input_cases):
+                 run_input_cases, other_cases):
         make(corpus)
     corpus.manifest()
     print(f"{len(corpus.rows)} cases in {CASES_DIR}")
