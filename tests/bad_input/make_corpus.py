@@ -227,6 +227,11 @@ def run_input_cases(c):
     c.case("run_missing_input", f"NNAC run CASES/{good} --output-dir OUT", f"{good}: input 'x'")
     c.case("run_unknown_input", f"NNAC run CASES/{good} --input q=CASES/good_x.npy --output-dir OUT",
            f"{good}: --input q")
+    # The model's problems come before the missing input.
+    for name, given in (("run_unsupported_no_input", ""),
+                        ("run_unsupported_with_input", " --input x=CASES/good_x.npy")):
+        c.case(name, f"NNAC run CASES/unknown_op.onnx{given} --output-dir OUT",
+               "unknown_op.onnx: node 'mystery' (FooBar): operator 'FooBar' is not supported")
     # The second output's file name is too long to create, after the first
     # output's file could have been written: nothing may be left behind.
     long_name = "long_output_name_" + "x" * 300
