@@ -4,6 +4,11 @@
  * constant and whose outputs are small integer tensors is evaluated on the
  * spot: that is how exporters compute Reshape targets (Shape -> Gather ->
  * Concat), and later shapes depend on the values.
+ *
+ * A node of an op nnac does not know only exists in a graph whose import
+ * reported it (`nnac check` infers shapes after such an import, to list the
+ * other problems): it fails here without a second message, and the nodes
+ * downstream of a failure are skipped, not reported again.
  */
 #include "passes.h"
 
@@ -50,8 +55,7 @@ static Status infer_node(Graph *g, Node *n)
 	Status st;
 
 	if (n->op == OP_UNKNOWN)
-		return node_error(g, n, ST_UNSUPPORTED, "operator '%s%s%s' is not supported",
-		                  n->domain, *n->domain ? "." : "", n->op_type);
+		return ST_UNSUPPORTED;   /* the importer has reported it */
 	st = op_impl(n->op)->infer(g, n);
 	if (st == ST_OK)
 		st = check_outputs(g, n);

@@ -343,6 +343,14 @@ static Status link_outputs(Importer *im, Node *n, const Onnx__NodeProto *np)
 	return ST_OK;
 }
 
+static Status check_op(Importer *im, const Node *n)
+{
+	if (n->op != OP_UNKNOWN)
+		return ST_OK;
+	return node_error(im->g, n, ST_UNSUPPORTED, "operator '%s%s%s' is not supported",
+	                  n->domain, *n->domain ? "." : "", n->op_type);
+}
+
 static void read_node(Importer *im, const Onnx__NodeProto *np, size_t idx)
 {
 	Graph *g = im->g;
@@ -371,6 +379,7 @@ static void read_node(Importer *im, const Onnx__NodeProto *np, size_t idx)
 		note(im, graph_oom(g));
 		return;
 	}
+	note(im, check_op(im, n));
 	st = link_inputs(im, n, np);
 	note(im, st);
 	note(im, link_outputs(im, n, np));

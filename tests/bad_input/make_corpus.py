@@ -12,7 +12,9 @@ cases/manifest.tsv with four tab-separated columns:
             name and op where there is one
 
 run_corpus.sh runs the manifest.  The script is deterministic, and the
-generated files are committed; rerun it after adding a case.
+generated files are committed; rerun it after adding a case.  Every row of
+the manifest comes from here, those of cases whose files are not generated
+too (other_cases).
 
 usage: python3 tests/bad_input/make_corpus.py
 """
@@ -225,6 +227,11 @@ def run_input_cases(c):
     c.case("run_missing_input", f"NNAC run CASES/{good} --output-dir OUT", f"{good}: input 'x'")
     c.case("run_unknown_input", f"NNAC run CASES/{good} --input q=CASES/good_x.npy --output-dir OUT",
            f"{good}: --input q")
+    # The model's problems come before the missing input.
+    for name, given in (("run_unsupported_no_input", ""),
+                        ("run_unsupported_with_input", " --input x=CASES/good_x.npy")):
+        c.case(name, f"NNAC run CASES/unknown_op.onnx{given} --output-dir OUT",
+               "unknown_op.onnx: node 'mystery' (FooBar): operator 'FooBar' is not supported")
     # The second output's file name is too long to create, after the first
     # output's file could have been written: nothing may be left behind.
     long_name = "long_output_name_" + "x" * 300
@@ -233,11 +240,73 @@ def run_input_cases(c):
            long_name[:24])
 
 
+def other_cases(c):
+    """Loop-IR programs, architecture files and the map and compile options:
+    their files are written by hand (cases/oob.loop, cases/map_*.arch) or are
+    other tests' (tests/loop, tests/loop_bad, models/)."""
+    for row in (
+        ("loop_syntax", "NNAC run tests/loop_bad/missing_brace.loop",
+         "missing_brace.loop:"),
+        ("loop_unknown_buffer", "NNAC run tests/loop_bad/unknown_buffer.loop --output-dir OUT",
+         "unknown buffer"),
+        ("loop_truncated", "NNAC run tests/loop_bad/truncated.loop",
+         "truncated.loop:"),
+        ("loop_out_of_bounds", "NNAC run CASES/oob.loop --output-dir OUT",
+         "oob.loop:9:"),
+        ("loop_no_such_file", "NNAC run CASES/no_such_file.loop",
+         "no_such_file.loop"),
+        ("loop_bad_input_name", "NNAC run tests/loop/diannao_pool.loop"
+                                " --input nosuch=CASES/good_x.npy --output-dir OUT",
+         "--input nosuch"),
+        ("loop_bad_input_type", "NNAC run tests/loop/diannao_pool.loop"
+                                " --input x=CASES/good_x.npy --output-dir OUT",
+         "good_x.npy"),
+        ("compile_bad_dir", "NNAC compile models/lenet5.onnx -o OUT/no/such/dir/x.loop",
+         "x.loop: cannot write"),
+        ("compile_bad_model", "NNAC compile CASES/truncated.onnx -o OUT/x.loop",
+         "truncated.onnx"),
+        ("map_bad_arch_file", "NNAC map models/lenet5.onnx --arch CASES/map_bad_syntax.arch",
+         "map_bad_syntax.arch:3:14: error:"),
+        ("map_unknown_preset", "NNAC map models/lenet5.onnx --arch nosuch",
+         "unknown architecture 'nosuch'"),
+        ("map_dataflow_unsupported", "NNAC map models/lenet5.onnx --arch tpu-v1 --dataflow rs",
+         "arch 'tpu-v1' does not support dataflow rs"),
+        ("map_bad_dataflow", "NNAC map models/lenet5.onnx --arch eyeriss --dataflow xyz",
+         "--dataflow 'xyz'"),
+        ("map_unknown_metric", "NNAC map models/lenet5.onnx --arch eyeriss --metric speed",
+         "--metric 'speed'"),
+        ("map_energy_unknown", "NNAC map models/lenet5.onnx --arch tpu-v1 --metric energy",
+         "--metric energy needs"),
+        ("map_no_arch", "NNAC map models/lenet5.onnx",
+         "--arch is required"),
+        ("map_bad_model", "NNAC map CASES/truncated.onnx --arch eyeriss",
+         "truncated.onnx"),
+        ("map_nothing_fits", "NNAC map models/lenet5.onnx --arch CASES/map_tiny.arch",
+         "too small by", 1),
+        ("map_bad_out", "NNAC map models/lenet5.onnx --arch eyeriss -o OUT/no/such/dir/x.txt",
+         "x.txt: cannot write"),
+        ("compile_dataflow_no_arch", "NNAC compile models/lenet5.onnx --dataflow rs",
+         "--dataflow and --metric need --arch"),
+        ("compile_bad_arch_file", "NNAC compile models/lenet5.onnx"
+                                  " --arch CASES/map_bad_syntax.arch -o OUT",
+         "map_bad_syntax.arch:3:14: error:"),
+        ("compile_no_fit", "NNAC compile models/lenet5.onnx --arch CASES/map_tiny.arch -o OUT",
+         "is too small by"),
+        ("compile_cpu_arch_not_cpu", "NNAC compile models/lenet5.onnx --target cpu"
+                                     " --arch tpu-v1 -o OUT/x.nnb",
+         "is not a cpu (isa tpu)"),
+        ("compile_cpu_arch_dataflow", "NNAC compile models/lenet5.onnx --target cpu"
+                                      " --arch host --dataflow os -o OUT/x.nnb",
+         "not for --target cpu"),
+    ):
+        c.case(*row)
+
+
 def main():
     os.makedirs(CASES_DIR, exist_ok=True)
     corpus = Corpus(CASES_DIR)
     for make in (file_cases, op_cases, shape_cases, tensor_cases, graph_cases, binding_cases,
-                 run_input_cases):
+                 run_input_cases, other_cases):
         make(corpus)
     corpus.manifest()
     print(f"{len(corpus.rows)} cases in {CASES_DIR}")
