@@ -106,7 +106,7 @@ void arena_free(Arena *a)
 
 	for (c = a->head; c; c = next) {
 		next = c->next;
-		nnac_free(c);
+		nnac_aligned_free(c);
 	}
 	arena_init(a);
 }
@@ -118,7 +118,8 @@ static ArenaChunk *new_chunk(size_t need)
 
 	if (size > SIZE_MAX - sizeof(ArenaChunk) - ALIGN)
 		return NULL;
-	c = nnac_malloc(sizeof(ArenaChunk) + size);
+	/* mem[] is 64-byte aligned only if the chunk is: malloc promises 16 */
+	c = nnac_aligned_alloc(ALIGN, sizeof(ArenaChunk) + size);
 	if (!c)
 		return NULL;
 	c->size = size;
