@@ -130,7 +130,7 @@ static void hoist_collect(LoopProgram *p, int n, int a, void *vcx)
 	}
 	if (cx->nref == cx->cap) {
 		int cap = cx->cap ? 2 * cx->cap : 16;
-		Ref *m = realloc(cx->ref, (size_t)cap * sizeof(Ref));
+		Ref *m = nnac_realloc(cx->ref, (size_t)cap * sizeof(Ref));
 
 		if (!m) {
 			cx->oom = true;
@@ -266,7 +266,7 @@ static bool some_write_covers(const LoopProgram *p, const HoistCx *cx, const cha
 /* The loops bound outside f's body: f and the loops around it. */
 static char *outer_loops(LoopProgram *p, const TileTree *t, int f)
 {
-	char *outer = calloc((size_t)p->nnodes + 1, 1);
+	char *outer = nnac_calloc((size_t)p->nnodes + 1, 1);
 
 	if (!outer)
 		return NULL;
@@ -463,8 +463,8 @@ Status pass_hoist(LoopProgram *p, int for_node, int buf, int level, int *local)
 		goto out;
 	st = hoist_build(p, for_node, buf, level, t.kernel[for_node], &cx, outer, &tl, local);
 out:
-	free(outer);
-	free(cx.ref);
+	nnac_free(outer);
+	nnac_free(cx.ref);
 	tile_tree_free(&t);
 	return st;
 }
@@ -590,7 +590,7 @@ static bool tiles_apart(LoopProgram *p, const TileTree *t, const DbufCx *cx, int
 			continue;
 		apart = a.hi + a.coef_f * step < b.lo || a.lo + a.coef_f * step > b.hi;
 	}
-	free(outer);
+	nnac_free(outer);
 	return apart;
 }
 
