@@ -549,7 +549,7 @@ void loop_parse_error(LoopParse *x, const LOOPYYLTYPE *loc, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(msg, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	loop_error_at(x->p, loc->first_line, loc->first_column, ST_INVALID, "%s", msg);
+	x->status = loop_error_at(x->p, loc->first_line, loc->first_column, ST_INVALID, "%s", msg);
 	nnac_free(msg);
 }
 
