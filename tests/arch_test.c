@@ -10,7 +10,7 @@
  * (docs/arch.md), and code-level checks: a missing file, the caret line
  * under a tab, an unknown preset, arch_load by name and by path, the name
  * tables, every truncation of every preset, and allocation failure at every
- * allocation of a parse.
+ * allocation of a parse and of a refused parse.
  *
  * Ends with `arch: P passed, F failed`; exits 1 if anything failed.
  */
@@ -416,6 +416,48 @@ static void check_alloc_failure(void)
 	check(clean && n > 2, "allocation failure: every failed allocation reports out of memory");
 }
 
+/* The same for a description the parser refuses: a failure while the error
+ * is reported (the caret line) is out of memory as well; once the failure
+ * would come after the last allocation, the error itself. */
+static void check_alloc_failure_refused(void)
+{
+	static const char text[] =
+		"arch a {\n"
+		"\tpe_array 1 x 1 clock 1 GHz mac f32 -> f32\n"
+		"\tlevel dram sise 4\n"
+		"}\n";
+	static const char want[] = "refused.arch:3:13: error: unknown key 'sise'";
+	bool clean = true, done = false;
+	long n;
+
+	for (n = 1; n < 1000 && !done; n++) {
+		Arena ar;
+		Diag d;
+		Arch a;
+		Status st;
+		bool ok;
+
+		arena_init(&ar);
+		diag_init(&d);
+		test_alloc_fail_once(n);
+		st = arch_parse(&a, &ar, &d, "refused.arch", text, sizeof(text) - 1);
+		arena_free(&ar);
+		done = test_alloc_restore() < n;
+		if (done)
+			ok = st == ST_INVALID && d.n == 1 && strncmp(d.msg[0].text, want, strlen(want)) == 0;
+		else
+			ok = st == ST_NOMEM && d.n == 1 && strstr(d.msg[0].text, "out of memory");
+		if (!ok && clean) {
+			printf("  allocation %ld: status %s\n", n, status_name(st));
+			print_diags(&d);
+		}
+		clean &= ok;
+		diag_free(&d);
+	}
+	check(clean && done && n > 2,
+	      "allocation failure: a refused description reports its error or out of memory");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -431,5 +473,6 @@ int main(int argc, char **argv)
 	check_names();
 	check_prefixes();
 	check_alloc_failure();
+	check_alloc_failure_refused();
 	return test_summary("arch");
 }

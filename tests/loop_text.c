@@ -12,7 +12,7 @@
  * Then checks that need code rather than a file: reading a missing file,
  * the caret line under a tab-indented error, printing a program built with
  * the builders, LOOP_PRINT_NO_DATA, allocation failure at every allocation
- * of a parse, and running the DianNao examples of tests/loop/ in the
+ * of a parse and of a refused parse, and running the DianNao examples of tests/loop/ in the
  * interpreter against the same layers computed directly here.
  *
  * Ends with `loop-text: P passed, F failed`; exits 1 if anything failed.
@@ -373,6 +373,51 @@ static void check_alloc_failure(void)
 	check(clean && n > 2, "allocation failure: every failed allocation reports out of memory");
 }
 
+/* The same for a file the parser refuses: a failure while the error is
+ * reported (its message, the caret line) is out of memory as well; once
+ * the failure would come after the last allocation, the error itself. */
+static void check_alloc_failure_refused(void)
+{
+	static const char text[] =
+		"level dram\n"
+		"buf X : f32[4] @dram input \"x\"\n"
+		"buf Y : f32[4] @dram output \"y\"\n"
+		"kernel k {\n"
+		"\tfor i in 0..4 {\n"
+		"\t\tapply Y[i] = Relu(X[i], X[i])\n"
+		"\t}\n"
+		"}\n";
+	static const char want[] = "refused.loop:6:16: error: Relu takes 1 operand, not 2";
+	bool clean = true, done = false;
+	long n;
+
+	for (n = 1; n < 1000 && !done; n++) {
+		Diag d;
+		LoopProgram p;
+		Status st;
+		bool ok;
+
+		diag_init(&d);
+		loop_init(&p, &d, "refused.loop");
+		test_alloc_fail_once(n);
+		st = loop_parse(&p, "refused.loop", text, sizeof(text) - 1);
+		loop_free(&p);
+		done = test_alloc_restore() < n;
+		if (done)
+			ok = st == ST_INVALID && d.n == 1 && strncmp(d.msg[0].text, want, strlen(want)) == 0;
+		else
+			ok = st == ST_NOMEM && d.n == 1 && strstr(d.msg[0].text, "out of memory");
+		if (!ok && clean) {
+			printf("  allocation %ld: status %s\n", n, status_name(st));
+			print_diags(&d);
+		}
+		clean &= ok;
+		diag_free(&d);
+	}
+	check(clean && done && n > 4,
+	      "allocation failure: a refused file reports its error or out of memory");
+}
+
 /* ---- the DianNao examples, run ---- */
 
 /* The program of tests/loop/NAME, parsed and verified, or false. */
@@ -545,6 +590,7 @@ int main(int argc, char **argv)
 	check_caret();
 	check_built();
 	check_alloc_failure();
+	check_alloc_failure_refused();
 	check_classifier();
 	check_conv();
 	check_pool();
