@@ -3,6 +3,7 @@
  * front to back.  Large requests get a chunk of their own.
  */
 #include "arena.h"
+#include "diag.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -39,7 +40,59 @@ void nnac_set_allocator(NnacAllocFn fn, void *ud)
 }
 
 void *nnac_malloc(size_t size) { return alloc_fn(alloc_ud, NULL, size ? size : 1); }
+void *nnac_realloc(void *ptr, size_t size) { return alloc_fn(alloc_ud, ptr, size ? size : 1); }
 void nnac_free(void *ptr) { if (ptr) alloc_fn(alloc_ud, ptr, 0); }
+
+void *nnac_calloc(size_t n, size_t size)
+{
+	size_t bytes;
+	void *p;
+
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	bytes = n * size > 0 ? n * size : 1;
+	p = nnac_malloc(bytes);
+	if (p)
+		memset(p, 0, bytes);
+	return p;
+}
+
+/*
+ * An aligned block is carved out of one of size + align + sizeof(void *)
+ * bytes; the pointer the allocator returned is kept just below the block:
+ *
+ *   base                     block (a multiple of align)
+ *   v                        v
+ *   [ unused       | base   ][ size bytes                 ][ unused ]
+ *                   void *
+ */
+void *nnac_aligned_alloc(size_t align, size_t size)
+{
+	size_t extra = align + sizeof(void *);
+	unsigned char *base, *block;
+
+	if (!align || (align & (align - 1)))
+		nnac_unreachable();
+	if (size > SIZE_MAX - extra)
+		return NULL;
+	base = nnac_malloc(size + extra);
+	if (!base)
+		return NULL;
+	block = base + sizeof(void *);
+	block += (align - (uintptr_t)block % align) % align;
+	memcpy(block - sizeof(void *), &base, sizeof(base));
+	return block;
+}
+
+void nnac_aligned_free(void *ptr)
+{
+	void *base;
+
+	if (!ptr)
+		return;
+	memcpy(&base, (unsigned char *)ptr - sizeof(void *), sizeof(base));
+	nnac_free(base);
+}
 
 void arena_init(Arena *a)
 {
@@ -53,7 +106,7 @@ void arena_free(Arena *a)
 
 	for (c = a->head; c; c = next) {
 		next = c->next;
-		nnac_free(c);
+		nnac_aligned_free(c);
 	}
 	arena_init(a);
 }
@@ -65,7 +118,8 @@ static ArenaChunk *new_chunk(size_t need)
 
 	if (size > SIZE_MAX - sizeof(ArenaChunk) - ALIGN)
 		return NULL;
-	c = nnac_malloc(sizeof(ArenaChunk) + size);
+	/* mem[] is 64-byte aligned only if the chunk is: malloc promises 16 */
+	c = nnac_aligned_alloc(ALIGN, sizeof(ArenaChunk) + size);
 	if (!c)
 		return NULL;
 	c->size = size;

@@ -25,8 +25,23 @@ typedef struct Arena {
 /* realloc-like: ptr == NULL allocates, size == 0 frees. */
 typedef void *(*NnacAllocFn)(void *ud, void *ptr, size_t size);
 void nnac_set_allocator(NnacAllocFn fn, void *ud);
+
+/*
+ * malloc, calloc, realloc and free through the allocator above.  Every
+ * buffer nnac owns outside an arena comes from these, so that a failing
+ * allocator reaches it too.  A size of 0 is taken as 1 (a NULL result
+ * always means out of memory); nnac_calloc also fails when n * size
+ * overflows.  nnac_realloc leaves ptr as it was when it fails.
+ */
 void *nnac_malloc(size_t size);
+void *nnac_calloc(size_t n, size_t size);
+void *nnac_realloc(void *ptr, size_t size);
 void nnac_free(void *ptr);
+/* aligned_alloc through the allocator: size bytes at a multiple of align
+ * (a power of two), freed by nnac_aligned_free and by nothing else; NULL
+ * when out of memory. */
+void *nnac_aligned_alloc(size_t align, size_t size);
+void nnac_aligned_free(void *ptr);
 
 void arena_init(Arena *a);
 void arena_free(Arena *a);

@@ -1,5 +1,10 @@
 /*
  * Diagnostics list.  Messages are formatted once, when recorded.
+ *
+ * The list and its messages come from malloc, not from the swappable
+ * allocator of ir/arena.h: it is the channel that reports "out of memory",
+ * and an allocation-failure test that fails every allocation after the Nth
+ * must still find that message in it.
  */
 #include "diag.h"
 
@@ -124,13 +129,13 @@ Status diag_at(Diag *d, Status st, const char *path, const char *text, int line,
 	src = source_line(text, line, &len);
 	pad = col - 1 < len ? col - 1 : len;
 	pad = pad > 0 ? pad : 0;
-	if (!(caret = malloc((size_t)pad + 1)))
+	if (!(caret = nnac_malloc((size_t)pad + 1)))
 		return diag_add(d, ST_NOMEM, "%s: out of memory", path);
 	for (int i = 0; i < pad; i++)
 		caret[i] = src[i] == '\t' ? '\t' : ' ';
 	caret[pad] = 0;
 	diag_add(d, st, "%s:%d:%d: error: %s\n%.*s\n%s^", path, line, col, msg, len, src, caret);
-	free(caret);
+	nnac_free(caret);
 	return st;
 }
 

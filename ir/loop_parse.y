@@ -542,15 +542,15 @@ void loop_parse_error(LoopParse *x, const LOOPYYLTYPE *loc, const char *fmt, ...
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !(msg = malloc((size_t)n + 1))) {
+	if (n < 0 || !(msg = nnac_malloc((size_t)n + 1))) {
 		x->status = diag_add(x->p->diag, ST_NOMEM, "%s: out of memory", x->p->path);
 		return;
 	}
 	va_start(ap, fmt);
 	vsnprintf(msg, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	loop_error_at(x->p, loc->first_line, loc->first_column, ST_INVALID, "%s", msg);
-	free(msg);
+	x->status = loop_error_at(x->p, loc->first_line, loc->first_column, ST_INVALID, "%s", msg);
+	nnac_free(msg);
 }
 
 /* Out of memory in a builder: reported once, without a position. */

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The message in fresh malloc'd memory, or NULL when out of memory. */
+/* The message in fresh memory from nnac_malloc, or NULL when out of memory. */
 static char *vformat(const char *fmt, va_list ap)
 {
 	va_list aq;
@@ -29,7 +29,7 @@ static char *vformat(const char *fmt, va_list ap)
 	va_copy(aq, ap);
 	n = vsnprintf(NULL, 0, fmt, aq);
 	va_end(aq);
-	if (n < 0 || !(s = malloc((size_t)n + 1)))
+	if (n < 0 || !(s = nnac_malloc((size_t)n + 1)))
 		return NULL;
 	vsnprintf(s, (size_t)n + 1, fmt, ap);
 	return s;
@@ -49,7 +49,7 @@ Status loop_error_at(LoopProgram *p, int line, int col, Status st, const char *f
 		st = diag_at(p->diag, st, p->path, p->text, line, col, msg);
 	else
 		diag_add(p->diag, st, "%s: %s", p->path, msg);
-	free(msg);
+	nnac_free(msg);
 	return st;
 }
 

@@ -55,7 +55,7 @@ Status tile_tree_build(LoopProgram *p, TileTree *t)
 	size_t n = (size_t)p->nnodes + 1;
 
 	t->n = p->nnodes;
-	t->parent = malloc(3 * n * sizeof(int));
+	t->parent = nnac_calloc(3 * n, sizeof(int));
 	if (!t->parent)
 		return diag_add(p->diag, ST_NOMEM, "%s: out of memory", p->path);
 	t->prev = t->parent + n;
@@ -69,7 +69,7 @@ Status tile_tree_build(LoopProgram *p, TileTree *t)
 
 void tile_tree_free(TileTree *t)
 {
-	free(t->parent);
+	nnac_free(t->parent);
 	t->parent = t->prev = t->kernel = NULL;
 }
 
@@ -501,7 +501,7 @@ static void collect_access(LoopProgram *p, int n, int a, void *vcx)
 
 	if (cx->n == cx->cap) {
 		int cap = cx->cap ? 2 * cx->cap : 32;
-		Access *m = realloc(cx->acc, (size_t)cap * sizeof(Access));
+		Access *m = nnac_realloc(cx->acc, (size_t)cap * sizeof(Access));
 
 		if (!m) {
 			cx->oom = true;
@@ -662,7 +662,7 @@ static void mark_local(const LoopProgram *p, int first, char *local)
 static Status check_band(LoopProgram *p, const TileTree *t, const int *band, int nband)
 {
 	BandCx cx = { NULL, 0, 0, false };
-	char *local = calloc((size_t)p->nnodes + 1, 1);
+	char *local = nnac_calloc((size_t)p->nnodes + 1, 1);
 	Status st = ST_OK;
 	int inner = p->nodes[band[nband - 1]].body;
 
@@ -682,8 +682,8 @@ static Status check_band(LoopProgram *p, const TileTree *t, const int *band, int
 		if (!seen)
 			st = check_root(p, t, band[0], &cx, cx.acc[i].root, local, band, nband);
 	}
-	free(cx.acc);
-	free(local);
+	nnac_free(cx.acc);
+	nnac_free(local);
 	return st;
 }
 

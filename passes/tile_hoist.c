@@ -130,7 +130,7 @@ static void hoist_collect(LoopProgram *p, int n, int a, void *vcx)
 	}
 	if (cx->nref == cx->cap) {
 		int cap = cx->cap ? 2 * cx->cap : 16;
-		Ref *m = realloc(cx->ref, (size_t)cap * sizeof(Ref));
+		Ref *m = nnac_realloc(cx->ref, (size_t)cap * sizeof(Ref));
 
 		if (!m) {
 			cx->oom = true;
@@ -266,7 +266,7 @@ static bool some_write_covers(const LoopProgram *p, const HoistCx *cx, const cha
 /* The loops bound outside f's body: f and the loops around it. */
 static char *outer_loops(LoopProgram *p, const TileTree *t, int f)
 {
-	char *outer = calloc((size_t)p->nnodes + 1, 1);
+	char *outer = nnac_calloc((size_t)p->nnodes + 1, 1);
 
 	if (!outer)
 		return NULL;
@@ -463,8 +463,8 @@ Status pass_hoist(LoopProgram *p, int for_node, int buf, int level, int *local)
 		goto out;
 	st = hoist_build(p, for_node, buf, level, t.kernel[for_node], &cx, outer, &tl, local);
 out:
-	free(outer);
-	free(cx.ref);
+	nnac_free(outer);
+	nnac_free(cx.ref);
 	tile_tree_free(&t);
 	return st;
 }
@@ -571,27 +571,31 @@ static bool span_of(const LoopProgram *p, int e, int f, const char *outer, Span 
 	return true;
 }
 
-/* Whether the copy-in of iteration k+1 reads nothing the copy-out nest at
- * cout writes in iteration k: some dimension separates the two boxes. */
-static bool tiles_apart(LoopProgram *p, const TileTree *t, const DbufCx *cx, int cout)
+/* *apart: whether the copy-in of iteration k+1 reads nothing the copy-out
+ * nest at cout writes in iteration k (some dimension separates the two
+ * boxes); ST_NOMEM when that cannot be worked out for lack of memory. */
+static Status tiles_apart(LoopProgram *p, const TileTree *t, const DbufCx *cx, int cout,
+                          bool *apart)
 {
 	const LoopArg *rd = &p->nodes[nest_copy(p, cx->cin)].arg[1];
 	const LoopArg *wr = &p->nodes[nest_copy(p, cout)].arg[0];
 	char *outer = outer_loops(p, t, cx->f);
 	int64_t step = p->nodes[cx->f].step;
-	bool apart = false;
 
-	for (int d = 0; outer && d < rd->nidx && !apart; d++) {
+	*apart = false;
+	if (!outer)
+		return diag_add(p->diag, ST_NOMEM, "%s: out of memory", p->path);
+	for (int d = 0; d < rd->nidx && !*apart; d++) {
 		Span a, b;
 
 		if (!span_of(p, rd->idx[d], cx->f, outer, &a) || !span_of(p, wr->idx[d], cx->f, outer, &b))
 			break;
 		if (a.coef_f != b.coef_f || !same_terms(&a.around, &b.around))
 			continue;
-		apart = a.hi + a.coef_f * step < b.lo || a.lo + a.coef_f * step > b.hi;
+		*apart = a.hi + a.coef_f * step < b.lo || a.lo + a.coef_f * step > b.hi;
 	}
-	free(outer);
-	return apart;
+	nnac_free(outer);
+	return ST_OK;
 }
 
 static Status dbuf_legal(LoopProgram *p, const TileTree *t, DbufCx *cx)
@@ -608,11 +612,17 @@ static Status dbuf_legal(LoopProgram *p, const TileTree *t, DbufCx *cx)
 	if (body.nroot != 1 + cx->ncout)
 		return tile_refuse(p, t, cx->f, ST_UNSUPPORTED, "cannot double-buffer '%s': the body "
 		                   "also uses '%s' directly", l->name, p->bufs[cx->src].name);
-	for (int i = 0; i < cx->ncout; i++)
-		if (!tiles_apart(p, t, cx, cx->cout[i]))
+	for (int i = 0; i < cx->ncout; i++) {
+		bool apart;
+		Status st = tiles_apart(p, t, cx, cx->cout[i], &apart);
+
+		if (st != ST_OK)
+			return st;
+		if (!apart)
 			return tile_refuse(p, t, cx->f, ST_UNSUPPORTED, "cannot double-buffer '%s': "
 			                   "the tiles of consecutive iterations may overlap and the "
 			                   "body writes them back", l->name);
+	}
 	if (lv->capacity > 0 && level_used(p, k, l->level) + loop_buf_bytes(l) > lv->capacity)
 		return tile_refuse(p, t, cx->f, ST_UNSUPPORTED, "cannot double-buffer '%s': a second "
 		                   "copy (%lld bytes) does not fit level '%s'", l->name,

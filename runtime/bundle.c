@@ -1370,7 +1370,7 @@ void nnb_put(NnbBuf *b, const void *p, size_t n)
 		size_t cap = b->cap ? b->cap : 4096;
 		while (cap - b->n < n)
 			cap *= 2;
-		uint8_t *nb = realloc(b->b, cap);
+		uint8_t *nb = nnac_realloc(b->b, cap);
 		if (!nb) {
 			b->oom = true;
 			return;
@@ -1407,7 +1407,7 @@ void nnb_put_str(NnbBuf *b, const char *s)
 
 void nnb_buf_free(NnbBuf *b)
 {
-	free(b->b);
+	nnac_free(b->b);
 	memset(b, 0, sizeof(*b));
 }
 

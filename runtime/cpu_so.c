@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "cpu_abi.h"
 
 struct CpuSo {
@@ -105,7 +106,7 @@ Status cpu_so_open(const uint8_t *so, size_t len, CpuSo **out, Diag *d)
 {
 	char path[4200];
 	bool is_tmp;
-	CpuSo *s = calloc(1, sizeof(*s));
+	CpuSo *s = nnac_calloc(1, sizeof(*s));
 	Status st = ST_OK;
 	int fd;
 
@@ -114,7 +115,7 @@ Status cpu_so_open(const uint8_t *so, size_t len, CpuSo **out, Diag *d)
 		return diag_add(d, ST_NOMEM, "cpu: out of memory");
 	fd = so_file(so, len, path, sizeof(path), &is_tmp, d);
 	if (fd < 0) {
-		free(s);
+		nnac_free(s);
 		return ST_IO;
 	}
 	s->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -144,5 +145,5 @@ void cpu_so_close(CpuSo *s)
 		return;
 	if (s->handle)
 		dlclose(s->handle);
-	free(s);
+	nnac_free(s);
 }

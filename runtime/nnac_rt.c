@@ -63,7 +63,7 @@ static char *rd_str(Rd *r)
 {
 	uint32_t n;
 	const char *in = nnb_get_str(r, &n);
-	char *s = in && n <= 4096 ? malloc((size_t)n + 1) : NULL;
+	char *s = in && n <= 4096 ? nnac_malloc((size_t)n + 1) : NULL;
 
 	if (!s) {
 		r->bad = true;
@@ -121,7 +121,7 @@ static int read_list(Rd *r, int **v, int *n, int limit)
 	uint64_t k = rd(r, 4);
 	if (r->bad || k > (uint64_t)limit)
 		return -1;
-	*v = calloc(k + 1, sizeof(int));
+	*v = nnac_calloc(k + 1, sizeof(int));
 	if (!*v)
 		return -1;
 	for (uint64_t i = 0; i < k; i++) {
@@ -158,7 +158,7 @@ static bool view_root(const NnacModel *m, int i, int *root, uint64_t *at)
  * zeroed memory, constants their data. */
 static int lay_out(NnacModel *m, const NnbSection *w, const char *path, char *err, size_t len)
 {
-	m->ptr = calloc((size_t)m->nb + 1, sizeof(void *));
+	m->ptr = nnac_calloc((size_t)m->nb + 1, sizeof(void *));
 	if (!m->ptr)
 		return fail(err, len, "%s: out of memory", path);
 	for (int i = 0; i < m->nb; i++) {
@@ -166,7 +166,7 @@ static int lay_out(NnacModel *m, const NnbSection *w, const char *path, char *er
 		if (b->view_of >= 0)
 			continue;
 		size_t n = (size_t)((bytes_of(b) + ALIGN - 1) / ALIGN * ALIGN);
-		b->mem = aligned_alloc(ALIGN, n ? n : ALIGN);
+		b->mem = nnac_aligned_alloc(ALIGN, n ? n : ALIGN);
 		if (!b->mem)
 			return fail(err, len, "%s: out of memory for buffer '%s'", path, b->name);
 		memset(b->mem, 0, n ? n : ALIGN);
@@ -207,7 +207,7 @@ static int load(NnacModel *m, const Nnb *nb, const char *path, char *err, size_t
 	uint64_t nb_ = rd(&r, 4);
 	if (r.bad || nb_ > MAX_BUFS || nb_ > r.n / 8)
 		return fail(err, len, "%s: program_cpu: bad buffer count", path);
-	m->b = calloc(nb_ + 1, sizeof(Buf));
+	m->b = nnac_calloc(nb_ + 1, sizeof(Buf));
 	if (!m->b)
 		return fail(err, len, "%s: out of memory", path);
 	m->nb = (int)nb_;
@@ -234,7 +234,7 @@ static int load(NnacModel *m, const Nnb *nb, const char *path, char *err, size_t
 
 int nnac_open(const char *path, NnacModel **out, char *err, size_t errlen)
 {
-	NnacModel *m = calloc(1, sizeof(*m));
+	NnacModel *m = nnac_calloc(1, sizeof(*m));
 	Nnb *nb = NULL;
 	Diag d;
 	int rc;
@@ -268,14 +268,14 @@ void nnac_close(NnacModel *m)
 		cpu_so_close(m->so);
 	rt_pool_destroy(m->pool);
 	for (int i = 0; i < m->nb; i++) {
-		free(m->b[i].name);
-		free(m->b[i].mem);
+		nnac_free(m->b[i].name);
+		nnac_aligned_free(m->b[i].mem);
 	}
-	free(m->b);
-	free(m->in);
-	free(m->out);
-	free(m->ptr);
-	free(m);
+	nnac_free(m->b);
+	nnac_free(m->in);
+	nnac_free(m->out);
+	nnac_free(m->ptr);
+	nnac_free(m);
 }
 
 static double now(void)

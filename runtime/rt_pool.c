@@ -29,6 +29,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "arena.h"
+
 /* A waiting thread spins on the pause instruction for RT_YIELD_NS, then
  * also yields the processor every CHECK_EVERY pauses; an idle worker goes
  * to sleep after RT_SPIN_NS (the caller waiting for its workers never
@@ -224,9 +226,16 @@ static Status start_workers(RtPool *p, Diag *d)
 	return ST_OK;
 }
 
+static void pool_free(RtPool *p)
+{
+	nnac_free(p->threads);
+	nnac_free(p->workers);
+	nnac_aligned_free(p);
+}
+
 static RtPool *pool_alloc(int nthreads)
 {
-	RtPool *p = aligned_alloc(LINE, sizeof(RtPool));
+	RtPool *p = nnac_aligned_alloc(LINE, sizeof(RtPool));
 
 	if (!p)
 		return NULL;
@@ -237,21 +246,12 @@ static RtPool *pool_alloc(int nthreads)
 	atomic_init(&p->busy, false);
 	atomic_init(&p->pending, 0);
 	atomic_init(&p->sleepers, 0);
-	p->threads = calloc((size_t)nthreads, sizeof(pthread_t));
-	p->workers = calloc((size_t)nthreads, sizeof(RtWorker));
+	p->threads = nnac_calloc((size_t)nthreads, sizeof(pthread_t));
+	p->workers = nnac_calloc((size_t)nthreads, sizeof(RtWorker));
 	if (p->threads && p->workers)
 		return p;
-	free(p->threads);
-	free(p->workers);
-	free(p);
+	pool_free(p);
 	return NULL;
-}
-
-static void pool_free(RtPool *p)
-{
-	free(p->threads);
-	free(p->workers);
-	free(p);
 }
 
 Status rt_pool_create(int nthreads, RtPool **out, Diag *d)

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "arena.h"
+
 /* The tracks of the Chrome trace: tid = TpuUnit. */
 static const char *const track_names[] = {
 	"issue", "host DMA", "weight FIFO", "matrix unit", "activation unit",
@@ -133,7 +135,7 @@ Status tpu_trace_chrome(FILE *f, const TpuInsn *prog, const TpuTraceRec *rec, si
 	if (!(clock_hz > 0) || !isfinite(clock_hz))
 		return diag_add(d, ST_INVALID, "chrome trace: a clock of %g Hz is not a positive "
 		                "number", clock_hz);
-	if (!(end = malloc(n ? n * sizeof(*end) : 1)))
+	if (!(end = nnac_calloc(n, sizeof(*end))))
 		return diag_add(d, ST_NOMEM, "chrome trace: out of memory for %zu records", n);
 	track_ends(rec, n, end);
 	fprintf(f, "{\"traceEvents\":[\n");
@@ -141,7 +143,7 @@ Status tpu_trace_chrome(FILE *f, const TpuInsn *prog, const TpuTraceRec *rec, si
 	for (size_t i = 0; i < n; i++)
 		chrome_event(f, prog, &rec[i], end[i], 1e6 / clock_hz);
 	fprintf(f, "\n],\"displayTimeUnit\":\"ns\"}\n");
-	free(end);
+	nnac_free(end);
 	if (ferror(f))
 		return diag_add(d, ST_IO, "chrome trace: cannot write");
 	return ST_OK;

@@ -10,7 +10,7 @@
  * (docs/arch.md), and code-level checks: a missing file, the caret line
  * under a tab, an unknown preset, arch_load by name and by path, the name
  * tables, every truncation of every preset, and allocation failure at every
- * allocation of a parse.
+ * allocation of a parse and of a refused parse.
  *
  * Ends with `arch: P passed, F failed`; exits 1 if anything failed.
  */
@@ -21,37 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-static void check(bool ok, const char *name, const char *what)
-{
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL %s: %s\n", name, what);
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *s = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (s = malloc((size_t)n + 1)) && fread(s, 1, (size_t)n, f) == (size_t)n) {
-		s[n] = 0;
-		*len = (size_t)n;
-	} else {
-		free(s);
-		s = NULL;
-	}
-	fclose(f);
-	return s;
-}
+#include "test_util.h"
 
 static void print_diags(const Diag *d)
 {
@@ -88,7 +58,7 @@ static void run_case(const char *path, bool bad)
 	bool ok;
 
 	if (!text) {
-		check(false, path, "cannot read");
+		check(false, "%s: cannot read", path);
 		return;
 	}
 	want = expectation(text);
@@ -99,7 +69,8 @@ static void run_case(const char *path, bool bad)
 		ok = st == ST_OK && d.n == 0;
 	else
 		ok = want && st != ST_OK && d.n == 1 && strstr(d.msg[0].text, want);
-	check(ok, path, !bad ? "does not parse" : want ? "not the expected single diagnostic" :
+	check(ok, "%s: %s", path,
+	      !bad ? "does not parse" : want ? "not the expected single diagnostic" :
 	      "a bad case without `# expect:` on its first line");
 	if (!ok && want)
 		printf("    want: %s\n", want);
@@ -124,7 +95,7 @@ static void run_dir(const char *dir, bool bad)
 	int n = 0, cap = 0;
 
 	if (!dp) {
-		check(false, dir, "cannot open the folder");
+		check(false, "%s: cannot open the folder", dir);
 		return;
 	}
 	while ((e = readdir(dp))) {
@@ -146,7 +117,7 @@ static void run_dir(const char *dir, bool bad)
 		free(names[i]);
 	}
 	free(names);
-	check(n > 0, dir, "holds no .arch file");
+	check(n > 0, "%s: holds no .arch file", dir);
 }
 
 /* ---- the presets against their papers ---- */
@@ -161,7 +132,7 @@ static const ArchLevel *lvl(const Arch *a, const char *name)
 {
 	int i = arch_level_find(a, name);
 
-	check(i >= 0, a->name, name);
+	check(i >= 0, "%s: %s", a->name, name);
 	return i >= 0 ? &a->levels[i] : NULL;
 }
 
@@ -169,38 +140,39 @@ static void check_tpu_v1(const Arch *a)
 {
 	const ArchLevel *l;
 
-	check(arch_pes(a) == 256 * 256, "tpu-v1", "256x256 MACs");
-	check(a->mac[0].operand == DT_I8 && a->mac[0].acc == DT_I32, "tpu-v1", "i8 -> i32 MACs");
-	check(near(a->clock_hz, 700e6), "tpu-v1", "700 MHz");
+	check(arch_pes(a) == 256 * 256, "tpu-v1: 256x256 MACs");
+	check(a->mac[0].operand == DT_I8 && a->mac[0].acc == DT_I32, "tpu-v1: i8 -> i32 MACs");
+	check(near(a->clock_hz, 700e6), "tpu-v1: 700 MHz");
 	if ((l = lvl(a, "unified_buffer")))
-		check(l->size == 25165824 && l->scope == ARCH_SHARED, "tpu-v1", "24 MiB unified buffer");
+		check(l->size == 25165824 && l->scope == ARCH_SHARED,
+		      "tpu-v1: 24 MiB unified buffer");
 	if ((l = lvl(a, "accumulators")))
-		check(l->size == 4194304, "tpu-v1", "4 MiB of accumulators");
+		check(l->size == 4194304, "tpu-v1: 4 MiB of accumulators");
 	if ((l = lvl(a, "weight_fifo")))
-		check(l->size == 4 * 65536, "tpu-v1", "weight FIFO of 4 64 KiB tiles");
+		check(l->size == 4 * 65536, "tpu-v1: weight FIFO of 4 64 KiB tiles");
 	if ((l = lvl(a, "dram")))
-		check(near(l->read_bw, 34e9 / 700e6) && near(l->write_bw, 34e9 / 700e6), "tpu-v1",
-		      "DDR3 at 34 GB/s");
-	check(a->levels[0].size == 8LL << 30, "tpu-v1", "dram first");
-	check(a->dataflows == 1u << ARCH_DF_WS && a->isa == ARCH_ISA_TPU, "tpu-v1",
-	      "weight stationary, tpu isa");
+		check(near(l->read_bw, 34e9 / 700e6) && near(l->write_bw, 34e9 / 700e6),
+		      "tpu-v1: DDR3 at 34 GB/s");
+	check(a->levels[0].size == 8LL << 30, "tpu-v1: dram first");
+	check(a->dataflows == 1u << ARCH_DF_WS && a->isa == ARCH_ISA_TPU,
+	      "tpu-v1: weight stationary, tpu isa");
 	if ((l = lvl(a, "weight_reg")))
-		check(l->scope == ARCH_PER_PE && l->instances == 65536 && l->size == 2, "tpu-v1",
-		      "per-PE weight registers");
+		check(l->scope == ARCH_PER_PE && l->instances == 65536 && l->size == 2,
+		      "tpu-v1: per-PE weight registers");
 }
 
 static void check_tpu_v2(const Arch *a)
 {
 	const ArchLevel *l;
 
-	check(a->pe_rows == 128 && a->pe_cols == 128, "tpu-v2", "128x128 MACs");
-	check(a->mac[0].operand == DT_BF16 && a->mac[0].acc == DT_F32, "tpu-v2", "bf16 -> f32");
-	check(near(a->clock_hz, 700e6), "tpu-v2", "700 MHz");
+	check(a->pe_rows == 128 && a->pe_cols == 128, "tpu-v2: 128x128 MACs");
+	check(a->mac[0].operand == DT_BF16 && a->mac[0].acc == DT_F32, "tpu-v2: bf16 -> f32");
+	check(near(a->clock_hz, 700e6), "tpu-v2: 700 MHz");
 	if ((l = lvl(a, "hbm")))
-		check(near(l->read_bw, 350e9 / 700e6), "tpu-v2", "half of 700 GB/s per core");
+		check(near(l->read_bw, 350e9 / 700e6), "tpu-v2: half of 700 GB/s per core");
 	if ((l = lvl(a, "vector_memory")))
-		check(l->size == 16 << 20, "tpu-v2", "16 MiB vector memory");
-	check(a->isa == ARCH_ISA_TPU, "tpu-v2", "tpu isa");
+		check(l->size == 16 << 20, "tpu-v2: 16 MiB vector memory");
+	check(a->isa == ARCH_ISA_TPU, "tpu-v2: tpu isa");
 }
 
 static void check_eyeriss(const Arch *a)
@@ -212,63 +184,64 @@ static void check_eyeriss(const Arch *a)
 	                 { "spad_ifmap", 1 }, { "spad_psum", 1 } };
 	const ArchLevel *l;
 
-	check(arch_pes(a) == 168 && a->pe_rows == 12, "eyeriss", "12x14 = 168 PEs");
-	check(near(a->clock_hz, 200e6), "eyeriss", "200 MHz");
-	check(a->mac[0].operand == DT_I16 && a->mac[0].energy == 1, "eyeriss", "16-bit MAC, 1");
-	check(a->levels[0].size == ARCH_UNBOUNDED, "eyeriss", "unbounded dram first");
+	check(arch_pes(a) == 168 && a->pe_rows == 12, "eyeriss: 12x14 = 168 PEs");
+	check(near(a->clock_hz, 200e6), "eyeriss: 200 MHz");
+	check(a->mac[0].operand == DT_I16 && a->mac[0].energy == 1, "eyeriss: 16-bit MAC, 1");
+	check(a->levels[0].size == ARCH_UNBOUNDED, "eyeriss: unbounded dram first");
 	if ((l = lvl(a, "gbuf")))
-		check(l->size == 110592, "eyeriss", "108 KiB global buffer");
+		check(l->size == 110592, "eyeriss: 108 KiB global buffer");
 	if ((l = lvl(a, "gbuf")))
-		check(l->holds == ARCH_HOLDS_ALL, "eyeriss", "global buffer holds every operand");
+		check(l->holds == ARCH_HOLDS_ALL, "eyeriss: global buffer holds every operand");
 	if ((l = lvl(a, "spad_filter")))
 		check(l->size == 448 && l->word_bits == 16 && l->scope == ARCH_PER_PE &&
-		      l->instances == 168 && l->holds == 1u << ARCH_WEIGHTS, "eyeriss",
-		      "filter spad 224x16b per PE, weights only");
+		      l->instances == 168 && l->holds == 1u << ARCH_WEIGHTS,
+		      "eyeriss: filter spad 224x16b per PE, weights only");
 	if ((l = lvl(a, "spad_ifmap")))
-		check(l->size == 24 && l->holds == 1u << ARCH_INPUTS, "eyeriss",
-		      "ifmap spad 12x16b, inputs only");
+		check(l->size == 24 && l->holds == 1u << ARCH_INPUTS,
+		      "eyeriss: ifmap spad 12x16b, inputs only");
 	if ((l = lvl(a, "spad_psum")))
-		check(l->size == 48 && l->holds == 1u << ARCH_OUTPUTS, "eyeriss",
-		      "psum spad 24x16b, outputs only");
+		check(l->size == 48 && l->holds == 1u << ARCH_OUTPUTS,
+		      "eyeriss: psum spad 24x16b, outputs only");
 	if ((l = lvl(a, "array")))
-		check(l->size == 0, "eyeriss", "the array level stores nothing");
+		check(l->size == 0, "eyeriss: the array level stores nothing");
 	for (size_t i = 0; i < ARRAY_LEN(energies); i++)
 		if ((l = lvl(a, energies[i].name)))
-			check(l->energy == energies[i].energy, "eyeriss", energies[i].name);
-	check(a->noc.multicast, "eyeriss", "multicast NoC");
-	check(a->dataflows == 0xf && arch_has_dataflow(a, ARCH_DF_RS), "eyeriss", "four dataflows");
-	check(a->isa == ARCH_ISA_EYERISS, "eyeriss", "eyeriss isa");
+			check(l->energy == energies[i].energy, "eyeriss: %s", energies[i].name);
+	check(a->noc.multicast, "eyeriss: multicast NoC");
+	check(a->dataflows == 0xf && arch_has_dataflow(a, ARCH_DF_RS), "eyeriss: four dataflows");
+	check(a->isa == ARCH_ISA_EYERISS, "eyeriss: eyeriss isa");
 }
 
 static void check_diannao(const Arch *a)
 {
 	const ArchLevel *l;
 
-	check(a->pe_rows == 16 && a->pe_cols == 16, "diannao", "Tn x Tn = 16x16 multipliers");
-	check(near(a->clock_hz, 980e6), "diannao", "980 MHz");
+	check(a->pe_rows == 16 && a->pe_cols == 16, "diannao: Tn x Tn = 16x16 multipliers");
+	check(near(a->clock_hz, 980e6), "diannao: 980 MHz");
 	if ((l = lvl(a, "nbin")))
-		check(l->size == 2048, "diannao", "NBin 2 KB");
+		check(l->size == 2048, "diannao: NBin 2 KB");
 	if ((l = lvl(a, "nbout")))
-		check(l->size == 2048, "diannao", "NBout 2 KB");
+		check(l->size == 2048, "diannao: NBout 2 KB");
 	if ((l = lvl(a, "sb")))
-		check(l->size == 32768, "diannao", "SB 32 KB");
-	check(a->dataflows == 1u << ARCH_DF_NLR, "diannao", "no local reuse");
+		check(l->size == 32768, "diannao: SB 32 KB");
+	check(a->dataflows == 1u << ARCH_DF_NLR, "diannao: no local reuse");
 }
 
 static void check_host(const Arch *a)
 {
 	const ArchLevel *l;
 
-	check(a->vector_bits == 256 && a->isa == ARCH_ISA_CPU, "host", "AVX2, cpu isa");
+	check(a->vector_bits == 256 && a->isa == ARCH_ISA_CPU, "host: AVX2, cpu isa");
 	if ((l = lvl(a, "l1d")))
-		check(l->size == 32768 && l->read_bw == 128 && l->write_bw == 64, "host", "32 KiB L1d");
+		check(l->size == 32768 && l->read_bw == 128 && l->write_bw == 64,
+		      "host: 32 KiB L1d");
 	if ((l = lvl(a, "l2")))
-		check(l->size == 1 << 20, "host", "1 MiB L2");
+		check(l->size == 1 << 20, "host: 1 MiB L2");
 	if ((l = lvl(a, "l3")))
-		check(l->scope == ARCH_SHARED, "host", "shared L3");
+		check(l->scope == ARCH_SHARED, "host: shared L3");
 	if ((l = lvl(a, "regs")))
-		check(l->size == 512 && l->word_bits == 256, "host", "16 YMM registers");
-	check(a->levels[0].size == ARCH_UNBOUNDED, "host", "dram first");
+		check(l->size == 512 && l->word_bits == 256, "host: 16 YMM registers");
+	check(a->levels[0].size == ARCH_UNBOUNDED, "host: dram first");
 }
 
 static void check_presets(void)
@@ -280,7 +253,7 @@ static void check_presets(void)
 	                { "eyeriss", check_eyeriss }, { "diannao", check_diannao },
 	                { "host", check_host } };
 
-	check(arch_preset_count() == (int)ARRAY_LEN(presets), "presets", "five presets embedded");
+	check(arch_preset_count() == (int)ARRAY_LEN(presets), "presets: five presets embedded");
 	for (size_t i = 0; i < ARRAY_LEN(presets); i++) {
 		Arena ar;
 		Diag d;
@@ -289,10 +262,10 @@ static void check_presets(void)
 		arena_init(&ar);
 		diag_init(&d);
 		if (arch_preset(&a, &ar, &d, presets[i].name) == ST_OK) {
-			check(strcmp(a.name, presets[i].name) == 0, presets[i].name, "name");
+			check(strcmp(a.name, presets[i].name) == 0, "%s: name", presets[i].name);
 			presets[i].check(&a);
 		} else {
-			check(false, presets[i].name, "the preset does not parse");
+			check(false, "%s: the preset does not parse", presets[i].name);
 			print_diags(&d);
 		}
 		diag_free(&d);
@@ -313,7 +286,7 @@ static void check_missing_file(void)
 	diag_init(&d);
 	st = arch_parse_file(&a, &ar, &d, "/nonexistent/x.arch");
 	check(st == ST_IO && d.n == 1 && strstr(d.msg[0].text, "/nonexistent/x.arch: cannot read"),
-	      "missing file", "reported as unreadable");
+	      "missing file: reported as unreadable");
 	diag_free(&d);
 	arena_free(&ar);
 }
@@ -330,7 +303,7 @@ static void check_caret(void)
 	arena_init(&ar);
 	diag_init(&d);
 	arch_parse(&a, &ar, &d, "t.arch", text, sizeof(text) - 1);
-	check(d.n == 1 && strcmp(d.msg[0].text, want) == 0, "caret", "caret under the unit");
+	check(d.n == 1 && strcmp(d.msg[0].text, want) == 0, "caret: caret under the unit");
 	if (d.n == 1 && strcmp(d.msg[0].text, want) != 0)
 		print_diags(&d);
 	diag_free(&d);
@@ -348,13 +321,13 @@ static void check_load(const char *good_dir)
 	diag_init(&d);
 	check(arch_load(&a, &ar, &d, "nope") == ST_INVALID && d.n == 1 &&
 	      strstr(d.msg[0].text, "unknown architecture 'nope' (presets: ") &&
-	      strstr(d.msg[0].text, "eyeriss"), "arch_load", "an unknown preset lists the presets");
+	      strstr(d.msg[0].text, "eyeriss"), "arch_load: an unknown preset lists the presets");
 	check(arch_load(&a, &ar, &d, "eyeriss") == ST_OK && arch_pes(&a) == 168 &&
-	      strcmp(a.path, "preset:eyeriss") == 0, "arch_load", "a preset by name");
+	      strcmp(a.path, "preset:eyeriss") == 0, "arch_load: a preset by name");
 	snprintf(path, sizeof(path), "%s/minimal.arch", good_dir);
-	check(arch_load(&a, &ar, &d, path) == ST_OK && strcmp(a.path, path) == 0, "arch_load",
-	      "a file by path");
-	check(d.n == 1, "arch_load", "no diagnostic for the good loads");
+	check(arch_load(&a, &ar, &d, path) == ST_OK && strcmp(a.path, path) == 0,
+	      "arch_load: a file by path");
+	check(d.n == 1, "arch_load: no diagnostic for the good loads");
 	diag_free(&d);
 	arena_free(&ar);
 }
@@ -368,7 +341,7 @@ static void check_names(void)
 	for (int i = 0; i < ARCH_ISA_COUNT; i++)
 		ok &= arch_isa_from_name(arch_isa_name((ArchIsa)i)) == i;
 	ok &= arch_dataflow_from_name("xs") == -1 && arch_isa_from_name("gpu") == -1;
-	check(ok, "names", "dataflow and isa names round-trip");
+	check(ok, "names: dataflow and isa names round-trip");
 }
 
 /* Every proper prefix of every preset is refused with exactly one
@@ -402,22 +375,7 @@ static void check_prefixes(void)
 			arena_free(&ar);
 		}
 	}
-	check(clean, "prefixes", "every truncated preset gives one error");
-}
-
-/* An allocator that fails the fail_at-th allocation from now on. */
-static long alloc_count, fail_at;
-
-static void *failing_alloc(void *ud, void *ptr, size_t size)
-{
-	(void)ud;
-	if (size == 0) {
-		free(ptr);
-		return NULL;
-	}
-	if (++alloc_count == fail_at)
-		return NULL;
-	return realloc(ptr, size);
+	check(clean, "prefixes: every truncated preset gives one error");
 }
 
 /* Every allocation of parsing the eyeriss preset fails in turn. */
@@ -432,7 +390,7 @@ static void check_alloc_failure(void)
 		if (strcmp(arch_preset_name(i), "eyeriss") == 0)
 			text = arch_preset_text(i, &len);
 	if (!text) {
-		check(false, "allocation failure", "no eyeriss preset");
+		check(false, "allocation failure: no eyeriss preset");
 		return;
 	}
 
@@ -444,13 +402,10 @@ static void check_alloc_failure(void)
 
 		arena_init(&ar);
 		diag_init(&d);
-		alloc_count = 0;
-		fail_at = n;
-		nnac_set_allocator(failing_alloc, NULL);
+		test_alloc_fail_once(n);
 		st = arch_parse(&a, &ar, &d, "alloc.arch", text, len);
 		arena_free(&ar);
-		nnac_set_allocator(NULL, NULL);
-		if (st == ST_OK && alloc_count < n) {
+		if (test_alloc_restore() < n && st == ST_OK) {
 			diag_free(&d);
 			break;
 		}
@@ -458,7 +413,49 @@ static void check_alloc_failure(void)
 			clean = false;
 		diag_free(&d);
 	}
-	check(clean && n > 2, "allocation failure", "every failed allocation reports out of memory");
+	check(clean && n > 2, "allocation failure: every failed allocation reports out of memory");
+}
+
+/* The same for a description the parser refuses: a failure while the error
+ * is reported (the caret line) is out of memory as well; once the failure
+ * would come after the last allocation, the error itself. */
+static void check_alloc_failure_refused(void)
+{
+	static const char text[] =
+		"arch a {\n"
+		"\tpe_array 1 x 1 clock 1 GHz mac f32 -> f32\n"
+		"\tlevel dram sise 4\n"
+		"}\n";
+	static const char want[] = "refused.arch:3:13: error: unknown key 'sise'";
+	bool clean = true, done = false;
+	long n;
+
+	for (n = 1; n < 1000 && !done; n++) {
+		Arena ar;
+		Diag d;
+		Arch a;
+		Status st;
+		bool ok;
+
+		arena_init(&ar);
+		diag_init(&d);
+		test_alloc_fail_once(n);
+		st = arch_parse(&a, &ar, &d, "refused.arch", text, sizeof(text) - 1);
+		arena_free(&ar);
+		done = test_alloc_restore() < n;
+		if (done)
+			ok = st == ST_INVALID && d.n == 1 && strncmp(d.msg[0].text, want, strlen(want)) == 0;
+		else
+			ok = st == ST_NOMEM && d.n == 1 && strstr(d.msg[0].text, "out of memory");
+		if (!ok && clean) {
+			printf("  allocation %ld: status %s\n", n, status_name(st));
+			print_diags(&d);
+		}
+		clean &= ok;
+		diag_free(&d);
+	}
+	check(clean && done && n > 2,
+	      "allocation failure: a refused description reports its error or out of memory");
 }
 
 int main(int argc, char **argv)
@@ -476,6 +473,6 @@ int main(int argc, char **argv)
 	check_names();
 	check_prefixes();
 	check_alloc_failure();
-	printf("arch: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	check_alloc_failure_refused();
+	return test_summary("arch");
 }

@@ -24,17 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int passed, failed;
-
-static void check(bool ok, const char *name, const char *what)
-{
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL %s: %s\n", name, what);
-}
+#include "test_util.h"
 
 static void print_diags(const Diag *d)
 {
@@ -139,7 +129,7 @@ static void expect_refused(const char *name, const uint8_t *b, size_t n, const c
 	st = nnb_open_mem("m.nnb", b, n, &nb, &d);
 	snprintf(what, sizeof(what), "refused with one diagnostic holding \"%s\"", want);
 	check(st == ST_INVALID && nb == NULL && d.n == 1 && strstr(d.msg[0].text, want) &&
-	      strncmp(d.msg[0].text, "m.nnb: ", 7) == 0, name, what);
+	      strncmp(d.msg[0].text, "m.nnb: ", 7) == 0, "%s: %s", name, what);
 	if (!(st == ST_INVALID && d.n == 1 && strstr(d.msg[0].text, want)))
 		print_diags(&d);
 	nnb_close(nb == (Nnb *)1 ? NULL : nb);
@@ -165,36 +155,36 @@ static void check_sections(const Nnb *b)
 	const NnbSection *s;
 	bool aligned = true;
 
-	check(nnb_count(b) == 6, "round trip", "six sections");
+	check(nnb_count(b) == 6, "round trip: six sections");
 	if (nnb_count(b) != 6)
 		return;
 	for (int i = 0; i < nnb_count(b); i++) {
 		s = nnb_section(b, i);
 		aligned &= s->offset % NNB_ALIGN == 0 && (uintptr_t)s->data % NNB_ALIGN == 0;
 	}
-	check(aligned, "round trip", "payloads 64-byte aligned in the file and in memory");
-	check(nnb_section(b, 6) == NULL && nnb_section(b, -1) == NULL, "round trip",
-	      "nnb_section out of range is NULL");
+	check(aligned, "round trip: payloads 64-byte aligned in the file and in memory");
+	check(nnb_section(b, 6) == NULL && nnb_section(b, -1) == NULL,
+	      "round trip: nnb_section out of range is NULL");
 	s = nnb_find(b, NNB_WEIGHTS, NULL);
 	check(s && s->size == sizeof(sample_weights) &&
-	      memcmp(s->data, sample_weights, sizeof(sample_weights)) == 0, "round trip",
-	      "weights bytes");
+	      memcmp(s->data, sample_weights, sizeof(sample_weights)) == 0,
+	      "round trip: weights bytes");
 	s = nnb_find(b, NNB_PROGRAM_TPU, "b");
 	check(s && s == nnb_section(b, 4) && s->size == 5 && memcmp(s->data, sample_program, 5) == 0,
-	      "round trip", "program 'b' found by name");
+	      "round trip: program 'b' found by name");
 	s = nnb_find(b, NNB_PROGRAM_TPU, NULL);
 	check(s && strcmp(s->name, "a") == 0 && s->size == sizeof(sample_program) &&
-	      memcmp(s->data, sample_program, sizeof(sample_program)) == 0, "round trip",
-	      "first program by kind");
+	      memcmp(s->data, sample_program, sizeof(sample_program)) == 0,
+	      "round trip: first program by kind");
 	s = nnb_find(b, NNB_HOST_LOOPS, "conv_3");
-	check(s && s->size == 0, "round trip", "empty section");
+	check(s && s->size == 0, "round trip: empty section");
 	check(!nnb_find(b, NNB_PROGRAM_TPU, "c") && !nnb_find(b, NNB_PROGRAM_CPU, NULL),
-	      "round trip", "absent sections are NULL");
+	      "round trip: absent sections are NULL");
 	check(nnb_meta(b, "target") && strcmp(nnb_meta(b, "target"), "tpu") == 0 &&
 	      strcmp(nnb_meta(b, "precision"), "int8") == 0 &&
 	      strcmp(nnb_meta(b, "nnac_version"), "0.1") == 0 &&
 	      strcmp(nnb_meta(b, "note"), "caf\xc3\xa9 \xe2\x82\xac") == 0 && !nnb_meta(b, "targe") &&
-	      !nnb_meta(b, "zzz"), "round trip", "META keys");
+	      !nnb_meta(b, "zzz"), "round trip: META keys");
 }
 
 static void check_tensor_table(const Nnb *b)
@@ -205,14 +195,14 @@ static void check_tensor_table(const Nnb *b)
 
 	diag_init(&d);
 	sample_tensors(want);
-	check(nnb_tensors_load(b, NULL, &t, &n, &d) == ST_OK && n == 3, "tensors", "load");
+	check(nnb_tensors_load(b, NULL, &t, &n, &d) == ST_OK && n == 3, "tensors: load");
 	print_diags(&d);
 	if (t && n == 3)
 		check(same_tensor(&t[0], &want[0]) && same_tensor(&t[1], &want[1]) &&
-		      same_tensor(&t[2], &want[2]), "tensors", "every field round trips");
+		      same_tensor(&t[2], &want[2]), "tensors: every field round trips");
 	nnac_free(t);
 	check(nnb_tensors_load(b, "tpu", &t, &n, &d) == ST_INVALID && !t && d.n == 1 &&
-	      strstr(d.msg[0].text, "no 'tensors' section named 'tpu'"), "tensors", "absent name");
+	      strstr(d.msg[0].text, "no 'tensors' section named 'tpu'"), "tensors: absent name");
 	diag_free(&d);
 }
 
@@ -224,12 +214,12 @@ static void check_round_trip(void)
 	Diag d;
 
 	diag_init(&d);
-	check(bytes != NULL, "round trip", "writes");
+	check(bytes != NULL, "round trip: writes");
 	if (!bytes)
 		return;
 	check(memcmp(bytes, "NNACBNDL", 8) == 0 && get32(bytes + 8) == 1 &&
-	      get32(bytes + 20) == 6, "round trip", "header fields");
-	check(nnb_open_mem("m.nnb", bytes, n, &b, &d) == ST_OK && d.n == 0, "round trip", "opens");
+	      get32(bytes + 20) == 6, "round trip: header fields");
+	check(nnb_open_mem("m.nnb", bytes, n, &b, &d) == ST_OK && d.n == 0, "round trip: opens");
 	print_diags(&d);
 	if (b) {
 		check_sections(b);
@@ -251,7 +241,7 @@ static void check_empty_bundle(void)
 	diag_init(&d);
 	check(w && nnb_write_mem(w, &bytes, &n, &d) == ST_OK && n == NNB_HEADER_SIZE &&
 	      nnb_open_mem("e.nnb", bytes, n, &b, &d) == ST_OK && nnb_count(b) == 0 &&
-	      !nnb_meta(b, "target"), "empty bundle", "64 bytes, no sections, no META");
+	      !nnb_meta(b, "target"), "empty bundle: 64 bytes, no sections, no META");
 	nnb_close(b);
 	nnac_free(bytes);
 	nnb_writer_free(w);
@@ -260,10 +250,10 @@ static void check_empty_bundle(void)
 
 static void check_crc(void)
 {
-	check(nnb_crc32c(0, (const uint8_t *)"123456789", 9) == 0xe3069283u, "crc32c",
-	      "check value of \"123456789\"");
+	check(nnb_crc32c(0, (const uint8_t *)"123456789", 9) == 0xe3069283u,
+	      "crc32c: check value of \"123456789\"");
 	check(nnb_crc32c(nnb_crc32c(0, (const uint8_t *)"1234", 4), (const uint8_t *)"56789", 5) ==
-	      0xe3069283u, "crc32c", "incremental");
+	      0xe3069283u, "crc32c: incremental");
 }
 
 static void check_names(void)
@@ -275,11 +265,11 @@ static void check_names(void)
 	      strcmp(nnb_kind_synopsis(NNB_##id), syn) == 0;
 #include "bundle_section.def"
 #undef NNB_SECTION
-	check(ok, "kinds", "every kind of the .def is known and named");
+	check(ok, "kinds: every kind of the .def is known and named");
 	check(!nnb_kind_known(0) && !nnb_kind_known(99) && strcmp(nnb_kind_name((NnbKind)99), "?") == 0,
-	      "kinds", "unknown codes");
+	      "kinds: unknown codes");
 	check(strcmp(nnb_role_name(NNB_ROLE_WEIGHT), "weight") == 0 &&
-	      strcmp(nnb_role_name((NnbRole)0), "?") == 0, "roles", "names");
+	      strcmp(nnb_role_name((NnbRole)0), "?") == 0, "roles: names");
 }
 
 /* ---- files ---- */
@@ -327,25 +317,25 @@ static void check_files(void)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", p1);
 	w = sample_writer(&d);
 	check(w && nnb_write(w, p1, &d) == ST_OK && nnb_write(w, p2, &d) == ST_OK &&
-	      nnb_write_mem(w, &mem, &nm, &d) == ST_OK, "files", "writes");
+	      nnb_write_mem(w, &mem, &nm, &d) == ST_OK, "files: writes");
 	nnb_writer_free(w);
 	print_diags(&d);
 	f1 = slurp(p1, &n1);
 	f2 = slurp(p2, &n2);
 	check(f1 && f2 && mem && n1 == n2 && n1 == nm && memcmp(f1, f2, n1) == 0 &&
-	      memcmp(f1, mem, n1) == 0, "files", "identical input gives identical bytes");
+	      memcmp(f1, mem, n1) == 0, "files: identical input gives identical bytes");
 	free(f2);
 	nnac_free(mem);
 	w = sample_writer(&d);
 	mem = NULL;
 	check(w && nnb_write_mem(w, &mem, &nm, &d) == ST_OK && f1 && nm == n1 &&
-	      memcmp(mem, f1, n1) == 0, "files", "a second writer gives the same bytes");
+	      memcmp(mem, f1, n1) == 0, "files: a second writer gives the same bytes");
 	nnb_writer_free(w);
 	nnac_free(mem);
 	free(f1);
-	check(!exists(tmp), "files", "no .tmp left behind");
+	check(!exists(tmp), "files: no .tmp left behind");
 	check(nnb_open(p1, &b, &d) == ST_OK && b && nnb_count(b) == 6 &&
-	      strcmp(nnb_path(b), p1) == 0, "files", "nnb_open");
+	      strcmp(nnb_path(b), p1) == 0, "files: nnb_open");
 	if (b)
 		check_sections(b);
 	nnb_close(b);
@@ -364,23 +354,23 @@ static void check_unwritable(void)
 	diag_init(&d);
 	w = sample_writer(&d);
 	check(w && nnb_write(w, "/nonexistent-nnac-dir/x.nnb", &d) == ST_IO && d.n == 1 &&
-	      strstr(d.msg[0].text, "/nonexistent-nnac-dir/x.nnb: cannot write"), "unwritable",
-	      "missing directory is an I/O error naming the file");
-	check(!exists("/nonexistent-nnac-dir/x.nnb.tmp"), "unwritable", "no file");
+	      strstr(d.msg[0].text, "/nonexistent-nnac-dir/x.nnb: cannot write"),
+	      "unwritable: missing directory is an I/O error naming the file");
+	check(!exists("/nonexistent-nnac-dir/x.nnb.tmp"), "unwritable: no file");
 	snprintf(dir, sizeof(dir), "%s/adir", tmpdir);
 	snprintf(dirtmp, sizeof(dirtmp), "%s.tmp", dir);
 	mkdir(dir, 0700);
 	diag_free(&d);
 	check(w && nnb_write(w, dir, &d) == ST_IO && d.n == 1 && strstr(d.msg[0].text, "cannot rename"),
-	      "unwritable", "rename onto a directory fails");
-	check(!exists(dirtmp), "unwritable", "the .tmp is removed when the rename fails");
+	      "unwritable: rename onto a directory fails");
+	check(!exists(dirtmp), "unwritable: the .tmp is removed when the rename fails");
 	diag_free(&d);
 	check(nnb_open(dir, &b, &d) == ST_IO && b == NULL && d.n == 1 &&
-	      strstr(d.msg[0].text, "is a directory"), "open", "a directory");
+	      strstr(d.msg[0].text, "is a directory"), "open: a directory");
 	diag_free(&d);
 	check(nnb_open("/nonexistent-nnac-dir/x.nnb", &b, &d) == ST_IO && d.n == 1 &&
-	      strstr(d.msg[0].text, "/nonexistent-nnac-dir/x.nnb: cannot read"), "open",
-	      "a missing file");
+	      strstr(d.msg[0].text, "/nonexistent-nnac-dir/x.nnb: cannot read"),
+	      "open: a missing file");
 	rmdir(dir);
 	nnb_writer_free(w);
 	diag_free(&d);
@@ -410,8 +400,8 @@ static void check_short_write(void)
 	setrlimit(RLIMIT_FSIZE, &old);
 	signal(SIGXFSZ, SIG_DFL);
 	check(st == ST_IO && d.n == 1 && strstr(d.msg[0].text, "full.nnb: cannot write"),
-	      "short write", "a failed write is an I/O error naming the file");
-	check(!exists(path) && !exists(tmp), "short write", "neither the file nor the .tmp is left");
+	      "short write: a failed write is an I/O error naming the file");
+	check(!exists(path) && !exists(tmp), "short write: neither the file nor the .tmp is left");
 	if (st != ST_IO)
 		print_diags(&d);
 	nnb_writer_free(w);
@@ -442,7 +432,7 @@ static void check_truncations(const uint8_t *b, size_t n)
 		nnb_close(nb);
 		diag_free(&d);
 	}
-	check(bad == 0, "truncation", "every shorter length is refused as truncated");
+	check(bad == 0, "truncation: every shorter length is refused as truncated");
 	expect_refused("truncation", b, 63, "truncated: file has 63 bytes, less than the 64-byte header");
 }
 
@@ -490,11 +480,12 @@ static void check_flips(const uint8_t *b, size_t n)
 			nnb_close(nb);
 			diag_free(&d);
 		}
-	check(missed == 0, "byte flips", "every single-byte change is refused with one diagnostic");
-	check(header_missed == 0, "byte flips", "with the checksum repaired, every header change is "
+	check(missed == 0, "byte flips: every single-byte change is refused with one diagnostic");
+	check(header_missed == 0, "byte flips: with the checksum repaired, every header change is "
 	      "still refused");
-	check(accepted > 0 && accepted < (int)(ARRAY_LEN(masks) * n), "byte flips",
-	      "with the checksum repaired, payload changes open and structure changes do not");
+	check(accepted > 0 && accepted < (int)(ARRAY_LEN(masks) * n),
+	      "byte flips: with the checksum repaired, payload changes open and structure changes "
+	      "do not");
 	free(c);
 }
 
@@ -579,7 +570,7 @@ static void expect_decode_error(const char *name, const uint8_t *p, uint64_t n, 
 	diag_init(&d);
 	check(nnb_tensors_decode("tab", p, n, &t, &nt, &d) == ST_INVALID && !t && nt == 0 &&
 	      d.n == 1 && strstr(d.msg[0].text, want) && strncmp(d.msg[0].text, "tab: ", 5) == 0,
-	      name, want);
+	      "%s: %s", name, want);
 	if (d.n != 1 || !strstr(d.msg[0].text, want))
 		print_diags(&d);
 	diag_free(&d);
@@ -607,7 +598,7 @@ static void check_tensor_errors(void)
 		nnac_free(out);
 		diag_free(&d);
 	}
-	check(bad == 0, "tensor table", "every truncation is refused");
+	check(bad == 0, "tensor table: every truncation is refused");
 #define TEDIT(stmt, want) \
 	do { \
 		memcpy(c, tab, n); \
@@ -643,18 +634,18 @@ static void check_tensor_errors(void)
 		int nt = -1;
 
 		check(nnb_tensors_decode("tab", c, 8, &out, &nt, &d) == ST_OK && out && nt == 0,
-		      "tensor table", "an empty table");
+		      "tensor table: an empty table");
 		nnac_free(out);
 	}
 	t[1].rank = 9;
 	check(nnb_tensors_encode(t, 3, &e, &en, &d) == ST_INVALID && !e && d.n == 1,
-	      "tensor table", "encode refuses rank 9");
+	      "tensor table: encode refuses rank 9");
 	diag_free(&d);
 	t[1].rank = 4;
 	t[1].size = 19;
 	check(nnb_tensors_encode(t, 3, &e, &en, &d) == ST_INVALID && !e && d.n == 1 &&
-	      strstr(d.msg[0].text, "tensor table: tensor 1 ('conv1.w'): size 19"), "tensor table",
-	      "encode refuses what decode would");
+	      strstr(d.msg[0].text, "tensor table: tensor 1 ('conv1.w'): size 19"),
+	      "tensor table: encode refuses what decode would");
 	diag_free(&d);
 	nnac_free(tab);
 	free(c);
@@ -697,17 +688,17 @@ static void check_weights_bounds(void)
 	Diag d;
 
 	diag_init(&d);
-	check(load_pair("tpu", "tpu", 132, &d) == ST_OK && d.n == 0, "weights", "the last byte fits");
+	check(load_pair("tpu", "tpu", 132, &d) == ST_OK && d.n == 0, "weights: the last byte fits");
 	check(load_pair("tpu", "tpu", 133, &d) == ST_INVALID && d.n == 1 &&
 	      strstr(d.msg[0].text, "p.nnb: section 0 ('tensors' 'tpu'): tensor 1 ('conv1.w'): bytes "
 	             "133..151 lie past the end of the 'weights' section (150 bytes)"),
-	      "weights", "one byte past the end");
+	      "weights: one byte past the end");
 	diag_free(&d);
 	check(load_pair("tpu", "", 0, &d) == ST_INVALID && d.n == 1 &&
 	      strstr(d.msg[0].text, "tensor 1 ('conv1.w') is a weight but there is no 'weights' "
-	             "section of the same name"), "weights", "weights of another name");
+	             "section of the same name"), "weights: weights of another name");
 	diag_free(&d);
-	check(load_pair("", NULL, 0, &d) == ST_INVALID && d.n == 1, "weights", "no weights");
+	check(load_pair("", NULL, 0, &d) == ST_INVALID && d.n == 1, "weights: no weights");
 	diag_free(&d);
 }
 
@@ -720,7 +711,7 @@ static void expect_add_error(NnbWriter *w, NnbKind kind, const char *name, const
 
 	diag_init(&d);
 	check(nnb_add(w, kind, name, data, data ? strlen(data) : 0, &d) == ST_INVALID && d.n == 1 &&
-	      strstr(d.msg[0].text, want), "writer refuses", want);
+	      strstr(d.msg[0].text, want), "writer refuses: %s", want);
 	if (d.n != 1 || !strstr(d.msg[0].text, want))
 		print_diags(&d);
 	diag_free(&d);
@@ -735,7 +726,7 @@ static void check_writer_refusals(void)
 		abort();
 	diag_init(&d);
 	check(nnb_add(w, NNB_META, NULL, "a=1\n", 4, &d) == ST_OK &&
-	      nnb_add(w, NNB_WEIGHTS, "x", "", 0, &d) == ST_OK, "writer", "adds");
+	      nnb_add(w, NNB_WEIGHTS, "x", "", 0, &d) == ST_OK, "writer: adds");
 	expect_add_error(w, NNB_META, "other", "b=2\n", "a second 'meta' section");
 	expect_add_error(w, NNB_WEIGHTS, "x", "", "a second 'weights' section named 'x'");
 	expect_add_error(w, (NnbKind)99, NULL, "", "unknown section kind 99");
@@ -744,7 +735,7 @@ static void check_writer_refusals(void)
 	expect_add_error(w, NNB_WEIGHTS, "a b", "", "has byte 0x20");
 	expect_add_error(w, NNB_WEIGHTS, "caf\xc3\xa9", "", "has byte 0xc3");
 	check(nnb_add(w, NNB_WEIGHTS, "y", NULL, 3, &d) == ST_INVALID && d.n == 1 &&
-	      strstr(d.msg[0].text, "has 3 bytes but no data"), "writer refuses", "NULL data");
+	      strstr(d.msg[0].text, "has 3 bytes but no data"), "writer refuses: NULL data");
 	diag_free(&d);
 	nnb_writer_free(w);
 	if (!(w = nnb_writer_new()))
@@ -755,26 +746,12 @@ static void check_writer_refusals(void)
 	diag_init(&d);
 	check(nnb_add(w, NNB_TENSORS, NULL, "\1\0\0\0\0\0\0", 7, &d) == ST_INVALID && d.n == 1 &&
 	      strstr(d.msg[0].text, "bundle section 'tensors': truncated: 7 bytes"),
-	      "writer refuses", "a short tensor table");
+	      "writer refuses: a short tensor table");
 	diag_free(&d);
 	nnb_writer_free(w);
 }
 
 /* ---- allocation failure ---- */
-
-static long alloc_count, fail_at;
-
-static void *failing_alloc(void *ud, void *ptr, size_t size)
-{
-	(void)ud;
-	if (size == 0) {
-		free(ptr);
-		return NULL;
-	}
-	if (++alloc_count == fail_at)
-		return NULL;
-	return realloc(ptr, size);
-}
 
 /* Writes, opens and loads the sample with allocation n failing. */
 static Status sample_cycle(Diag *d)
@@ -809,12 +786,9 @@ static void check_alloc_failure(void)
 		Status st;
 
 		diag_init(&d);
-		alloc_count = 0;
-		fail_at = n;
-		nnac_set_allocator(failing_alloc, NULL);
+		test_alloc_fail_once(n);
 		st = sample_cycle(&d);
-		nnac_set_allocator(NULL, NULL);
-		if (st == ST_OK && alloc_count < n) {
+		if (test_alloc_restore() < n && st == ST_OK) {
 			diag_free(&d);
 			break;
 		}
@@ -827,8 +801,8 @@ static void check_alloc_failure(void)
 		}
 		diag_free(&d);
 	}
-	check(clean && n > 10 && n < 1000, "allocation failure",
-	      "every failed allocation reports out of memory");
+	check(clean && n > 10 && n < 1000,
+	      "allocation failure: every failed allocation reports out of memory");
 }
 
 /* ---- the fuzz corpus seeds ---- */
@@ -895,7 +869,7 @@ int main(int argc, char **argv)
 	check_unwritable();
 	check_short_write();
 	b = sample_bytes(&n);
-	check(b != NULL, "sample", "written");
+	check(b != NULL, "sample: written");
 	if (b) {
 		check_truncations(b, n);
 		check_flips(b, n);
@@ -907,6 +881,5 @@ int main(int argc, char **argv)
 	check_writer_refusals();
 	check_alloc_failure();
 	rmdir(tmpdir);
-	printf("bundle: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary("bundle");
 }

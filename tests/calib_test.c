@@ -25,7 +25,6 @@
  * Ends with "calib: P passed, F failed"; exit status 1 on a failure.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,26 +38,7 @@
 #include "onnx.pb-c.h"
 #include "passes.h"
 #include "test_rng.h"
-
-static int passed, failed;
-
-static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
+#include "test_util.h"
 
 static const char *first_msg(const Diag *d)
 {
@@ -792,20 +772,6 @@ static void test_synthetic(void)
 
 /* Allocation failures. */
 
-static long alloc_budget;
-
-static void *failing_alloc(void *ud, void *ptr, size_t size)
-{
-	(void)ud;
-	if (size == 0) {
-		free(ptr);
-		return NULL;
-	}
-	if (alloc_budget-- <= 0)
-		return NULL;
-	return realloc(ptr, size);
-}
-
 static void test_alloc_failures(void)
 {
 	Diag d;
@@ -827,13 +793,12 @@ static void test_alloc_failures(void)
 		Status cs;
 		int before = d.n;
 
-		alloc_budget = k;
-		nnac_set_allocator(failing_alloc, NULL);
+		test_alloc_fail_from(k + 1);
 		cs = calib_collect(&g, s, 2, CALIB_PERCENTILE, 99, &r);
 		check(cs == ST_OK || (r.n == 0 && !r.lo && !r.hi && !r.absmax && !r.count),
 		      "allocation failure %ld left ranges behind", k);
 		calib_free(&r);
-		nnac_set_allocator(NULL, NULL);
+		test_alloc_restore();
 		tries++;
 		if (cs == ST_OK)
 			break;
@@ -855,8 +820,8 @@ int main(void)
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/nnac-calib-XXXXXX");
 	if (!mkdtemp(tmpdir)) {
-		printf("cannot make a temporary folder\ncalib: 0 passed, 1 failed\n");
-		return 1;
+		check(false, "cannot make a temporary folder");
+		return test_summary("calib");
 	}
 	test_minmax_chain();
 	test_minmax_mlp();
@@ -877,6 +842,5 @@ int main(void)
 	snprintf(rm, sizeof(rm), "rm -rf %s", tmpdir);
 	if (system(rm) != 0)
 		printf("could not remove %s\n", tmpdir);
-	printf("calib: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary("calib");
 }

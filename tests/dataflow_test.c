@@ -31,29 +31,7 @@
 #include "dataflow.h"
 #include "df_systolic.h"
 #include "test_rng.h"
-
-static int passed, failed;
-
-static void check(bool ok, const char *what, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-#include <stdarg.h>
-
-static void check(bool ok, const char *what, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL %s: ", what);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
+#include "test_util.h"
 
 /* Drops the messages recorded so far. */
 static void diag_clear(Diag *d)
@@ -71,7 +49,7 @@ static bool load(const char *dir, const char *file, Arch *a, DfTarget *t, Arena 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	if (arch_parse_file(a, ar, &d, path) != ST_OK || df_target_init(t, a, &d) != ST_OK) {
 		diag_print(&d, stdout);
-		check(false, file, "cannot load");
+		check(false, "%s: cannot load", file);
 		diag_free(&d);
 		return false;
 	}
@@ -125,7 +103,7 @@ static void hand_fc(const DfTarget *t)
 	m.spatial[DF_COLS][DF_K] = 2;
 	m.factor[buf][DF_C] = 3;
 	if (!df_evaluate(t, &pb, &m, &c, NULL)) {
-		check(false, "hand fc", "does not fit");
+		check(false, "hand fc: does not fit");
 		return;
 	}
 	const struct { int level, op; double reads, writes; } want[] = {
@@ -137,14 +115,14 @@ static void hand_fc(const DfTarget *t)
 	for (size_t i = 0; i < ARRAY_LEN(want); i++) {
 		const DfLevelCost *lc = &c.level[want[i].level];
 		check(lc->reads[want[i].op] == want[i].reads && lc->writes[want[i].op] == want[i].writes,
-		      "hand fc", "%s %s: %g reads, %g writes; want %g, %g",
+		      "hand fc: %s %s: %g reads, %g writes; want %g, %g",
 		      t->arch->levels[want[i].level].name, arch_operand_name(want[i].op),
 		      lc->reads[want[i].op], lc->writes[want[i].op], want[i].reads, want[i].writes);
 	}
-	check(c.macs == 6 && c.energy == 254, "hand fc", "energy %g over %lld MACs; want 254, 6",
+	check(c.macs == 6 && c.energy == 254, "hand fc: energy %g over %lld MACs; want 254, 6",
 	      c.energy, (long long)c.macs);
-	check(c.compute_cycles == 3 && c.cycles == 22 && c.active_pes == 2, "hand fc",
-	      "cycles %g (compute %g), %lld PEs; want 22 (3), 2", c.cycles, c.compute_cycles,
+	check(c.compute_cycles == 3 && c.cycles == 22 && c.active_pes == 2,
+	      "hand fc: cycles %g (compute %g), %lld PEs; want 22 (3), 2", c.cycles, c.compute_cycles,
 	      (long long)c.active_pes);
 }
 
@@ -167,13 +145,13 @@ static void hand_sliding(const DfTarget *t, int64_t stride)
 	m.factor[0][DF_S] = 1;
 	m.factor[1][DF_S] = 3;
 	if (!df_evaluate(t, &pb, &m, &c, NULL)) {
-		check(false, what, "does not fit");
+		check(false, "%s: does not fit", what);
 		return;
 	}
 	double want = (double)(3 * stride + 3);
-	check(near(c.level[0].reads[ARCH_INPUTS], want), what, "DRAM input reads %g; want %g",
+	check(near(c.level[0].reads[ARCH_INPUTS], want), "%s: DRAM input reads %g; want %g", what,
 	      c.level[0].reads[ARCH_INPUTS], want);
-	check(c.level[1].tile[ARCH_INPUTS] == 3, what, "buffer input tile %lld; want 3",
+	check(c.level[1].tile[ARCH_INPUTS] == 3, "%s: buffer input tile %lld; want 3", what,
 	      (long long)c.level[1].tile[ARCH_INPUTS]);
 }
 
@@ -212,12 +190,12 @@ static void systolic(const DfTarget *t)
 		m.factor[0][DF_N] = m.factor[0][DF_P] = m.factor[0][DF_Q] = 1;
 		m.factor[1][DF_N] = layers[i].n;
 		m.factor[1][DF_P] = m.factor[1][DF_Q] = layers[i].pq;
-		check(df_evaluate(t, &pb, &m, &c, NULL) && c.cycles == want, layers[i].name,
-		      "hand mapping: %g cycles (%g compute, %g fill); SCALE-Sim %g", c.cycles,
-		      c.compute_cycles, c.fill_cycles, want);
+		check(df_evaluate(t, &pb, &m, &c, NULL) && c.cycles == want,
+		      "%s: hand mapping: %g cycles (%g compute, %g fill); SCALE-Sim %g", layers[i].name,
+		      c.cycles, c.compute_cycles, c.fill_cycles, want);
 		check(df_map_layer(t, &pb, ARCH_DF_WS, DF_METRIC_CYCLES, DF_SEARCH_PRUNED, &best,
-		                   NULL, &d) == ST_OK && best.cost.cycles == want, layers[i].name,
-		      "search: %g cycles; SCALE-Sim %g", best.cost.cycles, want);
+		                   NULL, &d) == ST_OK && best.cost.cycles == want,
+		      "%s: search: %g cycles; SCALE-Sim %g", layers[i].name, best.cost.cycles, want);
 	}
 	diag_free(&d);
 }
@@ -231,7 +209,7 @@ static int read_rows(const char *path, char rows[][256], int max)
 	int n = 0;
 
 	if (!f) {
-		check(false, path, "cannot open");
+		check(false, "%s: cannot open", path);
 		return 0;
 	}
 	while (n < max && fgets(line, sizeof(line), f)) {
@@ -259,7 +237,7 @@ static void exhaustive(const char *dir, const DfTarget *t)
 
 		if (sscanf(rows[i], "%63s %lld %lld %lld %lld %lld %lld %lld %lld %lld", name,
 		           &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) != 10) {
-			check(false, path, "bad row: %s", rows[i]);
+			check(false, "%s: bad row: %s", path, rows[i]);
 			continue;
 		}
 		for (int k = 0; k < DF_NDIMS; k++)
@@ -281,7 +259,7 @@ static void exhaustive(const char *dir, const DfTarget *t)
 				diag_clear(&d);
 				if (sp != ST_OK || se != ST_OK) {
 					/* both must agree that nothing fits */
-					check(sp == se, what, "pruned status %s, exhaustive %s",
+					check(sp == se, "%s: pruned status %s, exhaustive %s", what,
 					      status_name(sp), status_name(se));
 					continue;
 				}
@@ -290,10 +268,10 @@ static void exhaustive(const char *dir, const DfTarget *t)
 				char bp[512], be[512];
 				df_mapping_format(t, &p.map, bp, sizeof(bp));
 				df_mapping_format(t, &e.map, be, sizeof(be));
-				check(near(vp, ve), what, "pruned %.9g (%s), exhaustive %.9g (%s)",
-				      vp, bp, ve, be);
-				check(ps.evaluated <= es.evaluated, what,
-				      "pruned evaluated %lld mappings, exhaustive %lld",
+				check(near(vp, ve), "%s: pruned %.9g (%s), exhaustive %.9g (%s)",
+				      what, vp, bp, ve, be);
+				check(ps.evaluated <= es.evaluated,
+				      "%s: pruned evaluated %lld mappings, exhaustive %lld", what,
 				      (long long)ps.evaluated, (long long)es.evaluated);
 			}
 		}
@@ -342,7 +320,7 @@ static void exhaustive_random(const DfTarget *t, int nlayers)
 			}
 		}
 	}
-	check(same == cases, "exhaustive random", "%d of %d searches found the optimum",
+	check(same == cases, "exhaustive random: %d of %d searches found the optimum",
 	      same, cases);
 	printf("pruned = exhaustive on %d of %d searches of %d random small layers\n", same, cases,
 	       nlayers);
@@ -364,7 +342,7 @@ static void eyeriss(const char *dir)
 	diag_init(&d);
 	if (arch_preset(&a, &ar, &d, "eyeriss") != ST_OK || df_target_init(&t, &a, &d) != ST_OK) {
 		diag_print(&d, stdout);
-		check(false, "eyeriss", "preset does not load");
+		check(false, "eyeriss: preset does not load");
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/eyeriss_alexnet.txt", dir);
@@ -381,20 +359,21 @@ static void eyeriss(const char *dir)
 
 		if (sscanf(rows[i], "%15s %lld %lld %lld %lld %lld %lld %lld", name, &h, &r, &e, &c,
 		           &m, &u, &active) != 8) {
-			check(false, path, "bad row: %s", rows[i]);
+			check(false, "%s: bad row: %s", path, rows[i]);
 			continue;
 		}
 		int64_t dim[DF_NDIMS] = { [DF_N] = 4, [DF_G] = 1, [DF_K] = m, [DF_C] = c,
 		                          [DF_P] = e, [DF_Q] = e, [DF_R] = r, [DF_S] = r };
 		DfProblem pb = layer(name, dim, u);
-		check((e - 1) * u + r == h, name, "H %lld is not (E - 1) * U + R", h);
+		check((e - 1) * u + r == h, "%s: H %lld is not (E - 1) * U + R", name, h);
 		for (int df = 0; df < ARCH_DF_COUNT; df++) {
 			DfResult res;
 			if (df_map_layer(&t, &pb, df, DF_METRIC_ENERGY, DF_SEARCH_PRUNED, &res, NULL,
 			                 &d) != ST_OK) {
 				diag_print(&d, stdout);
 				diag_clear(&d);
-				check(false, name, "no %s mapping", arch_dataflow_name((ArchDataflow)df));
+				check(false, "%s: no %s mapping", name,
+				      arch_dataflow_name((ArchDataflow)df));
 				continue;
 			}
 			energy[df] = res.cost.energy / (double)res.cost.macs;
@@ -416,10 +395,10 @@ static void eyeriss(const char *dir)
 		       (long long)edp_pes, (long long)pes, active);
 		for (int df = 0; df < ARCH_DF_COUNT; df++)
 			if (df != ARCH_DF_RS)
-				check(energy[df] > rs, name, "%s costs %.4f per MAC, row stationary %.4f",
-				      arch_dataflow_name((ArchDataflow)df), energy[df], rs);
-		check(llabs((long long)edp_pes - active) <= 17, name,
-		      "row stationary (energy-delay) keeps %lld PEs busy; the chip %lld",
+				check(energy[df] > rs, "%s: %s costs %.4f per MAC, row stationary %.4f",
+				      name, arch_dataflow_name((ArchDataflow)df), energy[df], rs);
+		check(llabs((long long)edp_pes - active) <= 17,
+		      "%s: row stationary (energy-delay) keeps %lld PEs busy; the chip %lld", name,
 		      (long long)edp_pes, active);
 	}
 out:
@@ -450,7 +429,7 @@ static void too_small(const char *dir)
 		   2 inputs of 2 bytes, 2 partial sums of 4: 20 bytes against 4 */
 		check(st == ST_UNSUPPORTED && strstr(msg, "node 'conv' (Conv): no mapping fits") &&
 		      strstr(msg, "level 'buf' (4 bytes) is too small by 16 bytes"),
-		      "too small", "status %s, message: %s", status_name(st), msg);
+		      "too small: status %s, message: %s", status_name(st), msg);
 	}
 	diag_free(&d);
 	arena_free(&ar);
@@ -481,6 +460,5 @@ int main(int argc, char **argv)
 	eyeriss(argv[1]);
 	too_small(argv[1]);
 	arena_free(&ar);
-	printf("dataflow: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary("dataflow");
 }

@@ -39,7 +39,6 @@
  * Usage: nnac-dfapply [--cases N] [--print] [MODEL.onnx ...]
  * Ends with "df-apply: P passed, F failed"; exit status 1 on a failure.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +51,10 @@
 #include "onnx.h"
 #include "passes.h"
 #include "test_rng.h"
+#include "test_util.h"
 
 enum { DEFAULT_CASES = 40 };
 
-static int passed, failed;
 static bool print_all;
 /* Mappings applied, those that kept every summation order, pieces made,
  * searched mappings applied and layers the search found no mapping for;
@@ -63,24 +62,6 @@ static bool print_all;
  * df_evaluate's. */
 static int applied, in_order, pieces, searched, unmapped;
 static int staged, refused, skipped, tiles_checked;
-
-static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 static int64_t rng_int(Rng *r, int64_t lo, int64_t hi)
 {
@@ -1221,8 +1202,8 @@ int main(int argc, char **argv)
 			st = df_target_init(&t[a], &arch[a], &d);
 		if (st != ST_OK) {
 			diag_print(&d, stdout);
-			printf("df-apply: 0 passed, 1 failed\n");
-			return 1;
+			check(false, "the presets %s and %s do not load", presets[0], presets[1]);
+			return test_summary("df-apply");
 		}
 	}
 	for (size_t i = 0; i < ARRAY_LEN(layers); i++) {
@@ -1252,6 +1233,5 @@ int main(int argc, char **argv)
 	printf("%d tiles staged (%d checked against df_evaluate's), %d refused, %d skipped\n",
 	       staged, tiles_checked, refused, skipped);
 	check(staged > 0 && tiles_checked > 0, "no tile staged or checked");
-	printf("df-apply: %d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return test_summary("df-apply");
 }

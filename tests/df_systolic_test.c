@@ -28,31 +28,12 @@
  */
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "df_systolic.h"
-
-static int passed, failed;
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
+#include "test_util.h"
 
 static void check_i64(int64_t got, int64_t want, const char *what)
 {
@@ -489,6 +470,5 @@ int main(void)
 	test_edges();
 	test_invalid();
 	test_sim();
-	printf("df-systolic: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary("df-systolic");
 }

@@ -22,7 +22,9 @@
  * two order-sensitive kernels (a running sum read after every update, an
  * in-place scan) on which most reorders must be refused.  Directed checks
  * come first: fixed requests with the diagnostic each refusal must give, and
- * golden text for a split and a double buffering.
+ * golden text for a split and a double buffering; then each directed case
+ * again with every allocation of its requests failing in turn, which must
+ * give ST_NOMEM and one "out of memory" message.
  *
  * Usage: nnac-loopprop [--cases N] [--seed S] [--print] [--verbose]
  *   --seed S   runs the case of seed S only (as printed by a failure);
@@ -37,6 +39,7 @@
 #include <string.h>
 
 #include "loop.h"
+#include "test_util.h"
 #include "tile.h"
 #include "test_rng.h"
 
@@ -1212,28 +1215,51 @@ static Status request(LoopProgram *p, char *req)
 	return ST_INTERNAL;
 }
 
-static bool run_directed(const Directed *t)
+/* t's program, parsed and verified, into p with diagnostics into d; false
+ * when it does not parse or verify. */
+static bool directed_program(const Directed *t, LoopProgram *p, Diag *d)
 {
 	Shape sh = { .kind = t->kind, .m = 3, .nn = 5 };
 	size_t len;
 	char *text = t->text ? strdup(t->text) : program_text(&sh, &len);
-	char *steps = strdup(t->steps), *save = NULL, *got = NULL;
-	Diag d;
-	LoopProgram p;
-	Status st = ST_INTERNAL;
 	bool ok;
 
-	diag_init(&d);
-	loop_init(&p, &d, "directed");
-	ok = text && steps && loop_parse(&p, "directed", text, strlen(text)) == ST_OK &&
-	     loop_verify(&p) == ST_OK;
-	for (char *r = ok ? strtok_r(steps, ";", &save) : NULL; r; r = strtok_r(NULL, ";", &save)) {
-		st = request(&p, r);
-		if (st == ST_OK && loop_verify(&p) != ST_OK)
+	diag_init(d);
+	loop_init(p, d, "directed");
+	ok = text && loop_parse(p, "directed", text, strlen(text)) == ST_OK && loop_verify(p) == ST_OK;
+	free(text);
+	return ok;
+}
+
+/* t's requests on p in order until one does not give ST_OK, each followed
+ * by loop_verify when verify is set; the last status. */
+static Status directed_steps(const Directed *t, LoopProgram *p, bool verify)
+{
+	char *steps = strdup(t->steps), *save = NULL;
+	Status st = ST_INTERNAL;
+
+	for (char *r = steps ? strtok_r(steps, ";", &save) : NULL; r; r = strtok_r(NULL, ";", &save)) {
+		st = request(p, r);
+		if (st == ST_OK && verify && loop_verify(p) != ST_OK)
 			st = ST_INTERNAL;
 		if (st != ST_OK)
 			break;
 	}
+	free(steps);
+	return st;
+}
+
+static bool run_directed(const Directed *t)
+{
+	char *got = NULL;
+	size_t len;
+	Diag d;
+	LoopProgram p;
+	Status st = ST_INTERNAL;
+	bool ok = directed_program(t, &p, &d);
+
+	if (ok)
+		st = directed_steps(t, &p, true);
 	if (ok && st == ST_OK && t->want == ST_OK) {
 		got = print_program(&p, &len);
 		ok = got && strstr(got, "kernel") &&
@@ -1251,8 +1277,42 @@ static bool run_directed(const Directed *t)
 	free(got);
 	loop_free(&p);
 	diag_free(&d);
-	free(steps);
-	free(text);
+	return ok;
+}
+
+/* t's requests with each allocation failing in turn (tests/test_util.h):
+ * every run stops with ST_NOMEM and one "out of memory" message, until the
+ * failure would come after the last allocation, when they end as t says. */
+static bool run_directed_nomem(const Directed *t)
+{
+	bool ok = true, done = false;
+	long n;
+
+	for (n = 1; n < 1000 && ok && !done; n++) {
+		Diag d;
+		LoopProgram p;
+		Status st = ST_INTERNAL;
+
+		ok = directed_program(t, &p, &d);
+		if (ok) {
+			test_alloc_fail_once(n);
+			st = directed_steps(t, &p, false);
+			done = test_alloc_restore() < n;
+		}
+		if (done)
+			ok = st == t->want && d.n == (t->want != ST_OK);
+		else
+			ok = ok && st == ST_NOMEM && d.n == 1 && strstr(d.msg[0].text, "out of memory");
+		if (!ok) {
+			printf("  allocation %ld failing: status %s, %d messages\n", n, status_name(st), d.n);
+			diag_print(&d, stdout);
+		}
+		loop_free(&p);
+		diag_free(&d);
+	}
+	ok = ok && done;
+	printf("%s directed, every allocation failing: %s (%ld allocations)\n", ok ? "ok  " : "FAIL",
+	       t->name, n - 2);
 	return ok;
 }
 
@@ -1279,6 +1339,12 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; !single && i < ARRAY_LEN(directed); i++) {
 		if (run_directed(&directed[i]))
+			passed++;
+		else
+			failed++;
+	}
+	for (size_t i = 0; !single && i < ARRAY_LEN(directed); i++) {
+		if (run_directed_nomem(&directed[i]))
 			passed++;
 		else
 			failed++;

@@ -12,7 +12,7 @@
  * Then checks that need code rather than a file: reading a missing file,
  * the caret line under a tab-indented error, printing a program built with
  * the builders, LOOP_PRINT_NO_DATA, allocation failure at every allocation
- * of a parse, and running the DianNao examples of tests/loop/ in the
+ * of a parse and of a refused parse, and running the DianNao examples of tests/loop/ in the
  * interpreter against the same layers computed directly here.
  *
  * Ends with `loop-text: P passed, F failed`; exits 1 if anything failed.
@@ -24,38 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
+#include "test_util.h"
+
 static const char *example_dir;    /* the folder holding diannao_*.loop */
-
-static void check(bool ok, const char *name, const char *what)
-{
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL %s: %s\n", name, what);
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *s = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (s = malloc((size_t)n + 1)) && fread(s, 1, (size_t)n, f) == (size_t)n) {
-		s[n] = 0;
-		*len = (size_t)n;
-	} else {
-		free(s);
-		s = NULL;
-	}
-	fclose(f);
-	return s;
-}
 
 /* loop_print into fresh malloc'd memory. */
 static char *print_program(const LoopProgram *p, unsigned flags)
@@ -71,8 +42,9 @@ static char *print_program(const LoopProgram *p, unsigned flags)
 	return s;
 }
 
-/* Prints the first line where got differs from want. */
-static void show_diff(const char *name, const char *want, const char *got)
+/* Checks that got is want[0 .. len); a failure shows the first line where
+ * they differ. */
+static void check_same_text(const char *name, const char *want, size_t len, const char *got)
 {
 	int line = 1;
 	size_t i = 0;
@@ -84,8 +56,9 @@ static void show_diff(const char *name, const char *want, const char *got)
 	}
 	while (i > 0 && want[i - 1] != '\n')
 		i--;
-	printf("FAIL %s:%d: printed text differs\n  expected: %.*s\n  printed:  %.*s\n", name,
-	       line, (int)strcspn(want + i, "\n"), want + i, (int)strcspn(got + i, "\n"), got + i);
+	check(strlen(got) == len && memcmp(got, want, len) == 0,
+	      "%s:%d: printed text differs\n  expected: %.*s\n  printed:  %.*s", name, line,
+	      (int)strcspn(want + i, "\n"), want + i, (int)strcspn(got + i, "\n"), got + i);
 }
 
 static void print_diags(const Diag *d)
@@ -103,20 +76,15 @@ static void good_case(const char *path, const char *text, size_t len)
 	diag_init(&d);
 	loop_init(&p, &d, path);
 	if (loop_parse(&p, path, text, len) != ST_OK) {
-		check(false, path, "does not parse");
+		check(false, "%s: does not parse", path);
 		print_diags(&d);
 	} else if (loop_verify(&p) != ST_OK) {
-		check(false, path, "parses but fails the verifier");
+		check(false, "%s: parses but fails the verifier", path);
 		print_diags(&d);
 	} else if (!(out = print_program(&p, 0))) {
-		check(false, path, "cannot print to memory");
+		check(false, "%s: cannot print to memory", path);
 	} else {
-		if (strlen(out) == len && memcmp(out, text, len) == 0)
-			passed++;
-		else {
-			failed++;
-			show_diff(path, text, out);
-		}
+		check_same_text(path, text, len, out);
 		free(out);
 	}
 	loop_free(&p);
@@ -135,13 +103,13 @@ static void bad_case(const char *path, const char *text, size_t len)
 	loop_init(&p, &d, path);
 	st = loop_parse(&p, path, text, len);
 	if (st == ST_OK)
-		check(false, path, "parses, but should not");
+		check(false, "%s: parses, but should not", path);
 	else if (d.n != 1 || !strstr(d.msg[0].text, want)) {
-		check(false, path, "wrong diagnostic");
+		check(false, "%s: wrong diagnostic", path);
 		printf("  expected: %s\n", want);
 		print_diags(&d);
 	} else {
-		check(st == ST_INVALID, path, "status is not ST_INVALID");
+		check(st == ST_INVALID, "%s: status is not ST_INVALID", path);
 	}
 	loop_free(&p);
 	diag_free(&d);
@@ -159,7 +127,7 @@ static void run_case(const char *path)
 	char *text = read_file(path, &len);
 
 	if (!text) {
-		check(false, path, "cannot read");
+		check(false, "%s: cannot read", path);
 		return;
 	}
 	if (strncmp(text, "# expect: ", 10) == 0)
@@ -177,7 +145,7 @@ static void run_dir(const char *dir)
 	int n = 0, cap = 0;
 
 	if (!dp) {
-		check(false, dir, "cannot open the folder");
+		check(false, "%s: cannot open the folder", dir);
 		return;
 	}
 	while ((e = readdir(dp))) {
@@ -201,7 +169,7 @@ static void run_dir(const char *dir)
 		free(names[i]);
 	}
 	free(names);
-	check(n > 0, dir, "holds no .loop file");
+	check(n > 0, "%s: holds no .loop file", dir);
 }
 
 /* ---- checks written in code ---- */
@@ -213,9 +181,9 @@ static void check_missing_file(void)
 
 	diag_init(&d);
 	loop_init(&p, &d, "nope.loop");
-	check(loop_parse_file(&p, "/nonexistent/nope.loop") == ST_IO, "missing file", "status");
+	check(loop_parse_file(&p, "/nonexistent/nope.loop") == ST_IO, "missing file: status");
 	check(d.n == 1 && strcmp(d.msg[0].text, "/nonexistent/nope.loop: cannot read: No such "
-	                         "file or directory") == 0, "missing file", "message");
+	                         "file or directory") == 0, "missing file: message");
 	loop_free(&p);
 	diag_free(&d);
 }
@@ -241,7 +209,7 @@ static void check_caret(void)
 	loop_parse(&p, "t.loop", text, strlen(text));
 	check(d.n == 1 && strcmp(d.msg[0].text, "t.loop:1:17: error: unknown level 'dram'\n"
 	                         "buf A : f32[4] @dram\n"
-	                         "                ^") == 0, "caret", "message at column 17");
+	                         "                ^") == 0, "caret: message at column 17");
 	loop_free(&p);
 	diag_free(&d);
 
@@ -250,10 +218,10 @@ static void check_caret(void)
 	loop_parse(&p, "t.loop", text2, strlen(text2));
 	check(d.n == 1 && strcmp(d.msg[0].text, "t.loop:5:11: error: unknown loop variable 'j'\n"
 	                         "\t\tfill  A[j] = 0\n"
-	                         "\t\t        ^") == 0, "caret", "tabs kept in the caret line");
+	                         "\t\t        ^") == 0, "caret: tabs kept in the caret line");
 	loop_error_at(&p, 0, 0, ST_INVALID, "kernel '%s': no position", "k");
-	check(d.n == 2 && strcmp(d.msg[1].text, "t.loop: kernel 'k': no position") == 0, "caret",
-	      "line 0 gives FILE: MSG");
+	check(d.n == 2 && strcmp(d.msg[1].text, "t.loop: kernel 'k': no position") == 0,
+	      "caret: line 0 gives FILE: MSG");
 	loop_free(&p);
 	diag_free(&d);
 }
@@ -345,41 +313,27 @@ static void check_built(void)
 	diag_init(&d);
 	loop_init(&p, &d, "built");
 	build_gemv(&p);
-	check(!p.oom, "built", "builders ran out of memory");
+	check(!p.oom, "built: builders ran out of memory");
 	out = print_program(&p, 0);
 	nodata = print_program(&p, LOOP_PRINT_NO_DATA);
-	check(out && strcmp(out, built_text) == 0, "built", "printed form");
-	if (out && strcmp(out, built_text) != 0)
-		show_diff("built", built_text, out);
+	if (out)
+		check_same_text("built", built_text, strlen(built_text), out);
+	else
+		check(false, "built: cannot print to memory");
 	keep = (size_t)(strstr(built_text, "}\n\ndata") - built_text) + 2;
-	check(nodata && strlen(nodata) == keep && strncmp(nodata, built_text, keep) == 0, "built",
-	      "LOOP_PRINT_NO_DATA leaves out the data blocks");
+	check(nodata && strlen(nodata) == keep && strncmp(nodata, built_text, keep) == 0,
+	      "built: LOOP_PRINT_NO_DATA leaves out the data blocks");
 	loop_init(&q, &d, "built.loop");
-	check(loop_parse(&q, "built.loop", built_text, strlen(built_text)) == ST_OK, "built",
-	      "printed form parses");
+	check(loop_parse(&q, "built.loop", built_text, strlen(built_text)) == ST_OK,
+	      "built: printed form parses");
 	again = print_program(&q, 0);
-	check(again && strcmp(again, built_text) == 0, "built", "reprinted form");
+	check(again && strcmp(again, built_text) == 0, "built: reprinted form");
 	free(out);
 	free(nodata);
 	free(again);
 	loop_free(&q);
 	loop_free(&p);
 	diag_free(&d);
-}
-
-/* An allocator that fails the fail_at-th allocation from now on. */
-static long alloc_count, fail_at;
-
-static void *failing_alloc(void *ud, void *ptr, size_t size)
-{
-	(void)ud;
-	if (size == 0) {
-		free(ptr);
-		return NULL;
-	}
-	if (++alloc_count == fail_at)
-		return NULL;
-	return realloc(ptr, size);
 }
 
 /* Every allocation of a parse fails in turn: each run reports out of
@@ -394,7 +348,7 @@ static void check_alloc_failure(void)
 
 	snprintf(path, sizeof(path), "%s/diannao_conv.loop", example_dir ? example_dir : ".");
 	if (!(text = read_file(path, &len))) {
-		check(false, path, "cannot read for the allocation-failure test");
+		check(false, "%s: cannot read for the allocation-failure test", path);
 		return;
 	}
 	for (n = 1;; n++) {
@@ -404,13 +358,10 @@ static void check_alloc_failure(void)
 
 		diag_init(&d);
 		loop_init(&p, &d, path);
-		alloc_count = 0;
-		fail_at = n;
-		nnac_set_allocator(failing_alloc, NULL);
+		test_alloc_fail_once(n);
 		st = loop_parse(&p, path, text, len);
 		loop_free(&p);
-		nnac_set_allocator(NULL, NULL);
-		if (st == ST_OK && alloc_count < n) {
+		if (test_alloc_restore() < n && st == ST_OK) {
 			diag_free(&d);
 			break;
 		}
@@ -419,7 +370,52 @@ static void check_alloc_failure(void)
 		diag_free(&d);
 	}
 	free(text);
-	check(clean && n > 2, "allocation failure", "every failed allocation reports out of memory");
+	check(clean && n > 2, "allocation failure: every failed allocation reports out of memory");
+}
+
+/* The same for a file the parser refuses: a failure while the error is
+ * reported (its message, the caret line) is out of memory as well; once
+ * the failure would come after the last allocation, the error itself. */
+static void check_alloc_failure_refused(void)
+{
+	static const char text[] =
+		"level dram\n"
+		"buf X : f32[4] @dram input \"x\"\n"
+		"buf Y : f32[4] @dram output \"y\"\n"
+		"kernel k {\n"
+		"\tfor i in 0..4 {\n"
+		"\t\tapply Y[i] = Relu(X[i], X[i])\n"
+		"\t}\n"
+		"}\n";
+	static const char want[] = "refused.loop:6:16: error: Relu takes 1 operand, not 2";
+	bool clean = true, done = false;
+	long n;
+
+	for (n = 1; n < 1000 && !done; n++) {
+		Diag d;
+		LoopProgram p;
+		Status st;
+		bool ok;
+
+		diag_init(&d);
+		loop_init(&p, &d, "refused.loop");
+		test_alloc_fail_once(n);
+		st = loop_parse(&p, "refused.loop", text, sizeof(text) - 1);
+		loop_free(&p);
+		done = test_alloc_restore() < n;
+		if (done)
+			ok = st == ST_INVALID && d.n == 1 && strncmp(d.msg[0].text, want, strlen(want)) == 0;
+		else
+			ok = st == ST_NOMEM && d.n == 1 && strstr(d.msg[0].text, "out of memory");
+		if (!ok && clean) {
+			printf("  allocation %ld: status %s\n", n, status_name(st));
+			print_diags(&d);
+		}
+		clean &= ok;
+		diag_free(&d);
+	}
+	check(clean && done && n > 4,
+	      "allocation failure: a refused file reports its error or out of memory");
 }
 
 /* ---- the DianNao examples, run ---- */
@@ -490,7 +486,7 @@ static void check_classifier(void)
 	arena_init(&a);
 	if (!load_example(&p, &d, "diannao_classifier.loop") || !(w = const_data(&p, "synapse")) ||
 	    !run_example(&p, &a, &x, &out)) {
-		check(false, "diannao_classifier", "does not load or run");
+		check(false, "diannao_classifier: does not load or run");
 		print_diags(&d);
 	} else {
 		for (int n = 0; n < NN; n++) {
@@ -500,8 +496,8 @@ static void check_classifier(void)
 				s += (double)w[n * NI + i] * x[i];
 			want[n] = 1 / (1 + exp(-s));
 		}
-		check(val_numel(&out) == NN && close_to(out.data, want, NN), "diannao_classifier",
-		      "interpreter result differs from the direct computation");
+		check(val_numel(&out) == NN && close_to(out.data, want, NN),
+		      "diannao_classifier: interpreter result differs from the direct computation");
 	}
 	arena_free(&a);
 	loop_free(&p);
@@ -524,7 +520,7 @@ static void check_conv(void)
 	arena_init(&a);
 	if (!load_example(&p, &d, "diannao_conv.loop") || !(w = const_data(&p, "synapse")) ||
 	    !(bias = const_data(&p, "bias")) || !run_example(&p, &a, &x, &out)) {
-		check(false, "diannao_conv", "does not load or run");
+		check(false, "diannao_conv: does not load or run");
 		print_diags(&d);
 	} else {
 		for (int o = 0; o < NO; o++)
@@ -540,7 +536,7 @@ static void check_conv(void)
 					want[(o * ON + y) * ON + xx] = s > 0 ? s : 0;
 				}
 		check(val_numel(&out) == NO * ON * ON && close_to(out.data, want, NO * ON * ON),
-		      "diannao_conv", "interpreter result differs from the direct computation");
+		      "diannao_conv: interpreter result differs from the direct computation");
 	}
 	arena_free(&a);
 	loop_free(&p);
@@ -561,7 +557,7 @@ static void check_pool(void)
 	diag_init(&d);
 	arena_init(&a);
 	if (!load_example(&p, &d, "diannao_pool.loop") || !run_example(&p, &a, &x, &out)) {
-		check(false, "diannao_pool", "does not load or run");
+		check(false, "diannao_pool: does not load or run");
 		print_diags(&d);
 	} else {
 		for (int m = 0; m < NM; m++)
@@ -575,7 +571,7 @@ static void check_pool(void)
 					want[(m * ON + y) * ON + xx] = v;
 				}
 		check(val_numel(&out) == NM * ON * ON && close_to(out.data, want, NM * ON * ON),
-		      "diannao_pool", "interpreter result differs from the direct computation");
+		      "diannao_pool: interpreter result differs from the direct computation");
 	}
 	arena_free(&a);
 	loop_free(&p);
@@ -594,9 +590,9 @@ int main(int argc, char **argv)
 	check_caret();
 	check_built();
 	check_alloc_failure();
+	check_alloc_failure_refused();
 	check_classifier();
 	check_conv();
 	check_pool();
-	printf("loop-text: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary("loop-text");
 }

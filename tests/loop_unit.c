@@ -16,20 +16,7 @@
 
 #include "loop.h"
 #include "tile.h"
-
-static int passed, failed;
-
-#define CHECK(c) check((c), #c, __LINE__)
-
-static void check(bool ok, const char *what, int line)
-{
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL tests/loop_unit.c:%d: %s\n", line, what);
-}
+#include "test_util.h"
 
 /* A program under construction: P with diagnostics D, kernel K. */
 static LoopProgram P;
@@ -1281,6 +1268,5 @@ int main(void)
 	test_merge_epilogues();
 	test_merge_refused();
 	matmul_bench();
-	printf("loop-unit: %d passed, %d failed\n", passed, failed);
-	return failed != 0;
+	return test_summary("loop-unit");
 }

@@ -25,20 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_util.h"
+
 enum { MAX_N = 1000, MAX_RANGES = 16, BACK_TO_BACK = 10000 };
 
-static int passed, failed;
 static Diag d;               /* the pool's messages, never expected */
-
-static void check(bool ok, const char *name, const char *what)
-{
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL %s: %s\n", name, what);
-}
 
 /* What the tasks saw; roots[0] points to it. */
 typedef struct Probe {
@@ -116,17 +107,19 @@ static void check_split(Probe *pr, int nthreads, int64_t n, long delay_ns)
 	snprintf(name, sizeof(name), "split threads=%d n=%lld%s", nthreads, (long long)n,
 	         delay_ns ? " slow" : "");
 	if (rt_pool_create(nthreads, &p, &d) != ST_OK) {
-		check(false, name, d.n ? d.msg[d.n - 1].text : "create failed");
+		check(false, "%s: %s", name, d.n ? d.msg[d.n - 1].text : "create failed");
 		return;
 	}
-	check(rt_pool_threads(p) == nthreads, name, "rt_pool_threads");
+	check(rt_pool_threads(p) == nthreads, "%s: rt_pool_threads", name);
 	probe_reset(pr, delay_ns);
 	rt_pool_for(p, probe_task, roots, n);
 	snprintf(what, sizeof(what), "%d calls returned when rt_pool_for did, expected %d",
 	         atomic_load(&pr->done), k);
-	check(atomic_load(&pr->done) == k, name, what);
-	check(ranges_ok(pr, n, k), name, "every index once, in min(n, threads) near-equal ranges");
-	check(atomic_load(&pr->on_caller) == (k > 0), name, "range 0 runs on the calling thread");
+	check(atomic_load(&pr->done) == k, "%s: %s", name, what);
+	check(ranges_ok(pr, n, k), "%s: every index once, in min(n, threads) near-equal ranges",
+	      name);
+	check(atomic_load(&pr->on_caller) == (k > 0), "%s: range 0 runs on the calling thread",
+	      name);
 	rt_pool_destroy(p);
 }
 
@@ -162,7 +155,7 @@ static void check_back_to_back(int nthreads)
 	snprintf(name, sizeof(name), "back to back threads=%d", nthreads);
 	atomic_init(&sum, 0);
 	if (rt_pool_create(nthreads, &p, &d) != ST_OK) {
-		check(false, name, "create failed");
+		check(false, "%s: create failed", name);
 		return;
 	}
 	for (int i = 0; i < BACK_TO_BACK; i++) {
@@ -173,7 +166,7 @@ static void check_back_to_back(int nthreads)
 		want += n;
 		wrong += atomic_load(&sum) != want;
 	}
-	check(wrong == 0, name, "every call's work done when it returned");
+	check(wrong == 0, "%s: every call's work done when it returned", name);
 	rt_pool_destroy(p);
 }
 
@@ -198,7 +191,7 @@ static void check_lifetimes(void)
 			nap(100000);
 		rt_pool_destroy(p);
 	}
-	check(bad == 0 && atomic_load(&sum) == 150 * 100, "create and destroy", "300 pools");
+	check(bad == 0 && atomic_load(&sum) == 150 * 100, "create and destroy: 300 pools");
 	rt_pool_destroy(NULL);
 }
 
@@ -219,15 +212,15 @@ static void check_nested(void)
 
 	atomic_init(&sum, 0);
 	if (rt_pool_create(4, &pr.pool, &d) != ST_OK) {
-		check(false, "nested", "create failed");
+		check(false, "nested: create failed");
 		return;
 	}
 	rt_pool_for(pr.pool, nested_task, roots, 40);
-	check(atomic_load(&sum) == 400, "nested", "a call from inside a task runs serially");
+	check(atomic_load(&sum) == 400, "nested: a call from inside a task runs serially");
 	rt_pool_destroy(pr.pool);
 	atomic_store(&sum, 0);
 	rt_pool_for(NULL, sum_task, roots + 1, 7);
-	check(atomic_load(&sum) == 7, "null pool", "runs the whole range");
+	check(atomic_load(&sum) == 7, "null pool: runs the whole range");
 }
 
 static void check_refusals(void)
@@ -240,8 +233,8 @@ static void check_refusals(void)
 		Status st;
 		diag_init(&rd);
 		st = rt_pool_create(bad[i], &p, &rd);
-		check(st == ST_INVALID && !p && rd.n == 1 && strstr(rd.msg[0].text, "thread count"), "refusal",
-		      rd.n ? rd.msg[0].text : "no message");
+		check(st == ST_INVALID && !p && rd.n == 1 && strstr(rd.msg[0].text, "thread count"),
+		      "refusal: %s", rd.n ? rd.msg[0].text : "no message");
 		diag_free(&rd);
 	}
 }
@@ -271,6 +264,5 @@ int main(void)
 	check_nested();
 	diag_print(&d, stdout);
 	diag_free(&d);
-	printf("pool: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary("pool");
 }

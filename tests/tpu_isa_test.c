@@ -33,43 +33,12 @@
 #include <unistd.h>
 
 #include "test_rng.h"
-
-static int passed, failed;
-
-static void check(bool ok, const char *name, const char *what)
-{
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL %s: %s\n", name, what);
-}
+#include "test_util.h"
 
 static void print_diags(const Diag *d)
 {
 	for (int i = 0; i < d->n; i++)
 		printf("    %s\n", d->msg[i].text);
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *s = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (s = malloc((size_t)n + 1)) && fread(s, 1, (size_t)n, f) == (size_t)n) {
-		s[n] = 0;
-		*len = (size_t)n;
-	} else {
-		free(s);
-		s = NULL;
-	}
-	fclose(f);
-	return s;
 }
 
 static bool insn_eq(const TpuInsn *a, const TpuInsn *b)
@@ -122,35 +91,36 @@ static void run_good(const char *dir, const char *name)
 	text = read_file(path, &len);
 	want = read_file(exp_path, &elen);
 	if (!text || !want) {
-		check(false, path, "cannot read it or its .expected");
+		check(false, "%s: cannot read it or its .expected", path);
 		goto out;
 	}
 	if (tpu_assemble(name, text, len, &p, &n, &d) != ST_OK || d.n) {
-		check(false, path, "does not assemble");
+		check(false, "%s: does not assemble", path);
 		print_diags(&d);
 		goto out;
 	}
-	check(n > 0, path, "holds instructions");
+	check(n > 0, "%s: holds instructions", path);
 	w = encode_program(p, n, &d);
-	check(w != NULL, path, "encodes");
+	check(w != NULL, "%s: encodes", path);
 	if (!w || tpu_decode_program(w, n * TPU_WORD_BYTES, &q, &n2, &d) != ST_OK) {
-		check(false, path, "decodes");
+		check(false, "%s: decodes", path);
 		print_diags(&d);
 		goto out;
 	}
-	check(n2 == n && memcmp(p, q, n * sizeof(*p)) == 0, path, "decodes to what was assembled");
+	check(n2 == n && memcmp(p, q, n * sizeof(*p)) == 0, "%s: decodes to what was assembled",
+	      path);
 	got = print_program(q, n2);
-	check(got && strcmp(got, want) == 0, path, "prints as its .expected");
+	check(got && strcmp(got, want) == 0, "%s: prints as its .expected", path);
 	if (got && strcmp(got, want) != 0)
 		printf("--- got:\n%s--- want:\n%s", got, want);
 	if (tpu_assemble(exp_path, want, elen, &r, &n3, &d) != ST_OK) {
-		check(false, exp_path, "does not assemble");
+		check(false, "%s: does not assemble", exp_path);
 		print_diags(&d);
 		goto out;
 	}
 	again = print_program(r, n3);
 	check(n3 == n && memcmp(p, r, n * sizeof(*p)) == 0 && again && strcmp(again, want) == 0,
-	      exp_path, "is canonical: assembles to the same program and prints as itself");
+	      "%s: is canonical: assembles to the same program and prints as itself", exp_path);
 out:
 	free(text);
 	free(want);
@@ -179,14 +149,14 @@ static void run_bad(const char *dir, const char *name)
 	text = read_file(path, &len);
 	want = read_file(err_path, &elen);
 	if (!text || !want) {
-		check(false, path, "cannot read it or its .err");
+		check(false, "%s: cannot read it or its .err", path);
 		goto out;
 	}
 	while (elen && want[elen - 1] == '\n')
 		want[--elen] = 0;
 	st = tpu_assemble(name, text, len, &p, &n, &d);
 	ok = st == ST_INVALID && p == NULL && n == 0 && d.n >= 1 && strcmp(d.msg[0].text, want) == 0;
-	check(ok, path, "refused with the diagnostic of its .err");
+	check(ok, "%s: refused with the diagnostic of its .err", path);
 	if (!ok) {
 		printf("  want:\n%s\n  got:\n", want);
 		print_diags(&d);
@@ -210,7 +180,7 @@ static void run_dir(const char *dir, bool bad)
 	size_t n = 0, cap = 0;
 
 	if (!dp) {
-		check(false, dir, "cannot open the folder");
+		check(false, "%s: cannot open the folder", dir);
 		return;
 	}
 	while ((e = readdir(dp))) {
@@ -235,7 +205,7 @@ static void run_dir(const char *dir, bool bad)
 		free(names[i]);
 	}
 	free(names);
-	check(n > 0, dir, "holds no .s file");
+	check(n > 0, "%s: holds no .s file", dir);
 }
 
 /* ---- the tables ---- */
@@ -266,14 +236,14 @@ static void check_tables(void)
 
 	for (size_t i = 0; i < nf; i++) {
 		check(f[i].lo >= 8 && f[i].width >= 1 && f[i].width <= 32 &&
-		      f[i].lo + f[i].width <= 8 * TPU_WORD_BYTES, f[i].name,
-		      "field inside bits 8..127, 1..32 bits wide");
-		check(tpu_op_name(f[i].op) != NULL, f[i].name, "field of a declared opcode");
+		      f[i].lo + f[i].width <= 8 * TPU_WORD_BYTES,
+		      "%s: field inside bits 8..127, 1..32 bits wide", f[i].name);
+		check(tpu_op_name(f[i].op) != NULL, "%s: field of a declared opcode", f[i].name);
 		for (size_t j = i + 1; j < nf; j++)
 			if (f[j].op == f[i].op)
 				check(f[j].offset != f[i].offset &&
 				      (f[j].lo >= f[i].lo + f[i].width || f[i].lo >= f[j].lo + f[j].width),
-				      tpu_op_name(f[i].op), "fields are distinct and disjoint");
+				      "%s: fields are distinct and disjoint", tpu_op_name(f[i].op));
 	}
 	for (size_t i = 0; i < NOPS; i++) {
 		const TpuField *of[16];
@@ -284,31 +254,31 @@ static void check_tables(void)
 		for (size_t j = 0; j < k; j++)
 			if (strcmp(of[j]->name, "flags") == 0)
 				flag_width = of[j]->width;
-		check(mask == 0 || (flag_width > 0 && mask >> flag_width == 0), tpu_op_name(all_ops[i]),
-		      "flags are bits of its flags field");
+		check(mask == 0 || (flag_width > 0 && mask >> flag_width == 0),
+		      "%s: flags are bits of its flags field", tpu_op_name(all_ops[i]));
 		for (size_t j = i + 1; j < NOPS; j++)
 			check(strcmp(tpu_op_name(all_ops[i]), tpu_op_name(all_ops[j])) != 0,
-			      tpu_op_name(all_ops[i]), "mnemonics are distinct");
+			      "%s: mnemonics are distinct", tpu_op_name(all_ops[i]));
 		check(tpu_op_synopsis(all_ops[i]) && tpu_unit_name(tpu_op_unit(all_ops[i])),
-		      tpu_op_name(all_ops[i]), "has a synopsis and a unit");
+		      "%s: has a synopsis and a unit", tpu_op_name(all_ops[i]));
 	}
 	check(tpu_op_name((TpuOp)0x55) == NULL && tpu_op_name((TpuOp)-1) == NULL &&
-	      tpu_op_name((TpuOp)1000) == NULL && tpu_op_synopsis((TpuOp)0xff) == NULL, "names",
-	      "unknown opcodes have no name");
+	      tpu_op_name((TpuOp)1000) == NULL && tpu_op_synopsis((TpuOp)0xff) == NULL,
+	      "names: unknown opcodes have no name");
 	check(tpu_reg_name(TPU_REG_COUNT) == NULL && tpu_func_name(TPU_FUNC_COUNT) == NULL &&
 	      tpu_pool_name(TPU_POOL_COUNT) == NULL && tpu_unit_name(TPU_UNIT_COUNT) == NULL,
-	      "names", "past the tables is NULL");
+	      "names: past the tables is NULL");
 	check(strcmp(tpu_reg_name(TPU_REG_MM_STEP_Y), "mm_step_y") == 0 &&
 	      strcmp(tpu_func_name(TPU_FUNC_SIGMOID), "sigmoid") == 0 &&
 	      strcmp(tpu_pool_name(TPU_POOL_AVG), "avg") == 0 &&
 	      strcmp(tpu_unit_name(TPU_UNIT_NONE), "issue") == 0 &&
 	      strcmp(tpu_unit_name(TPU_UNIT_MATRIX), "matrix") == 0 &&
 	      tpu_op_unit(TPU_MATMUL) == TPU_UNIT_MATRIX && tpu_op_unit(TPU_READ_HOST) == TPU_UNIT_DMA,
-	      "names", "the tables follow the .def");
+	      "names: the tables follow the .def");
 	check(strcmp(tpu_flag_name(TPU_MATMUL, TPU_MM_SWITCH), "switch") == 0 &&
 	      tpu_flag_name(TPU_ACTIVATE, TPU_MM_SWITCH) == NULL &&
 	      tpu_op_flag_mask(TPU_MATMUL) == (TPU_MM_ACC | TPU_MM_SWITCH | TPU_MM_CONV) &&
-	      tpu_op_flag_mask(TPU_HALT) == 0, "flags", "flag tables");
+	      tpu_op_flag_mask(TPU_HALT) == 0, "flags: flag tables");
 }
 
 /* ---- encoding ---- */
@@ -330,13 +300,13 @@ static void check_golden_word(void)
 	Diag d;
 
 	diag_init(&d);
-	check(tpu_encode(&in, w, &d) == ST_OK && memcmp(w, want, sizeof(w)) == 0, "golden",
-	      "matrix_multiply: opcode byte 0, fields little endian at their bits");
-	check(tpu_decode(want, &back, 0, &d) == ST_OK && insn_eq(&back, &in), "golden",
-	      "matrix_multiply decodes");
-	check(tpu_encode(&a, w, &d) == ST_OK && memcmp(w, act, sizeof(w)) == 0, "golden",
-	      "activate: 4-bit func and pool share byte 12");
-	check(d.n == 0, "golden", "no diagnostics");
+	check(tpu_encode(&in, w, &d) == ST_OK && memcmp(w, want, sizeof(w)) == 0,
+	      "golden: matrix_multiply: opcode byte 0, fields little endian at their bits");
+	check(tpu_decode(want, &back, 0, &d) == ST_OK && insn_eq(&back, &in),
+	      "golden: matrix_multiply decodes");
+	check(tpu_encode(&a, w, &d) == ST_OK && memcmp(w, act, sizeof(w)) == 0,
+	      "golden: activate: 4-bit func and pool share byte 12");
+	check(d.n == 0, "golden: no diagnostics");
 	diag_free(&d);
 }
 
@@ -404,7 +374,7 @@ static void check_single_bits(void)
 			}
 			diag_free(&d);
 		}
-	check(bad == 0, "single bits", "every bit of every opcode's word decodes as its field says");
+	check(bad == 0, "single bits: every bit of every opcode's word decodes as its field says");
 }
 
 /* expected diagnostic text of one call of tpu_encode. */
@@ -416,7 +386,7 @@ static void encode_error(const TpuInsn *in, const char *want)
 
 	diag_init(&d);
 	st = tpu_encode(in, w, &d);
-	check(st == ST_INVALID && d.n == 1 && strcmp(d.msg[0].text, want) == 0, "encode", want);
+	check(st == ST_INVALID && d.n == 1 && strcmp(d.msg[0].text, want) == 0, "encode: %s", want);
 	if (d.n && strcmp(d.msg[0].text, want) != 0)
 		print_diags(&d);
 	diag_free(&d);
@@ -432,7 +402,7 @@ static void decode_error(const uint8_t *bytes, size_t size, const char *want)
 	diag_init(&d);
 	st = tpu_decode_program(bytes, size, &p, &n, &d);
 	check(st == ST_INVALID && p == NULL && n == 0 && d.n == 1 && strcmp(d.msg[0].text, want) == 0,
-	      "decode", want);
+	      "decode: %s", want);
 	if (d.n && strcmp(d.msg[0].text, want) != 0)
 		print_diags(&d);
 	diag_free(&d);
@@ -487,13 +457,13 @@ static void check_decode_program(void)
 	words[16] = TPU_HALT;
 	diag_init(&d);
 	check(tpu_decode_program(words, sizeof(words), &p, &n, &d) == ST_OK && n == 2 &&
-	      p[0].op == TPU_SYNC && p[0].mask == 15 && p[1].op == TPU_HALT, "decode program",
-	      "two words");
+	      p[0].op == TPU_SYNC && p[0].mask == 15 && p[1].op == TPU_HALT,
+	      "decode program: two words");
 	free(p);
 	check(tpu_decode_program(words, 0, &p, &n, &d) == ST_OK && n == 0 && p != NULL,
-	      "decode program", "no words");
+	      "decode program: no words");
 	free(p);
-	check(d.n == 0, "decode program", "no diagnostics");
+	check(d.n == 0, "decode program: no diagnostics");
 	diag_free(&d);
 }
 
@@ -572,9 +542,9 @@ static void check_random(void)
 				}
 			}
 		}
-	check(bad == 0 && tried == (int)NOPS * 2000, "random",
-	      "encode/decode/print/assemble round trip");
-	check(d.n == 0, "random", "no diagnostics");
+	check(bad == 0 && tried == (int)NOPS * 2000,
+	      "random: encode/decode/print/assemble round trip");
+	check(d.n == 0, "random: no diagnostics");
 	diag_free(&d);
 }
 
@@ -593,39 +563,39 @@ static void check_asm_edges(void)
 	int len;
 
 	diag_init(&d);
-	check(tpu_assemble("e.s", "", 0, &p, &n, &d) == ST_OK && n == 0, "asm", "empty text");
+	check(tpu_assemble("e.s", "", 0, &p, &n, &d) == ST_OK && n == 0, "asm: empty text");
 	free(p);
-	check(tpu_assemble("e.s", "# only\n\n  \t\n", 12, &p, &n, &d) == ST_OK && n == 0, "asm",
-	      "comments and blank lines");
+	check(tpu_assemble("e.s", "# only\n\n  \t\n", 12, &p, &n, &d) == ST_OK && n == 0,
+	      "asm: comments and blank lines");
 	free(p);
 	check(tpu_assemble("e.s", crlf, sizeof(crlf) - 1, &p, &n, &d) == ST_OK && n == 2 &&
-	      p[0].op == TPU_SYNC && p[0].mask == 3 && p[1].op == TPU_HALT, "asm", "CRLF lines");
+	      p[0].op == TPU_SYNC && p[0].mask == 3 && p[1].op == TPU_HALT, "asm: CRLF lines");
 	free(p);
 	check(tpu_assemble("e.s", "halt", 4, &p, &n, &d) == ST_OK && n == 1 && p[0].op == TPU_HALT,
-	      "asm", "no final newline");
+	      "asm: no final newline");
 	free(p);
-	check(tpu_assemble("e.s", "halt xyz", 4, &p, &n, &d) == ST_OK && n == 1, "asm",
-	      "reads only len bytes");
+	check(tpu_assemble("e.s", "halt xyz", 4, &p, &n, &d) == ST_OK && n == 1,
+	      "asm: reads only len bytes");
 	free(p);
-	check(d.n == 0, "asm", "no diagnostics");
+	check(d.n == 0, "asm: no diagnostics");
 	check(tpu_assemble("nul.s", nul, sizeof(nul) - 1, &p, &n, &d) == ST_INVALID && !p &&
 	      d.n == 1 && strncmp(d.msg[0].text, "nul.s:2:12: error: a NUL byte in the text", 41) == 0,
-	      "asm", "a NUL byte is refused where it is");
+	      "asm: a NUL byte is refused where it is");
 	diag_free(&d);
 	check(tpu_assemble("two.s", two, sizeof(two) - 1, &p, &n, &d) == ST_INVALID && d.n == 2 &&
 	      strncmp(d.msg[0].text, "two.s:1:5: error: nop has no field 'x'", 38) == 0 &&
 	      strncmp(d.msg[1].text, "two.s:2:1: error: unknown mnemonic 'foo'", 40) == 0,
-	      "asm", "every bad line is reported");
+	      "asm: every bad line is reported");
 	diag_free(&d);
 
 	len = tpu_format_insn(buf, sizeof(buf), &mm);
 	check(len == (int)strlen("matrix_multiply flags=acc|conv ub_row=0 acc_row=0 count=9") &&
 	      strlen(buf) == sizeof(buf) - 1 && strncmp(buf, "matrix_multiply flags=acc|conv u", 31) == 0,
-	      "format", "cut short, NUL terminated, whole length returned");
-	check(tpu_format_insn(NULL, 0, &mm) == len, "format", "measures with no buffer");
+	      "format: cut short, NUL terminated, whole length returned");
+	check(tpu_format_insn(NULL, 0, &mm) == len, "format: measures with no buffer");
 	mm.op = (TpuOp)0x99;
 	tpu_format_insn(buf, sizeof(buf), &mm);
-	check(strcmp(buf, "unknown_opcode_0x99") == 0, "format", "an unknown opcode prints");
+	check(strcmp(buf, "unknown_opcode_0x99") == 0, "format: an unknown opcode prints");
 }
 
 /* ---- traces ---- */
@@ -661,7 +631,7 @@ static void check_trace_text(const TpuInsn *p)
 	tpu_trace_text(f, p, trace_recs, NRECS);
 	fclose(f);
 	line = strtok_r(buf, "\n", &save);
-	check(line && strstr(line, "issue") && strstr(line, "stall"), "trace text", "header line");
+	check(line && strstr(line, "issue") && strstr(line, "stall"), "trace text: header line");
 	while ((line = strtok_r(NULL, "\n", &save))) {
 		const TpuTraceRec *r = &trace_recs[k < NRECS ? k : 0];
 		unsigned idx;
@@ -678,7 +648,7 @@ static void check_trace_text(const TpuInsn *p)
 		      strlen(line) > strlen(insn) && strcmp(line + strlen(line) - strlen(insn), insn) == 0;
 		k++;
 	}
-	check(ok && k == NRECS, "trace text", "one line per record: cycles, stall, unit, disassembly");
+	check(ok && k == NRECS, "trace text: one line per record: cycles, stall, unit, disassembly");
 	free(buf);
 }
 
@@ -826,7 +796,7 @@ static void check_json_validator(void)
 	check(json_valid("{\"a\":[1,-2.5e3,true,null,\"x\\\"\\u00e9\"]}", "a", &h) && h == 1 &&
 	      !json_valid("{\"a\":[1,]}", NULL, &h) && !json_valid("{\"a\" 1}", NULL, &h) &&
 	      !json_valid("[\"\x01\"]", NULL, &h) && !json_valid("[01]", NULL, &h) &&
-	      !json_valid("[1] [2]", NULL, &h), "json validator", "accepts JSON, refuses non-JSON");
+	      !json_valid("[1] [2]", NULL, &h), "json validator: accepts JSON, refuses non-JSON");
 }
 
 /* The events python3's json module reads from path, one line each:
@@ -891,21 +861,22 @@ static void check_trace_chrome(const TpuInsn *p)
 
 	diag_init(&d);
 	if (!f) {
-		check(false, "chrome trace", "cannot make a temporary file");
+		check(false, "chrome trace: cannot make a temporary file");
 		return;
 	}
 	st = tpu_trace_chrome(f, p, trace_recs, NRECS, 700e6, &d);
 	fclose(f);
-	check(st == ST_OK && d.n == 0, "chrome trace", "writes");
+	check(st == ST_OK && d.n == 0, "chrome trace: writes");
 	text = read_file(path, &len);
-	check(text && json_valid(text, "thread_name", &hits) && hits == 5, "chrome trace",
-	      "valid JSON with five thread_name records");
+	check(text && json_valid(text, "thread_name", &hits) && hits == 5,
+	      "chrome trace: valid JSON with five thread_name records");
 	for (size_t t = 1; text && t < sizeof(tracks) / sizeof(tracks[0]); t++)
-		check(json_valid(text, tracks[t], &hits) && hits == 1, tracks[t], "track named once");
-	check(text && json_valid(text, "X", &hits) && hits == (int)NRECS, "chrome trace",
-	      "one complete event per record");
+		check(json_valid(text, tracks[t], &hits) && hits == 1, "%s: track named once",
+		      tracks[t]);
+	check(text && json_valid(text, "X", &hits) && hits == (int)NRECS,
+	      "chrome trace: one complete event per record");
 	py = python_events(path);
-	check(py != NULL, "chrome trace", "python3 json reads it");
+	check(py != NULL, "chrome trace: python3 json reads it");
 	if (py) {
 		char want[700], insn[512];
 		bool ok = strstr(py, "track host DMA 1\ntrack weight FIFO 1\ntrack matrix unit 1\n"
@@ -928,10 +899,10 @@ static void check_trace_chrome(const TpuInsn *p)
 			if (!strstr(py, want))
 				printf("  missing: %s", want);
 		}
-		check(ok, "chrome trace", "tracks, times in microseconds, clipped ends, args");
+		check(ok, "chrome trace: tracks, times in microseconds, clipped ends, args");
 	}
 	st = tpu_trace_chrome(stdout, p, trace_recs, NRECS, 0, &d);
-	check(st == ST_INVALID && d.n == 1, "chrome trace", "a zero clock is refused");
+	check(st == ST_INVALID && d.n == 1, "chrome trace: a zero clock is refused");
 	free(py);
 	free(text);
 	unlink(path);
@@ -947,7 +918,7 @@ static void check_traces(void)
 	diag_init(&d);
 	if (tpu_assemble("trace.s", trace_asm, sizeof(trace_asm) - 1, &p, &n, &d) != ST_OK ||
 	    n != NRECS) {
-		check(false, "traces", "the program assembles");
+		check(false, "traces: the program assembles");
 		print_diags(&d);
 	} else {
 		check_trace_text(p);
@@ -980,7 +951,7 @@ static void check_doc(const char *path)
 	char *doc = read_file(path, &len);
 
 	if (!doc) {
-		check(false, path, "cannot read");
+		check(false, "%s: cannot read", path);
 		return;
 	}
 	for (size_t i = 0; i < NOPS; i++) {
@@ -1006,7 +977,7 @@ static void check_doc(const char *path)
 			ok &= strstr(sub, code) != NULL;
 			free(sub);
 		}
-		check(ok, path, mn);
+		check(ok, "%s: %s", path, mn);
 	}
 	free(doc);
 }
@@ -1022,7 +993,7 @@ static void check_doc_current(const char *doc)
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - doc) : 1, slash ? doc : ".");
 	snprintf(cmd, sizeof(cmd), "python3 '%s/../scripts/tpu_isa_doc.py' --check '%s'", dir, doc);
 	rc = system(cmd);
-	check(rc == 0, doc, "its generated tables are current (scripts/tpu_isa_doc.py --check)");
+	check(rc == 0, "%s: its generated tables are current (scripts/tpu_isa_doc.py --check)", doc);
 }
 
 int main(int argc, char **argv)
@@ -1046,6 +1017,5 @@ int main(int argc, char **argv)
 		check_doc(argv[3]);
 		check_doc_current(argv[3]);
 	}
-	printf("tpu-isa: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary("tpu-isa");
 }

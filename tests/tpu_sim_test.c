@@ -39,33 +39,14 @@
  */
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
 #include "test_rng.h"
+#include "test_util.h"
 #include "tpu_sim.h"
-
-static int passed, failed;
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 static void check_u64(uint64_t got, uint64_t want, const char *what)
 {
@@ -1155,20 +1136,6 @@ static void test_random_programs(Rng *rng)
 
 /* ---- allocation failures ---- */
 
-static int allocs_left;
-
-static void *failing_alloc(void *ud, void *ptr, size_t size)
-{
-	(void)ud;
-	if (size == 0) {
-		free(ptr);
-		return NULL;
-	}
-	if (allocs_left-- <= 0)
-		return NULL;
-	return realloc(ptr, size);
-}
-
 /* The Nth allocation fails, for every N until the run succeeds: each
  * failure is NULL from tpu_sim_new or ST_NOMEM from the run, never a crash
  * or a leak; the scoreboard grows past its first 64 entries. */
@@ -1185,12 +1152,11 @@ static void test_alloc_failures(void)
 	for (n = 0; n < 100; n++) {
 		Diag d;
 		diag_init(&d);
-		allocs_left = n;
-		nnac_set_allocator(failing_alloc, NULL);
+		test_alloc_fail_from(n + 1);
 		TpuSim *s = tpu_sim_new(&cfg, host, sizeof host, NULL, 0);
 		Status st = s ? tpu_sim_run(s, p.v, p.n, NULL, NULL, &d) : ST_NOMEM;
 		tpu_sim_free(s);
-		nnac_set_allocator(NULL, NULL);
+		test_alloc_restore();
 		diag_free(&d);
 		if (st == ST_OK)
 			break;
@@ -1697,6 +1663,5 @@ int main(void)
 	test_val_mlp0();
 	test_val_cnn0();
 	test_val_roofline();
-	printf("tpu-sim: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary("tpu-sim");
 }

@@ -5,7 +5,6 @@
  */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "graph.h"
@@ -13,20 +12,7 @@
 #include "onnx.h"
 #include "op.h"
 #include "passes.h"
-
-static int passed, failed;
-
-#define CHECK(c) check((c), #c, __LINE__)
-
-static void check(bool ok, const char *what, int line)
-{
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL tests/unit.c:%d: %s\n", line, what);
-}
+#include "test_util.h"
 
 static void test_half(void)
 {
@@ -101,21 +87,6 @@ static void test_npy(void)
 	arena_free(&a);
 }
 
-/* An allocator that fails from the Nth call on. */
-static long alloc_budget;
-
-static void *failing_alloc(void *ud, void *ptr, size_t size)
-{
-	(void)ud;
-	if (size == 0) {
-		free(ptr);
-		return NULL;
-	}
-	if (alloc_budget-- <= 0)
-		return NULL;
-	return realloc(ptr, size);
-}
-
 /* Every allocation failure while importing and optimizing a model is
  * reported as ST_NOMEM with a message, never a crash. */
 static void test_alloc_failures(void)
@@ -129,14 +100,13 @@ static void test_alloc_failures(void)
 		Status st;
 
 		diag_init(&d);
-		alloc_budget = n;
-		nnac_set_allocator(failing_alloc, NULL);
+		test_alloc_fail_from(n + 1);
 		graph_init(&g, &d, NULL);
 		st = onnx_import(&g, "models/lenet5.onnx", NULL);
 		if (st == ST_OK)
 			st = pass_pipeline(&g, &po);
 		graph_free(&g);
-		nnac_set_allocator(NULL, NULL);
+		test_alloc_restore();
 		tries++;
 		if (st == ST_NOMEM && d.n > 0 && strstr(d.msg[0].text, "out of memory"))
 			reported++;
@@ -156,6 +126,5 @@ int main(void)
 	test_op_table();
 	test_npy();
 	test_alloc_failures();
-	printf("unit: %d passed, %d failed\n", passed, failed);
-	return failed != 0;
+	return test_summary("unit");
 }

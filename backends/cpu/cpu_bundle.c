@@ -58,7 +58,7 @@ static void program(const LoopProgram *p, const uint64_t *at, const uint8_t *so,
 static Status io_table(const LoopProgram *p, uint8_t **out, uint64_t *size, Diag *d)
 {
 	int nin = loop_count_inputs(p), n = nin + loop_count_outputs(p);
-	NnbTensor *t = calloc((size_t)n + 1, sizeof(*t));
+	NnbTensor *t = nnac_calloc((size_t)n + 1, sizeof(*t));
 	Status st;
 
 	if (!t)
@@ -73,14 +73,14 @@ static Status io_table(const LoopProgram *p, uint8_t **out, uint64_t *size, Diag
 		t[i].size = (uint64_t)loop_buf_bytes(b);
 	}
 	st = nnb_tensors_encode(t, n, out, size, d);
-	free(t);
+	nnac_free(t);
 	return st;
 }
 
 Status cpu_bundle_add(const LoopProgram *p, const uint8_t *so, size_t so_len, NnbWriter *w, Diag *d)
 {
 	NnbBuf prog = {0}, wts = {0};
-	uint64_t *at = calloc((size_t)p->nbufs + 1, sizeof(uint64_t));
+	uint64_t *at = nnac_calloc((size_t)p->nbufs + 1, sizeof(uint64_t));
 	uint8_t *tensors = NULL;
 	uint64_t ntensors = 0;
 	Status st = ST_OK;
@@ -104,6 +104,6 @@ Status cpu_bundle_add(const LoopProgram *p, const uint8_t *so, size_t so_len, Nn
 	nnac_free(tensors);
 	nnb_buf_free(&prog);
 	nnb_buf_free(&wts);
-	free(at);
+	nnac_free(at);
 	return st;
 }

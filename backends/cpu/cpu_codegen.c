@@ -456,7 +456,7 @@ static void roots_used(const CpuEmit *e, int head, bool *used)
 static LLVMValueRef open_function(CpuEmit *e, const char *name, LLVMTypeRef *extra, int nextra)
 {
 	int np = e->nargs + nextra;
-	LLVMTypeRef *pt = malloc((size_t)(np + 1) * sizeof(*pt));
+	LLVMTypeRef *pt = nnac_calloc((size_t)np + 1, sizeof(*pt));
 	unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
 	LLVMValueRef fn;
 
@@ -467,7 +467,7 @@ static LLVMValueRef open_function(CpuEmit *e, const char *name, LLVMTypeRef *ext
 	for (int j = 0; j < np; j++)
 		pt[j] = j < e->nargs ? e->ptr : extra[j - e->nargs];
 	fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), pt, (unsigned)np, 0));
-	free(pt);
+	nnac_free(pt);
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
 	for (int j = 0; j < e->nargs; j++) {
 		const char *bn = e->p->bufs[e->args[j]].name;
@@ -518,7 +518,7 @@ static LLVMValueRef task_runner(CpuEmit *e, LLVMValueRef body, const char *name)
 {
 	LLVMTypeRef pt[3] = {LLVMPointerType(e->ptr, 0), e->i64, e->i64};
 	LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), pt, 3, 0));
-	LLVMValueRef *av = malloc(((size_t)e->nargs + 3) * sizeof(*av));
+	LLVMValueRef *av = nnac_calloc((size_t)e->nargs + 3, sizeof(*av));
 
 	if (!av) {
 		e->st = diag_add(e->d, ST_NOMEM, "%s: out of memory", e->p->path ? e->p->path : "program");
@@ -535,7 +535,7 @@ static LLVMValueRef task_runner(CpuEmit *e, LLVMValueRef body, const char *name)
 	av[e->nargs + 2] = LLVMGetParam(fn, 2);
 	LLVMBuildCall2(e->b, LLVMGlobalGetValueType(body), body, av, (unsigned)e->nargs + 3, "");
 	LLVMBuildRetVoid(e->b);
-	free(av);
+	nnac_free(av);
 	return fn;
 }
 
@@ -721,7 +721,7 @@ static void emit_task(CpuEmit *e, const CpuContract *c, const ParNest *pn)
 		restore_fn(e, &st);
 		n = c ? cpu_contract_tasks(e, c, e->par) : cint64(e, e->p->nodes[pn->par].extent);
 		call_parallel_for(e, run, n);
-	} else if ((av = malloc(((size_t)e->nargs + 3) * sizeof(*av)))) {
+	} else if ((av = nnac_calloc((size_t)e->nargs + 3, sizeof(*av)))) {
 		restore_fn(e, &st);
 		for (int j = 0; j < e->nargs; j++)
 			av[j] = e->param[e->args[j]];
@@ -729,7 +729,7 @@ static void emit_task(CpuEmit *e, const CpuContract *c, const ParNest *pn)
 		av[e->nargs + 1] = cint64(e, 0);
 		av[e->nargs + 2] = c ? cpu_contract_tasks(e, c, e->serial) : cint64(e, e->p->nodes[pn->par].extent);
 		LLVMBuildCall2(e->b, LLVMGlobalGetValueType(body), body, av, (unsigned)e->nargs + 3, "");
-		free(av);
+		nnac_free(av);
 	} else {
 		restore_fn(e, &st);
 		e->st = diag_add(e->d, ST_NOMEM, "%s: out of memory", e->p->path ? e->p->path : "program");
@@ -814,7 +814,7 @@ static void emit_roots(CpuEmit *e)
  * it, in order. */
 static LLVMValueRef emit_kernel(CpuEmit *e, int k, int *args, int *nargs)
 {
-	bool *used = calloc((size_t)e->p->nbufs + 1, sizeof(bool));
+	bool *used = nnac_calloc((size_t)e->p->nbufs + 1, sizeof(bool));
 	char name[64];
 	LLVMValueRef fn;
 
@@ -829,7 +829,7 @@ static LLVMValueRef emit_kernel(CpuEmit *e, int k, int *args, int *nargs)
 		if (used[i])
 			args[(*nargs)++] = i;
 	}
-	free(used);
+	nnac_free(used);
 	e->args = args;
 	e->nargs = *nargs;
 	e->kernel = k;
@@ -854,7 +854,7 @@ static void emit_main(CpuEmit *e, LLVMValueRef *fns, int **args, const int *narg
 	LLVMValueRef fn = LLVMAddFunction(e->mod, "nnac_main",
 	                                  LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), pt, 2, 0));
 	LLVMValueRef bufs = LLVMGetParam(fn, 0);
-	LLVMValueRef *av = malloc(((size_t)e->p->nbufs + 2) * sizeof(*av));
+	LLVMValueRef *av = nnac_calloc((size_t)e->p->nbufs + 2, sizeof(*av));
 
 	if (!av) {
 		e->st = diag_add(e->d, ST_NOMEM, "%s: out of memory", e->p->path ? e->p->path : "program");
@@ -872,7 +872,7 @@ static void emit_main(CpuEmit *e, LLVMValueRef *fns, int **args, const int *narg
 		LLVMBuildCall2(e->b, LLVMGlobalGetValueType(fns[k]), fns[k], av, (unsigned)nargs[k] + 1, "");
 	}
 	LLVMBuildRetVoid(e->b);
-	free(av);
+	nnac_free(av);
 }
 
 static void emit_abi_version(CpuEmit *e)
@@ -909,10 +909,10 @@ static void emit_init(CpuEmit *e, const LoopProgram *p, Diag *d)
 	e->f32 = LLVMFloatTypeInContext(e->ctx);
 	e->f64 = LLVMDoubleTypeInContext(e->ctx);
 	e->ptr = LLVMPointerType(e->i8, 0);
-	e->vars = calloc((size_t)p->nnodes + 1, sizeof(LLVMValueRef));
-	e->param = calloc((size_t)p->nbufs + 1, sizeof(LLVMValueRef));
-	e->root = calloc((size_t)p->nbufs + 1, sizeof(int));
-	e->root_off = calloc((size_t)p->nbufs + 1, sizeof(int64_t));
+	e->vars = nnac_calloc((size_t)p->nnodes + 1, sizeof(LLVMValueRef));
+	e->param = nnac_calloc((size_t)p->nbufs + 1, sizeof(LLVMValueRef));
+	e->root = nnac_calloc((size_t)p->nbufs + 1, sizeof(int));
+	e->root_off = nnac_calloc((size_t)p->nbufs + 1, sizeof(int64_t));
 	if (!e->vars || !e->param || !e->root || !e->root_off) {
 		e->st = diag_add(d, ST_NOMEM, "%s: out of memory", p->path ? p->path : "program");
 		return;
@@ -930,10 +930,10 @@ static void emit_init(CpuEmit *e, const LoopProgram *p, Diag *d)
 
 static void emit_free(CpuEmit *e)
 {
-	free(e->vars);
-	free(e->param);
-	free(e->root);
-	free(e->root_off);
+	nnac_free(e->vars);
+	nnac_free(e->param);
+	nnac_free(e->root);
+	nnac_free(e->root_off);
 	LLVMDisposeBuilder(e->b);
 	if (e->mod)
 		LLVMDisposeModule(e->mod);
@@ -944,12 +944,12 @@ static void emit_free(CpuEmit *e)
 static Status emit_module(CpuEmit *e)
 {
 	int nk = e->p->nkernels;
-	LLVMValueRef *fns = calloc((size_t)nk + 1, sizeof(*fns));
-	int **args = calloc((size_t)nk + 1, sizeof(*args));
-	int *nargs = calloc((size_t)nk + 1, sizeof(int));
+	LLVMValueRef *fns = nnac_calloc((size_t)nk + 1, sizeof(*fns));
+	int **args = nnac_calloc((size_t)nk + 1, sizeof(*args));
+	int *nargs = nnac_calloc((size_t)nk + 1, sizeof(int));
 
 	for (int k = 0; k < nk && fns && args && nargs && e->st == ST_OK; k++) {
-		if (!(args[k] = malloc(((size_t)e->p->nbufs + 1) * sizeof(int))))
+		if (!(args[k] = nnac_calloc((size_t)e->p->nbufs + 1, sizeof(int))))
 			break;
 		fns[k] = emit_kernel(e, k, args[k], &nargs[k]);
 	}
@@ -960,10 +960,10 @@ static Status emit_module(CpuEmit *e)
 		emit_abi_version(e);
 	}
 	for (int k = 0; args && k < nk; k++)
-		free(args[k]);
-	free(args);
-	free(nargs);
-	free(fns);
+		nnac_free(args[k]);
+	nnac_free(args);
+	nnac_free(nargs);
+	nnac_free(fns);
 	return e->st;
 }
 

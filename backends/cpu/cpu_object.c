@@ -102,6 +102,8 @@ static Status write_file(const char *path, const void *data, size_t len, Diag *d
 	return ST_OK;
 }
 
+/* Into memory from malloc, not nnac_malloc: cpu_compile's caller frees it
+ * with free() (cpu_codegen.h). */
 static Status read_file(const char *path, uint8_t **data, size_t *len, Diag *d)
 {
 	char *text = NULL;

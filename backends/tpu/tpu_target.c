@@ -150,13 +150,13 @@ static Status measure(const TpuPlan *p, Graph *g, const TpuExec *ref, const Valu
 		int64_t n = val_numel(v);
 		if (!t->matrix || !ref->q[i] || !v->data)
 			continue;
-		float *got = malloc((size_t)n * sizeof(float) + 1);
+		float *got = nnac_malloc((size_t)n * sizeof(float) + 1);
 		if (!got)
 			return graph_oom(g);
 		for (int64_t j = 0; j < n; j++)
 			got[j] = deq(p, t, ref->q[i], j);
 		add_power(q, i, v->data, got, n);
-		free(got);
+		nnac_free(got);
 	}
 	for (int k = 0; k < g->noutputs; k++) {
 		const Value *a = &out[k], *b = &ref_out[k];
@@ -259,16 +259,16 @@ static Status check_samples(const TpuPlan *p, Graph *g, const Value *s, int ns)
 	Status st = ST_OK;
 	int n = ns < MAX_CHECKED ? ns : MAX_CHECKED;
 
-	q.signal = calloc((size_t)(p->nt + g->noutputs) + 1, sizeof(double));
-	q.noise = calloc((size_t)(p->nt + g->noutputs) + 1, sizeof(double));
+	q.signal = nnac_calloc((size_t)(p->nt + g->noutputs) + 1, sizeof(double));
+	q.noise = nnac_calloc((size_t)(p->nt + g->noutputs) + 1, sizeof(double));
 	if (!q.signal || !q.noise)
 		st = graph_oom(g);
 	for (int i = 0; i < n && st == ST_OK; i++)
 		st = check_sample(p, g, s + (size_t)i * (size_t)g->ninputs, i == 0, &q);
 	if (st == ST_OK)
 		report(p, g, &q);
-	free(q.signal);
-	free(q.noise);
+	nnac_free(q.signal);
+	nnac_free(q.noise);
 	return st;
 }
 

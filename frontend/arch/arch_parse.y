@@ -280,7 +280,8 @@ void arch_parse_error(ArchParse *x, const ARCHYYLTYPE *loc, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	arch_error_at(x->d, x->path, x->text, loc->first_line, loc->first_column, "%s", msg);
+	x->status = arch_error_at(x->d, x->path, x->text, loc->first_line, loc->first_column, "%s",
+	                          msg);
 }
 
 static bool oom(ArchParse *x)

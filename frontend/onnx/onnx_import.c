@@ -436,7 +436,7 @@ Status onnx_import(Graph *g, const char *path, const OnnxOptions *opt)
 	if (st != ST_OK)
 		return st;
 	st = onnx_import_mem(g, path, buf, len, opt);
-	free(buf);
+	nnac_free(buf);
 	return st;
 }
 

@@ -13,7 +13,7 @@ const char *onnx_dtype_name(int code);
 /* The folder of path ("." when it has none), in arena memory; NULL when
  * out of memory. */
 const char *onnx_dir_of(Arena *a, const char *path);
-/* Whole file into malloc'd *buf. */
+/* Whole file into *buf from nnac_malloc (the caller frees it with nnac_free). */
 Status onnx_read_file(const char *path, Diag *d, uint8_t **buf, size_t *len);
 
 #endif

@@ -188,7 +188,7 @@ Status onnx_read_file(const char *path, Diag *d, uint8_t **buf, size_t *len)
 		fclose(f);
 		return diag_add(d, ST_IO, "%s: cannot read (not a regular file?)", path);
 	}
-	*buf = malloc((size_t)size + 1);
+	*buf = nnac_malloc((size_t)size + 1);
 	if (!*buf) {
 		fclose(f);
 		return diag_add(d, ST_NOMEM, "%s: out of memory reading %ld bytes", path, size);
@@ -196,7 +196,7 @@ Status onnx_read_file(const char *path, Diag *d, uint8_t **buf, size_t *len)
 	*len = fread(*buf, 1, (size_t)size, f);
 	fclose(f);
 	if (*len != (size_t)size) {
-		free(*buf);
+		nnac_free(*buf);
 		*buf = NULL;
 		return diag_add(d, ST_IO, "%s: read error", path);
 	}
@@ -224,7 +224,7 @@ Status onnx_read_tensor_file(const char *path, Arena *a, Diag *d, Value *v, cons
 	if (st != ST_OK)
 		return st;
 	tp = onnx__tensor_proto__unpack(NULL, len, buf);
-	free(buf);
+	nnac_free(buf);
 	if (!tp)
 		return diag_add(d, ST_INVALID, "%s: not a valid ONNX TensorProto file (protobuf decoding failed)", path);
 	st = onnx_decode_tensor(tp, path, onnx_dir_of(a, path), a, d, v);

@@ -19,39 +19,24 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "test_util.h"
+
 #ifndef FUZZ_LABEL
 #define FUZZ_LABEL "loop-fuzz-corpus"
 #endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int passed, failed;
-
 static void run_file(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf = NULL;
-	size_t n = 0, cap = 0, got;
+	size_t n;
+	char *buf = read_file(path, &n);
 
-	if (!f) {
-		printf("FAIL %s: cannot read\n", path);
-		failed++;
+	check(buf != NULL, "%s: cannot read", path);
+	if (!buf)
 		return;
-	}
-	do {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 4096;
-			buf = realloc(buf, cap);
-			if (!buf)
-				abort();
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-	} while (got > 0);
-	fclose(f);
-	LLVMFuzzerTestOneInput(buf, n);
+	LLVMFuzzerTestOneInput((const uint8_t *)buf, n);
 	free(buf);
-	passed++;
 }
 
 static int by_name(const void *a, const void *b)
@@ -67,8 +52,7 @@ static void run_dir(const char *dir)
 	int n = 0, cap = 0;
 
 	if (!dp) {
-		printf("FAIL %s: cannot open\n", dir);
-		failed++;
+		check(false, "%s: cannot open", dir);
 		return;
 	}
 	while ((e = readdir(dp))) {
@@ -104,6 +88,5 @@ int main(int argc, char **argv)
 		else
 			run_file(argv[i]);
 	}
-	printf(FUZZ_LABEL ": %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary(FUZZ_LABEL);
 }
