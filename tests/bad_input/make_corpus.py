@@ -298,6 +298,18 @@ def other_cases(c):
         ("compile_cpu_arch_dataflow", "NNAC compile models/lenet5.onnx --target cpu"
                                       " --arch host --dataflow os -o OUT/x.nnb",
          "not for --target cpu"),
+        ("compile_unknown_target", "NNAC compile models/lenet5.onnx --target gpu9 -o OUT/x.nnb",
+         "--target 'gpu9': no such target (targets: cpu, tpu)"),
+        ("compile_option_of_other_target", "NNAC compile models/lenet5.onnx --target cpu"
+                                           " --precision bf16 -o OUT/x.nnb",
+         "--precision does not apply to --target cpu (its options: --cpu)"),
+        ("compile_option_no_target", "NNAC compile models/lenet5.onnx --cpu native",
+         "--cpu needs --target"),
+        ("compile_target_emit", "NNAC compile models/lenet5.onnx --target tpu --emit=loops -o OUT/x.nnb",
+         "--emit=loops prints the loop IR; --target tpu writes a bundle"),
+        ("compile_bad_precision", "NNAC compile models/lenet5.onnx --target tpu --precision fp8"
+                                  " -o OUT/x.nnb",
+         "--precision 'fp8': expected int8 or bf16"),
     ):
         c.case(*row)
 
