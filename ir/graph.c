@@ -119,18 +119,31 @@ int graph_uses(const Graph *g, int t)
 	return uses;
 }
 
-static Status vreport(Graph *g, const Node *n, Status st, const char *fmt, va_list ap)
+/* The domain of n's op as messages show it: none for the default one. */
+static const char *shown_domain(const Node *n)
+{
+	return strcmp(n->domain, "ai.onnx") == 0 ? "" : n->domain;
+}
+
+char *node_where(Arena *a, const Node *n)
+{
+	const char *domain = shown_domain(n);
+
+	return arena_printf(a, "node '%s' (%s%s%s)", n->name, domain, *domain ? "." : "", n->op_type);
+}
+
+Status node_verror(Graph *g, const char *scope, const Node *n, Status st, const char *fmt,
+                   va_list ap)
 {
 	char text[1024];
+	const char *domain;
 
 	vsnprintf(text, sizeof(text), fmt, ap);
-	if (n && *n->domain && strcmp(n->domain, "ai.onnx") != 0)
-		return diag_add(g->diag, st, "%s: node '%s' (%s.%s): %s", g->path, n->name,
-		                n->domain, n->op_type, text);
-	if (n)
-		return diag_add(g->diag, st, "%s: node '%s' (%s): %s", g->path, n->name,
-		                n->op_type, text);
-	return diag_add(g->diag, st, "%s: %s", g->path, text);
+	if (!n)
+		return diag_add(g->diag, st, "%s: %s", g->path, text);
+	domain = shown_domain(n);
+	return diag_add(g->diag, st, "%s: %snode '%s' (%s%s%s): %s", g->path, scope ? scope : "",
+	                n->name, domain, *domain ? "." : "", n->op_type, text);
 }
 
 Status node_error(Graph *g, const Node *n, Status st, const char *fmt, ...)
@@ -138,7 +151,7 @@ Status node_error(Graph *g, const Node *n, Status st, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vreport(g, n, st, fmt, ap);
+	node_verror(g, NULL, n, st, fmt, ap);
 	va_end(ap);
 	return st;
 }
@@ -148,7 +161,7 @@ Status graph_error(Graph *g, Status st, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vreport(g, NULL, st, fmt, ap);
+	node_verror(g, NULL, NULL, st, fmt, ap);
 	va_end(ap);
 	return st;
 }

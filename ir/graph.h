@@ -14,6 +14,7 @@
 #ifndef NNAC_GRAPH_H
 #define NNAC_GRAPH_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -117,6 +118,15 @@ Status node_error(Graph *g, const Node *n, Status st, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 Status graph_error(Graph *g, Status st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same for a node of a subgraph body (If's branches, a Loop's body),
+ * which is not in g: scope names the nodes and attributes that hold the
+ * body, as "node 'if_1' (If) then_branch: ", and is printed before the node
+ * (NULL: none).  n NULL leaves out the node part. */
+Status node_verror(Graph *g, const char *scope, const Node *n, Status st, const char *fmt,
+                   va_list ap) __attribute__((format(printf, 5, 0)));
+/* "node 'NAME' (OP)", as the messages name n (OP carries its domain when
+ * that is not the default one), in arena a; NULL when out of memory. */
+char *node_where(Arena *a, const Node *n);
 
 /* Attributes; the defaults are the ONNX defaults the caller passes. */
 const Attr *attr_find(const Node *n, const char *name);

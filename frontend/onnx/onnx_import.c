@@ -7,22 +7,48 @@
  * arity, every input defined before use).  Shapes and attribute values are
  * the business of shape inference.  Problems are recorded and the import
  * goes on, so `nnac check` can list them all.
+ *
+ * The bodies of graph attributes (If's branches, Loop's and Scan's body) do
+ * not become part of the graph: no op that has one is supported.  Their
+ * nodes get the same checks (known op, arity, attributes, nested bodies),
+ * so that everything a model would need is listed at once; their messages
+ * name the path to them, "node 'if_1' (If) then_branch: node 'n3' (Foo)".
+ * Their inputs are not linked, since a body reads its outer scope.
  */
 #include "onnx_internal.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+enum { MAX_NESTING = 16 };   /* subgraph bodies inside bodies */
 
 typedef struct Importer {
 	Graph *g;
 	const OnnxOptions *opt;
 	Status worst;
+	const char *scope;   /* while in a body: the path to it, else "" */
+	int depth;           /* bodies open */
 } Importer;
 
 static void note(Importer *im, Status st)
 {
 	if (st != ST_OK && (im->worst == ST_OK || status_exit_code(st) > status_exit_code(im->worst)))
 		im->worst = st;
+}
+
+/* node_error() with the path of the body being read before the node. */
+static Status bad_node(Importer *im, const Node *n, Status st, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static Status bad_node(Importer *im, const Node *n, Status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	node_verror(im->g, im->scope, n, st, fmt, ap);
+	va_end(ap);
+	return st;
 }
 
 static bool default_domain(const char *domain)
@@ -243,7 +269,7 @@ static Status attr_payload(Importer *im, const Node *n, const Onnx__AttributePro
 		return ST_OK;
 	case ATTR_TENSOR:
 		if (!ap->t)
-			return node_error(g, n, ST_INVALID, "attribute '%s' of type tensor has no tensor", a->name);
+			return bad_node(im, n, ST_INVALID, "attribute '%s' of type tensor has no tensor", a->name);
 		a->n = 1;
 		a->t = arena_alloc(ar, sizeof(Value));
 		if (!a->t)
@@ -274,20 +300,22 @@ static Status read_attr(Importer *im, Node *n, const Onnx__AttributeProto *ap, A
 	a->name = arena_strdup(&g->arena, ap->name ? ap->name : "");
 	if (!a->name)
 		return graph_oom(g);
-	if (ap->ref_attr_name && *ap->ref_attr_name)
-		return node_error(g, n, ST_UNSUPPORTED, "attribute '%s' refers to a function attribute", a->name);
 	a->kind = attr_kind(ap->type);
+	/* An op nnac does not know is reported already: what its attributes
+	 * would hold matters no more, only malformed data is another problem. */
+	if (n->op == OP_UNKNOWN && ap->has_type)
+		return attr_payload(im, n, ap, a);
+	if (ap->ref_attr_name && *ap->ref_attr_name)
+		return bad_node(im, n, ST_UNSUPPORTED, "attribute '%s' refers to a function attribute", a->name);
 	if (!ap->has_type || a->kind == ATTR_OTHER)
-		return node_error(g, n, ap->has_type ? ST_UNSUPPORTED : ST_INVALID,
-		                  "attribute '%s' has %s type %d", a->name,
-		                  ap->has_type ? "unsupported" : "no", (int)ap->type);
-	if (n->op != OP_UNKNOWN) {
-		if (!op_attr_known(n->op, a->name, &want))
-			return node_error(g, n, ST_UNSUPPORTED, "attribute '%s' is not supported", a->name);
-		if (want != a->kind)
-			return node_error(g, n, ST_INVALID, "attribute '%s' must be of type %s, not %s",
-			                  a->name, attr_kind_name(want), attr_kind_name(a->kind));
-	}
+		return bad_node(im, n, ap->has_type ? ST_UNSUPPORTED : ST_INVALID,
+		                "attribute '%s' has %s type %d", a->name,
+		                ap->has_type ? "unsupported" : "no", (int)ap->type);
+	if (!op_attr_known(n->op, a->name, &want))
+		return bad_node(im, n, ST_UNSUPPORTED, "attribute '%s' is not supported", a->name);
+	if (want != a->kind)
+		return bad_node(im, n, ST_INVALID, "attribute '%s' must be of type %s, not %s",
+		                a->name, attr_kind_name(want), attr_kind_name(a->kind));
 	return attr_payload(im, n, ap, a);
 }
 
@@ -299,11 +327,11 @@ static Status check_arity(Importer *im, const Node *n)
 		return ST_OK;
 	op_arity(n->op, &mi, &xi, &mo, &xo);
 	if (n->nin < mi || n->nin > xi)
-		return node_error(im->g, n, ST_INVALID, "has %d inputs; %s takes %d to %d",
-		                  n->nin, n->op_type, mi, xi);
+		return bad_node(im, n, ST_INVALID, "has %d inputs; %s takes %d to %d",
+		                n->nin, n->op_type, mi, xi);
 	if (n->nout < (mo ? mo : 1) || n->nout > xo)
-		return node_error(im->g, n, ST_INVALID, "has %d outputs; %s produces %d to %d",
-		                  n->nout, n->op_type, mo ? mo : 1, xo);
+		return bad_node(im, n, ST_INVALID, "has %d outputs; %s produces %d to %d",
+		                n->nout, n->op_type, mo ? mo : 1, xo);
 	return ST_OK;
 }
 
@@ -347,8 +375,71 @@ static Status check_op(Importer *im, const Node *n)
 {
 	if (n->op != OP_UNKNOWN)
 		return ST_OK;
-	return node_error(im->g, n, ST_UNSUPPORTED, "operator '%s%s%s' is not supported",
-	                  n->domain, *n->domain ? "." : "", n->op_type);
+	return bad_node(im, n, ST_UNSUPPORTED, "operator '%s%s%s' is not supported",
+	                n->domain, *n->domain ? "." : "", n->op_type);
+}
+
+/* The node's name, or OPTYPE_IDX for a node the model leaves unnamed. */
+static const char *node_name(const Onnx__NodeProto *np, size_t idx, char *buf, size_t size)
+{
+	const char *op_type = np->op_type && *np->op_type ? np->op_type : "node";
+
+	if (np->name && *np->name)
+		return np->name;
+	snprintf(buf, size, "%s_%zu", op_type, idx);
+	return buf;
+}
+
+static void read_body_node(Importer *im, const Onnx__NodeProto *np, size_t idx);
+
+/* Checks the nodes of body gp, attribute attr (element k of a list of
+ * graphs when k >= 0) of node n. */
+static void read_body(Importer *im, const Node *n, const char *attr, long k,
+                      const Onnx__GraphProto *gp)
+{
+	Arena *a = &im->g->arena;
+	const char *outer = im->scope, *where, *scope = NULL;
+
+	if (im->depth == MAX_NESTING) {
+		note(im, bad_node(im, n, ST_UNSUPPORTED, "attribute '%s': subgraphs nested more than %d deep",
+		                  attr, MAX_NESTING));
+		return;
+	}
+	where = node_where(a, n);
+	if (where)
+		scope = k < 0 ? arena_printf(a, "%s%s %s: ", outer, where, attr)
+		              : arena_printf(a, "%s%s %s[%ld]: ", outer, where, attr, k);
+	if (!scope) {
+		note(im, graph_oom(im->g));
+		return;
+	}
+	im->scope = scope;
+	im->depth++;
+	for (size_t i = 0; i < gp->n_node; i++)
+		read_body_node(im, gp->node[i], i);
+	im->depth--;
+	im->scope = outer;
+}
+
+/* Reads np's attributes into n->attr, or only checks them when n->attr is
+ * NULL, and checks the bodies of its graph attributes. */
+static void read_attrs(Importer *im, Node *n, const Onnx__NodeProto *np)
+{
+	for (size_t k = 0; k < np->n_attribute; k++) {
+		const Onnx__AttributeProto *ap = np->attribute[k];
+		const char *name = ap->name ? ap->name : "";
+		Attr scratch;
+		Status st = read_attr(im, n, ap, n->attr ? &n->attr[n->nattr] : &scratch);
+
+		note(im, st);
+		if (st == ST_OK && n->attr)
+			n->nattr++;
+		if (ap->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH && ap->g)
+			read_body(im, n, name, -1, ap->g);
+		if (ap->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPHS)
+			for (size_t i = 0; i < ap->n_graphs; i++)
+				read_body(im, n, name, (long)i, ap->graphs[i]);
+	}
 }
 
 static void read_node(Importer *im, const Onnx__NodeProto *np, size_t idx)
@@ -357,16 +448,12 @@ static void read_node(Importer *im, const Onnx__NodeProto *np, size_t idx)
 	const char *op_type = np->op_type ? np->op_type : "";
 	OpKind op = default_domain(np->domain) ? op_lookup(op_type) : OP_UNKNOWN;
 	char fallback[64];
-	const char *name = np->name;
 	Node *n;
 	Status st;
 	int ni;
 
-	if (!name || !*name) {
-		snprintf(fallback, sizeof(fallback), "%s_%zu", *op_type ? op_type : "node", idx);
-		name = fallback;
-	}
-	ni = graph_add_node(g, name, op, (int)np->n_input, (int)np->n_output);
+	ni = graph_add_node(g, node_name(np, idx, fallback, sizeof(fallback)), op,
+	                    (int)np->n_input, (int)np->n_output);
 	if (ni < 0) {
 		note(im, graph_oom(g));
 		return;
@@ -385,12 +472,25 @@ static void read_node(Importer *im, const Onnx__NodeProto *np, size_t idx)
 	note(im, link_outputs(im, n, np));
 	if (st == ST_OK)
 		note(im, check_arity(im, n));
-	for (size_t k = 0; k < np->n_attribute; k++) {
-		st = read_attr(im, n, np->attribute[k], &n->attr[n->nattr]);
-		note(im, st);
-		if (st == ST_OK)
-			n->nattr++;
-	}
+	read_attrs(im, n, np);
+}
+
+/* A node of a body: the checks of read_node but the links, on a node that
+ * is not added to the graph. */
+static void read_body_node(Importer *im, const Onnx__NodeProto *np, size_t idx)
+{
+	char fallback[64];
+	Node n = {0};
+
+	n.op_type = np->op_type ? np->op_type : "";
+	n.domain = np->domain ? np->domain : "";
+	n.op = default_domain(np->domain) ? op_lookup(n.op_type) : OP_UNKNOWN;
+	n.name = node_name(np, idx, fallback, sizeof(fallback));
+	n.nin = (int)np->n_input;
+	n.nout = (int)np->n_output;
+	note(im, check_op(im, &n));
+	note(im, check_arity(im, &n));
+	read_attrs(im, &n, np);
 }
 
 static void read_outputs(Importer *im, const Onnx__GraphProto *gp)
@@ -443,7 +543,7 @@ Status onnx_import(Graph *g, const char *path, const OnnxOptions *opt)
 Status onnx_import_mem(Graph *g, const char *path, const uint8_t *buf, size_t len,
                        const OnnxOptions *opt)
 {
-	Importer im = {g, opt, ST_OK};
+	Importer im = {g, opt, ST_OK, "", 0};
 	Onnx__ModelProto *m;
 
 	g->path = arena_strdup(&g->arena, path);

@@ -166,6 +166,27 @@ def shape_cases(c):
     c.node_case("reshape_size", reshape, "reshape_7", "Reshape")
 
 
+def nested_ifs(depth):
+    """depth Ifs, each in the then_branch of the one before; the else
+    branches are empty."""
+    inner = None
+    for k in reversed(range(depth)):
+        then_branch = helper.make_graph([] if inner is None else [inner], f"then_{k}", [],
+                                        [tensor(f"o{k}", None)])
+        else_branch = helper.make_graph([], f"else_{k}", [], [tensor("c", None)])
+        inner = helper.make_node("If", ["c"], [f"o{k - 1}" if k else "y"], name=f"if_{k}",
+                                 then_branch=then_branch, else_branch=else_branch)
+    return model([inner], [tensor("c", [], TensorProto.BOOL)], [tensor("y", None)])
+
+
+def subgraph_cases(c):
+    """Bodies of If, Loop and Scan nodes, which nnac checks but does not
+    take (tests/cli/check_*.onnx list their problems)."""
+    deep = c.onnx("deep_subgraphs.onnx", nested_ifs(20))
+    c.case("deep_subgraphs", f"NNAC check CASES/{deep}",
+           "then_branch: node 'if_16' (If): attribute 'then_branch': subgraphs nested more than 16 deep")
+
+
 def tensor_cases(c):
     """Initializers whose data is wrong or lives where it must not."""
     short = weight("w", [2, 2, 3, 3])
@@ -317,8 +338,8 @@ def other_cases(c):
 def main():
     os.makedirs(CASES_DIR, exist_ok=True)
     corpus = Corpus(CASES_DIR)
-    for make in (file_cases, op_cases, shape_cases, tensor_cases, graph_cases, binding_cases,
-                 run_input_cases, other_cases):
+    for make in (file_cases, op_cases, subgraph_cases, shape_cases, tensor_cases, graph_cases,
+                 binding_cases, run_input_cases, other_cases):
         make(corpus)
     corpus.manifest()
     print(f"{len(corpus.rows)} cases in {CASES_DIR}")

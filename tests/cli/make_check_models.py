@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the models of the golden case check_sequence: models with several
-problems, each of which `nnac check` must list, once.
+"""Writes the models of the golden cases check_sequence, check_if,
+check_loop and check_graphs: models with several problems, each of which
+`nnac check` must list, once, with the path to the node when it is inside
+a subgraph.
 
   check_sequence.onnx  two unsupported ops in a row (foo_1, then bar_2 of
                        the vendor domain com.example, downstream of it),
@@ -8,6 +10,20 @@ problems, each of which `nnac check` must list, once.
                        an Add of shapes [2,3] and [4,5] on inputs of its
                        own; relu_mid between the two unsupported ops has
                        no problem and must not get one
+  check_if.onnx        an If (unsupported) whose then_branch holds a
+                       Relu with an unknown attribute and an unsupported
+                       op after it, and whose else_branch holds two
+                       unsupported ops, the second unnamed (Qux_1); a
+                       Relu after the If has no problem
+  check_loop.onnx      a Loop whose body holds an unsupported op and an If
+                       with an unsupported op in its then_branch, and a
+                       Scan whose body holds one; an Add of their results
+                       has no problem
+  check_graphs.onnx    an op of the vendor domain com.example with an
+                       attribute that holds a list of graphs (a type nnac
+                       reads for no op, which is no second problem for an
+                       op it does not know); the first graph holds an
+                       unsupported op
 
 None of the models passes onnx.checker (unknown ops); nnac must still read
 them.  The script is deterministic; rerun it after changing a model.
@@ -16,10 +32,10 @@ usage: python3 tests/cli/make_check_models.py
 """
 import os
 
-from onnx import TensorProto, helper
+from onnx import AttributeProto, TensorProto, helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FLOAT = TensorProto.FLOAT
+FLOAT, BOOL, INT64 = TensorProto.FLOAT, TensorProto.BOOL, TensorProto.INT64
 
 
 def value(name, shape, elem=FLOAT):
@@ -28,6 +44,11 @@ def value(name, shape, elem=FLOAT):
 
 def node(op, inputs, outputs, name=None, **attrs):
     return helper.make_node(op, inputs, outputs, name=name, **attrs)
+
+
+def body(name, nodes, inputs, outputs):
+    """A subgraph; names it does not define come from the enclosing graph."""
+    return helper.make_graph(nodes, name, inputs, outputs)
 
 
 def save(filename, nodes, inputs, outputs, vendor=False):
@@ -52,8 +73,53 @@ def sequence():
          [value("y", None), value("z", None)], vendor=True)
 
 
+def if_branches():
+    then_branch = body("then", [node("Relu", ["x"], ["t1"], "then_relu", frob=1),
+                                node("FooBar", ["t1"], ["then_out"], "then_foo")],
+                       [], [value("then_out", [1, 4])])
+    else_branch = body("else", [node("Baz", ["x"], ["e1"], "else_baz"),
+                                node("Qux", ["e1"], ["else_out"])],
+                       [], [value("else_out", [1, 4])])
+    nodes = [node("If", ["c"], ["r"], "if_1", then_branch=then_branch, else_branch=else_branch),
+             node("Relu", ["r"], ["y"], "relu_out")]
+    save("check_if.onnx", nodes, [value("c", [], BOOL), value("x", [1, 4])], [value("y", None)])
+
+
+def loop_and_scan():
+    inner_then = body("inner_then", [node("FooBar", ["v1"], ["o1"], "inner_foo")],
+                      [], [value("o1", [1, 4])])
+    inner_else = body("inner_else", [node("Identity", ["v1"], ["o2"], "inner_id")],
+                      [], [value("o2", [1, 4])])
+    loop_body = body("loop_body",
+                     [node("Qux", ["v"], ["v1"], "body_qux"),
+                      node("If", ["cond_in"], ["v2"], "body_if",
+                           then_branch=inner_then, else_branch=inner_else),
+                      node("Identity", ["cond_in"], ["cond_out"], "body_cond")],
+                     [value("i", [], INT64), value("cond_in", [], BOOL), value("v", [1, 4])],
+                     [value("cond_out", [], BOOL), value("v2", [1, 4])])
+    scan_body = body("scan_body", [node("FooBar", ["row"], ["row_out"], "scan_foo")],
+                     [value("row", [4])], [value("row_out", [4])])
+    nodes = [node("Loop", ["m", "cond", "x"], ["l"], "loop_1", body=loop_body),
+             node("Scan", ["x"], ["s"], "scan_1", body=scan_body, num_scan_inputs=1),
+             node("Add", ["l", "s"], ["y"], "add_out")]
+    save("check_loop.onnx", nodes,
+         [value("m", [], INT64), value("cond", [], BOOL), value("x", [1, 4])], [value("y", None)])
+
+
+def graph_list():
+    cases = [body("case_0", [node("FooBar", ["x"], ["o0"], "case_foo")], [], [value("o0", [1, 4])]),
+             body("case_1", [node("Relu", ["x"], ["o1"], "case_relu")], [], [value("o1", [1, 4])])]
+    switch = helper.make_node("Switch", ["x"], ["y"], name="switch_1", domain="com.example")
+    switch.attribute.append(
+        helper.make_attribute("cases", cases, attr_type=AttributeProto.GRAPHS))
+    save("check_graphs.onnx", [switch], [value("x", [1, 4])], [value("y", None)], vendor=True)
+
+
 def main():
     sequence()
+    if_branches()
+    loop_and_scan()
+    graph_list()
 
 
 if __name__ == "__main__":
