@@ -3,13 +3,14 @@
  * front to back.  Large requests get a chunk of their own.
  */
 #include "arena.h"
-#include "diag.h"
 
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "diag.h"
 
 enum { CHUNK_MIN = 1 << 20, ALIGN = 64 };
 

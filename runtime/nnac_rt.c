@@ -59,16 +59,20 @@ typedef NnbReader Rd;
 
 static uint64_t rd(Rd *r, int bytes) { return nnb_get_le(r, bytes); }
 
+/* The string at r in fresh memory; NULL with r->bad set when it is
+ * malformed, NULL alone when out of memory. */
 static char *rd_str(Rd *r)
 {
 	uint32_t n;
 	const char *in = nnb_get_str(r, &n);
-	char *s = in && n <= 4096 ? nnac_malloc((size_t)n + 1) : NULL;
+	char *s;
 
-	if (!s) {
+	if (!in || n > 4096) {
 		r->bad = true;
 		return NULL;
 	}
+	if (!(s = nnac_malloc((size_t)n + 1)))
+		return NULL;
 	memcpy(s, in, n);
 	s[n] = 0;
 	return s;
@@ -97,40 +101,44 @@ static uint64_t bytes_of(const Buf *b)
 	return (uint64_t)numel(b) * (uint64_t)dtype_size(b->dt);
 }
 
-static int read_buf(Rd *r, Buf *b)
+/* ST_INVALID when the record is malformed. */
+static Status read_buf(Rd *r, Buf *b)
 {
 	b->name = rd_str(r);
+	if (!b->name && !r->bad)
+		return ST_NOMEM;
 	b->dt = dtype_from_onnx((int)rd(r, 4));
 	b->rank = (int)rd(r, 4);
 	if (r->bad || b->dt == DT_UNDEF || b->rank < 0 || b->rank > MAX_RANK)
-		return -1;
+		return ST_INVALID;
 	for (int i = 0; i < b->rank; i++) {
 		b->dims[i] = (int64_t)rd(r, 8);
 		if (b->dims[i] < 0 || b->dims[i] > ((int64_t)1 << 40))
-			return -1;
+			return ST_INVALID;
 	}
 	b->flags = (unsigned)rd(r, 4);
 	b->view_of = (int)(int32_t)rd(r, 4);
 	b->view_offset = (int64_t)rd(r, 8);
 	b->data_at = rd(r, 8);
-	return r->bad || b->flags > 7 || numel(b) > ((int64_t)1 << 40) ? -1 : 0;
+	return r->bad || b->flags > 7 || numel(b) > ((int64_t)1 << 40) ? ST_INVALID : ST_OK;
 }
 
-static int read_list(Rd *r, int **v, int *n, int limit)
+/* ST_INVALID when the list is malformed. */
+static Status read_list(Rd *r, int **v, int *n, int limit)
 {
 	uint64_t k = rd(r, 4);
 	if (r->bad || k > (uint64_t)limit)
-		return -1;
+		return ST_INVALID;
 	*v = nnac_calloc(k + 1, sizeof(int));
 	if (!*v)
-		return -1;
+		return ST_NOMEM;
 	for (uint64_t i = 0; i < k; i++) {
 		(*v)[i] = (int)rd(r, 4);
 		if ((*v)[i] < 0 || (*v)[i] >= limit)
-			return -1;
+			return ST_INVALID;
 	}
 	*n = (int)k;
-	return r->bad ? -1 : 0;
+	return r->bad ? ST_INVALID : ST_OK;
 }
 
 /* The buffer owning view i's memory (views of views followed, each of
@@ -198,6 +206,7 @@ static int load(NnacModel *m, const Nnb *nb, const char *path, char *err, size_t
 	const char *target = nnb_meta(nb, "target");
 	Rd r;
 	Diag d;
+	Status st;
 
 	if (!target || strcmp(target, "cpu") != 0 || !prog)
 		return fail(err, len, "%s: not a cpu bundle (target '%s')", path, target ? target : "none");
@@ -211,10 +220,19 @@ static int load(NnacModel *m, const Nnb *nb, const char *path, char *err, size_t
 	if (!m->b)
 		return fail(err, len, "%s: out of memory", path);
 	m->nb = (int)nb_;
-	for (int i = 0; i < m->nb; i++)
-		if (read_buf(&r, &m->b[i]) || m->b[i].view_of >= m->nb)
+	for (int i = 0; i < m->nb; i++) {
+		st = read_buf(&r, &m->b[i]);
+		if (st == ST_NOMEM)
+			return fail(err, len, "%s: out of memory", path);
+		if (st != ST_OK || m->b[i].view_of >= m->nb)
 			return fail(err, len, "%s: program_cpu: buffer record %d is malformed", path, i);
-	if (read_list(&r, &m->in, &m->nin, m->nb) || read_list(&r, &m->out, &m->nout, m->nb))
+	}
+	st = read_list(&r, &m->in, &m->nin, m->nb);
+	if (st == ST_OK)
+		st = read_list(&r, &m->out, &m->nout, m->nb);
+	if (st == ST_NOMEM)
+		return fail(err, len, "%s: out of memory", path);
+	if (st != ST_OK)
 		return fail(err, len, "%s: program_cpu: bad input or output list", path);
 	uint64_t so_len = rd(&r, 8);
 	if (r.bad || so_len != r.n - r.at)
@@ -222,7 +240,7 @@ static int load(NnacModel *m, const Nnb *nb, const char *path, char *err, size_t
 	if (lay_out(m, nnb_find(nb, NNB_WEIGHTS, "cpu"), path, err, len))
 		return -1;
 	diag_init(&d);
-	Status st = cpu_so_open(r.p + r.at, (size_t)so_len, &m->so, &d);
+	st = cpu_so_open(r.p + r.at, (size_t)so_len, &m->so, &d);
 	if (st != ST_OK) {
 		fail(err, len, "%s: %s", path, d.n ? d.msg[0].text : "cannot load the program");
 		diag_free(&d);

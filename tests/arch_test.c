@@ -378,83 +378,49 @@ static void check_prefixes(void)
 	check(clean, "prefixes: every truncated preset gives one error");
 }
 
-/* Every allocation of parsing the eyeriss preset fails in turn. */
-static void check_alloc_failure(void)
+typedef struct ArchText {
+	const char *path, *text;
+	size_t len;
+} ArchText;
+
+static Status parse_text(const void *ctx, Diag *d)
 {
-	size_t len = 0;
-	const char *text = NULL;
-	bool clean = true;
-	long n;
+	const ArchText *t = ctx;
+	Arena ar;
+	Arch a;
+	Status st;
 
-	for (int i = 0; i < arch_preset_count(); i++)
-		if (strcmp(arch_preset_name(i), "eyeriss") == 0)
-			text = arch_preset_text(i, &len);
-	if (!text) {
-		check(false, "allocation failure: no eyeriss preset");
-		return;
-	}
-
-	for (n = 1; n < 100000; n++) {
-		Arena ar;
-		Diag d;
-		Arch a;
-		Status st;
-
-		arena_init(&ar);
-		diag_init(&d);
-		test_alloc_fail_once(n);
-		st = arch_parse(&a, &ar, &d, "alloc.arch", text, len);
-		arena_free(&ar);
-		if (test_alloc_restore() < n && st == ST_OK) {
-			diag_free(&d);
-			break;
-		}
-		if (st != ST_NOMEM || d.n != 1 || !strstr(d.msg[0].text, "out of memory"))
-			clean = false;
-		diag_free(&d);
-	}
-	check(clean && n > 2, "allocation failure: every failed allocation reports out of memory");
+	arena_init(&ar);
+	st = arch_parse(&a, &ar, d, t->path, t->text, t->len);
+	arena_free(&ar);
+	return st;
 }
 
-/* The same for a description the parser refuses: a failure while the error
- * is reported (the caret line) is out of memory as well; once the failure
- * would come after the last allocation, the error itself. */
-static void check_alloc_failure_refused(void)
+/* Every allocation of parsing the eyeriss preset fails in turn; then of
+ * parsing a description the parser refuses, where a failure while the
+ * error is reported (the caret line) is out of memory as well. */
+static void check_alloc_failure(void)
 {
-	static const char text[] =
+	static const char refused[] =
 		"arch a {\n"
 		"\tpe_array 1 x 1 clock 1 GHz mac f32 -> f32\n"
 		"\tlevel dram sise 4\n"
 		"}\n";
-	static const char want[] = "refused.arch:3:13: error: unknown key 'sise'";
-	bool clean = true, done = false;
-	long n;
+	ArchText t = { "alloc.arch", NULL, 0 };
+	long runs;
 
-	for (n = 1; n < 1000 && !done; n++) {
-		Arena ar;
-		Diag d;
-		Arch a;
-		Status st;
-		bool ok;
-
-		arena_init(&ar);
-		diag_init(&d);
-		test_alloc_fail_once(n);
-		st = arch_parse(&a, &ar, &d, "refused.arch", text, sizeof(text) - 1);
-		arena_free(&ar);
-		done = test_alloc_restore() < n;
-		if (done)
-			ok = st == ST_INVALID && d.n == 1 && strncmp(d.msg[0].text, want, strlen(want)) == 0;
-		else
-			ok = st == ST_NOMEM && d.n == 1 && strstr(d.msg[0].text, "out of memory");
-		if (!ok && clean) {
-			printf("  allocation %ld: status %s\n", n, status_name(st));
-			print_diags(&d);
-		}
-		clean &= ok;
-		diag_free(&d);
+	for (int i = 0; i < arch_preset_count(); i++)
+		if (strcmp(arch_preset_name(i), "eyeriss") == 0)
+			t.text = arch_preset_text(i, &t.len);
+	if (!t.text) {
+		check(false, "allocation failure: no eyeriss preset");
+		return;
 	}
-	check(clean && done && n > 2,
+	check(test_alloc_sweep(parse_text, &t, ST_OK, NULL, &runs) && runs > 2,
+	      "allocation failure: every failed allocation reports out of memory");
+	t = (ArchText){ "refused.arch", refused, sizeof(refused) - 1 };
+	check(test_alloc_sweep(parse_text, &t, ST_INVALID,
+	                       "refused.arch:3:13: error: unknown key 'sise'", &runs) && runs > 2,
 	      "allocation failure: a refused description reports its error or out of memory");
 }
 
@@ -473,6 +439,5 @@ int main(int argc, char **argv)
 	check_names();
 	check_prefixes();
 	check_alloc_failure();
-	check_alloc_failure_refused();
 	return test_summary("arch");
 }

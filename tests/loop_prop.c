@@ -23,8 +23,8 @@
  * in-place scan) on which most reorders must be refused.  Directed checks
  * come first: fixed requests with the diagnostic each refusal must give, and
  * golden text for a split and a double buffering; then each directed case
- * again with every allocation of its requests failing in turn, which must
- * give ST_NOMEM and one "out of memory" message.
+ * again with every allocation of its parse and requests failing in turn,
+ * which must give ST_NOMEM and one "out of memory" message.
  *
  * Usage: nnac-loopprop [--cases N] [--seed S] [--print] [--verbose]
  *   --seed S   runs the case of seed S only (as printed by a failure);
@@ -1215,20 +1215,23 @@ static Status request(LoopProgram *p, char *req)
 	return ST_INTERNAL;
 }
 
-/* t's program, parsed and verified, into p with diagnostics into d; false
- * when it does not parse or verify. */
-static bool directed_program(const Directed *t, LoopProgram *p, Diag *d)
+/* t's program into p, with diagnostics into d: ST_OK when it parses and
+ * verifies.  p is to be freed in any case. */
+static Status directed_program(const Directed *t, LoopProgram *p, Diag *d)
 {
 	Shape sh = { .kind = t->kind, .m = 3, .nn = 5 };
 	size_t len;
 	char *text = t->text ? strdup(t->text) : program_text(&sh, &len);
-	bool ok;
+	Status st;
 
-	diag_init(d);
 	loop_init(p, d, "directed");
-	ok = text && loop_parse(p, "directed", text, strlen(text)) == ST_OK && loop_verify(p) == ST_OK;
+	if (!text)
+		return diag_add(d, ST_NOMEM, "directed: out of memory");
+	st = loop_parse(p, "directed", text, strlen(text));
+	if (st == ST_OK)
+		st = loop_verify(p);
 	free(text);
-	return ok;
+	return st;
 }
 
 /* t's requests on p in order until one does not give ST_OK, each followed
@@ -1256,8 +1259,10 @@ static bool run_directed(const Directed *t)
 	Diag d;
 	LoopProgram p;
 	Status st = ST_INTERNAL;
-	bool ok = directed_program(t, &p, &d);
+	bool ok;
 
+	diag_init(&d);
+	ok = directed_program(t, &p, &d) == ST_OK;
 	if (ok)
 		st = directed_steps(t, &p, true);
 	if (ok && st == ST_OK && t->want == ST_OK) {
@@ -1280,39 +1285,29 @@ static bool run_directed(const Directed *t)
 	return ok;
 }
 
-/* t's requests with each allocation failing in turn (tests/test_util.h):
- * every run stops with ST_NOMEM and one "out of memory" message, until the
- * failure would come after the last allocation, when they end as t says. */
+static Status directed_run(const void *ctx, Diag *d)
+{
+	LoopProgram p;
+	Status st = directed_program(ctx, &p, d);
+
+	if (st == ST_OK)
+		st = directed_steps(ctx, &p, false);
+	loop_free(&p);
+	return st;
+}
+
+/* t's program parsed and its requests made with each allocation failing in
+ * turn (tests/test_util.h): ST_NOMEM and one "out of memory" message every
+ * time, until the failure would come after the last allocation, when they
+ * end as t says. */
 static bool run_directed_nomem(const Directed *t)
 {
-	bool ok = true, done = false;
-	long n;
+	long runs;
+	bool ok = test_alloc_sweep(directed_run, t, t->want, t->want == ST_OK ? NULL : t->expect,
+	                           &runs);
 
-	for (n = 1; n < 1000 && ok && !done; n++) {
-		Diag d;
-		LoopProgram p;
-		Status st = ST_INTERNAL;
-
-		ok = directed_program(t, &p, &d);
-		if (ok) {
-			test_alloc_fail_once(n);
-			st = directed_steps(t, &p, false);
-			done = test_alloc_restore() < n;
-		}
-		if (done)
-			ok = st == t->want && d.n == (t->want != ST_OK);
-		else
-			ok = ok && st == ST_NOMEM && d.n == 1 && strstr(d.msg[0].text, "out of memory");
-		if (!ok) {
-			printf("  allocation %ld failing: status %s, %d messages\n", n, status_name(st), d.n);
-			diag_print(&d, stdout);
-		}
-		loop_free(&p);
-		diag_free(&d);
-	}
-	ok = ok && done;
 	printf("%s directed, every allocation failing: %s (%ld allocations)\n", ok ? "ok  " : "FAIL",
-	       t->name, n - 2);
+	       t->name, runs - 1);
 	return ok;
 }
 

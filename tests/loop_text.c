@@ -336,49 +336,31 @@ static void check_built(void)
 	diag_free(&d);
 }
 
-/* Every allocation of a parse fails in turn: each run reports out of
- * memory (or succeeds once the failure comes after the last allocation). */
-static void check_alloc_failure(void)
-{
+typedef struct LoopText {
+	const char *path, *text;
 	size_t len;
-	char path[512];
-	char *text;
-	bool clean = true;
-	long n;
+} LoopText;
 
-	snprintf(path, sizeof(path), "%s/diannao_conv.loop", example_dir ? example_dir : ".");
-	if (!(text = read_file(path, &len))) {
-		check(false, "%s: cannot read for the allocation-failure test", path);
-		return;
-	}
-	for (n = 1;; n++) {
-		Diag d;
-		LoopProgram p;
-		Status st;
+static Status parse_text(const void *ctx, Diag *d)
+{
+	const LoopText *t = ctx;
+	LoopProgram p;
+	Status st;
 
-		diag_init(&d);
-		loop_init(&p, &d, path);
-		test_alloc_fail_once(n);
-		st = loop_parse(&p, path, text, len);
-		loop_free(&p);
-		if (test_alloc_restore() < n && st == ST_OK) {
-			diag_free(&d);
-			break;
-		}
-		if (st != ST_NOMEM || d.n != 1 || !strstr(d.msg[0].text, "out of memory"))
-			clean = false;
-		diag_free(&d);
-	}
-	free(text);
-	check(clean && n > 2, "allocation failure: every failed allocation reports out of memory");
+	loop_init(&p, d, t->path);
+	st = loop_parse(&p, t->path, t->text, t->len);
+	loop_free(&p);
+	return st;
 }
 
-/* The same for a file the parser refuses: a failure while the error is
- * reported (its message, the caret line) is out of memory as well; once
- * the failure would come after the last allocation, the error itself. */
-static void check_alloc_failure_refused(void)
+/* Every allocation of a parse fails in turn: each run reports out of
+ * memory (or succeeds once the failure comes after the last allocation).
+ * Then the same for a file the parser refuses, where a failure while the
+ * error is reported (its message, the caret line) is out of memory as well
+ * and the last run gives the error itself. */
+static void check_alloc_failure(void)
 {
-	static const char text[] =
+	static const char refused[] =
 		"level dram\n"
 		"buf X : f32[4] @dram input \"x\"\n"
 		"buf Y : f32[4] @dram output \"y\"\n"
@@ -387,35 +369,24 @@ static void check_alloc_failure_refused(void)
 		"\t\tapply Y[i] = Relu(X[i], X[i])\n"
 		"\t}\n"
 		"}\n";
-	static const char want[] = "refused.loop:6:16: error: Relu takes 1 operand, not 2";
-	bool clean = true, done = false;
-	long n;
+	char path[512];
+	LoopText t = { path, NULL, 0 };
+	char *text;
+	long runs;
 
-	for (n = 1; n < 1000 && !done; n++) {
-		Diag d;
-		LoopProgram p;
-		Status st;
-		bool ok;
-
-		diag_init(&d);
-		loop_init(&p, &d, "refused.loop");
-		test_alloc_fail_once(n);
-		st = loop_parse(&p, "refused.loop", text, sizeof(text) - 1);
-		loop_free(&p);
-		done = test_alloc_restore() < n;
-		if (done)
-			ok = st == ST_INVALID && d.n == 1 && strncmp(d.msg[0].text, want, strlen(want)) == 0;
-		else
-			ok = st == ST_NOMEM && d.n == 1 && strstr(d.msg[0].text, "out of memory");
-		if (!ok && clean) {
-			printf("  allocation %ld: status %s\n", n, status_name(st));
-			print_diags(&d);
-		}
-		clean &= ok;
-		diag_free(&d);
+	snprintf(path, sizeof(path), "%s/diannao_conv.loop", example_dir ? example_dir : ".");
+	if (!(text = read_file(path, &t.len))) {
+		check(false, "%s: cannot read for the allocation-failure test", path);
+		return;
 	}
-	check(clean && done && n > 4,
-	      "allocation failure: a refused file reports its error or out of memory");
+	t.text = text;
+	check(test_alloc_sweep(parse_text, &t, ST_OK, NULL, &runs) && runs > 2,
+	      "allocation failure: every failed allocation reports out of memory");
+	free(text);
+	t = (LoopText){ "refused.loop", refused, sizeof(refused) - 1 };
+	check(test_alloc_sweep(parse_text, &t, ST_INVALID,
+	                       "refused.loop:6:16: error: Relu takes 1 operand, not 2", &runs) &&
+	      runs > 4, "allocation failure: a refused file reports its error or out of memory");
 }
 
 /* ---- the DianNao examples, run ---- */
@@ -590,7 +561,6 @@ int main(int argc, char **argv)
 	check_caret();
 	check_built();
 	check_alloc_failure();
-	check_alloc_failure_refused();
 	check_classifier();
 	check_conv();
 	check_pool();

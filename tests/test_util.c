@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "arena.h"
 
@@ -86,4 +87,40 @@ long test_alloc_restore(void)
 {
 	nnac_set_allocator(NULL, NULL);
 	return alloc_count;
+}
+
+bool test_alloc_sweep(TestAllocRun run, const void *ctx, Status want, const char *want_msg,
+                      long *runs)
+{
+	bool clean = true, done = false;
+	long n;
+
+	for (n = 1; n < 100000 && !done; n++) {
+		Diag d;
+		Status st;
+		bool ok;
+
+		diag_init(&d);
+		test_alloc_fail_once(n);
+		st = run(ctx, &d);
+		done = test_alloc_restore() < n;
+		if (!done)
+			ok = st == ST_NOMEM && d.n == 1 && strstr(d.msg[0].text, "out of memory");
+		else if (want_msg)
+			ok = st == want && d.n == 1 && strstr(d.msg[0].text, want_msg);
+		else
+			ok = st == want && d.n == 0;
+		if (!ok && clean) {
+			if (done)
+				printf("  no allocation failing: status %s\n", status_name(st));
+			else
+				printf("  allocation %ld failing: status %s\n", n, status_name(st));
+			for (int i = 0; i < d.n; i++)
+				printf("    %s\n", d.msg[i].text);
+		}
+		clean &= ok;
+		diag_free(&d);
+	}
+	*runs = n - 1;
+	return clean && done;
 }

@@ -8,13 +8,15 @@
  *     tests/run_all.sh reads and adds up;
  *   - read_file(), a whole file in memory;
  *   - the allocator of the allocation-failure sweeps, which makes the Nth
- *     allocation through ir/arena.h's hook fail.
+ *     allocation through ir/arena.h's hook fail, and the sweep itself.
  */
 #ifndef NNAC_TEST_UTIL_H
 #define NNAC_TEST_UTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "diag.h"
 
 /* Counts a check; when !ok prints "FAIL " and the message. */
 void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -42,5 +44,18 @@ char *read_file(const char *path, size_t *len);
 void test_alloc_fail_once(long n);
 void test_alloc_fail_from(long n);
 long test_alloc_restore(void);
+
+/*
+ * The usual sweep: run(ctx, d) with allocation n failing alone, for n = 1,
+ * 2, ... until a run asks for fewer than n allocations.  Each run before
+ * that must return ST_NOMEM with one diagnostic, holding "out of memory";
+ * the last must return want with no diagnostic when want_msg is NULL, else
+ * with one holding want_msg.  The first wrong run is printed.  Returns
+ * whether every run was right; the number of runs (the allocations, plus
+ * one) in *runs.
+ */
+typedef Status (*TestAllocRun)(const void *ctx, Diag *d);
+bool test_alloc_sweep(TestAllocRun run, const void *ctx, Status want, const char *want_msg,
+                      long *runs);
 
 #endif

@@ -15,7 +15,7 @@
  * random instructions of every opcode round-trip through encode, decode,
  * print and assemble; encoder, decoder and assembler errors; the text and
  * Chrome traces of a hand-made record array (the JSON is parsed by a small
- * validator here and by python3's json); with DOC (docs/tpu.md), every
+ * validator here and by python3's json; out of memory is reported); with DOC (docs/tpu.md), every
  * opcode's section there names its code and has a row "| LO..HI | `FIELD` |"
  * for each of its fields, and scripts/tpu_isa_doc.py finds it current.
  *
@@ -903,6 +903,15 @@ static void check_trace_chrome(const TpuInsn *p)
 	}
 	st = tpu_trace_chrome(stdout, p, trace_recs, NRECS, 0, &d);
 	check(st == ST_INVALID && d.n == 1, "chrome trace: a zero clock is refused");
+	diag_free(&d);
+	if ((f = fopen("/dev/null", "w"))) {
+		test_alloc_fail_once(1);
+		st = tpu_trace_chrome(f, p, trace_recs, NRECS, 700e6, &d);
+		test_alloc_restore();
+		fclose(f);
+	}
+	check(f && st == ST_NOMEM && d.n == 1 && strstr(d.msg[0].text, "out of memory"),
+	      "chrome trace: its allocation failing is out of memory");
 	free(py);
 	free(text);
 	unlink(path);

@@ -1,13 +1,20 @@
 /*
  * Unit tests of the IR's building blocks: half-precision conversion,
- * broadcasting, the op table, .npy round trips.  Prints one line per
- * failed check and "unit: P passed, F failed".
+ * broadcasting, the op table, .npy round trips; then allocation failures
+ * (tests/test_util.h) in importing and optimizing a model, reading a tensor
+ * file, compiling and writing a cpu bundle and opening and running it with
+ * the runtime library.  Prints one line per failed check and
+ * "unit: P passed, F failed".
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cpu_bundle.h"
 #include "graph.h"
+#include "nnac_rt.h"
 #include "npy.h"
 #include "onnx.h"
 #include "op.h"
@@ -119,6 +126,174 @@ static void test_alloc_failures(void)
 	CHECK(tries > 1 && reported == tries - 1);
 }
 
+/* Each allocation of importing and optimizing a model fails alone, the
+ * ones after it succeeding: the import goes on past the failure but the
+ * result is still ST_NOMEM with an out-of-memory message. */
+static void test_alloc_failure_once(void)
+{
+	bool clean = true, done = false;
+	long n;
+
+	for (n = 1; n < 1000 && !done; n++) {
+		Diag d;
+		Graph g;
+		PipelineOptions po = {true, true, 0};
+		Status st;
+		bool reported = false;
+
+		diag_init(&d);
+		test_alloc_fail_once(n);
+		graph_init(&g, &d, NULL);
+		st = onnx_import(&g, "models/lenet5.onnx", NULL);
+		if (st == ST_OK)
+			st = pass_pipeline(&g, &po);
+		graph_free(&g);
+		done = test_alloc_restore() < n;
+		for (int i = 0; i < d.n; i++)
+			reported |= strstr(d.msg[i].text, "out of memory") != NULL;
+		if (done ? st != ST_OK : st != ST_NOMEM || !reported) {
+			if (clean)
+				printf("allocation %ld failing: status %s\n", n, status_name(st));
+			clean = false;
+		}
+		diag_free(&d);
+	}
+	CHECK(clean && done && n > 3);
+}
+
+static Status read_tensor(const void *ctx, Diag *d)
+{
+	Arena a;
+	Value v;
+	const char *name = NULL;
+	Status st;
+
+	arena_init(&a);
+	st = onnx_read_tensor_file(ctx, &a, d, &v, &name);
+	if (st == ST_OK && (!name || val_numel(&v) != 24))
+		st = diag_add(d, ST_INTERNAL, "%s: not the tensor written there", (const char *)ctx);
+	arena_free(&a);
+	return st;
+}
+
+/* Each allocation of reading a tensor file (a test set's input_0.pb) fails
+ * in turn. */
+static void test_alloc_failure_tensor(void)
+{
+	const char *path = "tests/loop_cases/b_add/test_data_set_0/input_0.pb";
+	long runs;
+
+	CHECK(test_alloc_sweep(read_tensor, path, ST_OK, NULL, &runs) && runs > 2);
+}
+
+/* A cpu program small enough to compile in a moment. */
+static const char relu_text[] =
+	"level dram\n"
+	"buf X : f32[64] @dram input \"x\"\n"
+	"buf Y : f32[64] @dram output \"y\"\n"
+	"kernel k {\n"
+	"\tfor i in 0..64 {\n"
+	"\t\tapply Y[i] = Relu(X[i])\n"
+	"\t}\n"
+	"}\n";
+
+/* p compiled for the cpu and written as a bundle to path. */
+static Status cpu_write(const LoopProgram *p, const char *path, Diag *d)
+{
+	const char *meta[] = {"target=cpu"};
+	uint8_t *so = NULL;
+	size_t len = 0;
+	Status st = cpu_compile(p, NULL, &so, &len, d);
+
+	if (st == ST_OK)
+		st = cpu_bundle_write(p, so, len, meta, 1, path, d);
+	free(so);
+	return st;
+}
+
+/* The bundle at path opened with the runtime library, run on two threads
+ * and closed: 0 when Y is Relu(X), 1 when not, -1 with the reason in err
+ * when a call fails. */
+static int rt_cycle(const char *path, char *err, size_t len)
+{
+	NnacModel *m;
+	float *x;
+	const float *y;
+	int rc = 0;
+
+	if (nnac_open(path, &m, err, len) != 0)
+		return -1;
+	x = nnac_input_data(m, 0);
+	for (int i = 0; i < 64; i++)
+		x[i] = (float)i - 31.5f;
+	if (nnac_set_threads(m, 2) != 0 || nnac_run(m) != 0) {
+		snprintf(err, len, "%s", nnac_error(m));
+		rc = -1;
+	}
+	y = nnac_output_data(m, 0);
+	for (int i = 0; rc == 0 && i < 64; i++)
+		rc = y[i] != (x[i] > 0 ? x[i] : 0);
+	nnac_close(m);
+	return rc;
+}
+
+/* Each allocation of compiling and writing a cpu bundle, and then of
+ * opening and running it with the runtime library, fails alone: out of
+ * memory every time, in the diagnostics or in the runtime's error text. */
+static void test_alloc_failure_cpu(void)
+{
+	char dir[] = "/tmp/nnac-unit-XXXXXX", path[64], err[256];
+	bool clean = true, done = false;
+	LoopProgram p;
+	Diag d;
+	long n;
+
+	if (!mkdtemp(dir)) {
+		CHECK(!"cannot make a temporary folder");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/relu.nnb", dir);
+	diag_init(&d);
+	loop_init(&p, &d, "relu.loop");
+	CHECK(loop_parse(&p, "relu.loop", relu_text, sizeof(relu_text) - 1) == ST_OK &&
+	      loop_verify(&p) == ST_OK);
+	for (n = 1; n < 1000 && !done; n++) {
+		Status st;
+
+		test_alloc_fail_once(n);
+		st = cpu_write(&p, path, &d);
+		done = test_alloc_restore() < n;
+		if (done ? st != ST_OK : st != ST_NOMEM || d.n != 1 ||
+		                         !strstr(d.msg[0].text, "out of memory")) {
+			printf("compiling, allocation %ld failing: status %s\n", n, status_name(st));
+			diag_print(&d, stdout);
+			clean = false;
+		}
+		diag_free(&d);
+	}
+	CHECK(clean && done && n > 3);
+	clean = true;
+	done = false;
+	for (n = 1; n < 1000 && !done; n++) {
+		int rc;
+
+		err[0] = 0;
+		test_alloc_fail_once(n);
+		rc = rt_cycle(path, err, sizeof(err));
+		done = test_alloc_restore() < n;
+		if (done ? rc != 0 : rc != -1 || !strstr(err, "out of memory")) {
+			if (clean)
+				printf("running, allocation %ld failing: %d, %s\n", n, rc, err);
+			clean = false;
+		}
+	}
+	CHECK(clean && done && n > 3);
+	loop_free(&p);
+	diag_free(&d);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	test_half();
@@ -126,5 +301,8 @@ int main(void)
 	test_op_table();
 	test_npy();
 	test_alloc_failures();
+	test_alloc_failure_once();
+	test_alloc_failure_tensor();
+	test_alloc_failure_cpu();
 	return test_summary("unit");
 }

@@ -219,6 +219,7 @@ Status onnx_read_tensor_file(const char *path, Arena *a, Diag *d, Value *v, cons
 	uint8_t *buf;
 	size_t len;
 	Onnx__TensorProto *tp;
+	const char *dir;
 	Status st = onnx_read_file(path, d, &buf, &len);
 
 	if (st != ST_OK)
@@ -227,9 +228,13 @@ Status onnx_read_tensor_file(const char *path, Arena *a, Diag *d, Value *v, cons
 	nnac_free(buf);
 	if (!tp)
 		return diag_add(d, ST_INVALID, "%s: not a valid ONNX TensorProto file (protobuf decoding failed)", path);
-	st = onnx_decode_tensor(tp, path, onnx_dir_of(a, path), a, d, v);
-	if (st == ST_OK && name)
-		*name = arena_strdup(a, tp->name ? tp->name : "");
+	dir = onnx_dir_of(a, path);
+	if (!dir)
+		st = diag_add(d, ST_NOMEM, "%s: out of memory", path);
+	else
+		st = onnx_decode_tensor(tp, path, dir, a, d, v);
+	if (st == ST_OK && name && !(*name = arena_strdup(a, tp->name ? tp->name : "")))
+		st = diag_add(d, ST_NOMEM, "%s: out of memory", path);
 	onnx__tensor_proto__free_unpacked(tp, NULL);
 	return st;
 }
