@@ -200,13 +200,20 @@ static const char relu_text[] =
 /* p compiled for the cpu and written as a bundle to path. */
 static Status cpu_write(const LoopProgram *p, const char *path, Diag *d)
 {
-	const char *meta[] = {"target=cpu"};
+	static const char meta[] = "target=cpu\n";
+	NnbWriter *w = nnb_writer_new();
 	uint8_t *so = NULL;
 	size_t len = 0;
-	Status st = cpu_compile(p, NULL, &so, &len, d);
+	Status st = w ? cpu_compile(p, NULL, &so, &len, d) : diag_add(d, ST_NOMEM, "out of memory");
 
 	if (st == ST_OK)
-		st = cpu_bundle_write(p, so, len, meta, 1, path, d);
+		st = cpu_bundle_add(p, so, len, w, d);
+	if (st == ST_OK)
+		st = nnb_add(w, NNB_META, NULL, meta, sizeof(meta) - 1, d);
+	if (st == ST_OK)
+		st = nnb_write(w, path, d);
+	if (w)
+		nnb_writer_free(w);
 	free(so);
 	return st;
 }
