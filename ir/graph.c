@@ -218,3 +218,111 @@ const double *attr_floats(const Node *n, const char *name, int *count)
 	*count = a->n;
 	return a->floats;
 }
+
+/* ---- extraction ---- */
+
+typedef struct Extract {
+	Graph *g, *sub;
+	int *map;            /* g tensor -> sub tensor, -1 */
+} Extract;
+
+/* Tensor t of g in sub: its type, and its data when a constant (shared). */
+static int extract_tensor(Extract *x, int t)
+{
+	const Tensor *from = &x->g->tensors[t];
+	int k;
+
+	if (x->map[t] >= 0)
+		return x->map[t];
+	k = graph_add_tensor(x->sub, from->name);
+	if (k < 0)
+		return -1;
+	x->sub->tensors[k].v = from->v;
+	memcpy(x->sub->tensors[k].dim_names, from->dim_names, sizeof(from->dim_names));
+	x->sub->tensors[k].flags = from->flags & TENSOR_INIT;
+	x->map[t] = k;
+	return k;
+}
+
+/* A copy of node i of g in sub, live, attributes shared; an activation fused
+ * into it comes along as a dead node holding its attributes. */
+static Status extract_node(Extract *x, int i)
+{
+	const Node *n = &x->g->nodes[i];
+	int k = graph_add_node(x->sub, n->name, n->op, n->nin, n->nout), fk = -1;
+	Node *c;
+
+	if (k < 0)
+		return graph_oom(x->sub);
+	if (n->fused_act != OP_COUNT) {
+		const Node *f = &x->g->nodes[n->fused_node];
+		fk = graph_add_node(x->sub, f->name, f->op, 0, 0);
+		if (fk < 0)
+			return graph_oom(x->sub);
+		x->sub->nodes[fk].nattr = f->nattr;
+		x->sub->nodes[fk].attr = f->attr;
+		x->sub->nodes[fk].flags = NODE_DEAD;
+	}
+	c = &x->sub->nodes[k];
+	c->op_type = n->op_type, c->domain = n->domain;
+	c->nattr = n->nattr, c->attr = n->attr;
+	c->fused_act = n->fused_act, c->fused_node = fk;
+	for (int j = 0; j < n->nin; j++) {
+		int t = n->in[j];
+		if (t < 0)
+			continue;
+		if (x->map[t] < 0 && !x->g->tensors[t].v.data)
+			return graph_error(x->g, ST_INTERNAL, "node '%s' reads '%s', which the extracted nodes "
+			                   "neither compute nor take as input", n->name, x->g->tensors[t].name);
+		if ((c->in[j] = extract_tensor(x, t)) < 0)
+			return graph_oom(x->sub);
+	}
+	for (int j = 0; j < n->nout; j++) {
+		if (n->out[j] < 0)
+			continue;
+		if ((c->out[j] = extract_tensor(x, n->out[j])) < 0)
+			return graph_oom(x->sub);
+		x->sub->tensors[c->out[j]].producer = k;
+	}
+	return ST_OK;
+}
+
+static int *extract_list(Extract *x, const int *t, int n, unsigned flag)
+{
+	int *v = arena_alloc(&x->sub->arena, (size_t)(n + 1) * sizeof(int));
+
+	for (int i = 0; v && i < n; i++) {
+		if ((v[i] = extract_tensor(x, t[i])) < 0)
+			return NULL;
+		x->sub->tensors[v[i]].flags |= flag;
+	}
+	return v;
+}
+
+Status graph_extract(Graph *g, const int *nodes, int n, const int *ins, int nins, const int *outs, int nouts,
+                     Graph *sub)
+{
+	Extract x = {g, sub, arena_alloc(&sub->arena, (size_t)(g->ntensors + 1) * sizeof(int))};
+	Status st = ST_OK;
+
+	if (!x.map)
+		return graph_oom(sub);
+	for (int t = 0; t < g->ntensors; t++)
+		x.map[t] = -1;
+	sub->opset = g->opset, sub->ir_version = g->ir_version, sub->dir = g->dir;
+	sub->inputs = extract_list(&x, ins, nins, TENSOR_INPUT);
+	sub->ninputs = nins;
+	if (!sub->inputs)
+		return graph_oom(sub);
+	for (int i = 0; i < n && st == ST_OK; i++)
+		st = extract_node(&x, nodes[i]);
+	if (st != ST_OK)
+		return st;
+	for (int i = 0; i < nouts; i++)
+		if (x.map[outs[i]] < 0)
+			return graph_error(g, ST_INTERNAL, "output '%s' is not computed by the extracted nodes",
+			                   g->tensors[outs[i]].name);
+	sub->outputs = extract_list(&x, outs, nouts, TENSOR_OUTPUT);
+	sub->noutputs = nouts;
+	return sub->outputs ? ST_OK : graph_oom(sub);
+}

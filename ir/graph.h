@@ -101,6 +101,16 @@ int graph_find_tensor(const Graph *g, const char *name);
 int graph_add_node(Graph *g, const char *name, OpKind op, int nin, int nout);
 Status graph_oom(Graph *g);
 
+/* A graph of its own (sub, initialized by the caller) holding nodes[0..n)
+ * of g in that order (a dead one, an activation fused into another node,
+ * made live), the constants they read, ins[] as its inputs and outs[] as
+ * its outputs: what a backend lowers for the part of a model the host
+ * runs.  Attributes and constant data are shared with g, so sub must not
+ * outlive g.  A node reading a tensor that is neither a constant, an input
+ * nor computed before it is ST_INTERNAL. */
+Status graph_extract(Graph *g, const int *nodes, int n, const int *ins, int nins, const int *outs, int nouts,
+                     Graph *sub);
+
 /* Access. */
 static inline Tensor *graph_tensor(Graph *g, int t) { return t < 0 ? 0 : &g->tensors[t]; }
 Tensor *node_in(Graph *g, const Node *n, int i);    /* NULL if absent */

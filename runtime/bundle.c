@@ -1451,3 +1451,19 @@ const char *nnb_get_str(NnbReader *r, uint32_t *len)
 	*len = n;
 	return s;
 }
+
+void nnb_tensor_dense(NnbTensor *t, const char *name, DType dt, int rank, const int64_t *dims, NnbRole role)
+{
+	uint64_t n = (uint64_t)dtype_size(dt);
+
+	memset(t, 0, sizeof(*t));
+	t->name = name;
+	t->dtype = dt;
+	t->role = role;
+	t->rank = rank;
+	for (int i = 0; i < rank; i++) {
+		t->dims[i] = dims[i];
+		n *= (uint64_t)dims[i];
+	}
+	t->size = n;
+}

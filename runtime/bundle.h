@@ -133,6 +133,9 @@ typedef struct NnbTensor {
 	uint64_t size;           /* bytes; layout 0: exactly numel * dtype size */
 } NnbTensor;
 
+/* A dense row-major record (layout 0, offset 0) of an input or output:
+ * its size follows from the type. */
+void nnb_tensor_dense(NnbTensor *t, const char *name, DType dt, int rank, const int64_t *dims, NnbRole role);
 /* Encodes n records into fresh memory (free with nnac_free). */
 Status nnb_tensors_encode(const NnbTensor *t, int n, uint8_t **out, uint64_t *size, Diag *d);
 /* Decodes and checks a TENSORS payload; *out is one block, names included

@@ -2,19 +2,21 @@
  * A TPU plan in a bundle (docs/bundle.md, docs/tpu.md "The program
  * section"): the program_tpu section holds the machine, the tensors' image
  * layout and placement, the layers, the segments and the encoded
- * instructions; the weights section "tpu" holds weight DRAM; the model
- * section holds the ONNX model, whose nodes the host steps run.
+ * instructions; the weights section "tpu" holds weight DRAM; a host_loops
+ * section "L<i>" holds host layer i's loop program as text (ir/loop.h),
+ * so that running the plan needs neither the model nor the graph passes.
  *
- * Everything is little endian and read back with bounds and index checks:
- * a bundle that passed its checksum can still be inconsistent with the
- * model it carries, and that is an error, not a crash.
+ * Everything is little endian and read back with bounds and index checks;
+ * host programs are parsed and verified: a bundle that passed its checksum
+ * can still be inconsistent, and that is an error, not a crash.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tpu_bundle.h"
 
-enum { FORMAT = 1 };
+enum { FORMAT = 2, MAX_DIM = 1 << 30 };
 
 /* ---- writing ---- */
 
@@ -37,12 +39,15 @@ static void put_config(NnbBuf *b, const TpuConfig *c)
 	put32(b, (uint32_t)c->precision);
 }
 
-static void put_tensor(NnbBuf *b, const Graph *g, const TpuTensor *t)
+static void put_tensor(NnbBuf *b, const TpuTensor *t)
 {
 	float s = t->scale;
 	uint32_t u;
 
-	nnb_put_str(b, g->tensors[t->gt].name);
+	nnb_put_str(b, t->name);
+	put32(b, (uint32_t)dtype_to_onnx(t->type.dt)), put32(b, (uint32_t)t->type.rank);
+	for (int i = 0; i < t->type.rank; i++)
+		put64(b, (uint64_t)t->type.dims[i]);
 	put64(b, (uint64_t)t->nimg), put64(b, (uint64_t)t->c), put64(b, (uint64_t)t->h), put64(b, (uint64_t)t->w);
 	put64(b, (uint64_t)t->pt), put64(b, (uint64_t)t->pl), put64(b, (uint64_t)t->pb), put64(b, (uint64_t)t->pr);
 	memcpy(&u, &s, 4);
@@ -50,18 +55,15 @@ static void put_tensor(NnbBuf *b, const Graph *g, const TpuTensor *t)
 	put32(b, t->loc), put64(b, t->host_addr), put64(b, (uint64_t)t->ub_row), put32(b, t->matrix);
 }
 
-static void put_layer(NnbBuf *b, const Graph *g, const TpuLayer *l)
+static void put_layer(NnbBuf *b, const TpuLayer *l)
 {
 	put32(b, l->kind), put32(b, (uint32_t)l->segment), nnb_put_str(b, l->name);
 	put32(b, (uint32_t)l->in), put32(b, (uint32_t)l->out);
-	put32(b, (uint32_t)l->nnodes);
-	for (int i = 0; i < l->nnodes; i++)
-		nnb_put_str(b, g->nodes[l->nodes[i]].name);
 	put_list(b, l->ins, l->nins);
 	put_list(b, l->outs, l->nouts);
 }
 
-static Status program_payload(const TpuPlan *p, const Graph *g, NnbBuf *b, Diag *d)
+static Status program_payload(const TpuPlan *p, NnbBuf *b, Diag *d)
 {
 	put32(b, FORMAT);
 	put_config(b, &p->cfg);
@@ -69,10 +71,10 @@ static Status program_payload(const TpuPlan *p, const Graph *g, NnbBuf *b, Diag 
 	put64(b, p->host_bytes);
 	put32(b, (uint32_t)p->nt);
 	for (int i = 0; i < p->nt; i++)
-		put_tensor(b, g, &p->t[i]);
+		put_tensor(b, &p->t[i]);
 	put32(b, (uint32_t)p->nl);
 	for (int i = 0; i < p->nl; i++)
-		put_layer(b, g, &p->l[i]);
+		put_layer(b, &p->l[i]);
 	put32(b, (uint32_t)p->nseg);
 	for (int i = 0; i < p->nseg; i++) {
 		const TpuSegment *s = &p->seg[i];
@@ -80,8 +82,8 @@ static Status program_payload(const TpuPlan *p, const Graph *g, NnbBuf *b, Diag 
 		put_list(b, s->ins, s->nins);
 		put_list(b, s->outs, s->nouts);
 	}
-	put_list(b, p->graph_in, g->ninputs);
-	put_list(b, p->graph_out, g->noutputs);
+	put_list(b, p->graph_in, p->ngraph_in);
+	put_list(b, p->graph_out, p->ngraph_out);
 	put32(b, p->nprog);
 	for (uint32_t i = 0; i < p->nprog; i++) {
 		uint8_t w[TPU_WORD_BYTES];
@@ -93,46 +95,62 @@ static Status program_payload(const TpuPlan *p, const Graph *g, NnbBuf *b, Diag 
 	return b->oom ? diag_add(d, ST_NOMEM, "out of memory") : ST_OK;
 }
 
-static Status io_table(const TpuPlan *p, const Graph *g, uint8_t **out, uint64_t *size, Diag *d)
+static Status io_table(const TpuPlan *p, uint8_t **out, uint64_t *size, Diag *d)
 {
-	int n = g->ninputs + g->noutputs;
-	NnbTensor *t = calloc((size_t)n + 1, sizeof(*t));
+	int n = p->ngraph_in + p->ngraph_out;
+	NnbTensor *t = nnac_calloc((size_t)n + 1, sizeof(*t));
 	Status st;
 
 	if (!t)
 		return diag_add(d, ST_NOMEM, "out of memory");
 	for (int i = 0; i < n; i++) {
-		bool in = i < g->ninputs;
-		const TpuTensor *tt = &p->t[in ? p->graph_in[i] : p->graph_out[i - g->ninputs]];
-		const Value *v = &g->tensors[tt->gt].v;
-		t[i].name = g->tensors[tt->gt].name;
-		t[i].dtype = v->dt;
-		t[i].role = in ? NNB_ROLE_INPUT : NNB_ROLE_OUTPUT;
-		t[i].rank = v->rank;
-		memcpy(t[i].dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
-		t[i].size = (uint64_t)val_bytes(v);
+		bool in = i < p->ngraph_in;
+		const TpuTensor *tt = &p->t[in ? p->graph_in[i] : p->graph_out[i - p->ngraph_in]];
+		nnb_tensor_dense(&t[i], tt->name, tt->type.dt, tt->type.rank, tt->type.dims,
+		                 in ? NNB_ROLE_INPUT : NNB_ROLE_OUTPUT);
 	}
 	st = nnb_tensors_encode(t, n, out, size, d);
-	free(t);
+	nnac_free(t);
 	return st;
 }
 
-Status tpu_bundle_add(const TpuPlan *p, const Graph *g, const uint8_t *model, size_t model_bytes,
-                      NnbWriter *w, Diag *d)
+/* Host layer i's loop program as text, in section host_loops/L<i>. */
+static Status add_host_loops(const TpuPlan *p, int i, NnbWriter *w, Diag *d)
+{
+	char name[32], *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	Status st;
+
+	if (!f)
+		return diag_add(d, ST_NOMEM, "out of memory");
+	loop_print(p->l[i].host, f, 0);
+	if (fclose(f) != 0 || !text) {
+		free(text);
+		return diag_add(d, ST_NOMEM, "out of memory");
+	}
+	snprintf(name, sizeof(name), "L%d", i);
+	st = nnb_add(w, NNB_HOST_LOOPS, name, text, len, d);
+	free(text);
+	return st;
+}
+
+Status tpu_bundle_add(const TpuPlan *p, NnbWriter *w, Diag *d)
 {
 	NnbBuf prog = {0};
 	uint8_t *tensors = NULL;
 	uint64_t ntensors = 0;
-	Status st = program_payload(p, g, &prog, d);
+	Status st = program_payload(p, &prog, d);
 
 	if (!st)
-		st = io_table(p, g, &tensors, &ntensors, d);
+		st = io_table(p, &tensors, &ntensors, d);
 	if (!st)
 		st = nnb_add(w, NNB_TENSORS, "tpu", tensors, ntensors, d);
 	if (!st)
 		st = nnb_add(w, NNB_WEIGHTS, "tpu", p->wdram, p->wdram_bytes, d);
-	if (!st)
-		st = nnb_add(w, NNB_MODEL, NULL, model, model_bytes, d);
+	for (int i = 0; i < p->nl && !st; i++)
+		if (p->l[i].kind == TPU_LAYER_HOST)
+			st = add_host_loops(p, i, w, d);
 	if (!st)
 		st = nnb_add(w, NNB_PROGRAM_TPU, "tpu", prog.b, prog.n, d);
 	nnac_free(tensors);
@@ -210,14 +228,35 @@ static Status get_config(Rd *r, TpuConfig *c)
 	return ST_OK;
 }
 
-static Status get_tensor(Rd *r, Graph *g, TpuTensor *t, uint64_t host_bytes, int es)
+static Status get_type(Rd *r, Value *v)
 {
-	const char *name = getstr(r);
+	int rank;
+
+	memset(v, 0, sizeof(*v));
+	v->dt = dtype_from_onnx((int)get32(r));
+	rank = (int)get32(r);
+	if (r->in.bad || v->dt == DT_UNDEF || rank < 0 || rank > MAX_RANK)
+		return ST_INVALID;
+	v->rank = rank;
+	for (int i = 0; i < rank; i++) {
+		uint64_t n = get64(r);
+		if (n > MAX_DIM)
+			return ST_INVALID;
+		v->dims[i] = (int64_t)n;
+	}
+	return r->in.bad ? ST_INVALID : ST_OK;
+}
+
+static Status get_tensor(Rd *r, TpuTensor *t, uint64_t host_bytes, int es)
+{
 	uint32_t u;
 	int64_t *f[] = {&t->nimg, &t->c, &t->h, &t->w, &t->pt, &t->pl, &t->pb, &t->pr};
 	TpuTensor view;
 
-	t->gt = graph_find_tensor(g, name);
+	t->gt = -1;
+	t->name = getstr(r);
+	if (get_type(r, &t->type))
+		return ST_INVALID;
 	for (int i = 0; i < 8; i++) {
 		uint64_t v = get64(r);
 		*f[i] = v > (1u << 30) ? (r->in.bad = true, 0) : (int64_t)v;
@@ -228,10 +267,10 @@ static Status get_tensor(Rd *r, Graph *g, TpuTensor *t, uint64_t host_bytes, int
 	t->host_addr = get64(r);
 	t->ub_row = (int64_t)get64(r);
 	t->matrix = get32(r) != 0;
-	if (r->in.bad || t->gt < 0 || t->loc > TPU_LOC_UB || !(t->scale > 0) || t->nimg < 1 || t->c < 1 ||
+	if (r->in.bad || t->loc > TPU_LOC_UB || !(t->scale > 0) || t->nimg < 1 || t->c < 1 ||
 	    t->h < 1 || t->w < 1)
 		return ST_INVALID;
-	tpu_image_view(&view, &g->tensors[t->gt].v);
+	tpu_image_view(&view, &t->type);
 	if (t->nimg != view.nimg || t->c != view.c || t->h != view.h || t->w != view.w)
 		return ST_INVALID;
 	t->channels_last = view.channels_last;
@@ -241,23 +280,31 @@ static Status get_tensor(Rd *r, Graph *g, TpuTensor *t, uint64_t host_bytes, int
 	return ST_OK;
 }
 
-/* The node a host step names: a live node, or an activation fused into a
- * live node (tpu_select runs those the TPU cannot as host steps); -1. */
-static int host_node(const Graph *g, const char *name)
+/* Host layer i's program from its host_loops section, parsed and verified;
+ * a problem in it is reported as the parser or verifier found it. */
+static Status get_host_loops(const Nnb *b, TpuPlan *p, int i, Diag *d)
 {
-	for (int j = 0; name && j < g->nnodes; j++) {
-		const Node *n = &g->nodes[j];
-		if (n->flags & NODE_DEAD)
-			continue;
-		if (strcmp(n->name, name) == 0)
-			return j;
-		if (n->fused_act != OP_COUNT && strcmp(g->nodes[n->fused_node].name, name) == 0)
-			return n->fused_node;
-	}
-	return -1;
+	char name[32], *path;
+	const NnbSection *sec;
+	LoopProgram *lp;
+	Status st;
+
+	snprintf(name, sizeof(name), "L%d", i);
+	sec = nnb_find(b, NNB_HOST_LOOPS, name);
+	if (!sec)
+		return diag_add(d, ST_INVALID, "%s: host step '%s' has no host_loops section %s", nnb_path(b),
+		                p->l[i].name, name);
+	path = arena_printf(&p->arena, "%s:host_loops/%s", nnb_path(b), name);
+	lp = arena_alloc(&p->arena, sizeof(*lp));
+	if (!path || !lp)
+		return diag_add(d, ST_NOMEM, "out of memory");
+	loop_init(lp, d, path);
+	p->l[i].host = lp;
+	st = loop_parse(lp, path, (const char *)sec->data, sec->size);
+	return st == ST_OK ? loop_verify(lp) : st;
 }
 
-static Status get_layer(Rd *r, Graph *g, TpuLayer *l, int nt)
+static Status get_layer(Rd *r, TpuLayer *l, int nt)
 {
 	memset(l, 0, sizeof(*l));
 	l->kind = (TpuLayerKind)get32(r);
@@ -268,22 +315,12 @@ static Status get_layer(Rd *r, Graph *g, TpuLayer *l, int nt)
 		return ST_INVALID;
 	if (l->kind == TPU_LAYER_MATRIX && (l->in < 0 || l->in >= nt || l->out < 0 || l->out >= nt))
 		return ST_INVALID;
-	uint32_t nn = get32(r);
-	if (r->in.bad || nn > r->in.n - r->in.at)
-		return ST_INVALID;
-	l->nodes = arena_alloc(r->a, ((size_t)nn + 1) * sizeof(int));
-	if (!l->nodes)
-		return ST_NOMEM;
-	for (uint32_t i = 0; i < nn; i++)
-		if ((l->nodes[i] = host_node(g, getstr(r))) < 0)
-			return ST_INVALID;
-	l->nnodes = (int)nn;
 	l->ins = get_list(r, &l->nins, nt);
 	l->outs = get_list(r, &l->nouts, nt);
 	return r->in.bad ? ST_INVALID : ST_OK;
 }
 
-static Status get_plan(Rd *r, Graph *g, TpuPlan *p, const char *path, Diag *d)
+static Status get_plan(Rd *r, TpuPlan *p, const char *path, Diag *d)
 {
 	if (get32(r) != FORMAT)
 		return bad(d, path, "unknown format version");
@@ -300,8 +337,8 @@ static Status get_plan(Rd *r, Graph *g, TpuPlan *p, const char *path, Diag *d)
 	if (!p->t)
 		return diag_add(d, ST_NOMEM, "out of memory");
 	for (int i = 0; i < p->nt; i++)
-		if (get_tensor(r, g, &p->t[i], p->host_bytes, tpu_esize(p->precision)))
-			return bad(d, path, "a tensor record does not match the model");
+		if (get_tensor(r, &p->t[i], p->host_bytes, tpu_esize(p->precision)))
+			return bad(d, path, "bad tensor record");
 	p->nl = (int)get32(r);
 	if (r->in.bad || p->nl < 0 || (size_t)p->nl > r->in.n / 8)
 		return bad(d, path, "bad layer count");
@@ -309,8 +346,8 @@ static Status get_plan(Rd *r, Graph *g, TpuPlan *p, const char *path, Diag *d)
 	if (!p->l)
 		return diag_add(d, ST_NOMEM, "out of memory");
 	for (int i = 0; i < p->nl; i++)
-		if (get_layer(r, g, &p->l[i], p->nt))
-			return bad(d, path, "a layer record does not match the model");
+		if (get_layer(r, &p->l[i], p->nt))
+			return bad(d, path, "bad layer record");
 	p->nseg = (int)get32(r);
 	if (r->in.bad || p->nseg < 0 || (size_t)p->nseg > r->in.n / 8)
 		return bad(d, path, "bad segment count");
@@ -328,11 +365,10 @@ static Status get_plan(Rd *r, Graph *g, TpuPlan *p, const char *path, Diag *d)
 	for (int i = 0; i < p->nl; i++)
 		if (p->l[i].segment < 0 || p->l[i].segment >= p->nseg)
 			return bad(d, path, "a layer names no segment");
-	int nin, nout;
-	p->graph_in = get_list(r, &nin, p->nt);
-	p->graph_out = get_list(r, &nout, p->nt);
-	if (r->in.bad || nin != g->ninputs || nout != g->noutputs)
-		return bad(d, path, "the graph inputs and outputs do not match the model");
+	p->graph_in = get_list(r, &p->ngraph_in, p->nt);
+	p->graph_out = get_list(r, &p->ngraph_out, p->nt);
+	if (r->in.bad)
+		return bad(d, path, "bad list of graph inputs and outputs");
 	p->nprog = get32(r);
 	if (r->in.bad || (size_t)p->nprog * TPU_WORD_BYTES != r->in.n - r->in.at)
 		return bad(d, path, "the instruction count does not match the section size");
@@ -351,7 +387,7 @@ static Status get_plan(Rd *r, Graph *g, TpuPlan *p, const char *path, Diag *d)
 	return p->prog ? ST_OK : diag_add(d, ST_NOMEM, "out of memory");
 }
 
-Status tpu_bundle_read(const Nnb *b, Graph *g, TpuPlan *p, Diag *d)
+Status tpu_bundle_read(const Nnb *b, TpuPlan *p, Diag *d)
 {
 	const NnbSection *prog = nnb_find(b, NNB_PROGRAM_TPU, NULL);
 	const NnbSection *w = nnb_find(b, NNB_WEIGHTS, "tpu");
@@ -361,7 +397,10 @@ Status tpu_bundle_read(const Nnb *b, Graph *g, TpuPlan *p, Diag *d)
 		return diag_add(d, ST_INVALID, "%s: not a TPU bundle (no program_tpu or weights section)",
 		                nnb_path(b));
 	r = (Rd){{prog->data, prog->size, 0, false}, &p->arena};
-	Status st = get_plan(&r, g, p, nnb_path(b), d);
+	Status st = get_plan(&r, p, nnb_path(b), d);
+	for (int i = 0; i < p->nl && st == ST_OK; i++)
+		if (p->l[i].kind == TPU_LAYER_HOST)
+			st = get_host_loops(b, p, i, d);
 	if (st)
 		return st;
 	p->wdram = (uint8_t *)w->data;

@@ -12,13 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "interp.h"
 #include "tpu_exec.h"
 
 typedef struct Run {
 	TpuExec *x;
 	const TpuPlan *p;
-	Graph *g;
+	Diag *d;
 	Arena a;             /* tensor data of this run */
 	Value *f;            /* per TpuTensor: f32 form, data NULL when stale */
 	uint8_t *host;       /* host memory (SIM) */
@@ -26,6 +25,8 @@ typedef struct Run {
 } Run;
 
 static int esz(const Run *r) { return tpu_esize(r->p->precision); }
+
+static Status oom(Run *r) { return diag_add(r->d, ST_NOMEM, "out of memory"); }
 
 static int64_t numel(const TpuTensor *t) { return t->nimg * t->c * t->h * t->w; }
 
@@ -45,11 +46,10 @@ static Status need_q(Run *r, int ti)
 	if (r->x->q[ti])
 		return ST_OK;
 	if (!r->f[ti].data)
-		return graph_error(r->g, ST_INTERNAL, "tensor '%s' used before it is computed",
-		                   r->g->tensors[t->gt].name);
+		return diag_add(r->d, ST_INTERNAL, "tensor '%s' used before it is computed", t->name);
 	r->x->q[ti] = arena_alloc(&r->a, (size_t)(n * esz(r)) + 1);
 	if (!r->x->q[ti])
-		return graph_oom(r->g);
+		return oom(r);
 	const float *f = r->f[ti].data;
 	for (int64_t i = 0; i < n; i++) {
 		if (r->p->precision == TPU_BF16)
@@ -69,12 +69,11 @@ static Status need_f(Run *r, int ti)
 	if (v->data)
 		return ST_OK;
 	if (!r->x->q[ti])
-		return graph_error(r->g, ST_INTERNAL, "tensor '%s' used before it is computed",
-		                   r->g->tensors[t->gt].name);
-	*v = r->g->tensors[t->gt].v;
+		return diag_add(r->d, ST_INTERNAL, "tensor '%s' used before it is computed", t->name);
+	*v = t->type;
 	v->data = NULL;
 	if (!val_alloc(&r->a, v))
-		return graph_oom(r->g);
+		return oom(r);
 	float *f = v->data;
 	for (int64_t i = 0; i < n; i++)
 		f[i] = r->p->precision == TPU_BF16 ? bf16_to_f32(((uint16_t *)r->x->q[ti])[i])
@@ -182,13 +181,13 @@ static Status ref_layer(Run *r, const TpuLayer *l)
 	const void *xq = r->x->q[l->in];
 	void *yq = arena_alloc(&r->a, (size_t)(numel(o) * esz(r)) + 1);
 	int64_t m = l->oh * l->ow;
-	int32_t *acc = malloc((size_t)m * sizeof(int32_t) + 1);
-	float *plane = malloc((size_t)m * sizeof(float) + 1);
+	int32_t *acc = nnac_malloc((size_t)m * sizeof(int32_t) + 1);
+	float *plane = nnac_malloc((size_t)m * sizeof(float) + 1);
 
 	if (!yq || !acc || !plane) {
-		free(acc);
-		free(plane);
-		return graph_oom(r->g);
+		nnac_free(acc);
+		nnac_free(plane);
+		return oom(r);
 	}
 	for (int64_t n = 0; n < t->nimg; n++)
 		for (int64_t k = 0; k < l->k; k++) {
@@ -213,8 +212,8 @@ static Status ref_layer(Run *r, const TpuLayer *l)
 						((int8_t *)yq)[oi] = quant8(a, o->scale);
 				}
 		}
-	free(acc);
-	free(plane);
+	nnac_free(acc);
+	nnac_free(plane);
 	r->x->q[l->out] = yq;
 	r->f[l->out].data = NULL;
 	return ST_OK;
@@ -237,8 +236,8 @@ static Status sim_segment(Run *r, const TpuSegment *sg)
 	}
 	s = tpu_sim_new(&p->cfg, r->host, p->host_bytes, p->wdram, p->wdram_bytes);
 	if (!s)
-		return graph_oom(r->g);
-	st = tpu_sim_run(s, p->prog + sg->first, sg->count, r->x->want_trace ? &tr : NULL, &ntr, r->g->diag);
+		return oom(r);
+	st = tpu_sim_run(s, p->prog + sg->first, sg->count, r->x->want_trace ? &tr : NULL, &ntr, r->d);
 	if (st == ST_OK) {
 		const TpuCounters *c = tpu_sim_counters(s);
 		TpuCounters *t = &r->x->counters;
@@ -252,9 +251,9 @@ static Status sim_segment(Run *r, const TpuSegment *sg)
 		t->tops = t->seconds > 0 ? 2.0 * (double)t->useful_macs / t->seconds / 1e12 : 0;
 	}
 	if (st == ST_OK && tr) {
-		TpuTraceRec *all = realloc(r->x->trace, (r->x->ntrace + ntr) * sizeof(*all));
+		TpuTraceRec *all = nnac_realloc(r->x->trace, (r->x->ntrace + ntr) * sizeof(*all));
 		if (!all)
-			st = graph_oom(r->g);
+			st = oom(r);
 		else {
 			for (size_t i = 0; i < ntr; i++) {
 				all[r->x->ntrace + i] = tr[i];
@@ -275,7 +274,7 @@ static Status sim_segment(Run *r, const TpuSegment *sg)
 		int ti = sg->outs[i];
 		r->x->q[ti] = arena_alloc(&r->a, (size_t)(numel(&p->t[ti]) * esz(r)) + 1);
 		if (!r->x->q[ti])
-			return graph_oom(r->g);
+			return oom(r);
 		host_image(r, ti, false);
 		r->f[ti].data = NULL;
 	}
@@ -292,7 +291,7 @@ static Status ref_segment(Run *r, int sg)
 	for (int i = r->p->seg[sg].layer; i < r->p->nl && r->p->l[i].segment == sg && st == ST_OK; i++) {
 		const TpuLayer *l = &r->p->l[i];
 		if (l->func >= TPU_FUNC_COUNT || l->pool >= TPU_POOL_COUNT)
-			return graph_error(r->g, ST_INTERNAL, "layer '%s': activation function %d or pooling %d "
+			return diag_add(r->d, ST_INTERNAL, "layer '%s': activation function %d or pooling %d "
 			                   "is not one activate computes", l->name, (int)l->func, (int)l->pool);
 		if ((st = need_q(r, l->in)))
 			return st;
@@ -301,27 +300,76 @@ static Status ref_segment(Run *r, int sg)
 	return st;
 }
 
+/* The index among t[0..n) of the tensor named name, or -1. */
+static int by_name(const TpuPlan *p, const int *t, int n, const char *name)
+{
+	for (int i = 0; name && i < n; i++)
+		if (strcmp(p->t[t[i]].name, name) == 0)
+			return t[i];
+	return -1;
+}
+
+/* Whether buffer b has the element type and shape of v. */
+static bool fits(const LoopBuf *b, const Value *v)
+{
+	if (b->dt != v->dt || b->rank != v->rank)
+		return false;
+	for (int i = 0; i < b->rank; i++)
+		if (b->dims[i] != v->dims[i])
+			return false;
+	return true;
+}
+
+static Status misfit(Run *r, const TpuLayer *l, const LoopBuf *b)
+{
+	const TpuTensor *t = NULL;
+	char want[128];
+
+	for (int i = 0; i < r->p->nt && !t; i++)
+		if (b->tensor && strcmp(r->p->t[i].name, b->tensor) == 0)
+			t = &r->p->t[i];
+	return diag_add(r->d, ST_INVALID, "%s: host step '%s': buffer '%s' does not have the type of tensor "
+	                "'%s', %s", l->host->path, l->name, b->name, b->tensor ? b->tensor : "?",
+	                t ? val_type_str(&t->type, want, sizeof(want)) : "?");
+}
+
+/* A host step: its loop program on the loop interpreter, its inputs and
+ * outputs matched to the plan's tensors by name. */
 static Status host_segment(Run *r, const TpuLayer *l)
 {
-	Graph *g = r->g;
-	Value *vals = arena_alloc(&r->a, (size_t)(g->ntensors + 1) * sizeof(Value));
+	LoopProgram *lp = l->host;
+	int nin = loop_count_inputs(lp), nout = loop_count_outputs(lp);
+	Value *in = arena_alloc(&r->a, (size_t)(nin + 1) * sizeof(Value));
+	Value *out = arena_alloc(&r->a, (size_t)(nout + 1) * sizeof(Value));
 	Status st;
 
-	if (!vals)
-		return graph_oom(g);
-	for (int t = 0; t < g->ntensors; t++)
-		vals[t] = g->tensors[t].v;
-	for (int i = 0; i < l->nins; i++) {
-		if ((st = need_f(r, l->ins[i])))
+	if (!in || !out)
+		return oom(r);
+	for (int i = 0; i < nin; i++) {
+		const LoopBuf *b = &lp->bufs[loop_input_buf(lp, i)];
+		int ti = by_name(r->p, l->ins, l->nins, b->tensor);
+		if (ti < 0)
+			return diag_add(r->d, ST_INVALID, "%s: host step '%s': its program reads tensor '%s', which "
+			                "the step does not take", lp->path, l->name, b->tensor ? b->tensor : b->name);
+		if (!fits(b, &r->p->t[ti].type))
+			return misfit(r, l, b);
+		if ((st = need_f(r, ti)))
 			return st;
-		vals[r->p->t[l->ins[i]].gt] = r->f[l->ins[i]];
+		in[i] = r->f[ti];
 	}
-	for (int i = 0; i < l->nnodes; i++)
-		if ((st = interp_eval_node(g, &g->nodes[l->nodes[i]], vals, &r->a)))
-			return st;
-	for (int i = 0; i < l->nouts; i++) {
-		r->f[l->outs[i]] = vals[r->p->t[l->outs[i]].gt];
-		r->x->q[l->outs[i]] = NULL;
+	lp->diag = r->d;
+	if ((st = loop_run(lp, &r->a, in, out)))
+		return st;
+	for (int i = 0; i < nout; i++) {
+		const LoopBuf *b = &lp->bufs[loop_output_buf(lp, i)];
+		int ti = by_name(r->p, l->outs, l->nouts, b->tensor);
+		if (ti < 0)
+			return diag_add(r->d, ST_INVALID, "%s: host step '%s': its program writes tensor '%s', which "
+			                "the step does not give", lp->path, l->name, b->tensor ? b->tensor : b->name);
+		if (!fits(b, &r->p->t[ti].type))
+			return misfit(r, l, b);
+		r->f[ti] = out[i];
+		r->x->q[ti] = NULL;
 	}
 	return ST_OK;
 }
@@ -329,10 +377,9 @@ static Status host_segment(Run *r, const TpuLayer *l)
 static Status run_plan(Run *r, TpuEngine engine, const Value *inputs, Value *outputs, Arena *out)
 {
 	const TpuPlan *p = r->p;
-	Graph *g = r->g;
 	Status st = ST_OK;
 
-	for (int i = 0; i < g->ninputs; i++)
+	for (int i = 0; i < p->ngraph_in; i++)
 		r->f[p->graph_in[i]] = inputs[i];
 	for (int sg = 0; sg < p->nseg && st == ST_OK; sg++) {
 		const TpuSegment *s = &p->seg[sg];
@@ -343,37 +390,37 @@ static Status run_plan(Run *r, TpuEngine engine, const Value *inputs, Value *out
 		else
 			st = ref_segment(r, sg);
 	}
-	for (int i = 0; i < g->noutputs && st == ST_OK; i++) {
+	for (int i = 0; i < p->ngraph_out && st == ST_OK; i++) {
 		int ti = p->graph_out[i];
 		if ((st = need_f(r, ti)))
 			break;
 		outputs[i] = r->f[ti];
 		outputs[i].data = arena_alloc(out, (size_t)val_bytes(&outputs[i]) + 1);
 		if (!outputs[i].data)
-			st = graph_oom(g);
+			st = oom(r);
 		else
 			memcpy(outputs[i].data, r->f[ti].data, (size_t)val_bytes(&outputs[i]));
 	}
 	return st;
 }
 
-Status tpu_exec_run(TpuExec *x, const TpuPlan *p, Graph *g, TpuEngine engine, const Value *inputs,
-                    Value *outputs, Arena *out_arena)
+Status tpu_exec_run(TpuExec *x, const TpuPlan *p, TpuEngine engine, const Value *inputs,
+                    Value *outputs, Arena *out_arena, Diag *d)
 {
-	Run r = {x, p, g, {0}, NULL, NULL, 0};
+	Run r = {x, p, d, {0}, NULL, NULL, 0};
 	Status st;
 
 	arena_init(&r.a);
 	tpu_exec_free(x);
-	x->q = calloc((size_t)p->nt + 1, sizeof(void *));
+	x->q = nnac_calloc((size_t)p->nt + 1, sizeof(void *));
 	x->nq = p->nt;
-	r.f = calloc((size_t)p->nt + 1, sizeof(Value));
+	r.f = nnac_calloc((size_t)p->nt + 1, sizeof(Value));
 	if (engine == TPU_ENGINE_SIM)
-		r.host = calloc(p->host_bytes + 1, 1);
+		r.host = nnac_calloc(p->host_bytes + 1, 1);
 	if (!x->q || !r.f || (engine == TPU_ENGINE_SIM && !r.host)) {
-		free(r.f);
-		free(r.host);
-		return graph_oom(g);
+		nnac_free(r.f);
+		nnac_free(r.host);
+		return oom(&r);
 	}
 	st = run_plan(&r, engine, inputs, outputs, out_arena);
 	/* keep the quantized forms for the caller: move them out of the run's arena */
@@ -382,15 +429,15 @@ Status tpu_exec_run(TpuExec *x, const TpuPlan *p, Graph *g, TpuEngine engine, co
 		x->q[i] = NULL;
 		if (q && st == ST_OK && p->t[i].matrix) {
 			size_t n = (size_t)(numel(&p->t[i]) * esz(&r));
-			x->q[i] = malloc(n + 1);
+			x->q[i] = nnac_malloc(n + 1);
 			if (!x->q[i])
-				st = graph_oom(g);
+				st = oom(&r);
 			else
 				memcpy(x->q[i], q, n);
 		}
 	}
-	free(r.f);
-	free(r.host);
+	nnac_free(r.f);
+	nnac_free(r.host);
 	arena_free(&r.a);
 	return st;
 }
@@ -398,9 +445,9 @@ Status tpu_exec_run(TpuExec *x, const TpuPlan *p, Graph *g, TpuEngine engine, co
 void tpu_exec_free(TpuExec *x)
 {
 	for (int i = 0; i < x->nq; i++)
-		free(x->q[i]);
-	free(x->q);
-	free(x->trace);
+		nnac_free(x->q[i]);
+	nnac_free(x->q);
+	nnac_free(x->trace);
 	x->q = NULL;
 	x->nq = 0;
 	x->trace = NULL;

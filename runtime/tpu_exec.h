@@ -1,7 +1,7 @@
 /*
  * Running a TPU plan: the program's segments on the simulator (or the
- * matrix layers on the integer reference), the host steps on the graph
- * interpreter, with the host CPU's formatting between them: graph inputs
+ * matrix layers on the integer reference), the host steps' loop programs
+ * on the loop interpreter, with the host CPU's formatting between them: graph inputs
  * and host results quantized into host memory's image layout, program
  * results read back and dequantized.
  *
@@ -31,12 +31,12 @@ typedef struct TpuExec {
 } TpuExec;
 
 /*
- * Runs plan p of graph g (the graph the plan was made from, for the host
- * steps) on inputs (one f32 Value per graph input); outputs get one f32
- * Value per graph output in out_arena.  Errors through g->diag.
+ * Runs plan p on inputs (one Value per graph input, p->ngraph_in); outputs
+ * get one Value per graph output in out_arena.  Needs no graph: the host
+ * steps are the plan's loop programs.  Errors go to d.
  */
-Status tpu_exec_run(TpuExec *x, const TpuPlan *p, Graph *g, TpuEngine engine, const Value *inputs,
-                    Value *outputs, Arena *out_arena);
+Status tpu_exec_run(TpuExec *x, const TpuPlan *p, TpuEngine engine, const Value *inputs,
+                    Value *outputs, Arena *out_arena, Diag *d);
 void tpu_exec_free(TpuExec *x);
 
 #endif

@@ -14,6 +14,9 @@ void tpu_plan_init(TpuPlan *p)
 
 void tpu_plan_free(TpuPlan *p)
 {
+	for (int i = 0; i < p->nl && p->l; i++)
+		if (p->l[i].host)
+			loop_free(p->l[i].host);
 	arena_free(&p->arena);
 	memset(p, 0, sizeof(*p));
 }

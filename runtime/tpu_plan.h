@@ -8,7 +8,7 @@
  * optimized graph, tpu_emit placing its tensors and turning its matrix
  * layers into instructions); the executor (runtime/tpu_exec.c) runs it, the program on
  * the simulator or the matrix layers on the integer reference, and the host
- * steps on the graph interpreter.
+ * steps, lowered to loop IR at compile time, on the loop interpreter.
  *
  * Image layout.  An activation tensor is seen as nimg images of c channels
  * by h x w pixels: [N,C,H,W] is N images, a matrix [M,C] is one image of
@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "graph.h"
+#include "loop.h"
 #include "tpu_isa.h"
 
 typedef enum TpuLoc {
@@ -43,7 +44,9 @@ typedef enum TpuLoc {
 } TpuLoc;
 
 typedef struct TpuTensor {
-	int gt;                     /* graph tensor */
+	int gt;                     /* graph tensor (compile time only; -1 in a plan read back) */
+	const char *name;           /* the graph tensor's name */
+	Value type;                 /* its element type and shape (no data): the f32 form */
 	int64_t nimg, c, h, w;      /* image view */
 	bool channels_last;         /* graph data [N][H][W][C] (a matrix [M,C]), else [N][C][H][W] */
 	int64_t pt, pl, pb, pr;     /* padding kept around each image */
@@ -76,7 +79,9 @@ typedef struct TpuLayer {
 	int32_t *bias_q;            /* [k] int8: bias / (in scale * wscale) */
 	float *bias_f;              /* [k] bf16: bias */
 	/* host layers */
-	int *nodes, nnodes;         /* graph nodes, in order */
+	int *nodes, nnodes;         /* graph nodes, in order (compile time only) */
+	LoopProgram *host;          /* the nodes lowered: inputs and outputs are
+	                               the tensors of ins and outs, by name */
 	int *ins, nins;             /* TpuTensor indices read */
 	int *outs, nouts;           /* TpuTensor indices written */
 } TpuLayer;
@@ -101,6 +106,7 @@ typedef struct TpuPlan {
 	TpuSegment *seg;
 	int nseg;
 	int *graph_in, *graph_out;  /* TpuTensor of each graph input / output */
+	int ngraph_in, ngraph_out;
 	TpuInsn *prog;
 	uint32_t nprog;
 	uint8_t *wdram;             /* weight DRAM image */

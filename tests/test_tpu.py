@@ -48,6 +48,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from modelref import ort_run, read_pb  # noqa: E402
 from e2e import MODELS, Report, nnac, outputs  # noqa: E402
+import nnb  # noqa: E402
 
 # A model to compile and run.  oracle: what the bundle's outputs are
 # compared with, "interp" (`nnac run M.onnx`) or "ort" (ONNX Runtime).
@@ -394,6 +395,51 @@ def check_bad(build, rep, tmp, nnb, inp):
               r.stderr.strip())
 
 
+def run_patched(build, tmp, data, inp):
+    path = os.path.join(tmp, "patched.nnb")
+    with open(path, "wb") as f:
+        f.write(data)
+    outdir = os.path.join(tmp, "patched-out")
+    r = nnac(build, "run", path, "--input", "input=" + inp, "--output-dir", outdir)
+    return r, os.path.exists(outdir)
+
+
+def check_host_loops(build, rep, tmp, nnb_path, inp):
+    """Host steps travel as loop IR: the bundle has a host_loops section per
+    host step and no model, and a host program that does not parse, or that
+    reads a tensor its step does not take, is refused by name."""
+    data = open(nnb_path, "rb").read()
+    secs = nnb.sections(data)
+    loops = [n for k, n, _, _ in secs if k == "host_loops"]
+    rep.check(loops and not [k for k, _, _, _ in secs if k == "model"],
+              "bundle: host steps as host_loops, no model section", str([(k, n) for k, n, _, _ in secs]))
+    if not loops:
+        return
+    name = loops[0]
+    text = nnb.payload(data, "host_loops", name)
+    broken = text.replace(b"kernel ", b"kernal ", 1)
+    r, wrote = run_patched(build, tmp, nnb.patch(data, "host_loops", name, broken), inp)
+    rep.check(r.returncode == 2 and ("host_loops/%s:" % name) in r.stderr and "error" in r.stderr and not wrote,
+              "host program that does not parse", r.stderr.strip())
+    m = re.search(rb'@dram input "([^"]+)"', text)
+    rep.check(m is not None, "host program names its input tensor", text[:200])
+    if m:
+        old = m.group(0)
+        new = old[:-2] + (b"Z" if old[-2:-1] != b"Z" else b"Y") + b'"'
+        r, wrote = run_patched(build, tmp, nnb.patch(data, "host_loops", name, text.replace(old, new, 1)), inp)
+        rep.check(r.returncode == 2 and "does not take" in r.stderr and not wrote,
+                  "host program reading a tensor its step does not take", r.stderr.strip())
+    m = re.search(rb'(\d)\] @dram output', text)
+    if m:
+        old = m.group(0)
+        new = old.replace(m.group(1), b"9" if m.group(1) != b"9" else b"8")
+        r, wrote = run_patched(build, tmp, nnb.patch(data, "host_loops", name, text.replace(old, new, 1)), inp)
+        rep.check(r.returncode == 2 and "does not have the type of tensor" in r.stderr and not wrote,
+                  "host program whose output is not the tensor's shape", r.stderr.strip())
+    else:
+        rep.check(False, "host program declares an output", text[:300])
+
+
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
     rep = Report()
@@ -410,6 +456,7 @@ def main():
         if first:
             check_trace(build, rep, tmp, first, "models/lenet5_input.npy")
             check_bad(build, rep, tmp, first, "models/lenet5_input.npy")
+            check_host_loops(build, rep, tmp, first, "models/lenet5_input.npy")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("tpu-models: %d passed, %d failed" % (rep.passed, rep.failed))

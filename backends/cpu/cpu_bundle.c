@@ -65,12 +65,8 @@ static Status io_table(const LoopProgram *p, uint8_t **out, uint64_t *size, Diag
 		return diag_add(d, ST_NOMEM, "out of memory");
 	for (int i = 0; i < n; i++) {
 		const LoopBuf *b = &p->bufs[i < nin ? loop_input_buf(p, i) : loop_output_buf(p, i - nin)];
-		t[i].name = b->tensor ? b->tensor : b->name;
-		t[i].dtype = b->dt;
-		t[i].role = i < nin ? NNB_ROLE_INPUT : NNB_ROLE_OUTPUT;
-		t[i].rank = b->rank;
-		memcpy(t[i].dims, b->dims, sizeof(int64_t) * (size_t)b->rank);
-		t[i].size = (uint64_t)loop_buf_bytes(b);
+		nnb_tensor_dense(&t[i], b->tensor ? b->tensor : b->name, b->dt, b->rank, b->dims,
+		                 i < nin ? NNB_ROLE_INPUT : NNB_ROLE_OUTPUT);
 	}
 	st = nnb_tensors_encode(t, n, out, size, d);
 	nnac_free(t);

@@ -21,6 +21,9 @@ Status tpu_select(Graph *g, const TpuConfig *cfg, const TpuOptions *opt, TpuPlan
  * (tpu_emit.c).  A layer that cannot fit on chip is ST_UNSUPPORTED naming
  * it and the buffer. */
 Status tpu_emit(Graph *g, TpuPlan *p);
+/* Lowers every host layer's nodes to loop IR (TpuLayer.host, tpu_host.c),
+ * after tpu_select. */
+Status tpu_lower_host(Graph *g, TpuPlan *p);
 /* The machine of an arch description (tpu_config.c). */
 Status tpu_config_from_arch(const Arch *a, const char *path, TpuConfig *cfg, Diag *d);
 

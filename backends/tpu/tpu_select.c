@@ -78,6 +78,9 @@ static int add_tensor(Sel *s, int gt)
 	t = &p->t[p->nt];
 	memset(t, 0, sizeof(*t));
 	t->gt = gt;
+	t->name = s->g->tensors[gt].name;
+	t->type = *v;
+	t->type.data = NULL;
 	t->scale = 1;
 	tpu_image_view(t, v);
 	if (p->precision == TPU_INT8 && s->opt->absmax) {
@@ -556,6 +559,7 @@ static Status graph_ends(Sel *s)
 	p->graph_out = arena_alloc(&p->arena, (size_t)(g->noutputs + 1) * sizeof(int));
 	if (!p->graph_in || !p->graph_out)
 		return oom(s);
+	p->ngraph_in = g->ninputs, p->ngraph_out = g->noutputs;
 	for (int i = 0; i < g->ninputs; i++)
 		if ((p->graph_in[i] = add_tensor(s, g->inputs[i])) < 0)
 			return oom(s);

@@ -9,8 +9,9 @@
  * ones) through the integer reference and the first also through the
  * simulator: it reports per-layer SQNR and top-1 agreement against fp32
  * over those samples, and refuses to write a bundle whose simulated result
- * differs from the reference.  The bundle carries the model, whose nodes
- * the host steps run.
+ * differs from the reference.  Host steps are lowered to loop IR, which
+ * the bundle carries, so running it needs neither the model nor the
+ * graph passes.
  */
 #include <math.h>
 #include <stdio.h>
@@ -233,11 +234,11 @@ static Status check_sample(const TpuPlan *p, Graph *g, const Value *s, bool sim,
 	if (st == ST_OK && c.oom)
 		st = graph_oom(g);
 	if (st == ST_OK)
-		st = tpu_exec_run(&ref, p, g, TPU_ENGINE_REF, s, rout, &a);
+		st = tpu_exec_run(&ref, p, TPU_ENGINE_REF, s, rout, &a, g->diag);
 	if (st == ST_OK)
 		st = measure(p, g, &ref, f32, out, rout, q);
 	if (st == ST_OK && sim)
-		st = tpu_exec_run(&run, p, g, TPU_ENGINE_SIM, s, out, &a);
+		st = tpu_exec_run(&run, p, TPU_ENGINE_SIM, s, out, &a, g->diag);
 	if (st == ST_OK && sim && p->precision == TPU_INT8 && (st = same_results(p, g, &run, &ref, &checked)) == ST_OK)
 		fprintf(stderr, "compile: the simulator matches the integer reference bit for bit "
 		        "(%d tensors in host memory)\n", checked);
@@ -301,25 +302,19 @@ static Status plan(TargetJob *job, const TpuJob *tj, TpuPlan *p, const Value *s,
 	if (st == ST_OK)
 		st = tpu_select(job->g, &tj->cfg, &opt, p);
 	if (st == ST_OK)
+		st = tpu_lower_host(job->g, p);
+	if (st == ST_OK)
 		st = tpu_emit(job->g, p);
 	calib_free(&ranges);
 	return st;
 }
 
-/* The plan's sections and the model the host steps run. */
+/* The plan's sections and its META line. */
 static Status add_bundle(TargetJob *job, const TpuPlan *p)
 {
-	char *model = NULL;
-	size_t len = 0;
-	Status st = nnac_read_file(job->diag, job->model, &model, &len);
+	Status st = target_meta(job, "precision", p->precision == TPU_BF16 ? "bf16" : "int8");
 
-	if (st == ST_OK)
-		st = target_meta(job, "precision", p->precision == TPU_BF16 ? "bf16" : "int8");
-	if (st == ST_OK)
-		st = tpu_bundle_add(p, job->g, (const uint8_t *)model, len, job->bundle, job->diag);
-	if (model)
-		nnac_free(model);
-	return st;
+	return st == ST_OK ? tpu_bundle_add(p, job->bundle, job->diag) : st;
 }
 
 static Status compile(TargetJob *job)
