@@ -1,7 +1,8 @@
 /*
- * The nnac runtime library: runs a compiled bundle (target cpu) in a host
- * program.  It needs neither LLVM nor Python; it allocates every buffer when
- * the bundle is opened and nothing while it runs.
+ * The nnac runtime library: runs a compiled bundle in a host program, on
+ * the device its program names: the host CPU (target cpu) or the TPU cycle
+ * simulator (target tpu).  It needs neither LLVM, the ONNX importer nor
+ * Python; a cpu bundle's buffers are all allocated when it is opened.
  *
  *     NnacModel *m;
  *     char err[256];
@@ -51,15 +52,20 @@ const void *nnac_output_data(const NnacModel *m, int i);
 /* Runs the model's parallel loops on n threads (1 to 1024), the caller's
  * and n - 1 workers of the model's own pool, made here (a new one replaces
  * the old).  The default, 1, runs everything on the caller's thread; the
- * results are the same for every n. */
+ * results are the same for every n.  A device with one thread only (the
+ * simulator) refuses n > 1. */
 int nnac_set_threads(NnacModel *m, int n);
 int nnac_threads(const NnacModel *m);
 
 /* Runs the model once on the current inputs. */
 int nnac_run(NnacModel *m);
-/* Wall time of the last nnac_run, in seconds (the one counter of the cpu
- * target so far). */
+/* Wall time of the last nnac_run on this machine, in seconds. */
 double nnac_last_run_seconds(const NnacModel *m);
+/* Simulated time of the last nnac_run on a simulator, in seconds; 0 on a
+ * real device. */
+double nnac_last_device_seconds(const NnacModel *m);
+/* The device the model runs on: "cpu", "tpu-sim". */
+const char *nnac_device(const NnacModel *m);
 const char *nnac_error(const NnacModel *m);
 
 #ifdef __cplusplus

@@ -16,8 +16,9 @@
    built against it with pkg-config; run on lenet5's cpu bundle; what it
    prints equals `nnac run` of the model on the same input (k / n), and is
    the same on 2 threads.
-4. The library refuses a corrupt bundle and a TPU bundle with a message
-   naming the file.
+4. The library refuses a corrupt bundle with a message naming the file,
+   runs a bf16 TPU bundle on the simulator device (within bf16 of the
+   interpreter) and refuses it more than one thread.
 
 usage: python3 tests/test_runtime.py BUILD_DIR [--all-zoo]   (from the repository root)
 """
@@ -250,8 +251,22 @@ def check_installed(build, rep, tmp, nnb):
     tpu = os.path.join(tmp, "l5.tpu.nnb")
     nnac(build, "compile", "models/lenet5.onnx", "--target", "tpu", "--precision", "bf16", "-o", tpu)
     r = subprocess.run([exe, tpu], capture_output=True, text=True)
-    rep.check(r.returncode == 1 and "not a cpu bundle" in r.stderr, "the library refuses a tpu bundle",
-              r.stderr.strip())
+    try:
+        have = np.array([float(v) for v in r.stdout.split()[2:]])
+        worst = float(np.max(np.abs(have - want.ravel()))) / float(np.max(np.abs(want)))
+        ok = r.returncode == 0 and have.shape == want.ravel().shape and worst <= BF16_MAX_ERR
+    except (ValueError, AttributeError):
+        ok, worst = False, float("nan")
+    rep.check(ok, "the library runs a tpu bundle (bf16) on the simulator, within bf16 of the interpreter",
+              "max |error| %.4f of max |ref| (bound %.2f) %s" % (worst, BF16_MAX_ERR, r.stderr.strip()))
+    r = subprocess.run([exe, tpu, "2"], capture_output=True, text=True)
+    rep.check(r.returncode == 1 and "runs on one thread" in r.stderr,
+              "the library refuses 2 threads for the simulator", r.stderr.strip())
+
+
+# The tpu target's bf16 bound (tests/test_tpu.py): every element within 2%
+# of the largest output.
+BF16_MAX_ERR = 0.02
 
 
 def main():

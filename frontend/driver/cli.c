@@ -58,7 +58,8 @@ static int parse_format(Cli *cli, const CliCommand *cmd, const char *arg)
 	return 0;
 }
 
-/* --threads N: run and bench of a cpu bundle (cmd_run refuses other models). */
+/* --threads N: run and bench of a bundle (cmd_run refuses other models, a
+ * device with one thread refuses more). */
 static int parse_threads(Cli *cli, const CliCommand *cmd, const char *arg)
 {
 	char msg[128];
@@ -66,7 +67,7 @@ static int parse_threads(Cli *cli, const CliCommand *cmd, const char *arg)
 	long n = strtol(arg, &end, 10);
 
 	if (strcmp(cmd->name, "run") != 0 && strcmp(cmd->name, "bench") != 0)
-		return usage_error(cmd, "--threads applies to run and bench of a cpu bundle%s", "");
+		return usage_error(cmd, "--threads applies to run and bench of a bundle%s", "");
 	if (*arg && !*end && n >= 1 && n <= MAX_THREADS) {
 		cli->threads = (int)n;
 		return 0;

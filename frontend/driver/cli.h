@@ -68,10 +68,8 @@ int cmd_compile(Cli *cli);
 int cmd_map(Cli *cli);
 int cmd_trace(Cli *cli);
 int cmd_targets(Cli *cli);
-/* cmd_tpu.c: run of a tpu bundle */
+/* cmd_bundle.c: run of a bundle on its device, bench */
 int cmd_run_bundle(Cli *cli);
-/* cmd_cpu.c: run of a cpu bundle, bench */
-int cmd_run_cpu(Cli *cli);
 int cmd_bench(Cli *cli);
 
 /* Shared by run and the bundle commands (cmd_run.c). */

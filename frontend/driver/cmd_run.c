@@ -17,7 +17,6 @@
 
 #include "cli.h"
 #include "interp.h"
-#include "bundle.h"
 #include "loop.h"
 #include "npy.h"
 #include "passes.h"
@@ -294,36 +293,13 @@ static int run_loops(Cli *cli)
 	return st == ST_OK ? 0 : cli_fail(cli, st);
 }
 
-/* The target the bundle at path names ("" when it names none), or NULL when
- * it cannot be read (the command that reads it then says why). */
-static const char *bundle_target(const char *path, char *buf, size_t size)
-{
-	const char *t = NULL;
-	Nnb *b;
-	Diag d;
-
-	diag_init(&d);
-	if (nnb_open(path, &b, &d) == ST_OK) {
-		t = nnb_meta(b, "target");
-		snprintf(buf, size, "%s", t ? t : "");
-		t = buf;
-		nnb_close(b);
-	}
-	diag_free(&d);
-	return t;
-}
-
 int cmd_run(Cli *cli)
 {
-	char buf[64];
-	const char *target = ends_with(cli->model, ".nnb") ? bundle_target(cli->model, buf, sizeof(buf)) : NULL;
-	bool cpu = target && strcmp(target, "cpu") == 0;
-
-	if (cli->threads && !cpu && (target || !ends_with(cli->model, ".nnb"))) {
-		fprintf(stderr, "nnac run: --threads applies to cpu bundles only, not %s\n", cli->model);
+	if (ends_with(cli->model, ".nnb"))
+		return cmd_run_bundle(cli);
+	if (cli->threads) {
+		fprintf(stderr, "nnac run: --threads applies to bundles only, not %s\n", cli->model);
 		return EXIT_USAGE;
 	}
-	if (ends_with(cli->model, ".nnb"))
-		return cpu ? cmd_run_cpu(cli) : cmd_run_bundle(cli);
 	return ends_with(cli->model, ".loop") ? run_loops(cli) : run_model(cli);
 }
