@@ -1,6 +1,6 @@
 /*
  * The contract between code the cpu target generates and the runtime that
- * runs it (ABI 2): the exported entry points, how work is split over
+ * runs it (ABI 3): the exported entry points, how work is split over
  * threads, and the helpers the generated code may call.  It lives below
  * both: backends/cpu emits code against it, runtime/ loads and calls it.
  *
@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-enum { NNAC_CPU_ABI = 2 };
+enum { NNAC_CPU_ABI = 3 };
 
 /*
  * How generated code runs work on several threads (ABI 2).  A loop nest
@@ -27,11 +27,17 @@ enum { NNAC_CPU_ABI = 2 };
  * additions, so results do not depend on how [0, n) is split.
  */
 typedef void (*NnacTaskFn)(void *const *roots, int64_t lo, int64_t hi);
+/* (ABI 3) When mark is not NULL, nnac_main calls mark(mark_cx, k) before
+ * kernel k and mark(mark_cx, nkernels) after the last: a runtime that
+ * traces records the time of each. */
+typedef void (*NnacMarkFn)(void *cx, int64_t kernel);
 typedef struct NnacPar {
 	void (*parallel_for)(void *pool, NnacTaskFn fn, void *const *roots, int64_t n);
 	void *pool;
 	int64_t nthreads;    /* threads parallel_for spreads work over, >= 1: a
 	                      * contraction makes about that many tasks */
+	NnacMarkFn mark;     /* NULL: no marks */
+	void *mark_cx;
 } NnacPar;
 
 /* The runtime helpers the generated code calls (runtime/cpu_rt.c); the

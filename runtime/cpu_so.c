@@ -21,13 +21,13 @@ struct CpuSo {
 };
 
 /* One thread: the whole range at once, here. */
-static void serial_for(void *pool, NnacTaskFn fn, void *const *roots, int64_t n)
+void cpu_so_serial_for(void *pool, NnacTaskFn fn, void *const *roots, int64_t n)
 {
 	(void)pool;
 	fn(roots, 0, n);
 }
 
-static const NnacPar serial = {serial_for, NULL, 1};
+static const NnacPar serial = {cpu_so_serial_for, NULL, 1, NULL, NULL};
 
 /* Keeps the helpers the generated code calls in every executable that can
  * load it (a static library links only the members something refers to).

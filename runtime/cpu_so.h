@@ -22,6 +22,9 @@
 
 typedef struct CpuSo CpuSo;
 
+/* The parallel_for of one thread: fn over [0, n) on the caller's thread. */
+void cpu_so_serial_for(void *pool, NnacTaskFn fn, void *const *roots, int64_t n);
+
 Status cpu_so_open(const uint8_t *so, size_t len, CpuSo **out, Diag *d);
 /* Runs every kernel: bufs[i] is the memory of the program's buffer i
  * (views included), 64-byte aligned; par NULL runs on this thread alone. */

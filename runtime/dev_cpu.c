@@ -3,28 +3,32 @@
  * with every buffer of its program laid out once, run through nnac_main.
  *
  * The program_cpu payload (docs/cpu.md, "The bundle"), little endian:
- *   u32 format (1), u32 abi, u32 nbufs,
+ *   u32 format (2), u32 abi, u32 nbufs,
  *   nbufs x { str name, u32 onnx dtype, u32 rank, i64 dims[rank], u32 flags
  *             (LB_INPUT 1, LB_OUTPUT 2, LB_CONST 4), i32 view_of,
  *             i64 view_offset, u64 offset of its data in weights/cpu },
  *   u32 nin, u32 in[nin], u32 nout, u32 out[nout],
+ *   u32 nkernels, str layer[nkernels] (each kernel's layer, for traces),
  *   u64 so_len, the shared object's bytes;
  * str is u32 length then bytes.  Every count, index and size is checked.
  *
  * set_threads gives the device a thread pool (runtime/rt_pool.h) whose
  * parallel_for the shared object's nnac_main calls; without one it runs on
  * the caller's thread alone.  The ports' memory is the program's own
- * input and output buffers.
+ * input and output buffers.  With want_trace, nnac_main's marks (ABI 3)
+ * time every kernel: trace writes them as text or Chrome trace-event JSON.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cpu_abi.h"
 #include "cpu_so.h"
 #include "device.h"
 #include "rt_pool.h"
 
-enum { FORMAT = 1, MAX_BUFS = 1 << 20, ALIGN = 64 };
+enum { FORMAT = 2, MAX_BUFS = 1 << 20, MAX_KERNELS = 1 << 20, ALIGN = 64 };
 
 typedef struct Buf {
 	char *name;
@@ -38,9 +42,19 @@ typedef struct Buf {
 	void *mem;            /* owned unless a view */
 } Buf;
 
+/* With want_trace: when each kernel of the last run began (and, at
+ * [nkernels], when the last ended), in seconds from the run's start. */
+typedef struct Marks {
+	double t0;
+	double *at;           /* [nkernels + 1] */
+} Marks;
+
 typedef struct CpuState {
 	Buf *b;
 	int nb;
+	char **kernel;        /* [nkernels]: each kernel's layer */
+	int nkernels;
+	Marks marks;
 	int *in, nin, *out, nout;
 	void **ptr;           /* the argument of nnac_main */
 	CpuSo *so;
@@ -184,6 +198,22 @@ static Status lay_out(CpuState *m, const NnbSection *w, const char *path, Diag *
 	return ST_OK;
 }
 
+static Status read_kernels(CpuState *m, Rd *r)
+{
+	uint64_t n = rd(r, 4);
+
+	if (r->bad || n > MAX_KERNELS || n > r->n - r->at)
+		return ST_INVALID;
+	m->kernel = nnac_calloc(n + 1, sizeof(char *));
+	if (!m->kernel)
+		return ST_NOMEM;
+	m->nkernels = (int)n;
+	for (int k = 0; k < m->nkernels; k++)
+		if (!(m->kernel[k] = rd_str(r)))
+			return r->bad ? ST_INVALID : ST_NOMEM;
+	return ST_OK;
+}
+
 static Status load_program(CpuState *m, const Nnb *nb, const char *path, Diag *d)
 {
 	const NnbSection *prog = nnb_find(nb, NNB_PROGRAM_CPU, NULL);
@@ -213,6 +243,10 @@ static Status load_program(CpuState *m, const Nnb *nb, const char *path, Diag *d
 		return diag_add(d, ST_NOMEM, "%s: out of memory", path);
 	if (st != ST_OK)
 		return diag_add(d, ST_INVALID, "%s: program_cpu: bad input or output list", path);
+	if ((st = read_kernels(m, &r)) == ST_NOMEM)
+		return diag_add(d, ST_NOMEM, "%s: out of memory", path);
+	if (st != ST_OK)
+		return diag_add(d, ST_INVALID, "%s: program_cpu: bad kernel list", path);
 	uint64_t so_len = rd(&r, 8);
 	if (r.bad || so_len != r.n - r.at)
 		return diag_add(d, ST_INVALID, "%s: program_cpu: the shared object's size does not match", path);
@@ -230,6 +264,10 @@ static void cpu_free(CpuState *m)
 		nnac_free(m->b[i].name);
 		nnac_aligned_free(m->b[i].mem);
 	}
+	for (int k = 0; k < m->nkernels; k++)
+		nnac_free(m->kernel[k]);
+	nnac_free(m->kernel);
+	nnac_free(m->marks.at);
 	nnac_free(m->b);
 	nnac_free(m->in);
 	nnac_free(m->out);
@@ -266,6 +304,8 @@ static Status load(Device *dv)
 		buf_port(m, m->in[i], &dv->in[i]);
 	for (int i = 0; i < m->nout; i++)
 		buf_port(m, m->out[i], &dv->out[i]);
+	if (dv->want_trace && !(m->marks.at = nnac_calloc((size_t)m->nkernels + 1, sizeof(double))))
+		return diag_add(dv->diag, ST_NOMEM, "out of memory");
 	return ST_OK;
 }
 
@@ -284,21 +324,87 @@ static Status set_threads(Device *dv, int n)
 		return st;
 	rt_pool_destroy(m->pool);
 	m->pool = pool;
-	m->par = (NnacPar){rt_pool_for, pool, n};
-	return ST_OK;
-}
-
-static Status run(Device *dv)
-{
-	CpuState *m = dv->state;
-
-	cpu_so_run(m->so, m->ptr, m->pool ? &m->par : NULL);
+	m->par = (NnacPar){rt_pool_for, pool, n, NULL, NULL};
 	return ST_OK;
 }
 
 static void counters(const Device *dv, FILE *f)
 {
 	fprintf(f, "  run: %.3f ms\n", dv->host_seconds * 1e3);
+}
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void mark(void *cx, int64_t k)
+{
+	Marks *mk = cx;
+
+	mk->at[k] = now() - mk->t0;
+}
+
+static Status run(Device *dv)
+{
+	CpuState *m = dv->state;
+	NnacPar par = m->pool ? m->par : (NnacPar){cpu_so_serial_for, NULL, 1, NULL, NULL};
+
+	if (m->marks.at) {
+		par.mark = mark;
+		par.mark_cx = &m->marks;
+		m->marks.t0 = now();
+	}
+	cpu_so_run(m->so, m->ptr, &par);
+	return ST_OK;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* Per kernel: its layer, start and duration in ms (text), or one complete
+ * event each on one track in Chrome trace-event JSON (microseconds). */
+static Status trace(const Device *dv, FILE *f, DeviceTrace how)
+{
+	const CpuState *m = dv->state;
+	const double *at = m->marks.at;
+
+	if (how == DEV_TRACE_SUMMARY) {
+		counters(dv, f);
+		return ST_OK;
+	}
+	if (how == DEV_TRACE_TEXT) {
+		fprintf(f, "%6s %12s %12s  %s\n", "kernel", "start ms", "ms", "layer");
+		for (int k = 0; k < m->nkernels; k++)
+			fprintf(f, "%6d %12.4f %12.4f  %s\n", k, at[k] * 1e3, (at[k + 1] - at[k]) * 1e3, m->kernel[k]);
+		return ST_OK;
+	}
+	fprintf(f, "{\"displayTimeUnit\": \"ns\", \"traceEvents\": [\n");
+	fprintf(f, "{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": 1, \"args\": {\"name\": \"cpu\"}},\n");
+	fprintf(f, "{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 1, \"args\": {\"name\": \"kernels\"}}");
+	for (int k = 0; k < m->nkernels; k++) {
+		fprintf(f, ",\n{\"name\": ");
+		json_str(f, m->kernel[k]);
+		fprintf(f, ", \"cat\": \"kernel\", \"ph\": \"X\", \"pid\": 1, \"tid\": 1, \"ts\": %.3f, \"dur\": %.3f, "
+		        "\"args\": {\"kernel\": %d}}", at[k] * 1e6, (at[k + 1] - at[k]) * 1e6, k);
+	}
+	fprintf(f, "\n]}\n");
+	return ferror(f) ? diag_add(dv->diag, ST_IO, "cannot write the trace") : ST_OK;
 }
 
 static void cpu_close(Device *dv)
@@ -316,6 +422,6 @@ const DeviceOps device_cpu = {
 	.set_threads = set_threads,
 	.run = run,
 	.counters = counters,
-	.trace = NULL,
+	.trace = trace,
 	.close = cpu_close,
 };

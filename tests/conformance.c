@@ -296,7 +296,7 @@ static Status cpu_run(LoopProgram *p, Diag *d, int opt_level, const Value *in, V
                       void ***memp)
 {
 	CpuOptions co = {NULL, NULL, opt_level, 1, 0, 0, 0, 0};
-	const NnacPar par = {reverse_for, NULL, 3};
+	const NnacPar par = {reverse_for, NULL, 3, NULL, NULL};
 	uint8_t *so = NULL;
 	size_t len = 0;
 	CpuSo *s = NULL;

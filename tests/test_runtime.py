@@ -23,6 +23,7 @@
 usage: python3 tests/test_runtime.py BUILD_DIR [--all-zoo]   (from the repository root)
 """
 import concurrent.futures
+import json
 import os
 import shutil
 import subprocess
@@ -201,6 +202,31 @@ def check_threads(build, rep, name, nnb, binding, got, folder):
     rep.check(same, name + " 2 threads bit-identical to 1", "%s %s" % (sorted(one), sorted(two)))
 
 
+def check_trace(build, rep, tmp, nnb):
+    """`nnac trace` of a cpu bundle: one timed kernel per kernel of the
+    program, in order and not overlapping, as text and as Chrome JSON, on
+    one thread and two."""
+    r = nnac(build, "trace", nnb, "--input", "input=models/lenet5_input.npy")
+    rows = [l.split() for l in r.stdout.splitlines()[1:]]
+    layers = [row[3] for row in rows if len(row) == 4]
+    rep.check(r.returncode == 0 and layers[:1] == ["conv1"] and layers[-1:] == ["softmax"] and len(layers) == 8,
+              "cpu trace text: a row per kernel", r.stdout.strip() + r.stderr.strip())
+    for threads in ("1", "2"):
+        out = os.path.join(tmp, "cpu-trace-%s.json" % threads)
+        r = nnac(build, "trace", nnb, "--format", "chrome", "-o", out, "--threads", threads,
+                 "--input", "input=models/lenet5_input.npy")
+        try:
+            with open(out) as f:
+                ev = [e for e in json.load(f)["traceEvents"] if e.get("ph") == "X"]
+            ok = r.returncode == 0 and [e["args"]["kernel"] for e in ev] == list(range(8)) and all(
+                e["dur"] >= 0 and (i + 1 == len(ev) or e["ts"] + e["dur"] <= ev[i + 1]["ts"] + 1e-3)
+                for i, e in enumerate(ev))
+            rep.check(ok, "cpu trace chrome JSON on %s thread(s): 8 kernels in order" % threads,
+                      str([(e["name"], e["ts"], e["dur"]) for e in ev]))
+        except (OSError, ValueError, KeyError) as e:
+            rep.check(False, "cpu trace chrome JSON on %s thread(s)" % threads, "%s %s" % (e, r.stderr))
+
+
 def check_installed(build, rep, tmp, nnb):
     prefix = os.path.join(tmp, "prefix")
     r = subprocess.run(["cmake", "--install", build, "--prefix", prefix], capture_output=True, text=True)
@@ -276,6 +302,7 @@ def main():
     try:
         nnb = check_models(build, rep, tmp)
         check_zoo(build, rep, tmp, ZOO + (ZOO_MORE if "--all-zoo" in sys.argv else []))
+        check_trace(build, rep, tmp, nnb)
         check_installed(build, rep, tmp, nnb)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -10,7 +10,7 @@
 #include "bundle.h"
 #include "cpu_bundle.h"
 
-enum { FORMAT = 1, ALIGN = 64 };
+enum { FORMAT = 2, ALIGN = 64 };
 
 /* The constants' data into w; each buffer's offset into at[]. */
 static void weights(const LoopProgram *p, NnbBuf *w, uint64_t *at)
@@ -51,6 +51,9 @@ static void program(const LoopProgram *p, const uint64_t *at, const uint8_t *so,
 	nnb_put_le(b, (uint64_t)loop_count_outputs(p), 4);
 	for (int i = 0; i < loop_count_outputs(p); i++)
 		nnb_put_le(b, (uint64_t)loop_output_buf(p, i), 4);
+	nnb_put_le(b, (uint64_t)p->nkernels, 4);
+	for (int k = 0; k < p->nkernels; k++)
+		nnb_put_str(b, p->kernels[k].layer ? p->kernels[k].layer : p->kernels[k].name);
 	nnb_put_le(b, so_len, 8);
 	nnb_put(b, so, so_len);
 }

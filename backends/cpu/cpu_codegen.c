@@ -847,7 +847,29 @@ static LLVMValueRef emit_kernel(CpuEmit *e, int k, int *args, int *nargs)
 	return fn;
 }
 
-/* nnac_main(bufs, par): kernel_K(bufs[root], ..., par) for every kernel, in order. */
+/* if (par->mark) par->mark(par->mark_cx, k), in nnac_main (ABI 3). */
+static void emit_mark(CpuEmit *e, LLVMValueRef main, int k)
+{
+	LLVMTypeRef mt_args[2] = {e->ptr, e->i64};
+	LLVMTypeRef mt = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), mt_args, 2, 0);
+	LLVMTypeRef fields[5] = {e->ptr, e->ptr, e->i64, LLVMPointerType(mt, 0), e->ptr};
+	LLVMTypeRef st = LLVMStructTypeInContext(e->ctx, fields, 5, 0);
+	LLVMValueRef par = LLVMBuildBitCast(e->b, LLVMGetParam(main, 1), LLVMPointerType(st, 0), "");
+	LLVMValueRef mark = LLVMBuildLoad2(e->b, fields[3], LLVMBuildStructGEP2(e->b, st, par, 3, ""), "mark");
+	LLVMBasicBlockRef call = LLVMAppendBasicBlockInContext(e->ctx, main, "mark");
+	LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(e->ctx, main, "kernel");
+
+	LLVMBuildCondBr(e->b, LLVMBuildIsNotNull(e->b, mark, ""), call, next);
+	LLVMPositionBuilderAtEnd(e->b, call);
+	LLVMValueRef args[2] = {LLVMBuildLoad2(e->b, e->ptr, LLVMBuildStructGEP2(e->b, st, par, 4, ""), ""),
+	                        LLVMConstInt(e->i64, (unsigned long long)k, 0)};
+	LLVMBuildCall2(e->b, mt, mark, args, 2, "");
+	LLVMBuildBr(e->b, next);
+	LLVMPositionBuilderAtEnd(e->b, next);
+}
+
+/* nnac_main(bufs, par): kernel_K(bufs[root], ..., par) for every kernel, in
+ * order, each preceded by a mark. */
 static void emit_main(CpuEmit *e, LLVMValueRef *fns, int **args, const int *nargs)
 {
 	LLVMTypeRef pt[2] = {LLVMPointerType(e->ptr, 0), e->ptr};
@@ -869,8 +891,10 @@ static void emit_main(CpuEmit *e, LLVMValueRef *fns, int **args, const int *narg
 			av[j] = LLVMBuildLoad2(e->b, e->ptr, at, e->p->bufs[args[k][j]].name);
 		}
 		av[nargs[k]] = LLVMGetParam(fn, 1);
+		emit_mark(e, fn, k);
 		LLVMBuildCall2(e->b, LLVMGlobalGetValueType(fns[k]), fns[k], av, (unsigned)nargs[k] + 1, "");
 	}
+	emit_mark(e, fn, e->p->nkernels);
 	LLVMBuildRetVoid(e->b);
 	nnac_free(av);
 }

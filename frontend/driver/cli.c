@@ -58,16 +58,16 @@ static int parse_format(Cli *cli, const CliCommand *cmd, const char *arg)
 	return 0;
 }
 
-/* --threads N: run and bench of a bundle (cmd_run refuses other models, a
- * device with one thread refuses more). */
+/* --threads N: run, trace and bench of a bundle (cmd_run refuses other
+ * models, a device with one thread refuses more). */
 static int parse_threads(Cli *cli, const CliCommand *cmd, const char *arg)
 {
 	char msg[128];
 	char *end;
 	long n = strtol(arg, &end, 10);
 
-	if (strcmp(cmd->name, "run") != 0 && strcmp(cmd->name, "bench") != 0)
-		return usage_error(cmd, "--threads applies to run and bench of a bundle%s", "");
+	if (strcmp(cmd->name, "run") != 0 && strcmp(cmd->name, "trace") != 0 && strcmp(cmd->name, "bench") != 0)
+		return usage_error(cmd, "--threads applies to run, trace and bench of a bundle%s", "");
 	if (*arg && !*end && n >= 1 && n <= MAX_THREADS) {
 		cli->threads = (int)n;
 		return 0;

@@ -21,7 +21,7 @@ static const CliCommand commands[] = {
 	{"map", cmd_map, "map every conv and matmul layer onto an accelerator: dataflow, tiling, cycles, energy",
 	 "MODEL.onnx --arch NAME|FILE.arch [--dataflow ws|os|rs|nlr|auto] [--metric energy|cycles|edp] [--format text|csv|json] [-o FILE] [--shape NAME=DIMS]..."},
 	{"trace", cmd_trace, "run a bundle once and print its device's trace (tpu-sim: every instruction)",
-	 "FILE.nnb [--input NAME=FILE(.npy|.pb)]... [--format text|chrome] [--summary] [-o FILE]"},
+	 "FILE.nnb [--input NAME=FILE(.npy|.pb)]... [--format text|chrome] [--summary] [-o FILE] [--threads N]"},
 	{"bench", cmd_bench, "time a bundle on its device: min and median of repeated runs (and simulated time)",
 	 "FILE.nnb [--input NAME=FILE(.npy|.pb)]... [--runs N] [--threads N]"},
 	{"ops", cmd_ops, "list the supported operators (--loops: the loop IR's statements)", "[--loops]"},
