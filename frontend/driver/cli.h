@@ -23,54 +23,52 @@ typedef struct CliInput {
 	const char *path;
 } CliInput;
 
+/* The commands of commands.def, as bits for the options' command masks. */
+enum {
+#define COMMAND(id, operand, syn) CMD_BIT_##id,
+#include "commands.def"
+#undef COMMAND
+	CMD_COUNT
+};
+#define CMD(x) (1u << CMD_BIT_##x)
+
+/* A Cli field per option of options.def, by its kind. */
+#define CLI_FIELD_FLAG(id) bool id;
+#define CLI_FIELD_STR(id) const char *id;
+#define CLI_FIELD_COUNT(id) int id;
+#define CLI_FIELD_FORMAT(id) Format id;
+#define CLI_FIELD_INPUT(id)
+#define CLI_FIELD_SHAPE(id)
+#define CLI_FIELD_ALIAS_OUTPUT(id)
+
 typedef struct Cli {
 	const char *cmd;
 	const char *model;
-	ShapeBinding shapes[MAX_BINDINGS];
+	ShapeBinding shapes[MAX_BINDINGS];  /* --shape */
 	int nshapes;
-	CliInput inputs[MAX_BINDINGS];
+	CliInput inputs[MAX_BINDINGS];      /* --input */
 	int ninputs;
-	const char *output_dir;
-	Format format;
-	bool verify_each;
-	bool no_optimize;
-	const char *emit;      /* compile: what to write ("loops") */
-	const char *output;    /* compile, map: -o FILE, or NULL for stdout */
-	bool no_fuse;          /* compile: one kernel per layer, no fusion */
-	bool no_data;          /* compile: leave the data blocks out */
-	bool loops;            /* ops: list the loop IR's statements instead */
-	const char *arch;      /* map: --arch, a preset name or FILE.arch */
-	const char *dataflow;  /* map: --dataflow ws|os|rs|nlr|auto, NULL auto */
-	const char *metric;    /* map: --metric energy|cycles|edp, NULL default */
-	const char *target;    /* compile: --target NAME (backends/targets.def), NULL: loops */
-	const char *calibrate; /* compile: --calibrate DIR of sample inputs */
-	CliInput topts[MAX_BINDINGS]; /* compile: the target's own options, as given */
+	CliInput topts[MAX_BINDINGS];       /* compile: the target's own options, as given */
 	int ntopts;
-	bool summary;          /* trace: --summary, the counter table only */
-	int runs;              /* bench: --runs N */
-	int threads;           /* run, bench of a cpu bundle: --threads N, 0 if not given */
+#define OPTION(id, name, value, kind, lo, hi, cmds, help) CLI_FIELD_##kind(id)
+#include "options.def"
+#undef OPTION
 	Diag diag;
 } Cli;
 
 typedef struct CliCommand {
 	const char *name;
 	int (*run)(Cli *cli);
+	const char *operand;   /* what it takes besides options, "" for none */
 	const char *synopsis;
-	const char *usage;     /* options, for --help */
+	unsigned bit;          /* CMD(name) */
 } CliCommand;
 
-int cmd_inspect(Cli *cli);
-int cmd_run(Cli *cli);
-int cmd_check(Cli *cli);
-int cmd_print(Cli *cli);
-int cmd_ops(Cli *cli);
-int cmd_compile(Cli *cli);
-int cmd_map(Cli *cli);
-int cmd_trace(Cli *cli);
-int cmd_targets(Cli *cli);
-/* cmd_bundle.c: run of a bundle on its device, bench */
+#define COMMAND(id, operand, syn) int cmd_##id(Cli *cli);
+#include "commands.def"
+#undef COMMAND
+/* cmd_bundle.c: run of a bundle on its device */
 int cmd_run_bundle(Cli *cli);
-int cmd_bench(Cli *cli);
 
 /* Shared by run and the bundle commands (cmd_run.c). */
 typedef struct Port {
@@ -100,8 +98,14 @@ typedef struct CliTarget {
  * (cmd names the subcommand) and returns the exit code, 0 on success. */
 int cli_target_load(Cli *cli, Arena *ar, const char *cmd, CliTarget *ct);
 
-/* Parses argv after the subcommand; prints usage errors itself. */
+/* The command table (commands.def), for main.c. */
+extern const CliCommand cli_commands[];
+extern const int cli_ncommands;
+/* Parses argv after the subcommand by the option table (options.c);
+ * prints usage errors itself and returns the exit code, 0 on success. */
 int cli_parse(Cli *cli, const CliCommand *cmd, int argc, char **argv);
+/* `nnac CMD --help`: the synopsis, the usage and every option it takes. */
+void cli_help(FILE *f, const CliCommand *cmd);
 /* The two halves of cli_load. */
 int cli_import(Cli *cli, Graph *g);
 int cli_optimize(Cli *cli, Graph *g, bool optimize);

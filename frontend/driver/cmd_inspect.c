@@ -56,65 +56,85 @@ static void intensity(char *buf, size_t size, int64_t macs, int64_t bytes)
 		snprintf(buf, size, "%.1f", (double)macs / (double)bytes);
 }
 
-static void print_text(const Row *rows, int n, const Row *tot)
+static void print_text(FILE *f, const Row *rows, int n, const Row *tot)
 {
 	char oi[32];
 
-	printf("%-28s %-22s %-22s %12s %14s %12s %10s\n", "layer", "op", "output", "params",
+	fprintf(f, "%-28s %-22s %-22s %12s %14s %12s %10s\n", "layer", "op", "output", "params",
 	       "MACs", "weight B", "MACs/B");
 	for (int i = 0; i < n; i++) {
 		intensity(oi, sizeof(oi), rows[i].macs, rows[i].wbytes);
-		printf("%-28.28s %-22.22s %-22s %12lld %14lld %12lld %10s\n", rows[i].n->name, rows[i].op,
+		fprintf(f, "%-28.28s %-22.22s %-22s %12lld %14lld %12lld %10s\n", rows[i].n->name, rows[i].op,
 		       rows[i].shape, (long long)rows[i].params, (long long)rows[i].macs,
 		       (long long)rows[i].wbytes, oi);
 	}
 	intensity(oi, sizeof(oi), tot->macs, tot->wbytes);
-	printf("%-28s %-22s %-22s %12lld %14lld %12lld %10s\n", "total", "", "", (long long)tot->params,
+	fprintf(f, "%-28s %-22s %-22s %12lld %14lld %12lld %10s\n", "total", "", "", (long long)tot->params,
 	       (long long)tot->macs, (long long)tot->wbytes, oi);
 }
 
-static void print_csv(const Row *rows, int n, const Row *tot)
+static void print_csv(FILE *f, const Row *rows, int n, const Row *tot)
 {
-	printf("layer,op,output,params,macs,weight_bytes,macs_per_weight_byte\n");
+	fprintf(f, "layer,op,output,params,macs,weight_bytes,macs_per_weight_byte\n");
 	for (int i = 0; i < n; i++) {
 		char oi[32];
 		intensity(oi, sizeof(oi), rows[i].macs, rows[i].wbytes);
-		printf("\"%s\",%s,\"%s\",%lld,%lld,%lld,%s\n", rows[i].n->name, rows[i].op, rows[i].shape,
+		fprintf(f, "\"%s\",%s,\"%s\",%lld,%lld,%lld,%s\n", rows[i].n->name, rows[i].op, rows[i].shape,
 		       (long long)rows[i].params, (long long)rows[i].macs, (long long)rows[i].wbytes,
 		       strcmp(oi, "-") ? oi : "");
 	}
-	printf("total,,,%lld,%lld,%lld,\n", (long long)tot->params, (long long)tot->macs,
+	fprintf(f, "total,,,%lld,%lld,%lld,\n", (long long)tot->params, (long long)tot->macs,
 	       (long long)tot->wbytes);
 }
 
-static void json_string(const char *s)
+static void json_string(FILE *f, const char *s)
 {
-	putchar('"');
+	fputc('"', f);
 	for (; *s; s++) {
 		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
+			fprintf(f, "\\%c", *s);
 		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
+			fprintf(f, "\\u%04x", *s);
 		else
-			putchar(*s);
+			fputc(*s, f);
 	}
-	putchar('"');
+	fputc('"', f);
 }
 
-static void print_json(const char *model, const Row *rows, int n, const Row *tot)
+static void print_json(FILE *f, const char *model, const Row *rows, int n, const Row *tot)
 {
-	printf("{\"model\": ");
-	json_string(model);
-	printf(", \"layers\": [\n");
+	fprintf(f, "{\"model\": ");
+	json_string(f, model);
+	fprintf(f, ", \"layers\": [\n");
 	for (int i = 0; i < n; i++) {
-		printf("  {\"name\": ");
-		json_string(rows[i].n->name);
-		printf(", \"op\": \"%s\", \"output\": \"%s\", \"params\": %lld, \"macs\": %lld, \"weight_bytes\": %lld}%s\n",
+		fprintf(f, "  {\"name\": ");
+		json_string(f, rows[i].n->name);
+		fprintf(f, ", \"op\": \"%s\", \"output\": \"%s\", \"params\": %lld, \"macs\": %lld, \"weight_bytes\": %lld}%s\n",
 		       rows[i].op, rows[i].shape, (long long)rows[i].params, (long long)rows[i].macs,
 		       (long long)rows[i].wbytes, i + 1 < n ? "," : "");
 	}
-	printf("], \"total\": {\"params\": %lld, \"macs\": %lld, \"weight_bytes\": %lld}}\n",
+	fprintf(f, "], \"total\": {\"params\": %lld, \"macs\": %lld, \"weight_bytes\": %lld}}\n",
 	       (long long)tot->params, (long long)tot->macs, (long long)tot->wbytes);
+}
+
+typedef struct Report {
+	const Cli *cli;
+	const Row *rows;
+	int n;
+	const Row *tot;
+} Report;
+
+static Status write_report(FILE *f, const void *cx)
+{
+	const Report *r = cx;
+
+	if (r->cli->format == FMT_CSV)
+		print_csv(f, r->rows, r->n, r->tot);
+	else if (r->cli->format == FMT_JSON)
+		print_json(f, r->cli->model, r->rows, r->n, r->tot);
+	else
+		print_text(f, r->rows, r->n, r->tot);
+	return ST_OK;
 }
 
 int cmd_inspect(Cli *cli)
@@ -141,12 +161,8 @@ int cmd_inspect(Cli *cli)
 		tot.wbytes += rows[n].wbytes;
 		n++;
 	}
-	if (cli->format == FMT_CSV)
-		print_csv(rows, n, &tot);
-	else if (cli->format == FMT_JSON)
-		print_json(cli->model, rows, n, &tot);
-	else
-		print_text(rows, n, &tot);
+	if (cli_write_output(cli, write_report, &(Report){cli, rows, n, &tot}) != ST_OK)
+		rc = cli_fail(cli, ST_OK);
 out:
 	graph_free(&g);
 	return rc;
