@@ -47,7 +47,8 @@ static Status map_program(Cli *cli, const Graph *g, LoopProgram *p, const CliTar
 	Status st;
 
 	df_cache_init(&cache, &tg->t);
-	st = pass_dataflow(g, p, &cache, tg->df, tg->metric, &stats, &mapped, &cli->diag);
+	st = pass_dataflow(g, p, &cache, tg->df, tg->metric, cli->verify_each, &stats, &mapped,
+	                   &cli->diag);
 	df_cache_free(&cache);
 	if (st == ST_OK)
 		fprintf(stderr, "compile: %d kernels mapped onto %s (metric %s), %lld mappings "
