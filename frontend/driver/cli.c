@@ -173,6 +173,18 @@ static int parse_one(Cli *cli, const CliCommand *cmd, int argc, char **argv, int
 		cli->calibrate = v;
 		return 0;
 	}
+	if (!missing && strcmp(cmd->name, "compile") == 0 &&
+	    (v = option_value(argc, argv, i, "--print-after", &missing))) {
+		if (cli->nprint_after == MAX_BINDINGS)
+			return usage_error(cmd, "too many --print-after options%s", "");
+		cli->print_after[cli->nprint_after++] = v;
+		return 0;
+	}
+	if (!missing && strcmp(cmd->name, "compile") == 0 &&
+	    (v = option_value(argc, argv, i, "--stop-after", &missing))) {
+		cli->stop_after = v;
+		return 0;
+	}
 	if (!missing && (v = option_value(argc, argv, i, "--runs", &missing))) {
 		char *end;
 		long n = strtol(v, &end, 10);

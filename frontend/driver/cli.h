@@ -46,6 +46,9 @@ typedef struct Cli {
 	const char *calibrate; /* compile: --calibrate DIR of sample inputs */
 	CliInput topts[MAX_BINDINGS]; /* compile: the target's own options, as given */
 	int ntopts;
+	const char *print_after[MAX_BINDINGS]; /* compile: --print-after STAGE[,N]|all, as given */
+	int nprint_after;
+	const char *stop_after; /* compile: --stop-after STAGE[,N], as given */
 	bool summary;          /* trace: --summary, the counter table only */
 	int runs;              /* bench: --runs N */
 	int threads;           /* run, bench of a cpu bundle: --threads N, 0 if not given */
