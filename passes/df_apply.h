@@ -81,9 +81,10 @@ Status df_kernel_problem(const Graph *g, const LoopProgram *p, int k, DfProblem 
 
 /* The dataflow pass: maps every kernel of p that computes a convolution or
  * matrix product of g on cache's target (dataflow df, or the best of all
- * when df < 0, under metric) and applies the mapping.  *mapped counts the
- * kernels mapped; stats sums the searches. */
+ * when df < 0, under metric) and applies the mapping, kernel by kernel;
+ * with verify_each, loop_verify runs after each kernel's mapping.  *mapped
+ * counts the kernels mapped; stats sums the searches. */
 Status pass_dataflow(const Graph *g, LoopProgram *p, DfCache *cache, int df, DfMetric metric,
-                     DfStats *stats, int *mapped, Diag *d);
+                     bool verify_each, DfStats *stats, int *mapped, Diag *d);
 
 #endif

@@ -33,13 +33,14 @@ Status df_kernel_problem(const Graph *g, const LoopProgram *p, int k, DfProblem 
 }
 
 Status pass_dataflow(const Graph *g, LoopProgram *p, DfCache *cache, int df, DfMetric metric,
-                     DfStats *stats, int *mapped, Diag *d)
+                     bool verify_each, DfStats *stats, int *mapped, Diag *d)
 {
 	*mapped = 0;
 	for (int k = 0; k < p->nkernels; k++) {
 		DfProblem pb;
 		DfResult r;
 		bool found;
+		Status st;
 
 		TRY(df_kernel_problem(g, p, k, &pb, &found, d));
 		if (!found)
@@ -47,6 +48,9 @@ Status pass_dataflow(const Graph *g, LoopProgram *p, DfCache *cache, int df, DfM
 		TRY(df_map_layer_cached(cache, &pb, df, metric, DF_SEARCH_PRUNED, &r, stats, d));
 		TRY(df_apply(p, k, cache->t, &pb, &r.map, d));
 		(*mapped)++;
+		if (verify_each && (st = loop_verify(p)) != ST_OK)
+			return loop_error_at(p, 0, 0, st, "the loop-IR verifier failed after mapping kernel '%s'",
+			                     p->kernels[k].name);
 	}
 	return ST_OK;
 }

@@ -35,6 +35,7 @@ enum {
 /* A Cli field per option of options.def, by its kind. */
 #define CLI_FIELD_FLAG(id) bool id;
 #define CLI_FIELD_STR(id) const char *id;
+#define CLI_FIELD_STRS(id) const char *id[MAX_BINDINGS]; int n##id;
 #define CLI_FIELD_COUNT(id) int id;
 #define CLI_FIELD_FORMAT(id) Format id;
 #define CLI_FIELD_INPUT(id)

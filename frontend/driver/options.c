@@ -13,7 +13,7 @@
 #include "passes.h"
 #include "target.h"
 
-typedef enum OptKind { OK_FLAG, OK_STR, OK_COUNT, OK_FORMAT, OK_INPUT, OK_SHAPE, OK_ALIAS_OUTPUT } OptKind;
+typedef enum OptKind { OK_FLAG, OK_STR, OK_STRS, OK_COUNT, OK_FORMAT, OK_INPUT, OK_SHAPE, OK_ALIAS_OUTPUT } OptKind;
 
 typedef struct CliOption {
 	const char *name;
@@ -23,10 +23,22 @@ typedef struct CliOption {
 	unsigned cmds;         /* CMD(x) | ... */
 	const char *help;
 	size_t field;          /* offsetof(Cli, id) */
+	size_t count;          /* STRS: offsetof(Cli, nid) */
 } CliOption;
 
+/* The offset of STRS options' counts; 0 for the other kinds. */
+#define COUNT_OF_FLAG(id) 0
+#define COUNT_OF_STR(id) 0
+#define COUNT_OF_STRS(id) offsetof(Cli, n##id)
+#define COUNT_OF_COUNT(id) 0
+#define COUNT_OF_FORMAT(id) 0
+#define COUNT_OF_INPUT(id) 0
+#define COUNT_OF_SHAPE(id) 0
+#define COUNT_OF_ALIAS_OUTPUT(id) 0
+
 static const CliOption options[] = {
-#define OPTION(id, name, value, kind, lo, hi, cmds, help) {name, value, OK_##kind, lo, hi, cmds, help, offsetof(Cli, id)},
+#define OPTION(id, name, value, kind, lo, hi, cmds, help) \
+	{name, value, OK_##kind, lo, hi, cmds, help, offsetof(Cli, id), COUNT_OF_##kind(id)},
 #include "options.def"
 #undef OPTION
 };
@@ -117,6 +129,13 @@ static int set_option(Cli *cli, const CliCommand *cmd, const CliOption *o, char 
 	case OK_ALIAS_OUTPUT:
 		*(const char **)field = v;
 		return 0;
+	case OK_STRS: {
+		int *n = (int *)((char *)cli + o->count);
+		if (*n == MAX_BINDINGS)
+			return usage_error(cmd, "too many %s options", o->name);
+		((const char **)field)[(*n)++] = v;
+		return 0;
+	}
 	case OK_COUNT:
 		return parse_count((int *)field, cmd, o, v);
 	case OK_FORMAT:

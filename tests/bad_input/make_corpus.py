@@ -339,6 +339,33 @@ def other_cases(c):
         ("compile_bad_precision", "NNAC compile models/lenet5.onnx --target tpu --precision fp8"
                                   " -o OUT/x.nnb",
          "--precision 'fp8': expected int8 or bf16"),
+        ("compile_unknown_stage", "NNAC compile models/lenet5.onnx --stop-after frob",
+         "--stop-after 'frob': no such stage (the stages, in order: infer-shapes -> fold-constants"
+         " -> remove-dead -> fold-batchnorm -> fuse-activations -> remove-dead -> lower -> map"
+         " -> codegen;"),
+        ("compile_print_unknown_stage", "NNAC compile models/lenet5.onnx --print-after remove-dead,3",
+         "--print-after 'remove-dead,3': no such stage"),
+        ("compile_map_without_arch", "NNAC compile models/lenet5.onnx --print-after map",
+         "--print-after map: this compile does not run 'map': the dataflow mapper runs only with"
+         " --arch"),
+        ("compile_lower_graph_target", "NNAC compile models/lenet5.onnx --target tpu"
+                                       " --stop-after lower -o OUT/x.nnb",
+         "--stop-after lower: this compile does not run 'lower': --target tpu compiles the"
+         " optimized graph, not the loop IR"),
+        ("compile_map_cpu", "NNAC compile models/lenet5.onnx --target cpu --arch host"
+                            " --print-after map -o OUT/x.nnb",
+         "this compile does not run 'map': --target cpu does not map its loops"),
+        ("compile_codegen_no_target", "NNAC compile models/lenet5.onnx --stop-after codegen",
+         "this compile does not run 'codegen': code generation runs only with --target"),
+        ("compile_print_after_stop", "NNAC compile models/lenet5.onnx --stop-after fuse-activations"
+                                     " --print-after lower",
+         "this compile does not run 'lower': it comes after --stop-after fuse-activations"),
+        ("compile_stage_no_optimize", "NNAC compile models/lenet5.onnx --no-optimize"
+                                      " --print-after fold-batchnorm",
+         "this compile does not run 'fold-batchnorm': --no-optimize runs only infer-shapes"),
+        ("compile_emit_stop_graph", "NNAC compile models/lenet5.onnx --emit=loops"
+                                    " --stop-after fuse-activations",
+         "--emit=loops: --stop-after fuse-activations stops before the loop IR is made"),
     ):
         c.case(*row)
 
