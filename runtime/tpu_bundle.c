@@ -383,7 +383,7 @@ static Status get_plan(Rd *r, TpuPlan *p, const char *path, Diag *d)
 	p->prog = arena_alloc(&p->arena, (n + 1) * sizeof(TpuInsn));
 	if (p->prog)
 		memcpy(p->prog, prog, n * sizeof(TpuInsn));
-	free(prog);
+	nnac_free(prog);
 	return p->prog ? ST_OK : diag_add(d, ST_NOMEM, "out of memory");
 }
 

@@ -268,7 +268,7 @@ static Status sim_segment(Run *r, const TpuSegment *sg)
 	}
 	if (st == ST_OK)
 		r->cycle0 += tpu_sim_counters(s)->cycles;
-	free(tr);
+	nnac_free(tr);
 	tpu_sim_free(s);
 	for (int i = 0; i < sg->nouts && st == ST_OK; i++) {
 		int ti = sg->outs[i];
@@ -413,7 +413,7 @@ Status tpu_exec_run(TpuExec *x, const TpuPlan *p, TpuEngine engine, const Value 
 	arena_init(&r.a);
 	tpu_exec_free(x);
 	x->q = nnac_calloc((size_t)p->nt + 1, sizeof(void *));
-	x->nq = p->nt;
+	x->nq = x->q ? p->nt : 0;
 	r.f = nnac_calloc((size_t)p->nt + 1, sizeof(Value));
 	if (engine == TPU_ENGINE_SIM)
 		r.host = nnac_calloc(p->host_bytes + 1, 1);

@@ -384,13 +384,13 @@ Status tpu_decode_program(const uint8_t *bytes, size_t size, TpuInsn **prog, siz
 	if (size % TPU_WORD_BYTES)
 		return diag_add(d, ST_INVALID, "a program of %zu bytes is not a whole number "
 		                "of %d-byte instructions", size, TPU_WORD_BYTES);
-	if (!(p = malloc(count ? count * sizeof(*p) : 1)))
+	if (!(p = nnac_malloc(count ? count * sizeof(*p) : 1)))
 		return diag_add(d, ST_NOMEM, "out of memory decoding %zu instructions", count);
 	for (size_t i = 0; i < count; i++) {
 		size_t at = i * TPU_WORD_BYTES;
 
 		if ((st = tpu_decode(bytes + at, &p[i], at, d)) != ST_OK) {
-			free(p);
+			nnac_free(p);
 			return st;
 		}
 	}
@@ -718,7 +718,7 @@ static Status asm_append(Asm *a, const TpuInsn *in)
 {
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? 2 * a->cap : 64;
-		TpuInsn *p = realloc(a->prog, cap * sizeof(*p));
+		TpuInsn *p = nnac_realloc(a->prog, cap * sizeof(*p));
 
 		if (!p)
 			return diag_add(a->d, ST_NOMEM, "%s: out of memory", a->path);
@@ -770,7 +770,7 @@ Status tpu_assemble(const char *path, const char *text, size_t len, TpuInsn **pr
 
 	*prog = NULL;
 	*n = 0;
-	if (!(copy = malloc(len + 1)))
+	if (!(copy = nnac_malloc(len + 1)))
 		return diag_add(d, ST_NOMEM, "%s: out of memory", path);
 	memcpy(copy, text, len);
 	copy[len] = 0;
@@ -796,9 +796,9 @@ Status tpu_assemble(const char *path, const char *text, size_t len, TpuInsn **pr
 			break;
 	}
 out:
-	free(copy);
+	nnac_free(copy);
 	if (st != ST_OK) {
-		free(a.prog);
+		nnac_free(a.prog);
 		return st;
 	}
 	*prog = a.prog;

@@ -141,11 +141,13 @@ void tpu_print_insn(FILE *f, const TpuInsn *in);   /* one line, '\n' included */
  * cut short when cap is too small); returns the length of the whole text,
  * as snprintf does. */
 int tpu_format_insn(char *buf, size_t cap, const TpuInsn *in);
-/* Assembles text (named path for messages) into a malloc'd array; errors
+/* Assembles text (named path for messages) into an array to free with
+ * nnac_free; errors
  * are "PATH:LINE:COL: error: ..." through diag_at. */
 Status tpu_assemble(const char *path, const char *text, size_t len, TpuInsn **prog, size_t *n,
                     Diag *d);
-/* Decodes a whole program of n words; the reverse of tpu_encode over each. */
+/* Decodes a whole program of n words (an array to free with nnac_free);
+ * the reverse of tpu_encode over each. */
 Status tpu_decode_program(const uint8_t *bytes, size_t size, TpuInsn **prog, size_t *n, Diag *d);
 
 #endif

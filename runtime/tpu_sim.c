@@ -565,7 +565,7 @@ static Status push_trace(TpuTraceRec **trace, size_t *n, size_t *cap, const TpuT
 {
 	if (*n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 256;
-		TpuTraceRec *t = realloc(*trace, ncap * sizeof *t);
+		TpuTraceRec *t = nnac_realloc(*trace, ncap * sizeof *t);
 		if (!t)
 			return ST_NOMEM;
 		*trace = t;

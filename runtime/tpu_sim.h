@@ -72,8 +72,8 @@ void tpu_sim_free(TpuSim *s);
 
 /*
  * Runs prog[0 .. n) from the reset state until halt.  With trace non-NULL,
- * it receives one malloc'd record per executed instruction (*ntrace of
- * them; the caller free()s them; NULL and 0 after an error).  An address
+ * it receives one record per executed instruction (*ntrace of
+ * them; the caller frees them with nnac_free; NULL and 0 after an error).  An address
  * out of range, a weight tile larger than the array or with nonzero
  * padding, a matrix_multiply with no tile loaded, a read_weights into a
  * full FIFO that no earlier switch empties, or a program that ends without

@@ -21,6 +21,7 @@
  *
  * Ends with `tpu-isa: P passed, F failed`; exits 1 if anything failed.
  */
+#include "arena.h"
 #include "tpu_isa.h"
 #include "tpu_sim.h"
 #include "tpu_trace.h"
@@ -126,9 +127,9 @@ out:
 	free(want);
 	free(got);
 	free(again);
-	free(p);
-	free(q);
-	free(r);
+	nnac_free(p);
+	nnac_free(q);
+	nnac_free(r);
 	free(w);
 	diag_free(&d);
 }
@@ -459,10 +460,10 @@ static void check_decode_program(void)
 	check(tpu_decode_program(words, sizeof(words), &p, &n, &d) == ST_OK && n == 2 &&
 	      p[0].op == TPU_SYNC && p[0].mask == 15 && p[1].op == TPU_HALT,
 	      "decode program: two words");
-	free(p);
+	nnac_free(p);
 	check(tpu_decode_program(words, 0, &p, &n, &d) == ST_OK && n == 0 && p != NULL,
 	      "decode program: no words");
-	free(p);
+	nnac_free(p);
 	check(d.n == 0, "decode program: no diagnostics");
 	diag_free(&d);
 }
@@ -514,7 +515,7 @@ static bool round_trip(const TpuInsn *in, Diag *d)
 		return false;
 	ok = tpu_assemble("random.s", line, (size_t)len, &p, &n, d) == ST_OK && n == 1 &&
 	     insn_eq(&p[0], in);
-	free(p);
+	nnac_free(p);
 	return ok;
 }
 
@@ -564,19 +565,19 @@ static void check_asm_edges(void)
 
 	diag_init(&d);
 	check(tpu_assemble("e.s", "", 0, &p, &n, &d) == ST_OK && n == 0, "asm: empty text");
-	free(p);
+	nnac_free(p);
 	check(tpu_assemble("e.s", "# only\n\n  \t\n", 12, &p, &n, &d) == ST_OK && n == 0,
 	      "asm: comments and blank lines");
-	free(p);
+	nnac_free(p);
 	check(tpu_assemble("e.s", crlf, sizeof(crlf) - 1, &p, &n, &d) == ST_OK && n == 2 &&
 	      p[0].op == TPU_SYNC && p[0].mask == 3 && p[1].op == TPU_HALT, "asm: CRLF lines");
-	free(p);
+	nnac_free(p);
 	check(tpu_assemble("e.s", "halt", 4, &p, &n, &d) == ST_OK && n == 1 && p[0].op == TPU_HALT,
 	      "asm: no final newline");
-	free(p);
+	nnac_free(p);
 	check(tpu_assemble("e.s", "halt xyz", 4, &p, &n, &d) == ST_OK && n == 1,
 	      "asm: reads only len bytes");
-	free(p);
+	nnac_free(p);
 	check(d.n == 0, "asm: no diagnostics");
 	check(tpu_assemble("nul.s", nul, sizeof(nul) - 1, &p, &n, &d) == ST_INVALID && !p &&
 	      d.n == 1 && strncmp(d.msg[0].text, "nul.s:2:12: error: a NUL byte in the text", 41) == 0,
@@ -933,7 +934,7 @@ static void check_traces(void)
 		check_trace_text(p);
 		check_trace_chrome(p);
 	}
-	free(p);
+	nnac_free(p);
 	diag_free(&d);
 }
 

@@ -236,7 +236,7 @@ static void run_free(Run *r)
 {
 	tpu_sim_free(r->s);
 	diag_free(&r->d);
-	free(r->tr);
+	nnac_free(r->tr);
 }
 
 /* The trace record of instruction idx. */

@@ -12,13 +12,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch_lang.h"
 #include "cpu_bundle.h"
+#include "device.h"
 #include "graph.h"
 #include "nnac_rt.h"
 #include "npy.h"
 #include "onnx.h"
 #include "op.h"
 #include "passes.h"
+#include "target.h"
 #include "test_util.h"
 
 static void test_half(void)
@@ -301,6 +304,79 @@ static void test_alloc_failure_cpu(void)
 	rmdir(dir);
 }
 
+/* The bytes of models/mlp.onnx compiled for the tpu target (int8 on
+ * synthetic samples), through the target table as `nnac compile` does. */
+static Status tpu_bundle_bytes(uint8_t **bytes, size_t *size, Diag *d)
+{
+	const Target *t = target_find("tpu");
+	TargetJob job = {0};
+	Graph g;
+	Arch arch;
+	PipelineOptions po = {false, true, 0};
+	Status st;
+
+	graph_init(&g, d, "models/mlp.onnx");
+	job = (TargetJob){.model = "models/mlp.onnx", .g = &g, .arena = &g.arena, .diag = d, .arch = &arch};
+	job.bundle = nnb_writer_new();
+	st = t && job.bundle ? onnx_import(&g, "models/mlp.onnx", &(OnnxOptions){NULL, 0}) : ST_NOMEM;
+	if (st == ST_OK)
+		st = pass_pipeline(&g, &po);
+	if (st == ST_OK)
+		st = arch_preset(&arch, &g.arena, d, t->default_arch(&job));
+	if (st == ST_OK)
+		st = t->prepare(&job);
+	if (st == ST_OK)
+		st = t->compile(&job);
+	if (st == ST_OK)
+		st = nnb_write_mem(job.bundle, bytes, size, d);
+	if (job.bundle)
+		nnb_writer_free(job.bundle);
+	graph_free(&g);
+	return st;
+}
+
+typedef struct Bytes {
+	const uint8_t *p;
+	size_t n;
+} Bytes;
+
+/* A tpu bundle opened on its device (the plan read, the host steps' loop
+ * programs parsed and verified) and run once on zero inputs. */
+static Status run_tpu_bundle(const void *ctx, Diag *d)
+{
+	const Bytes *b = ctx;
+	Device *dv = NULL;
+	Nnb *nb;
+	Status st = nnb_open_mem("mlp.nnb", b->p, b->n, &nb, d);
+
+	if (st == ST_OK)
+		st = device_open_bundle(nb, true, d, &dv);
+	if (st == ST_OK)
+		st = device_run(dv);
+	if (st == ST_OK && strcmp(dv->ops->name, "tpu-sim") != 0)
+		st = diag_add(d, ST_INTERNAL, "mlp.nnb: ran on %s", dv->ops->name);
+	device_close(dv);
+	return st;
+}
+
+/* Each allocation of opening and running a tpu bundle on the simulator
+ * device fails alone: out of memory every time. */
+static void test_alloc_failure_tpu(void)
+{
+	uint8_t *bytes = NULL;
+	size_t size = 0;
+	long runs = 0;
+	Diag d;
+
+	diag_init(&d);
+	CHECK(tpu_bundle_bytes(&bytes, &size, &d) == ST_OK);
+	diag_print(&d, stdout);
+	CHECK(bytes && test_alloc_sweep(run_tpu_bundle, &(Bytes){bytes, size}, ST_OK, NULL, &runs) &&
+	      runs > 10);
+	nnac_free(bytes);
+	diag_free(&d);
+}
+
 int main(void)
 {
 	test_half();
@@ -311,5 +387,6 @@ int main(void)
 	test_alloc_failure_once();
 	test_alloc_failure_tensor();
 	test_alloc_failure_cpu();
+	test_alloc_failure_tpu();
 	return test_summary("unit");
 }

@@ -59,7 +59,7 @@ static Status push(Emit *e, const TpuInsn *in, int64_t tile, int rows, int cols)
 {
 	if (e->nops == e->cap) {
 		size_t cap = e->cap ? 2 * e->cap : 1024;
-		Op *n = realloc(e->ops, cap * sizeof(*n));
+		Op *n = nnac_realloc(e->ops, cap * sizeof(*n));
 		if (!n)
 			return oom(e);
 		e->ops = n;
@@ -92,7 +92,7 @@ static int64_t wd_alloc(Emit *e, uint64_t n)
 		uint64_t cap = e->wd_cap ? e->wd_cap : 1 << 20;
 		while (cap < at + n)
 			cap *= 2;
-		uint8_t *w = realloc(e->wd, cap);
+		uint8_t *w = nnac_realloc(e->wd, cap);
 		if (!w)
 			return -1;
 		memset(w + e->wd_cap, 0, cap - e->wd_cap);
@@ -249,7 +249,7 @@ static int64_t tile_dram(Emit *e, const TpuLayer *l, int64_t kb, int64_t cb, int
 static Status lay_tiles(Emit *e, const TpuLayer *l, int64_t nkb, int64_t nblk, int64_t **tiles)
 {
 	int64_t per = nblk * l->r * l->s;
-	int64_t *at = malloc((size_t)(nkb * per) * sizeof(int64_t));
+	int64_t *at = nnac_malloc((size_t)(nkb * per) * sizeof(int64_t));
 
 	if (!at)
 		return oom(e);
@@ -259,7 +259,7 @@ static Status lay_tiles(Emit *e, const TpuLayer *l, int64_t nkb, int64_t nblk, i
 			at[kb * per + i] = tile_dram(e, l, kb, i / (l->r * l->s), i / l->s % l->r, i % l->s,
 			                             i == per - 1 && !any);
 			if (at[kb * per + i] == -1) {
-				free(at);
+				nnac_free(at);
 				return graph_error(e->g, ST_UNSUPPORTED, "layer '%s': weight DRAM past 4 GiB", l->name);
 			}
 			any |= at[kb * per + i] >= 0;
@@ -483,7 +483,7 @@ static Status matrix_layer(Emit *e, const TpuLayer *l)
 	if ((st = lay_tiles(e, l, nkb, nblk, &tiles)))
 		return st;
 	if (e->ub_free + need > p->cfg.ub_rows) {
-		free(tiles);
+		nnac_free(tiles);
 		e->windows_failed = true;
 		return graph_error(e->g, ST_UNSUPPORTED, "layer '%s': its input and output windows need "
 		                   "%lld rows of buffer 'unified_buffer'; %lld are free",
@@ -493,9 +493,9 @@ static Status matrix_layer(Emit *e, const TpuLayer *l)
 		in_w.base[i] = e->ub_free + i * in_w.rows;
 		out_w.base[i] = e->ub_free + 2 * in_w.rows + i * out_w.rows;
 	}
-	slots = malloc((size_t)nkb * sizeof(int));
+	slots = nnac_malloc((size_t)nkb * sizeof(int));
 	if (!slots) {
-		free(tiles);
+		nnac_free(tiles);
 		return oom(e);
 	}
 	if ((st = set_reg(e, TPU_REG_PRECISION, (uint32_t)p->precision)))
@@ -543,8 +543,8 @@ static Status matrix_layer(Emit *e, const TpuLayer *l)
 		}
 	}
 out:
-	free(slots);
-	free(tiles);
+	nnac_free(slots);
+	nnac_free(tiles);
 	return st;
 }
 
@@ -682,8 +682,8 @@ static Status emit_all(Graph *g, TpuPlan *p, bool resident, bool *windows)
 			memcpy(p->wdram, e.wd, e.wd_bytes);
 		p->wdram_bytes = e.wd_bytes;
 	}
-	free(e.ops);
-	free(e.wd);
+	nnac_free(e.ops);
+	nnac_free(e.wd);
 	return st;
 }
 
