@@ -27,6 +27,7 @@
 #include "cpu_so.h"
 #include "device.h"
 #include "rt_pool.h"
+#include "rt_json.h"
 
 enum { FORMAT = 2, MAX_BUFS = 1 << 20, MAX_KERNELS = 1 << 20, ALIGN = 64 };
 
@@ -361,22 +362,6 @@ static Status run(Device *dv)
 	return ST_OK;
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped. */
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 /* Per kernel: its layer, start and duration in ms (text), or one complete
  * event each on one track in Chrome trace-event JSON (microseconds). */
 static Status trace(const Device *dv, FILE *f, DeviceTrace how)
@@ -399,7 +384,7 @@ static Status trace(const Device *dv, FILE *f, DeviceTrace how)
 	fprintf(f, "{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 1, \"args\": {\"name\": \"kernels\"}}");
 	for (int k = 0; k < m->nkernels; k++) {
 		fprintf(f, ",\n{\"name\": ");
-		json_str(f, m->kernel[k]);
+		rt_json_string(f, m->kernel[k]);
 		fprintf(f, ", \"cat\": \"kernel\", \"ph\": \"X\", \"pid\": 1, \"tid\": 1, \"ts\": %.3f, \"dur\": %.3f, "
 		        "\"args\": {\"kernel\": %d}}", at[k] * 1e6, (at[k + 1] - at[k]) * 1e6, k);
 	}

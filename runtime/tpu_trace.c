@@ -4,6 +4,7 @@
  * order the simulator wrote them (program order); neither changes them.
  */
 #include "tpu_trace.h"
+#include "rt_json.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -56,23 +57,6 @@ void tpu_trace_text(FILE *f, const TpuInsn *prog, const TpuTraceRec *rec, size_t
 	}
 }
 
-/* s as a JSON string, quotes included. */
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 static void chrome_metadata(FILE *f)
 {
 	fprintf(f, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,"
@@ -80,7 +64,7 @@ static void chrome_metadata(FILE *f)
 	for (int t = 0; t < TPU_UNIT_COUNT; t++) {
 		fprintf(f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%d,"
 		        "\"args\":{\"name\":", t);
-		json_string(f, track_names[t]);
+		rt_json_string(f, track_names[t]);
 		fprintf(f, "}}");
 		fprintf(f, ",\n{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":1,\"tid\":%d,"
 		        "\"args\":{\"sort_index\":%d}}", t, t);
@@ -114,16 +98,16 @@ static void chrome_event(FILE *f, const TpuInsn *prog, const TpuTraceRec *r, uin
 
 	disasm(insn, sizeof(insn), prog, r);
 	fprintf(f, ",\n{\"name\":");
-	json_string(f, mn ? mn : "?");
+	rt_json_string(f, mn ? mn : "?");
 	fprintf(f, ",\"cat\":");
-	json_string(f, unit_name(r->unit));
+	rt_json_string(f, unit_name(r->unit));
 	fprintf(f, ",\"ph\":\"X\",\"pid\":1,\"tid\":%u,\"ts\":%.6f,\"dur\":%.6f,\"args\":{"
 	        "\"index\":%" PRIu32 ",\"issue\":%" PRIu64 ",\"start\":%" PRIu64
 	        ",\"done\":%" PRIu64 ",\"stall\":", t, (double)r->start * us_per_cycle,
 	        (double)(end - r->start) * us_per_cycle, r->index, r->issue, r->start, r->done);
-	json_string(f, stall_name(r->stall));
+	rt_json_string(f, stall_name(r->stall));
 	fprintf(f, ",\"insn\":");
-	json_string(f, insn);
+	rt_json_string(f, insn);
 	fprintf(f, "}}");
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "rt_json.h"
 #include "op.h"
 
 typedef struct Row {
@@ -87,28 +88,14 @@ static void print_csv(FILE *f, const Row *rows, int n, const Row *tot)
 	       (long long)tot->wbytes);
 }
 
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static void print_json(FILE *f, const char *model, const Row *rows, int n, const Row *tot)
 {
 	fprintf(f, "{\"model\": ");
-	json_string(f, model);
+	rt_json_string(f, model);
 	fprintf(f, ", \"layers\": [\n");
 	for (int i = 0; i < n; i++) {
 		fprintf(f, "  {\"name\": ");
-		json_string(f, rows[i].n->name);
+		rt_json_string(f, rows[i].n->name);
 		fprintf(f, ", \"op\": \"%s\", \"output\": \"%s\", \"params\": %lld, \"macs\": %lld, \"weight_bytes\": %lld}%s\n",
 		       rows[i].op, rows[i].shape, (long long)rows[i].params, (long long)rows[i].macs,
 		       (long long)rows[i].wbytes, i + 1 < n ? "," : "");

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "rt_json.h"
 #include "dataflow.h"
 
 typedef struct MapLayer {
@@ -346,22 +347,6 @@ static void print_csv(FILE *f, const MapRun *r)
 		csv_layer(f, r, &r->layers[i]);
 }
 
-/* JSON. */
-
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 /* A number, or null when it is not finite or (energies) not known. */
 static void json_num(FILE *f, double x, bool known)
 {
@@ -376,7 +361,7 @@ static void json_levels(FILE *f, const MapRun *r, const DfCost *c)
 	fprintf(f, "\"levels\": [");
 	for (int k = 0; k < r->tg.t.nlevels; k++) {
 		fprintf(f, "%s{\"name\": ", k ? ", " : "");
-		json_string(f, r->tg.arch.levels[k].name);
+		rt_json_string(f, r->tg.arch.levels[k].name);
 		fprintf(f, ", \"reads\": ");
 		json_num(f, level_reads(&c->level[k]), true);
 		fprintf(f, ", \"writes\": ");
@@ -394,9 +379,9 @@ static void json_layer(FILE *f, const MapRun *r, const MapLayer *l)
 	const DfCost *c = &l->res.cost;
 
 	fprintf(f, "    {\"name\": ");
-	json_string(f, pb->name);
+	rt_json_string(f, pb->name);
 	fprintf(f, ", \"op\": ");
-	json_string(f, pb->op);
+	rt_json_string(f, pb->op);
 	fprintf(f, ", \"dims\": {");
 	for (int d = 0; d < DF_NDIMS; d++)
 		fprintf(f, "%s\"%s\": %lld", d ? ", " : "", df_dim_letter((DfDim)d), (long long)pb->dim[d]);
@@ -404,7 +389,7 @@ static void json_layer(FILE *f, const MapRun *r, const MapLayer *l)
 	           "\"tiling\": ",
 	        (long long)pb->stride[0], (long long)pb->stride[1], (long long)pb->dilation[0],
 	        (long long)pb->dilation[1], arch_dataflow_name(l->res.map.df));
-	json_string(f, l->tiling);
+	rt_json_string(f, l->tiling);
 	fprintf(f, ",\n     \"active_pes\": %lld, \"pes\": %lld, \"utilization\": ",
 	        (long long)c->active_pes, (long long)total_pes(r));
 	json_num(f, c->utilization, true);
@@ -433,7 +418,7 @@ static void json_totals(FILE *f, const MapRun *r, const MapTotals *tot)
 	fprintf(f, ",\n    \"energy_by_level\": [");
 	for (int k = 0; k < r->tg.t.nlevels; k++) {
 		fprintf(f, "%s{\"name\": ", k ? ", " : "");
-		json_string(f, r->tg.arch.levels[k].name);
+		rt_json_string(f, r->tg.arch.levels[k].name);
 		fprintf(f, ", \"energy\": ");
 		json_num(f, tot->level_energy[k], ek);
 		fprintf(f, ", \"percent\": ");
@@ -448,9 +433,9 @@ static void json_totals(FILE *f, const MapRun *r, const MapTotals *tot)
 static void print_json(FILE *f, const MapRun *r, const MapTotals *tot)
 {
 	fprintf(f, "{\"model\": ");
-	json_string(f, r->cli->model);
+	rt_json_string(f, r->cli->model);
 	fprintf(f, ", \"arch\": ");
-	json_string(f, r->tg.arch.name);
+	rt_json_string(f, r->tg.arch.name);
 	fprintf(f, ", \"dataflow\": \"%s\", \"metric\": \"%s\", \"pe_rows\": %lld, \"pe_cols\": %lld,\n",
 	        dataflow_word(r), df_metric_name(r->tg.metric), (long long)r->tg.t.rows, (long long)r->tg.t.cols);
 	fprintf(f, "  \"layers\": [\n");
