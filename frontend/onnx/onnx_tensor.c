@@ -3,12 +3,15 @@
  * repeated fields, external data files) into a dense little-endian Value.
  * Sizes are checked against the declared shape before anything is copied.
  */
+#define _XOPEN_SOURCE 700     /* realpath */
 #include "onnx_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static Status bad(Diag *d, const char *where, const char *tname, const char *what)
 {
@@ -95,15 +98,71 @@ static bool parse_u64(const char *s, int64_t *out)
 	return true;
 }
 
-/* External data: a file relative to the model's folder, never above it. */
+/* Opens external data file loc, which must resolve (symlinks followed) to
+ * a regular file inside the model's folder dir; *size its length.  Never
+ * blocks: a FIFO or a device is refused, not opened for reading. */
+static Status open_inside(Diag *d, const char *where, const char *tname, const char *dir, const char *loc,
+                          int *fd, int64_t *size)
+{
+	char path[4096], *real_dir = realpath(dir, NULL), *real = NULL;
+	struct stat sb;
+	size_t n;
+	Status st = ST_OK;
+
+	*fd = -1;
+	snprintf(path, sizeof(path), "%s/%s", dir, loc);
+	if (real_dir)
+		real = realpath(path, NULL);
+	n = real_dir ? strlen(real_dir) : 0;
+	if (!real_dir || !real)
+		st = diag_add(d, ST_IO, "%s: tensor '%s': cannot open external data file '%s': %s", where, tname,
+		              loc, strerror(errno));
+	else if (strncmp(real, real_dir, n) != 0 || real[n] != '/')
+		st = diag_add(d, ST_INVALID, "%s: tensor '%s': external data location '%s' resolves outside the "
+		              "model's folder", where, tname, loc);
+	else if ((*fd = open(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+		st = diag_add(d, ST_IO, "%s: tensor '%s': cannot open external data file '%s': %s", where, tname,
+		              loc, strerror(errno));
+	else if (fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+		st = diag_add(d, ST_INVALID, "%s: tensor '%s': external data location '%s' is not a regular file",
+		              where, tname, loc);
+	else
+		*size = (int64_t)sb.st_size;
+	if (st != ST_OK && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	free(real);
+	free(real_dir);
+	return st;
+}
+
+/* Reads n bytes at offset off of fd into buf; false when short. */
+static bool read_at(int fd, void *buf, int64_t n, int64_t off)
+{
+	char *p = buf;
+
+	while (n > 0) {
+		ssize_t got = pread(fd, p, (size_t)n, (off_t)off);
+		if (got <= 0) {
+			if (got < 0 && errno == EINTR)
+				continue;
+			return false;
+		}
+		p += got, n -= got, off += got;
+	}
+	return true;
+}
+
+/* External data: a regular file inside the model's folder (after symlinks),
+ * the range checked against its size before a byte is read. */
 static Status from_external(Diag *d, const char *where, const char *dir, const char *tname,
                             const Onnx__TensorProto *tp, Value *v)
 {
 	const char *loc = ext_key(tp, "location");
-	int64_t offset = 0, length = -1, need = val_bytes(v);
-	char path[4096];
-	FILE *f;
-	size_t got;
+	int64_t offset = 0, length = -1, need = val_bytes(v), size = 0;
+	int fd;
+	Status st;
 
 	if (!loc || !*loc)
 		return bad(d, where, tname, "external data without a 'location'");
@@ -115,19 +174,16 @@ static Status from_external(Diag *d, const char *where, const char *dir, const c
 	if (length >= 0 && length != need)
 		return diag_add(d, ST_INVALID, "%s: tensor '%s': external data length %lld, its shape needs %lld bytes",
 		                where, tname, (long long)length, (long long)need);
-	snprintf(path, sizeof(path), "%s/%s", dir, loc);
-	f = fopen(path, "rb");
-	if (!f)
-		return diag_add(d, ST_IO, "%s: tensor '%s': cannot open external data file '%s': %s",
-		                where, tname, path, strerror(errno));
-	got = 0;
-	if (fseek(f, (long)offset, SEEK_SET) == 0)
-		got = fread(v->data, 1, (size_t)need, f);
-	fclose(f);
-	if ((int64_t)got != need)
-		return diag_add(d, ST_INVALID, "%s: tensor '%s': external data file '%s' is too short (need %lld bytes at offset %lld)",
-		                where, tname, path, (long long)need, (long long)offset);
-	return ST_OK;
+	if ((st = open_inside(d, where, tname, dir, loc, &fd, &size)))
+		return st;
+	if (offset > size || need > size - offset)
+		st = diag_add(d, ST_INVALID, "%s: tensor '%s': external data file '%s' is too short (need %lld bytes at offset %lld, it has %lld)",
+		              where, tname, loc, (long long)need, (long long)offset, (long long)size);
+	else if (!read_at(fd, v->data, need, offset))
+		st = diag_add(d, ST_IO, "%s: tensor '%s': cannot read external data file '%s': %s", where, tname, loc,
+		              strerror(errno));
+	close(fd);
+	return st;
 }
 
 Status onnx_decode_tensor(const Onnx__TensorProto *tp, const char *where, const char *dir,

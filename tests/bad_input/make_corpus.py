@@ -205,6 +205,25 @@ def tensor_cases(c):
         w.data_location = TensorProto.EXTERNAL
         c.model_case(name, model([helper.make_node("Add", ["x", "w"], ["y"], name="add_w")],
                                  [tensor("x", [4])], [tensor("y", None)], [w]))
+    # A symlink in the model's folder that leads out of it, a directory, and
+    # a range past the file's end: each refused before a byte is read.
+    link = os.path.join(CASES_DIR, "passwd_link.bin")
+    if os.path.lexists(link):
+        os.remove(link)
+    os.symlink("/etc/passwd", link)
+    for name, location, offset, expect in (
+            ("external_symlink", "passwd_link.bin", None,
+             "external data location 'passwd_link.bin' resolves outside the model's folder"),
+            ("external_directory", "a_directory.onnx", None,
+             "external data location 'a_directory.onnx' is not a regular file"),
+            ("external_past_end", "good_x.npy", 1 << 20, "external data file 'good_x.npy' is too short")):
+        w = weight("w", [4])
+        external_data_helper.set_external_data(w, location, offset=offset)
+        w.ClearField("raw_data")
+        w.data_location = TensorProto.EXTERNAL
+        filename = c.onnx(name + ".onnx", model([helper.make_node("Add", ["x", "w"], ["y"], name="add_w")],
+                                                [tensor("x", [4])], [tensor("y", None)], [w]))
+        c.case(name, f"NNAC check CASES/{filename}", f"{filename}: tensor 'w': {expect}")
 
 
 def graph_cases(c):
