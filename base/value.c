@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "checked.h"
+
 #include "diag.h"
 
 static const struct {
@@ -142,6 +144,14 @@ int64_t val_numel(const Value *v)
 }
 
 int64_t val_bytes(const Value *v) { return val_numel(v) * dtype_size(v->dt); }
+
+bool val_size_ok(const Value *v)
+{
+	int64_t n;
+
+	return ck_numel(v->dims, v->rank, &n) && ck_mul(n, dtype_size(v->dt) > 0 ? dtype_size(v->dt) : 1, &n) &&
+	       n <= VAL_MAX_BYTES;
+}
 
 bool val_known(const Value *v)
 {

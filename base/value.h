@@ -56,6 +56,13 @@ uint16_t f32_to_bf16(float f);      /* round to nearest even */
 int64_t val_numel(const Value *v);  /* 1 for rank 0 */
 int64_t val_bytes(const Value *v);
 bool val_known(const Value *v);     /* every dimension known */
+/* The largest tensor nnac accepts, in bytes (1 TiB): every shape read from
+ * a file or inferred is checked against it, so that element counts and
+ * byte sizes of accepted tensors never overflow. */
+#define VAL_MAX_BYTES ((int64_t)1 << 40)
+/* Whether every dimension is known and the tensor's bytes, computed with
+ * checked arithmetic, are at most VAL_MAX_BYTES. */
+bool val_size_ok(const Value *v);
 void val_strides(const Value *v, int64_t *strides);  /* in elements */
 bool val_same_shape(const Value *a, const Value *b);
 /* Sets the type; leaves data alone. */

@@ -46,6 +46,11 @@ static Status check_outputs(Graph *g, const Node *n)
 		if (!val_known(&t->v))
 			return node_error(g, n, ST_INTERNAL, "infer left output '%s' with an unknown dimension",
 			                  t->name);
+		if (!val_size_ok(&t->v)) {
+			char type[160];
+			return node_error(g, n, ST_INVALID, "output '%s' of type %s is larger than 2^40 bytes",
+			                  t->name, val_type_str(&t->v, type, sizeof(type)));
+		}
 	}
 	return ST_OK;
 }

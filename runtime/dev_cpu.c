@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "cpu_abi.h"
+#include "checked.h"
 #include "cpu_so.h"
 #include "device.h"
 #include "rt_pool.h"
@@ -119,7 +120,11 @@ static Status read_buf(Rd *r, Buf *b)
 	b->view_of = (int)(int32_t)rd(r, 4);
 	b->view_offset = (int64_t)rd(r, 8);
 	b->data_at = rd(r, 8);
-	return r->bad || b->flags > 7 || numel(b) > ((int64_t)1 << 40) ? ST_INVALID : ST_OK;
+	if (r->bad || b->flags > 7)
+		return ST_INVALID;
+	int64_t n;
+	return ck_numel(b->dims, b->rank, &n) && ck_mul(n, dtype_size(b->dt), &n) && n <= VAL_MAX_BYTES
+	       ? ST_OK : ST_INVALID;
 }
 
 /* ST_INVALID when the list is malformed. */
@@ -153,9 +158,9 @@ static bool view_root(const CpuState *m, int i, int *root, uint64_t *at)
 			*root = i;
 			return true;
 		}
-		if (b->view_of >= m->nb || b->view_offset < 0 || m->b[b->view_of].dt != b->dt)
+		if (b->view_of >= m->nb || b->view_offset < 0 || m->b[b->view_of].dt != b->dt ||
+		    !ck_addu(*at, (uint64_t)b->view_offset, at))
 			return false;
-		*at += (uint64_t)b->view_offset;
 		i = b->view_of;
 	}
 	return false;
@@ -191,8 +196,9 @@ static Status lay_out(CpuState *m, const NnbSection *w, const char *path, Diag *
 
 		if (b->view_of < 0)
 			continue;
-		if (!view_root(m, i, &root, &at) ||
-		    at * (uint64_t)dtype_size(b->dt) + bytes_of(b) > bytes_of(&m->b[root]))
+		uint64_t end;
+		if (!view_root(m, i, &root, &at) || !ck_mulu(at, (uint64_t)dtype_size(b->dt), &end) ||
+		    !ck_addu(end, bytes_of(b), &end) || end > bytes_of(&m->b[root]))
 			return diag_add(d, ST_INVALID, "%s: view '%s' does not fit in its base", path, b->name);
 		m->ptr[i] = (char *)m->b[root].mem + at * dtype_size(b->dt);
 	}

@@ -244,7 +244,7 @@ static Status get_type(Rd *r, Value *v)
 			return ST_INVALID;
 		v->dims[i] = (int64_t)n;
 	}
-	return r->in.bad ? ST_INVALID : ST_OK;
+	return r->in.bad || !val_size_ok(v) ? ST_INVALID : ST_OK;
 }
 
 static Status get_tensor(Rd *r, TpuTensor *t, uint64_t host_bytes, int es)

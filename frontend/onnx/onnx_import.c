@@ -161,6 +161,14 @@ static Status unknown_dims(Graph *g, const Tensor *t)
 	                   t->name, buf, t->name);
 }
 
+static Status too_large(Graph *g, const Tensor *t)
+{
+	char type[160];
+
+	return graph_error(g, ST_INVALID, "graph input '%s' of type %s is larger than 2^40 bytes", t->name,
+	                   val_type_str(&t->v, type, sizeof(type)));
+}
+
 static void read_inputs(Importer *im, const Onnx__GraphProto *gp)
 {
 	Graph *g = im->g;
@@ -194,6 +202,8 @@ static void read_inputs(Importer *im, const Onnx__GraphProto *gp)
 			st = bind_shape(im, &g->tensors[t], b);
 		if (st == ST_OK && !val_known(&g->tensors[t].v))
 			st = unknown_dims(g, &g->tensors[t]);
+		if (st == ST_OK && !val_size_ok(&g->tensors[t].v))
+			st = too_large(g, &g->tensors[t]);
 		note(im, st);
 	}
 }

@@ -21,8 +21,6 @@ static Status bad(Diag *d, const char *where, const char *tname, const char *wha
 static Status set_shape(Diag *d, const char *where, const char *tname,
                         const Onnx__TensorProto *tp, Value *v)
 {
-	int64_t n = 1;
-
 	if (tp->n_dims > MAX_RANK)
 		return diag_add(d, ST_UNSUPPORTED, "%s: tensor '%s': rank %zu exceeds nnac's limit of %d",
 		                where, tname, tp->n_dims, MAX_RANK);
@@ -30,11 +28,10 @@ static Status set_shape(Diag *d, const char *where, const char *tname,
 	for (size_t i = 0; i < tp->n_dims; i++) {
 		if (tp->dims[i] < 0)
 			return bad(d, where, tname, "has a negative dimension");
-		if (tp->dims[i] > 0 && n > ((int64_t)1 << 40) / tp->dims[i])
-			return bad(d, where, tname, "is too large");
-		n *= tp->dims[i];
 		v->dims[i] = tp->dims[i];
 	}
+	if (!val_size_ok(v))
+		return bad(d, where, tname, "is larger than 2^40 bytes");
 	return ST_OK;
 }
 
@@ -202,14 +199,15 @@ Status onnx_decode_tensor(const Onnx__TensorProto *tp, const char *where, const 
 	st = set_shape(d, where, tname, tp, v);
 	if (st != ST_OK)
 		return st;
+	/* the data's length before memory of the shape's size exists */
+	if (tp->has_raw_data && (int64_t)tp->raw_data.len != val_bytes(v))
+		return diag_add(d, ST_INVALID, "%s: tensor '%s': raw_data has %zu bytes, its shape needs %lld",
+		                where, tname, tp->raw_data.len, (long long)val_bytes(v));
 	if (!val_alloc(a, v))
 		return diag_add(d, ST_NOMEM, "%s: out of memory", where);
 	if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
 		return from_external(d, where, dir, tname, tp, v);
 	if (tp->has_raw_data) {
-		if ((int64_t)tp->raw_data.len != val_bytes(v))
-			return diag_add(d, ST_INVALID, "%s: tensor '%s': raw_data has %zu bytes, its shape needs %lld",
-			                where, tname, tp->raw_data.len, (long long)val_bytes(v));
 		if (tp->raw_data.len)
 			memcpy(v->data, tp->raw_data.data, tp->raw_data.len);
 		return ST_OK;

@@ -74,8 +74,8 @@ static Status parse_header(const char *path, const char *h, Diag *d, Value *v)
 		v->dims[v->rank++] = x;
 		p = end;
 	}
-	if (val_numel(v) > ((int64_t)1 << 36))
-		return bad(d, path, "shape too large");
+	if (!val_size_ok(v))
+		return bad(d, path, "shape too large (more than 2^40 bytes)");
 	return ST_OK;
 }
 

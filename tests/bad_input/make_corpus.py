@@ -19,6 +19,7 @@ too (other_cases).
 usage: python3 tests/bad_input/make_corpus.py
 """
 import os
+import struct
 
 import numpy as np
 from onnx import TensorProto, external_data_helper, helper, numpy_helper
@@ -226,6 +227,32 @@ def tensor_cases(c):
         c.case(name, f"NNAC check CASES/{filename}", f"{filename}: tensor 'w': {expect}")
 
 
+def size_cases(c):
+    """Shapes whose sizes overflow or exceed what nnac accepts."""
+    for name, shape in (("input_2p40_squared", [1 << 40, 1 << 40]), ("input_wraps_to_zero", [1 << 32, 1 << 32])):
+        filename = c.onnx(name + ".onnx", model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                                                [tensor("x", shape)], [tensor("y", None)]))
+        c.case(name, f"NNAC check CASES/{filename}",
+               f"{filename}: graph input 'x' of type f32[{shape[0]},{shape[1]}] is larger than 2^40 bytes")
+    # Initializers that claim far more than they hold: refused by their
+    # shape, or by their length before memory of that size exists.
+    for name, shape, expect in (("init_claims_4tib", [1 << 20, 1 << 20], "is larger than 2^40 bytes"),
+                                ("init_claims_2gb", [1 << 29], "raw_data has 4 bytes, its shape needs 2147483648")):
+        w = TensorProto(name="w", data_type=FLOAT, dims=shape, raw_data=b"\0" * 4)
+        filename = c.onnx(name + ".onnx", model([helper.make_node("Add", ["x", "w"], ["y"], name="add_w")],
+                                                [tensor("x", [1])], [tensor("y", None)], [w]))
+        c.case(name, f"NNAC check CASES/{filename}", f"tensor 'w': {expect}")
+    # A ConstantOfShape whose output is 2^41 bytes: refused by shape inference.
+    big = numpy_helper.from_array(np.array([1 << 20, 1 << 19], np.int64), "shape")
+    filename = c.onnx("output_too_large.onnx", model(
+        [helper.make_node("ConstantOfShape", ["shape"], ["c"], name="fill"),
+         helper.make_node("Add", ["x", "c"], ["y"], name="add")],
+        [tensor("x", [1, 1])], [tensor("y", None)], [big]))
+    c.case("output_too_large", f"NNAC check CASES/{filename}",
+           f"{filename}: node 'fill' (ConstantOfShape): output 'c' of type f32[1048576,524288] is larger "
+           "than 2^40 bytes")
+
+
 def graph_cases(c):
     """Graphs whose wiring is broken."""
     orphan = model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
@@ -259,6 +286,13 @@ def run_input_cases(c):
         c.write("truncated.npy", f.read()[:-10])
     c.write("random_bytes.npy", c.rng.bytes(200))
     c.write("garbage.pb", c.rng.bytes(64))
+    # A header claiming 2^32 x 2^32 elements (the product wraps to 0 in 64
+    # bits) and four bytes of data: refused by its shape, nothing allocated.
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"
+    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
+    c.write("huge_shape.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 4)
+    c.case("npy_huge_shape", f"NNAC run CASES/{good} --input x=CASES/huge_shape.npy --output-dir OUT",
+           "huge_shape.npy: not a valid .npy file: shape too large (more than 2^40 bytes)")
     for name in ("wrong_shape", "wrong_dtype", "truncated", "random_bytes"):
         c.case("npy_" + name, f"NNAC run CASES/{good} --input x=CASES/{name}.npy --output-dir OUT",
                f"{name}.npy")
@@ -392,7 +426,7 @@ def other_cases(c):
 def main():
     os.makedirs(CASES_DIR, exist_ok=True)
     corpus = Corpus(CASES_DIR)
-    for make in (file_cases, op_cases, subgraph_cases, shape_cases, tensor_cases, graph_cases,
+    for make in (file_cases, op_cases, subgraph_cases, shape_cases, tensor_cases, size_cases, graph_cases,
                  binding_cases, run_input_cases, other_cases):
         make(corpus)
     corpus.manifest()
