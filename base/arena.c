@@ -163,7 +163,7 @@ char *arena_strndup(Arena *a, const char *s, size_t n)
 {
 	char *d = arena_alloc(a, n + 1);
 
-	if (d)
+	if (d && n)    /* s may be NULL when n is 0 (an empty protobuf string) */
 		memcpy(d, s, n);
 	return d;
 }

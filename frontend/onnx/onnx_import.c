@@ -79,6 +79,11 @@ static void read_initializers(Importer *im, const Onnx__GraphProto *gp)
 			note(im, graph_error(g, ST_INVALID, "initializer %zu has no name", i));
 			continue;
 		}
+		if (graph_find_tensor(g, tp->name) >= 0) {
+			note(im, graph_error(g, ST_INVALID, "initializer '%s' is given twice (the ONNX checker "
+			                     "refuses such a model; which one holds is not defined)", tp->name));
+			continue;
+		}
 		t = graph_add_tensor(g, tp->name);
 		if (t < 0) {
 			note(im, graph_oom(g));
@@ -188,7 +193,12 @@ static void read_inputs(Importer *im, const Onnx__GraphProto *gp)
 			note(im, graph_error(g, ST_INVALID, "graph input %zu has no name", i));
 			continue;
 		}
-		if (graph_find_tensor(g, vi->name) >= 0)
+		t = graph_find_tensor(g, vi->name);
+		if (t >= 0 && (g->tensors[t].flags & TENSOR_INPUT)) {
+			note(im, graph_error(g, ST_INVALID, "graph input '%s' is listed twice", vi->name));
+			continue;
+		}
+		if (t >= 0)
 			continue;    /* an initializer listed as an input (IR < 4) */
 		t = graph_add_tensor(g, vi->name);
 		if (t < 0) {
@@ -258,7 +268,8 @@ static Status attr_payload(Importer *im, const Node *n, const Onnx__AttributePro
 		a->ints = arena_alloc(ar, (ap->n_ints + 1) * sizeof(int64_t));
 		if (!a->ints)
 			return graph_oom(g);
-		memcpy(a->ints, ap->ints, ap->n_ints * sizeof(int64_t));
+		if (ap->n_ints)    /* ap->ints is NULL for an empty list */
+			memcpy(a->ints, ap->ints, ap->n_ints * sizeof(int64_t));
 		return ST_OK;
 	case ATTR_FLOATS:
 		a->n = (int)ap->n_floats;

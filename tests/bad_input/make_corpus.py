@@ -22,7 +22,7 @@ import os
 import struct
 
 import numpy as np
-from onnx import TensorProto, external_data_helper, helper, numpy_helper
+from onnx import AttributeProto, TensorProto, external_data_helper, helper, numpy_helper
 
 CASES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases")
 SEED = 7
@@ -242,6 +242,23 @@ def size_cases(c):
         filename = c.onnx(name + ".onnx", model([helper.make_node("Add", ["x", "w"], ["y"], name="add_w")],
                                                 [tensor("x", [1])], [tensor("y", None)], [w]))
         c.case(name, f"NNAC check CASES/{filename}", f"tensor 'w': {expect}")
+    # Empty attribute values, which protobuf hands over as NULL pointers.
+    for name, attr in (("auto_pad_empty", helper.make_attribute("auto_pad", "")),
+                       ("pads_empty", helper.make_attribute("pads", [], attr_type=AttributeProto.INTS))):
+        node = helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[2, 2])
+        node.attribute.append(attr)
+        filename = c.onnx(name + ".onnx", model([node], [tensor("x", [1, 1, 4, 4])], [tensor("y", None)]))
+        if name == "auto_pad_empty":    # an empty pads list reads as none: tests/cli checks it runs
+            c.case(name, f"NNAC check CASES/{filename}", f"{filename}: node 'pool' (MaxPool): auto_pad ''")
+    # Names given twice, which the ONNX checker refuses.
+    filename = c.onnx("initializer_twice.onnx", model(
+        [helper.make_node("Add", ["x", "w"], ["y"], name="add_w")],
+        [tensor("x", [4])], [tensor("y", None)], [weight("w", [4]), weight("w", [4])]))
+    c.case("initializer_twice", f"NNAC check CASES/{filename}", "initializer 'w' is given twice")
+    filename = c.onnx("input_twice.onnx", model(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")],
+        [tensor("x", [4]), tensor("x", [4])], [tensor("y", None)]))
+    c.case("input_twice", f"NNAC check CASES/{filename}", "graph input 'x' is listed twice")
     # A ConstantOfShape whose output is 2^41 bytes: refused by shape inference.
     big = numpy_helper.from_array(np.array([1 << 20, 1 << 19], np.int64), "shape")
     filename = c.onnx("output_too_large.onnx", model(
