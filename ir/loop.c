@@ -185,6 +185,9 @@ static int expr(LoopProgram *p, LoopExprKind kind, int a, int b, int64_t c)
 	e->a = a;
 	e->b = b;
 	e->c = c;
+	e->depth = 1 + (a >= 0 ? p->exprs[a].depth : 0);
+	if (b >= 0 && p->exprs[b].depth + 1 > e->depth)
+		e->depth = p->exprs[b].depth + 1;
 	return p->nexprs++;
 }
 

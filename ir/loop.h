@@ -65,7 +65,12 @@ typedef struct LoopExpr {
 	LoopExprKind kind;
 	int a, b;            /* operand expressions, -1 when unused */
 	int64_t c;           /* constant, multiplier, divisor, or for-node index */
+	int depth;           /* 1 for a leaf, else 1 + its deepest operand's */
 } LoopExpr;
+
+/* The deepest index expression the parser accepts: analyses recurse over
+ * expressions, so text must not be able to drive them past the stack. */
+enum { LOOP_MAX_EXPR_DEPTH = 256 };
 
 typedef struct LoopLevel {
 	const char *name;

@@ -141,6 +141,7 @@ static bool make_ref(LoopParse *x, const char *name, const LOOPYYLTYPE *loc, Loo
 static bool lit_arg(LoopParse *x, LoopParseLit l, const LOOPYYLTYPE *loc, LoopArg *arg);
 static bool push_op(LoopParse *x, LoopArg a, const LOOPYYLTYPE *loc);
 static int made(LoopParse *x, int e);
+static int shallow(LoopParse *x, int e, const LOOPYYLTYPE *loc);
 static int expr_int(LoopParse *x, uint64_t u, const LOOPYYLTYPE *loc);
 static int expr_var(LoopParse *x, const char *name, const LOOPYYLTYPE *loc);
 static int expr_neg(LoopParse *x, int e);
@@ -476,12 +477,12 @@ expr:
 	  INT                           { CHECK(($$ = expr_int(x, $1, &@1)) >= 0); }
 	| name                          { CHECK(($$ = expr_var(x, $1, &@1)) >= 0); }
 	| '(' expr ')'                  { $$ = $2; }
-	| '-' expr %prec UMINUS         { CHECK(($$ = expr_neg(x, $2)) >= 0); }
-	| expr '+' expr                 { CHECK(($$ = made(x, loop_add(x->p, $1, $3))) >= 0); }
-	| expr '-' expr                 { CHECK(($$ = made(x, loop_sub(x->p, $1, $3))) >= 0); }
-	| expr '*' expr                 { CHECK(($$ = expr_mul(x, $1, $3, &@2)) >= 0); }
-	| expr '/' expr                 { CHECK(($$ = expr_div(x, LE_DIV, $1, $3, &@3)) >= 0); }
-	| expr '%' expr                 { CHECK(($$ = expr_div(x, LE_MOD, $1, $3, &@3)) >= 0); }
+	| '-' expr %prec UMINUS         { CHECK(($$ = shallow(x, expr_neg(x, $2), &@$)) >= 0); }
+	| expr '+' expr                 { CHECK(($$ = shallow(x, made(x, loop_add(x->p, $1, $3)), &@2)) >= 0); }
+	| expr '-' expr                 { CHECK(($$ = shallow(x, made(x, loop_sub(x->p, $1, $3)), &@2)) >= 0); }
+	| expr '*' expr                 { CHECK(($$ = shallow(x, expr_mul(x, $1, $3, &@2), &@2)) >= 0); }
+	| expr '/' expr                 { CHECK(($$ = shallow(x, expr_div(x, LE_DIV, $1, $3, &@3), &@2)) >= 0); }
+	| expr '%' expr                 { CHECK(($$ = shallow(x, expr_div(x, LE_MOD, $1, $3, &@3), &@2)) >= 0); }
 	;
 
 /* name = NAME | a keyword other than inf and nan */
@@ -574,6 +575,16 @@ static int made(LoopParse *x, int e)
 {
 	if (e < 0)
 		oom(x);
+	return e;
+}
+
+/* e, or -1 after reporting an expression deeper than LOOP_MAX_EXPR_DEPTH. */
+static int shallow(LoopParse *x, int e, const LOOPYYLTYPE *loc)
+{
+	if (e >= 0 && x->p->exprs[e].depth > LOOP_MAX_EXPR_DEPTH) {
+		loop_parse_error(x, loc, "index expression nested deeper than %d operations", LOOP_MAX_EXPR_DEPTH);
+		return -1;
+	}
 	return e;
 }
 
