@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cpu_abi.h"
 #include "checked.h"
@@ -340,18 +339,11 @@ static void counters(const Device *dv, FILE *f)
 	fprintf(f, "  run: %.3f ms\n", dv->host_seconds * 1e3);
 }
 
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void mark(void *cx, int64_t k)
 {
 	Marks *mk = cx;
 
-	mk->at[k] = now() - mk->t0;
+	mk->at[k] = device_clock() - mk->t0;
 }
 
 static Status run(Device *dv)
@@ -362,7 +354,7 @@ static Status run(Device *dv)
 	if (m->marks.at) {
 		par.mark = mark;
 		par.mark_cx = &m->marks;
-		m->marks.t0 = now();
+		m->marks.t0 = device_clock();
 	}
 	cpu_so_run(m->so, m->ptr, &par);
 	return ST_OK;

@@ -85,6 +85,8 @@ void device_close(Device *dv);
 int device_count(void);
 const DeviceOps *device_at(int i);
 
+/* Monotonic wall-clock seconds, for timing runs and kernels. */
+double device_clock(void);
 /* For devices: a port of the given name and type, with zeroed memory of
  * its own in dv->arena (64-byte aligned); false when out of memory. */
 bool device_port(Device *dv, DevicePort *p, const char *name, const Value *type);

@@ -40,9 +40,7 @@ int nnac_open(const char *path, NnacModel **out, char *err, size_t errlen)
 	}
 	if (device_open(path, false, &d, &m->dv) != ST_OK) {
 		nnac_free(m);
-		take_error(&d, err, errlen, "cannot open the bundle");
-		diag_free(&d);
-		return -1;
+		return take_error(&d, err, errlen, "cannot open the bundle");
 	}
 	diag_free(&d);
 	diag_init(&m->diag);
