@@ -6,7 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release -DNNAC_WERROR=ON
 
-.PHONY: all deps build demo test sanitize bench-map bench clean
+.PHONY: all deps build demo test sanitize fuzz bench-map bench clean
 
 all: build
 
@@ -35,6 +35,12 @@ sanitize: deps
 	@cmake --build build-asan -j$(JOBS)
 	@sh tests/run_all.sh build-asan
 
+# Every libFuzzer target for FUZZ_TIME seconds (docs/reliability.md).
+FUZZ_TIME ?= 60
+fuzz:
+	@sh scripts/install-deps.sh fuzz
+	@sh scripts/fuzz.sh $(FUZZ_TIME)
+
 # The mapper's speed on ResNet-50 (a benchmark: prints, never fails on time).
 bench-map: build
 	@sh scripts/bench_map.sh $(BUILD)
@@ -45,4 +51,4 @@ bench: build
 	@python3 scripts/bench_cpu.py $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "checked.h"
+#include "budget.h"
 
 #include "diag.h"
 
@@ -150,7 +151,7 @@ bool val_size_ok(const Value *v)
 	int64_t n;
 
 	return ck_numel(v->dims, v->rank, &n) && ck_mul(n, dtype_size(v->dt) > 0 ? dtype_size(v->dt) : 1, &n) &&
-	       n <= VAL_MAX_BYTES;
+	       n <= budget_memory();
 }
 
 bool val_known(const Value *v)

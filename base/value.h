@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "budget.h"
 
 typedef enum DType {
 	DT_UNDEF = 0,
@@ -61,7 +62,8 @@ bool val_known(const Value *v);     /* every dimension known */
  * byte sizes of accepted tensors never overflow. */
 #define VAL_MAX_BYTES ((int64_t)1 << 40)
 /* Whether every dimension is known and the tensor's bytes, computed with
- * checked arithmetic, are at most VAL_MAX_BYTES. */
+ * checked arithmetic, are at most the memory budget (budget.h), itself at
+ * most VAL_MAX_BYTES.  A refusal names the budget: budget_memory_str. */
 bool val_size_ok(const Value *v);
 void val_strides(const Value *v, int64_t *strides);  /* in elements */
 bool val_same_shape(const Value *a, const Value *b);

@@ -12,6 +12,8 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "checked.h"
+
 static const char *const node_keywords[] = {
 #define NODE(id, kw, mina, maxa, syn) kw,
 #include "loopstmt.def"
@@ -399,6 +401,29 @@ int64_t loop_buf_numel(const LoopBuf *b)
 int64_t loop_buf_bytes(const LoopBuf *b)
 {
 	return loop_buf_numel(b) * dtype_size(b->dt);
+}
+
+/* The steps of the body starting at node i, run times over (checked). */
+static bool body_steps(const LoopProgram *p, int i, int64_t times, int64_t *steps)
+{
+	for (; i >= 0; i = p->nodes[i].next) {
+		const LoopNode *n = &p->nodes[i];
+		int64_t inner;
+
+		if (n->kind == LN_FOR) {
+			if (!ck_mul(times, n->extent, &inner) || !body_steps(p, n->body, inner, steps))
+				return false;
+		} else if (n->kind != LN_NOTE && !ck_add(*steps, times, steps)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+bool loop_kernel_steps(const LoopProgram *p, int k, int64_t *steps)
+{
+	*steps = 0;
+	return body_steps(p, p->kernels[k].body, 1, steps);
 }
 
 int loop_count_inputs(const LoopProgram *p)

@@ -270,6 +270,9 @@ const char *loop_reduce_name(LoopReduce r);
 const char *loop_round_name(LoopRound r);
 int64_t loop_buf_numel(const LoopBuf *b);
 int64_t loop_buf_bytes(const LoopBuf *b);
+/* The statement instances kernel k runs: over its statements, the product
+ * of the extents of the loops around each; false when that exceeds 2^63. */
+bool loop_kernel_steps(const LoopProgram *p, int k, int64_t *steps);
 
 /*
  * The elementwise ops that `apply` may name, with their scalar semantics

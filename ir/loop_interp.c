@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "loop_interp.h"
 #include "scalar.h"
 
@@ -58,6 +59,37 @@ static Status input_check(LoopProgram *p, const LoopBuf *b, const Value *v)
 static Status oom(LoopProgram *p)
 {
 	return diag_add(p->diag, ST_NOMEM, "%s: out of memory", p->path);
+}
+
+/* The work and memory of a run against the budgets (base/budget.h), before
+ * any of it exists: each kernel's statement instances against --max-steps,
+ * the buffers the run allocates against --max-memory. */
+static Status check_budgets(LoopProgram *p)
+{
+	char lim[BUDGET_STR];
+	int64_t total = 0, bytes = 0;
+
+	for (int k = 0; k < p->nkernels; k++) {
+		int64_t steps;
+		const char *name = p->kernels[k].name;
+
+		if (!loop_kernel_steps(p, k, &steps))
+			return diag_add(p->diag, ST_UNSUPPORTED, "%s: kernel '%s' runs more than 2^63 statements",
+			                p->path, name);
+		if (!ck_add(total, steps, &total) || total > budget_steps())
+			return diag_add(p->diag, ST_UNSUPPORTED, "%s: kernel '%s' runs %lld statements, which "
+			                "takes the program past the step budget of %lld (--max-steps)", p->path, name,
+			                (long long)steps, (long long)budget_steps());
+	}
+	for (int i = 0; i < p->nbufs; i++) {
+		const LoopBuf *b = &p->bufs[i];
+
+		if (b->view_of < 0 && !(b->flags & (LB_INPUT | LB_CONST)) &&
+		    (!ck_add(bytes, loop_buf_bytes(b), &bytes) || bytes > budget_memory()))
+			return diag_add(p->diag, ST_UNSUPPORTED, "%s: buffer '%s' takes the program's memory past %s",
+			                p->path, b->name, budget_memory_str(lim));
+	}
+	return ST_OK;
 }
 
 static Status bind_memory(LoopProgram *p, Plan *pl, const Value *in)
@@ -792,6 +824,8 @@ Status loop_run(LoopProgram *p, Arena *a, const Value *in, Value *out)
 	Plan pl;
 	Status st = loop_verify(p);
 
+	if (st == ST_OK)
+		st = check_budgets(p);
 	if (st != ST_OK)
 		return st;
 	arena_init(&scratch);

@@ -47,9 +47,9 @@ static Status check_outputs(Graph *g, const Node *n)
 			return node_error(g, n, ST_INTERNAL, "infer left output '%s' with an unknown dimension",
 			                  t->name);
 		if (!val_size_ok(&t->v)) {
-			char type[160];
-			return node_error(g, n, ST_INVALID, "output '%s' of type %s is larger than 2^40 bytes",
-			                  t->name, val_type_str(&t->v, type, sizeof(type)));
+			char type[160], budget[BUDGET_STR];
+			return node_error(g, n, ST_INVALID, "output '%s' of type %s is larger than %s",
+			                  t->name, val_type_str(&t->v, type, sizeof(type)), budget_memory_str(budget));
 		}
 	}
 	return ST_OK;

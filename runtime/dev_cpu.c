@@ -165,10 +165,29 @@ static bool view_root(const CpuState *m, int i, int *root, uint64_t *at)
 	return false;
 }
 
+/* The memory of every buffer that is not a view, against the budget
+ * (base/budget.h), before any of it exists. */
+static Status check_memory(const CpuState *m, const char *path, Diag *d)
+{
+	char lim[BUDGET_STR];
+	int64_t sum = 0;
+
+	for (int i = 0; i < m->nb; i++)
+		if (m->b[i].view_of < 0 &&
+		    (!ck_add(sum, (int64_t)bytes_of(&m->b[i]), &sum) || sum > budget_memory()))
+			return diag_add(d, ST_UNSUPPORTED, "%s: buffer '%s' takes the bundle's memory past %s", path,
+			                m->b[i].name, budget_memory_str(lim));
+	return ST_OK;
+}
+
 /* Views point into their root buffer; every other buffer gets aligned
  * zeroed memory, constants their data. */
 static Status lay_out(CpuState *m, const NnbSection *w, const char *path, Diag *d)
 {
+	Status st = check_memory(m, path, d);
+
+	if (st != ST_OK)
+		return st;
 	m->ptr = nnac_calloc((size_t)m->nb + 1, sizeof(void *));
 	if (!m->ptr)
 		return diag_add(d, ST_NOMEM, "%s: out of memory", path);

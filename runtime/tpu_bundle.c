@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "tpu_bundle.h"
 
 enum { FORMAT = 2, MAX_DIM = 1 << 30 };
@@ -244,7 +245,9 @@ static Status get_type(Rd *r, Value *v)
 			return ST_INVALID;
 		v->dims[i] = (int64_t)n;
 	}
-	return r->in.bad || !val_size_ok(v) ? ST_INVALID : ST_OK;
+	int64_t bytes;
+	return r->in.bad || !ck_numel(v->dims, v->rank, &bytes) || !ck_mul(bytes, dtype_size(v->dt), &bytes) ||
+	       bytes > VAL_MAX_BYTES ? ST_INVALID : ST_OK;
 }
 
 static Status get_tensor(Rd *r, TpuTensor *t, uint64_t host_bytes, int es)

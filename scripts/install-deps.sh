@@ -5,10 +5,13 @@
 #   proto file (libonnx-dev) and the ONNX backend test data (libonnx-testdata).
 #   Python test tools (pip): onnx, onnxruntime, numpy -- tests and model
 #   scripts only, never in the compile or run path.
+#   With the argument "fuzz" (make fuzz): also clang's runtime libraries,
+#   libFuzzer among them (libclang-rt-dev).
 set -eu
 
 PKGS="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev flex bison
       llvm-dev clang libonnx-dev libonnx-testdata python3 python3-pip"
+[ "${1:-}" = fuzz ] && PKGS="$PKGS libclang-rt-dev"
 
 missing=""
 for p in $PKGS; do

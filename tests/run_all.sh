@@ -40,7 +40,10 @@ run_suite loop-cases "$BUILD/nnac-conformance" --loops --label loop-cases tests/
 run_suite cpu-cases "$BUILD/nnac-conformance" --cpu --cpu-opt 0 --label cpu-cases tests/loop_cases
 run_suite passes "$BUILD/nnac-passes" models/*.onnx $(ls "$SHARED"/models/*/*.onnx | grep -v vgg19)
 run_suite loop-text "$BUILD/nnac-looptext" tests/loop tests/loop_bad
-run_suite loop-fuzz-corpus "$BUILD/nnac-loopfuzz-corpus" tests/fuzz/corpus
+# The fuzz targets' corpora, replayed (docs/reliability.md, "Fuzzing").
+for t in loop onnx tensor arch; do
+	run_suite $t-fuzz-corpus "$BUILD/nnac-${t}fuzz-corpus" tests/fuzz/${t}_corpus
+done
 # The zoo topologies with seeded random weights: their shipped weights are
 # constants, which would hide arithmetic errors in the lowering.
 python3 tests/random_zoo.py "$SHARED/models" "$LOG/zoo" >/dev/null ||

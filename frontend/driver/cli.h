@@ -37,6 +37,8 @@ enum {
 #define CLI_FIELD_STR(id) const char *id;
 #define CLI_FIELD_STRS(id) const char *id[MAX_BINDINGS]; int n##id;
 #define CLI_FIELD_COUNT(id) int id;
+#define CLI_FIELD_BYTES(id) int64_t id;
+#define CLI_FIELD_STEPS(id) int64_t id;
 #define CLI_FIELD_FORMAT(id) Format id;
 #define CLI_FIELD_INPUT(id)
 #define CLI_FIELD_SHAPE(id)

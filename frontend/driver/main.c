@@ -68,6 +68,8 @@ static int run(const CliCommand *c, int argc, char **argv)
 		        c->name);
 		rc = EXIT_USAGE;
 	} else if (rc == 0) {
+		budget_set_memory(cli.max_memory);
+		budget_set_steps(cli.max_steps);
 		rc = c->run(&cli);
 	}
 	diag_free(&cli.diag);

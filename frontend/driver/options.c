@@ -4,6 +4,7 @@
  * command does not take is refused naming both; compile passes the options
  * of targets (backends/target.h) through by name.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 #include "passes.h"
 #include "target.h"
 
-typedef enum OptKind { OK_FLAG, OK_STR, OK_STRS, OK_COUNT, OK_FORMAT, OK_INPUT, OK_SHAPE, OK_ALIAS_OUTPUT } OptKind;
+typedef enum OptKind {
+	OK_FLAG, OK_STR, OK_STRS, OK_COUNT, OK_BYTES, OK_STEPS, OK_FORMAT, OK_INPUT, OK_SHAPE, OK_ALIAS_OUTPUT
+} OptKind;
 
 typedef struct CliOption {
 	const char *name;
@@ -31,6 +34,8 @@ typedef struct CliOption {
 #define COUNT_OF_STR(id) 0
 #define COUNT_OF_STRS(id) offsetof(Cli, n##id)
 #define COUNT_OF_COUNT(id) 0
+#define COUNT_OF_BYTES(id) 0
+#define COUNT_OF_STEPS(id) 0
 #define COUNT_OF_FORMAT(id) 0
 #define COUNT_OF_INPUT(id) 0
 #define COUNT_OF_SHAPE(id) 0
@@ -116,6 +121,33 @@ static int parse_count(int *n, const CliCommand *cmd, const CliOption *o, const 
 	return usage_error(cmd, "%s", msg);
 }
 
+static int parse_bytes(int64_t *n, const CliCommand *cmd, const CliOption *o, const char *arg)
+{
+	char msg[160];
+
+	if (budget_parse_bytes(arg, n))
+		return 0;
+	snprintf(msg, sizeof(msg), "%s '%.40s': expected a size in bytes, with an optional K, M, G or T "
+	         "(at most 1T)", o->name, arg);
+	return usage_error(cmd, "%s", msg);
+}
+
+static int parse_steps(int64_t *n, const CliCommand *cmd, const CliOption *o, const char *arg)
+{
+	char msg[160];
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (*arg >= '0' && *arg <= '9' && !*end && !errno && v > 0) {
+		*n = v;
+		return 0;
+	}
+	snprintf(msg, sizeof(msg), "%s '%.40s': expected a positive count", o->name, arg);
+	return usage_error(cmd, "%s", msg);
+}
+
 /* Option o's value v into cli. */
 static int set_option(Cli *cli, const CliCommand *cmd, const CliOption *o, char *v)
 {
@@ -138,6 +170,10 @@ static int set_option(Cli *cli, const CliCommand *cmd, const CliOption *o, char 
 	}
 	case OK_COUNT:
 		return parse_count((int *)field, cmd, o, v);
+	case OK_BYTES:
+		return parse_bytes((int64_t *)field, cmd, o, v);
+	case OK_STEPS:
+		return parse_steps((int64_t *)field, cmd, o, v);
 	case OK_FORMAT:
 		return parse_format((Format *)field, cmd, v);
 	case OK_INPUT:

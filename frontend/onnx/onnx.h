@@ -38,6 +38,10 @@ Status onnx_import_mem(Graph *g, const char *path, const uint8_t *buf, size_t le
 /* Reads one serialized TensorProto file into v (data in arena a); name, if
  * not NULL, receives the tensor's name ("" when unnamed). */
 Status onnx_read_tensor_file(const char *path, Arena *a, Diag *d, Value *v, const char **name);
+/* The same from len serialized bytes; path names them and locates
+ * external data. */
+Status onnx_read_tensor_mem(const char *path, const uint8_t *buf, size_t len, Arena *a, Diag *d,
+                            Value *v, const char **name);
 
 /* Parses "name=1,3,224,224" into b, cutting arg at the '=' (b->name
  * points into it); false with a message in d otherwise. */

@@ -168,10 +168,10 @@ static Status unknown_dims(Graph *g, const Tensor *t)
 
 static Status too_large(Graph *g, const Tensor *t)
 {
-	char type[160];
+	char type[160], budget[BUDGET_STR];
 
-	return graph_error(g, ST_INVALID, "graph input '%s' of type %s is larger than 2^40 bytes", t->name,
-	                   val_type_str(&t->v, type, sizeof(type)));
+	return graph_error(g, ST_INVALID, "graph input '%s' of type %s is larger than %s", t->name,
+	                   val_type_str(&t->v, type, sizeof(type)), budget_memory_str(budget));
 }
 
 static void read_inputs(Importer *im, const Onnx__GraphProto *gp)

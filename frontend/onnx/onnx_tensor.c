@@ -30,31 +30,35 @@ static Status set_shape(Diag *d, const char *where, const char *tname,
 			return bad(d, where, tname, "has a negative dimension");
 		v->dims[i] = tp->dims[i];
 	}
-	if (!val_size_ok(v))
-		return bad(d, where, tname, "is larger than 2^40 bytes");
+	if (!val_size_ok(v)) {
+		char type[160], budget[BUDGET_STR];
+		return diag_add(d, ST_INVALID, "%s: tensor '%s' of type %s is larger than %s", where, tname,
+		                val_type_str(v, type, sizeof(type)), budget_memory_str(budget));
+	}
 	return ST_OK;
 }
 
-/* Copies count elements from a typed repeated field, checking the count. */
-static Status from_field(Diag *d, const char *where, const char *tname,
-                         const Onnx__TensorProto *tp, Value *v)
+/* How many values the typed repeated field of v's element type holds. */
+static size_t field_count(const Onnx__TensorProto *tp, DType dt)
 {
-	int64_t n = val_numel(v);
-	size_t have = 0;
-
-	switch (v->dt) {
-	case DT_F32: have = tp->n_float_data; break;
-	case DT_F64: have = tp->n_double_data; break;
-	case DT_I64: have = tp->n_int64_data; break;
-	case DT_U32: case DT_U64: have = tp->n_uint64_data; break;
+	switch (dt) {
+	case DT_F32: return tp->n_float_data;
+	case DT_F64: return tp->n_double_data;
+	case DT_I64: return tp->n_int64_data;
+	case DT_U32: case DT_U64: return tp->n_uint64_data;
 	case DT_I32: case DT_I16: case DT_I8: case DT_U16: case DT_U8:
 	case DT_BOOL: case DT_F16: case DT_BF16:
-		have = tp->n_int32_data; break;
-	case DT_UNDEF: case DT_COUNT: nnac_unreachable();
+		return tp->n_int32_data;
+	case DT_UNDEF: case DT_COUNT: break;
 	}
-	if ((int64_t)have != n)
-		return diag_add(d, ST_INVALID, "%s: tensor '%s': holds %zu values, its shape needs %lld",
-		                where, tname, have, (long long)n);
+	nnac_unreachable();
+}
+
+/* Copies the typed repeated field, whose count was checked, into v. */
+static void from_field(const Onnx__TensorProto *tp, Value *v)
+{
+	int64_t n = val_numel(v);
+
 	for (int64_t i = 0; i < n; i++) {
 		switch (v->dt) {
 		case DT_F32: ((float *)v->data)[i] = tp->float_data[i]; break;
@@ -69,7 +73,6 @@ static Status from_field(Diag *d, const char *where, const char *tname,
 		case DT_UNDEF: case DT_COUNT: nnac_unreachable();
 		}
 	}
-	return ST_OK;
 }
 
 static const char *ext_key(const Onnx__TensorProto *tp, const char *key)
@@ -152,41 +155,76 @@ static bool read_at(int fd, void *buf, int64_t n, int64_t off)
 }
 
 /* External data: a regular file inside the model's folder (after symlinks),
- * the range checked against its size before a byte is read. */
-static Status from_external(Diag *d, const char *where, const char *dir, const char *tname,
-                            const Onnx__TensorProto *tp, Value *v)
+ * the range checked against its size before memory for it exists or a
+ * byte is read.  *fd: open on the file, for read_at at *offset. */
+static Status open_external(Diag *d, const char *where, const char *dir, const char *tname,
+                            const Onnx__TensorProto *tp, const Value *v, int *fd, int64_t *offset)
 {
 	const char *loc = ext_key(tp, "location");
-	int64_t offset = 0, length = -1, need = val_bytes(v), size = 0;
-	int fd;
+	int64_t length = -1, need = val_bytes(v), size = 0;
 	Status st;
 
+	*fd = -1;
+	*offset = 0;
 	if (!loc || !*loc)
 		return bad(d, where, tname, "external data without a 'location'");
 	if (loc[0] == '/' || strstr(loc, "..") || strchr(loc, '\\'))
 		return diag_add(d, ST_INVALID, "%s: tensor '%s': external data location '%s' must be a relative path inside the model's folder",
 		                where, tname, loc);
-	if (!parse_u64(ext_key(tp, "offset"), &offset) || !parse_u64(ext_key(tp, "length"), &length))
+	if (!parse_u64(ext_key(tp, "offset"), offset) || !parse_u64(ext_key(tp, "length"), &length))
 		return bad(d, where, tname, "external data 'offset' or 'length' is not a non-negative integer");
 	if (length >= 0 && length != need)
 		return diag_add(d, ST_INVALID, "%s: tensor '%s': external data length %lld, its shape needs %lld bytes",
 		                where, tname, (long long)length, (long long)need);
-	if ((st = open_inside(d, where, tname, dir, loc, &fd, &size)))
+	if ((st = open_inside(d, where, tname, dir, loc, fd, &size)))
 		return st;
-	if (offset > size || need > size - offset)
-		st = diag_add(d, ST_INVALID, "%s: tensor '%s': external data file '%s' is too short (need %lld bytes at offset %lld, it has %lld)",
-		              where, tname, loc, (long long)need, (long long)offset, (long long)size);
-	else if (!read_at(fd, v->data, need, offset))
-		st = diag_add(d, ST_IO, "%s: tensor '%s': cannot read external data file '%s': %s", where, tname, loc,
-		              strerror(errno));
-	close(fd);
-	return st;
+	if (*offset > size || need > size - *offset) {
+		close(*fd);
+		*fd = -1;
+		return diag_add(d, ST_INVALID, "%s: tensor '%s': external data file '%s' is too short (need %lld bytes at offset %lld, it has %lld)",
+		                where, tname, loc, (long long)need, (long long)*offset, (long long)size);
+	}
+	return ST_OK;
+}
+
+static Status from_external(Diag *d, const char *where, const char *tname, const Onnx__TensorProto *tp,
+                            Value *v, int fd, int64_t offset)
+{
+	if (read_at(fd, v->data, val_bytes(v), offset))
+		return ST_OK;
+	return diag_add(d, ST_IO, "%s: tensor '%s': cannot read external data file '%s': %s", where, tname,
+	                ext_key(tp, "location"), strerror(errno));
+}
+
+/* The data's length against the shape, before memory of the shape's size
+ * exists; external data is opened and its range checked (*fd). */
+static Status check_data(Diag *d, const char *where, const char *dir, const char *tname,
+                         const Onnx__TensorProto *tp, const Value *v, int *fd, int64_t *offset)
+{
+	size_t have;
+
+	*fd = -1;
+	if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+		return open_external(d, where, dir, tname, tp, v, fd, offset);
+	if (tp->has_raw_data) {
+		if ((int64_t)tp->raw_data.len != val_bytes(v))
+			return diag_add(d, ST_INVALID, "%s: tensor '%s': raw_data has %zu bytes, its shape needs %lld",
+			                where, tname, tp->raw_data.len, (long long)val_bytes(v));
+		return ST_OK;
+	}
+	have = field_count(tp, v->dt);
+	if ((int64_t)have != val_numel(v))
+		return diag_add(d, ST_INVALID, "%s: tensor '%s': holds %zu values, its shape needs %lld",
+		                where, tname, have, (long long)val_numel(v));
+	return ST_OK;
 }
 
 Status onnx_decode_tensor(const Onnx__TensorProto *tp, const char *where, const char *dir,
                           Arena *a, Diag *d, Value *v)
 {
 	const char *tname = tp->name && *tp->name ? tp->name : "(unnamed)";
+	int64_t offset = 0;
+	int fd = -1;
 	Status st;
 
 	memset(v, 0, sizeof(*v));
@@ -197,22 +235,21 @@ Status onnx_decode_tensor(const Onnx__TensorProto *tp, const char *where, const 
 		return diag_add(d, ST_UNSUPPORTED, "%s: tensor '%s': element type %d (%s) is not supported",
 		                where, tname, tp->data_type, onnx_dtype_name(tp->data_type));
 	st = set_shape(d, where, tname, tp, v);
-	if (st != ST_OK)
-		return st;
-	/* the data's length before memory of the shape's size exists */
-	if (tp->has_raw_data && (int64_t)tp->raw_data.len != val_bytes(v))
-		return diag_add(d, ST_INVALID, "%s: tensor '%s': raw_data has %zu bytes, its shape needs %lld",
-		                where, tname, tp->raw_data.len, (long long)val_bytes(v));
-	if (!val_alloc(a, v))
-		return diag_add(d, ST_NOMEM, "%s: out of memory", where);
-	if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-		return from_external(d, where, dir, tname, tp, v);
-	if (tp->has_raw_data) {
-		if (tp->raw_data.len)
+	if (st == ST_OK)
+		st = check_data(d, where, dir, tname, tp, v, &fd, &offset);
+	if (st == ST_OK && !val_alloc(a, v))
+		st = diag_add(d, ST_NOMEM, "%s: out of memory", where);
+	if (st == ST_OK) {
+		if (fd >= 0)
+			st = from_external(d, where, tname, tp, v, fd, offset);
+		else if (tp->has_raw_data && tp->raw_data.len)
 			memcpy(v->data, tp->raw_data.data, tp->raw_data.len);
-		return ST_OK;
+		else if (!tp->has_raw_data)
+			from_field(tp, v);
 	}
-	return from_field(d, where, tname, tp, v);
+	if (fd >= 0)
+		close(fd);
+	return st;
 }
 
 const char *onnx_dtype_name(int code)
@@ -268,18 +305,13 @@ const char *onnx_dir_of(Arena *a, const char *path)
 	return arena_strndup(a, path, (size_t)(slash - path));
 }
 
-Status onnx_read_tensor_file(const char *path, Arena *a, Diag *d, Value *v, const char **name)
+Status onnx_read_tensor_mem(const char *path, const uint8_t *buf, size_t len, Arena *a, Diag *d,
+                            Value *v, const char **name)
 {
-	uint8_t *buf;
-	size_t len;
-	Onnx__TensorProto *tp;
+	Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, buf);
 	const char *dir;
-	Status st = onnx_read_file(path, d, &buf, &len);
+	Status st;
 
-	if (st != ST_OK)
-		return st;
-	tp = onnx__tensor_proto__unpack(NULL, len, buf);
-	nnac_free(buf);
 	if (!tp)
 		return diag_add(d, ST_INVALID, "%s: not a valid ONNX TensorProto file (protobuf decoding failed)", path);
 	dir = onnx_dir_of(a, path);
@@ -290,5 +322,18 @@ Status onnx_read_tensor_file(const char *path, Arena *a, Diag *d, Value *v, cons
 	if (st == ST_OK && name && !(*name = arena_strdup(a, tp->name ? tp->name : "")))
 		st = diag_add(d, ST_NOMEM, "%s: out of memory", path);
 	onnx__tensor_proto__free_unpacked(tp, NULL);
+	return st;
+}
+
+Status onnx_read_tensor_file(const char *path, Arena *a, Diag *d, Value *v, const char **name)
+{
+	uint8_t *buf;
+	size_t len;
+	Status st = onnx_read_file(path, d, &buf, &len);
+
+	if (st != ST_OK)
+		return st;
+	st = onnx_read_tensor_mem(path, buf, len, a, d, v, name);
+	nnac_free(buf);
 	return st;
 }

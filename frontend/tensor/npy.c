@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const struct {
 	const char *descr;
@@ -74,59 +75,102 @@ static Status parse_header(const char *path, const char *h, Diag *d, Value *v)
 		v->dims[v->rank++] = x;
 		p = end;
 	}
-	if (!val_size_ok(v))
-		return bad(d, path, "shape too large (more than 2^40 bytes)");
+	if (!val_size_ok(v)) {
+		char type[160], budget[BUDGET_STR];
+		return diag_add(d, ST_INVALID, "%s: a .npy array of type %s is larger than %s", path,
+		                val_type_str(v, type, sizeof(type)), budget_memory_str(budget));
+	}
 	return ST_OK;
 }
 
-static Status read_header(const char *path, FILE *f, Diag *d, char *h, size_t cap)
-{
-	unsigned char pre[12];
-	size_t hlen;
+enum { NPY_PREFIX_MAX = 12, NPY_HEADER_MAX = 4096 };
 
-	if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0)
+/*
+ * Reads the magic, version, header length and header dict from the first
+ * n bytes of a file (at most NPY_PREFIX_MAX + NPY_HEADER_MAX matter) into
+ * v's type; *data_off receives where the data starts.
+ */
+static Status parse_prefix(const char *path, const uint8_t *p, size_t n, Diag *d, Value *v,
+                           size_t *data_off)
+{
+	char h[NPY_HEADER_MAX];
+	size_t hlen, pre;
+
+	if (n < 10 || memcmp(p, "\x93NUMPY", 6) != 0)
 		return bad(d, path, "missing the \\x93NUMPY magic");
-	if (pre[6] == 1) {
-		hlen = pre[8] | (size_t)pre[9] << 8;
-	} else if (pre[6] == 2 || pre[6] == 3) {
-		if (fread(pre + 10, 1, 2, f) != 2)
+	if (p[6] == 1) {
+		pre = 10;
+		hlen = p[8] | (size_t)p[9] << 8;
+	} else if (p[6] == 2 || p[6] == 3) {
+		if (n < 12)
 			return bad(d, path, "truncated header");
-		hlen = pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
+		pre = 12;
+		hlen = p[8] | (size_t)p[9] << 8 | (size_t)p[10] << 16 | (size_t)p[11] << 24;
 	} else {
 		return bad(d, path, "unknown format version");
 	}
-	if (hlen >= cap)
+	if (hlen >= sizeof(h))
 		return bad(d, path, "header too long");
-	if (fread(h, 1, hlen, f) != hlen)
+	if (n - pre < hlen)
 		return bad(d, path, "truncated header");
+	memcpy(h, p + pre, hlen);
 	h[hlen] = '\0';
+	*data_off = pre + hlen;
+	return parse_header(path, h, d, v);
+}
+
+/* The data must be exactly what the shape says: checked before any buffer
+ * of that size exists. */
+static Status check_length(const char *path, const Value *v, uint64_t have, Diag *d)
+{
+	if (have < (uint64_t)val_bytes(v))
+		return bad(d, path, "data shorter than the shape says");
+	if (have > (uint64_t)val_bytes(v))
+		return bad(d, path, "data longer than the shape says");
 	return ST_OK;
+}
+
+Status npy_read_mem(const char *path, const uint8_t *buf, size_t len, Arena *a, Diag *d, Value *v)
+{
+	size_t off;
+	Status st;
+
+	memset(v, 0, sizeof(*v));
+	st = parse_prefix(path, buf, len, d, v, &off);
+	if (st == ST_OK)
+		st = check_length(path, v, len - off, d);
+	if (st == ST_OK && !val_alloc(a, v))
+		st = diag_add(d, ST_NOMEM, "%s: out of memory", path);
+	if (st == ST_OK)
+		memcpy(v->data, buf + off, (size_t)val_bytes(v));
+	return st;
 }
 
 Status npy_read(const char *path, Arena *a, Diag *d, Value *v)
 {
-	FILE *f = fopen(path, "rb");
-	char h[4096];
+	uint8_t pre[NPY_PREFIX_MAX + NPY_HEADER_MAX];
+	struct stat sb;
+	size_t n, off;
 	Status st;
-	size_t got;
-	int extra;
+	FILE *f;
 
 	memset(v, 0, sizeof(*v));
+	f = fopen(path, "rb");
 	if (!f)
 		return diag_add(d, ST_IO, "%s: cannot open: %s", path, strerror(errno));
-	st = read_header(path, f, d, h, sizeof(h));
+	if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		fclose(f);
+		return diag_add(d, ST_IO, "%s: not a regular file", path);
+	}
+	n = fread(pre, 1, sizeof(pre), f);
+	st = parse_prefix(path, pre, n, d, v, &off);
 	if (st == ST_OK)
-		st = parse_header(path, h, d, v);
+		st = check_length(path, v, (uint64_t)sb.st_size > off ? (uint64_t)sb.st_size - off : 0, d);
 	if (st == ST_OK && !val_alloc(a, v))
 		st = diag_add(d, ST_NOMEM, "%s: out of memory", path);
-	if (st == ST_OK) {
-		got = fread(v->data, 1, (size_t)val_bytes(v), f);
-		extra = fgetc(f);
-		if ((int64_t)got != val_bytes(v))
-			st = bad(d, path, "data shorter than the shape says");
-		else if (extra != EOF)
-			st = bad(d, path, "data longer than the shape says");
-	}
+	if (st == ST_OK && (fseek(f, (long)off, SEEK_SET) != 0 ||
+	                    fread(v->data, 1, (size_t)val_bytes(v), f) != (size_t)val_bytes(v)))
+		st = bad(d, path, "data shorter than the shape says");
 	fclose(f);
 	return st;
 }

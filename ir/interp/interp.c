@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "checked.h"
+
 typedef struct Run {
 	Graph *g;
 	Value *vals;         /* one per tensor */
@@ -96,6 +98,30 @@ Status interp_run(Graph *g, const Value *inputs, Value *outputs, Arena *out_aren
 	return interp_run_observed(g, inputs, outputs, out_arena, NULL, NULL);
 }
 
+/* The bytes a run's node outputs take together (the interpreter keeps
+ * every value to the end) against the memory budget, before any exists. */
+static Status check_memory(Graph *g)
+{
+	char lim[BUDGET_STR], type[160];
+	int64_t sum = 0;
+
+	for (int i = 0; i < g->nnodes; i++) {
+		const Node *n = &g->nodes[i];
+
+		if (n->flags & NODE_DEAD)
+			continue;
+		for (int k = 0; k < n->nout; k++) {
+			const Tensor *t = n->out[k] >= 0 ? &g->tensors[n->out[k]] : NULL;
+
+			if (t && !t->v.data && (!ck_add(sum, val_bytes(&t->v), &sum) || sum > budget_memory()))
+				return node_error(g, n, ST_UNSUPPORTED, "output '%s' of type %s takes the run's tensors "
+				                  "past %s", t->name, val_type_str(&t->v, type, sizeof(type)),
+				                  budget_memory_str(lim));
+		}
+	}
+	return ST_OK;
+}
+
 Status interp_run_observed(Graph *g, const Value *inputs, Value *outputs, Arena *out_arena,
                            InterpObserver obs, void *cx)
 {
@@ -116,6 +142,8 @@ Status interp_run_observed(Graph *g, const Value *inputs, Value *outputs, Arena 
 		if (st == ST_OK && obs)
 			obs(cx, g->inputs[i], &inputs[i]);
 	}
+	if (st == ST_OK)
+		st = check_memory(g);
 	if (st == ST_OK)
 		st = run_nodes(&r);
 	for (int i = 0; i < g->noutputs && st == ST_OK; i++) {

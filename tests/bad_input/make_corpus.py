@@ -233,15 +233,16 @@ def size_cases(c):
         filename = c.onnx(name + ".onnx", model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
                                                 [tensor("x", shape)], [tensor("y", None)]))
         c.case(name, f"NNAC check CASES/{filename}",
-               f"{filename}: graph input 'x' of type f32[{shape[0]},{shape[1]}] is larger than 2^40 bytes")
+               f"{filename}: graph input 'x' of type f32[{shape[0]},{shape[1]}] is larger than the memory budget")
     # Initializers that claim far more than they hold: refused by their
     # shape, or by their length before memory of that size exists.
-    for name, shape, expect in (("init_claims_4tib", [1 << 20, 1 << 20], "is larger than 2^40 bytes"),
-                                ("init_claims_2gb", [1 << 29], "raw_data has 4 bytes, its shape needs 2147483648")):
+    for name, shape, expect in (("init_claims_4tib", [1 << 20, 1 << 20],
+                                 " of type f32[1048576,1048576] is larger than the memory budget"),
+                                ("init_claims_2gb", [1 << 29], ": raw_data has 4 bytes, its shape needs 2147483648")):
         w = TensorProto(name="w", data_type=FLOAT, dims=shape, raw_data=b"\0" * 4)
         filename = c.onnx(name + ".onnx", model([helper.make_node("Add", ["x", "w"], ["y"], name="add_w")],
                                                 [tensor("x", [1])], [tensor("y", None)], [w]))
-        c.case(name, f"NNAC check CASES/{filename}", f"tensor 'w': {expect}")
+        c.case(name, f"NNAC check CASES/{filename}", f"tensor 'w'{expect}")
     # Empty attribute values, which protobuf hands over as NULL pointers.
     for name, attr in (("auto_pad_empty", helper.make_attribute("auto_pad", "")),
                        ("pads_empty", helper.make_attribute("pads", [], attr_type=AttributeProto.INTS))):
@@ -267,7 +268,44 @@ def size_cases(c):
         [tensor("x", [1, 1])], [tensor("y", None)], [big]))
     c.case("output_too_large", f"NNAC check CASES/{filename}",
            f"{filename}: node 'fill' (ConstantOfShape): output 'c' of type f32[1048576,524288] is larger "
-           "than 2^40 bytes")
+           "than the memory budget")
+
+
+def budget_cases(c):
+    """Work and memory past the budgets of --max-memory and --max-steps."""
+    relu = c.onnx("relu_1024.onnx", model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                                          [tensor("x", [1024, 1024])], [tensor("y", None)]))
+    c.case("input_over_budget", f"NNAC check CASES/{relu} --max-memory 1M",
+           f"{relu}: graph input 'x' of type f32[1024,1024] is larger than the memory budget of 1 MiB "
+           "(--max-memory)")
+    # Four Relus of 256 KiB each: every tensor fits 512 KiB, the run's
+    # together do not; refused before the interpreter allocates any.
+    chain = c.onnx("relu_chain.onnx", model(
+        [helper.make_node("Relu", [a], [b], name=f"relu{i}")
+         for i, (a, b) in enumerate((("x", "t1"), ("t1", "t2"), ("t2", "t3"), ("t3", "y")))],
+        [tensor("x", [256, 256])], [tensor("y", None)]))
+    c.npy("x_256.npy", np.ones((256, 256), np.float32))
+    c.case("run_over_memory", f"NNAC run CASES/{chain} --input x=CASES/x_256.npy --max-memory 512K "
+           "--output-dir OUT", f"{chain}: node 'relu2' (Relu): output 't3' of type f32[256,256] takes the run's "
+           "tensors past the memory budget of 512 KiB (--max-memory)")
+    # A .npy whose header claims 2 GiB over four bytes of data: refused by
+    # its length before 2 GiB exist (the command runs under a 1 GiB limit).
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (536870912,), }"
+    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
+    c.write("claims_2gib.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 4)
+    c.case("npy_claims_2gib", f"NNAC run CASES/good_relu.onnx --input x=CASES/claims_2gib.npy --output-dir OUT",
+           "claims_2gib.npy: not a valid .npy file: data shorter than the shape says")
+    # Loops of 10^12 and 2^62 * 2^62 iterations: refused before they run.
+    for name, extents, expect in (
+            ("loop_steps_1e12", (1000000, 1000000), "kernel 'spin' runs 1000000000000 statements, which "
+             "takes the program past the step budget of 100000000 (--max-steps)"),
+            ("loop_steps_2p63", (1 << 62, 1 << 62), "kernel 'spin' runs more than 2^63 statements")):
+        c.write(name + ".loop", ("# %s\nlevel dram\n\nbuf acc : f32[1] @dram output \"acc\"\n\nkernel spin {\n"
+                                 "\tfor i in 0..%d {\n\t\tfor j in 0..%d {\n\t\t\tapply acc[0] = Relu(acc[0])\n"
+                                 "\t\t}\n\t}\n}\n" % (name, extents[0], extents[1])).encode())
+        c.case(name, f"NNAC run CASES/{name}.loop --max-steps 100000000 --output-dir OUT", f"{name}.loop: {expect}")
+    c.case("loop_over_memory", "NNAC run tests/loop/lenet_conv1.loop --max-memory 1K --output-dir OUT",
+           "takes the program's memory past the memory budget of 1 KiB (--max-memory)")
 
 
 def graph_cases(c):
@@ -309,7 +347,7 @@ def run_input_cases(c):
     header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
     c.write("huge_shape.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 4)
     c.case("npy_huge_shape", f"NNAC run CASES/{good} --input x=CASES/huge_shape.npy --output-dir OUT",
-           "huge_shape.npy: not a valid .npy file: shape too large (more than 2^40 bytes)")
+           "huge_shape.npy: a .npy array of type f32[4294967296,4294967296] is larger than the memory budget")
     for name in ("wrong_shape", "wrong_dtype", "truncated", "random_bytes"):
         c.case("npy_" + name, f"NNAC run CASES/{good} --input x=CASES/{name}.npy --output-dir OUT",
                f"{name}.npy")
@@ -444,7 +482,7 @@ def main():
     os.makedirs(CASES_DIR, exist_ok=True)
     corpus = Corpus(CASES_DIR)
     for make in (file_cases, op_cases, subgraph_cases, shape_cases, tensor_cases, size_cases, graph_cases,
-                 binding_cases, run_input_cases, other_cases):
+                 binding_cases, run_input_cases, budget_cases, other_cases):
         make(corpus)
     corpus.manifest()
     print(f"{len(corpus.rows)} cases in {CASES_DIR}")

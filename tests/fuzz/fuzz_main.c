@@ -1,16 +1,15 @@
 /*
- * A plain main for the fuzz target (tests/fuzz/loop_fuzz.c), so that its
- * corpus runs in `make test` without libFuzzer:
+ * A plain main for the fuzz targets (tests/fuzz/NAME_fuzz.c), so that their
+ * corpora run in `make test` and `make sanitize` without libFuzzer:
  *
- *     nnac-loopfuzz-corpus DIR_OR_FILE...
+ *     nnac-NAMEfuzz-corpus DIR_OR_FILE...
  *
  * calls LLVMFuzzerTestOneInput on every file (folders are read one level
  * deep, in name order).  A file passes when the call returns: a crash or a
  * failed check aborts the whole run, and under the sanitizer build a memory
  * error does too.  Ends with `LABEL: N passed, F failed`, F counting files
- * that could not be read; LABEL is the compile definition FUZZ_LABEL, by
- * default loop-fuzz-corpus (the bundle reader's target sets
- * bundle-fuzz-corpus).
+ * that could not be read; LABEL is the compile definition FUZZ_LABEL
+ * (NAME-fuzz-corpus, CMakeLists.txt).
  */
 #include <dirent.h>
 #include <stdint.h>

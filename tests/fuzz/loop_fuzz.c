@@ -8,7 +8,7 @@
  * Built two ways (CMakeLists.txt): nnac-loopfuzz, the libFuzzer binary
  * (-DNNAC_FUZZ=ON, clang, -fsanitize=fuzzer,address,undefined), and
  * nnac-loopfuzz-corpus, which runs the same function on every file of
- * tests/fuzz/corpus/ from a plain main (tests/fuzz/fuzz_main.c) in
+ * tests/fuzz/loop_corpus/ from a plain main (tests/fuzz/fuzz_main.c) in
  * `make test`.
  */
 #include "loop.h"

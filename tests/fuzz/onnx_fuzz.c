@@ -1,0 +1,72 @@
+/*
+ * The fuzz target of the ONNX importer: LLVMFuzzerTestOneInput reads the
+ * bytes as a model (onnx_import_mem), and when they import, runs the graph
+ * passes with the graph verifier after each (shape inference, constant
+ * folding, fusion) and lowers the graph into the loop IR, whose verifier
+ * runs too.  A step that refuses the model must say why: a failure with no
+ * diagnostic aborts, as does anything the sanitizers catch, and libFuzzer
+ * reports it as a crash.
+ *
+ * The memory budget is 64 MiB (base/budget.h), so that a model claiming
+ * large tensors is refused as nnac refuses it under --max-memory instead
+ * of driving the fuzzer out of memory.  External data is looked for in a
+ * folder that does not exist.
+ *
+ * Built two ways (CMakeLists.txt): nnac-onnxfuzz, the libFuzzer binary
+ * (-DNNAC_FUZZ=ON, clang), and nnac-onnxfuzz-corpus, which runs it over
+ * tests/fuzz/onnx_corpus/ from a plain main (tests/fuzz/fuzz_main.c) in
+ * `make test`.  docs/reliability.md, "Fuzzing".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "loop.h"
+#include "onnx.h"
+#include "passes.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void require_diagnostic(const Diag *d, Status st, const char *step)
+{
+	if (st != ST_OK && d->n == 0) {
+		fprintf(stderr, "onnx fuzz: %s failed (%s) without a diagnostic\n", step, status_name(st));
+		abort();
+	}
+}
+
+static void lower(Graph *g, Diag *d)
+{
+	LowerOptions lo = {.fuse = true};
+	LoopProgram p;
+	Status st;
+
+	loop_init(&p, d, "fuzz.onnx");
+	st = pass_lower(g, &p, &lo);
+	if (st == ST_OK)
+		st = loop_verify(&p);
+	require_diagnostic(d, st, "lowering");
+	loop_free(&p);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	PipelineOptions po = {.verify_each = true, .optimize = true};
+	Diag d;
+	Graph g;
+	Status st;
+
+	budget_set_memory((int64_t)64 << 20);
+	diag_init(&d);
+	graph_init(&g, &d, "fuzz.onnx");
+	st = onnx_import_mem(&g, "no-such-folder/fuzz.onnx", data, size, NULL);
+	require_diagnostic(&d, st, "import");
+	if (st == ST_OK) {
+		st = pass_pipeline(&g, &po);
+		require_diagnostic(&d, st, "the graph passes");
+	}
+	if (st == ST_OK)
+		lower(&g, &d);
+	graph_free(&g);
+	diag_free(&d);
+	return 0;
+}
