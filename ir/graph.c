@@ -27,11 +27,54 @@ Status graph_oom(Graph *g)
 	return diag_add(g->diag, ST_NOMEM, "%s: out of memory", g->path);
 }
 
+/* The name index: FNV-1a, linear probing, at most half full, so that a
+ * model of n tensors imports in O(n) name lookups, not O(n^2). */
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+/* The slot of name in the index: where it is, or the empty slot where it
+ * would go. */
+static int index_slot(const Graph *g, const char *name)
+{
+	int mask = g->cap_index - 1, i = (int)(name_hash(name) & (uint32_t)mask);
+
+	while (g->index[i] >= 0 && strcmp(g->tensors[g->index[i]].name, name) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Makes room for one more name; false when out of memory. */
+static bool index_reserve(Graph *g)
+{
+	int cap = g->cap_index ? g->cap_index : 64, *old = g->index;
+
+	if (g->cap_index && 2 * (g->ntensors + 1) <= g->cap_index)
+		return true;
+	while (2 * (g->ntensors + 1) > cap)
+		cap *= 2;
+	if (!(g->index = arena_alloc(&g->arena, (size_t)cap * sizeof(int)))) {
+		g->index = old;
+		return false;
+	}
+	memset(g->index, 0xff, (size_t)cap * sizeof(int));
+	g->cap_index = cap;
+	for (int t = 0; t < g->ntensors; t++)
+		g->index[index_slot(g, g->tensors[t].name)] = t;
+	return true;
+}
+
 int graph_add_tensor(Graph *g, const char *name)
 {
 	Tensor *t;
 
-	if (!arena_grow(&g->arena, (void **)&g->tensors, &g->cap_tensors, g->ntensors, sizeof(Tensor)))
+	if (!index_reserve(g) ||
+	    !arena_grow(&g->arena, (void **)&g->tensors, &g->cap_tensors, g->ntensors, sizeof(Tensor)))
 		return -1;
 	t = &g->tensors[g->ntensors];
 	memset(t, 0, sizeof(*t));
@@ -39,15 +82,18 @@ int graph_add_tensor(Graph *g, const char *name)
 	if (!t->name)
 		return -1;
 	t->producer = -1;
+	g->index[index_slot(g, t->name)] = g->ntensors;
 	return g->ntensors++;
 }
 
 int graph_find_tensor(const Graph *g, const char *name)
 {
-	for (int i = g->ntensors - 1; i >= 0; i--)
-		if (strcmp(g->tensors[i].name, name) == 0)
-			return i;
-	return -1;
+	return g->cap_index ? g->index[index_slot(g, name)] : -1;
+}
+
+bool graph_overridable(const Graph *g, const Tensor *t)
+{
+	return (t->flags & TENSOR_DEFAULT) && g->ir_version >= 4;
 }
 
 int graph_add_node(Graph *g, const char *name, OpKind op, int nin, int nout)

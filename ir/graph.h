@@ -50,7 +50,11 @@ typedef struct Attr {
 	Value *t;            /* ATTR_TENSOR: one; ATTR_TENSORS: n */
 } Attr;
 
-enum { TENSOR_INPUT = 1, TENSOR_OUTPUT = 2, TENSOR_INIT = 4 };
+/* TENSOR_DEFAULT: an initializer that graph.input lists too.  From IR
+ * version 4 on, ONNX makes it the input's default value, which a caller
+ * may override (graph_overridable; `nnac run --input`); before that it is
+ * a constant.  Either way the passes see a constant: its data. */
+enum { TENSOR_INPUT = 1, TENSOR_OUTPUT = 2, TENSOR_INIT = 4, TENSOR_DEFAULT = 8 };
 
 typedef struct Tensor {
 	const char *name;
@@ -87,6 +91,7 @@ typedef struct Graph {
 
 	Tensor *tensors;
 	int ntensors, cap_tensors;
+	int *index, cap_index;   /* open-addressed name -> tensor (the latest of a name); -1 empty */
 	Node *nodes;
 	int nnodes, cap_nodes;
 	int *inputs, ninputs;    /* graph inputs that are not initializers */
@@ -98,6 +103,9 @@ void graph_init(Graph *g, Diag *diag, const char *path);
 void graph_free(Graph *g);
 int graph_add_tensor(Graph *g, const char *name);   /* -1: out of memory */
 int graph_find_tensor(const Graph *g, const char *name);
+/* Whether t is an initializer a caller may override: graph.input lists it
+ * and the model is IR version 4 or later (TENSOR_DEFAULT). */
+bool graph_overridable(const Graph *g, const Tensor *t);
 int graph_add_node(Graph *g, const char *name, OpKind op, int nin, int nout);
 Status graph_oom(Graph *g);
 

@@ -195,6 +195,42 @@ Port *cli_graph_ports(Graph *g, Arena *a, const int *tensors, int n)
 	return p;
 }
 
+/* The --input options that name an initializer: its value replaced before
+ * the passes fold it, when the model lets a caller override it (IR >= 4
+ * and graph.input lists it; graph_overridable), refused otherwise.  They
+ * are taken out of cli->inputs, which keeps those of the graph inputs. */
+static Status override_initializers(Cli *cli, Graph *g, Arena *a)
+{
+	Status st = ST_OK;
+	int kept = 0;
+
+	for (int k = 0; k < cli->ninputs && st == ST_OK; k++) {
+		int t = graph_find_tensor(g, cli->inputs[k].name);
+		Tensor *x = t >= 0 && (g->tensors[t].flags & TENSOR_INIT) ? &g->tensors[t] : NULL;
+		Port port;
+		Value v;
+
+		if (!x) {
+			cli->inputs[kept++] = cli->inputs[k];
+			continue;
+		}
+		if (!graph_overridable(g, x))
+			return diag_add(&cli->diag, ST_INVALID, "%s: --input %s: '%s' is an initializer, a constant "
+			                "of the model (%s)", cli->model, x->name, x->name,
+			                x->flags & TENSOR_DEFAULT ? "graph.input lists it, but IR versions before 4 "
+			                "make that no default value" : "graph.input does not list it");
+		port.name = x->name;
+		port.type = x->v;
+		st = load_file(cli, cli->inputs[k].path, a, &v);
+		if (st == ST_OK)
+			st = check_type(cli, &port, cli->inputs[k].path, &v);
+		if (st == ST_OK)
+			x->v.data = v.data;
+	}
+	cli->ninputs = kept;
+	return st;
+}
+
 /* Import, bind the inputs (small integer ones become constants), optimize,
  * interpret. */
 static int load_and_run(Cli *cli, Graph *g, Arena *a, Value **out)
@@ -206,7 +242,9 @@ static int load_and_run(Cli *cli, Graph *g, Arena *a, Value **out)
 	int rc;
 
 	*out = arena_alloc(a, (size_t)(g->noutputs + 1) * sizeof(Value));
-	st = in && *out && ins && outs ? cli_bind_inputs(cli, ins, g->ninputs, a, in, false) : graph_oom(g);
+	st = in && *out && ins && outs ? override_initializers(cli, g, a) : graph_oom(g);
+	if (st == ST_OK)
+		st = cli_bind_inputs(cli, ins, g->ninputs, a, in, false);
 	if (st == ST_OK)
 		st = pass_specialize_inputs(g, in);
 	if (st != ST_OK)

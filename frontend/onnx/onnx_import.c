@@ -194,12 +194,14 @@ static void read_inputs(Importer *im, const Onnx__GraphProto *gp)
 			continue;
 		}
 		t = graph_find_tensor(g, vi->name);
-		if (t >= 0 && (g->tensors[t].flags & TENSOR_INPUT)) {
+		if (t >= 0 && (g->tensors[t].flags & (TENSOR_INPUT | TENSOR_DEFAULT))) {
 			note(im, graph_error(g, ST_INVALID, "graph input '%s' is listed twice", vi->name));
 			continue;
 		}
-		if (t >= 0)
-			continue;    /* an initializer listed as an input (IR < 4) */
+		if (t >= 0) {    /* an initializer: the input's default value */
+			g->tensors[t].flags |= TENSOR_DEFAULT;
+			continue;
+		}
 		t = graph_add_tensor(g, vi->name);
 		if (t < 0) {
 			note(im, graph_oom(g));
