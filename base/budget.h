@@ -4,8 +4,10 @@
  *   memory budget  the bytes one tensor may take, and the tensors of one
  *                  run together (--max-memory; default: the machine's
  *                  physical memory, at most VAL_MAX_BYTES)
- *   step budget    the statements the loop-IR interpreter may execute in
- *                  one run (--max-steps; default 10^12, hours of work)
+ *   step budget    the steps one run of an interpreter may take: the
+ *                  graph interpreter's elements, MACs and window taps,
+ *                  the loop-IR interpreter's statements (--max-steps;
+ *                  default 10^12, hours of work)
  *
  * Both are set once, before any work, by the driver (or a test, or a fuzz
  * target); every check of a size read from a file or inferred compares

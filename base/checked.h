@@ -17,6 +17,20 @@ static inline bool ck_mul(int64_t a, int64_t b, int64_t *r) { return !__builtin_
 static inline bool ck_addu(uint64_t a, uint64_t b, uint64_t *r) { return !__builtin_add_overflow(a, b, r); }
 static inline bool ck_mulu(uint64_t a, uint64_t b, uint64_t *r) { return !__builtin_mul_overflow(a, b, r); }
 
+/* a * b for counts of work (MACs, steps), a, b >= 0: INT64_MAX when the
+ * product does not fit, so that a total stays an upper bound. */
+static inline int64_t ck_mul_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+	return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+static inline int64_t ck_add_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+	return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
 /* The product of dims[0..rank), each of which must be >= 0; false on a
  * negative dimension or overflow. */
 static inline bool ck_numel(const int64_t *dims, int rank, int64_t *n)

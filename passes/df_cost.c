@@ -117,6 +117,10 @@ Status df_target_init(DfTarget *t, const Arch *a, Diag *d)
 		if (l->energy <= 0)
 			t->energy_known = false;
 	}
+	if (t->fanout == 0)
+		return diag_add(d, ST_UNSUPPORTED, "%s:%d:%d: level '%s' is per_pe but no shared level "
+		                "comes before it; the mapper needs one above the PE array (a DRAM or a "
+		                "global buffer)", a->path, a->levels[0].line, a->levels[0].col, a->levels[0].name);
 	for (int i = t->fanout; i < a->nlevels; i++)
 		if (a->levels[i].scope != ARCH_PER_PE)
 			return diag_add(d, ST_UNSUPPORTED, "%s:%d:%d: level '%s' is shared but "

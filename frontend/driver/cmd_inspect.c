@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "checked.h"
 #include "cli.h"
 #include "rt_json.h"
 #include "op.h"
@@ -144,7 +145,7 @@ int cmd_inspect(Cli *cli)
 			continue;
 		make_row(&g, &g.nodes[i], &rows[n]);
 		tot.params += rows[n].params;
-		tot.macs += rows[n].macs;
+		tot.macs = ck_add_sat(tot.macs, rows[n].macs);
 		tot.wbytes += rows[n].wbytes;
 		n++;
 	}

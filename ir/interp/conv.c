@@ -18,6 +18,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "checked.h"
 #include "window.h"
 
 
@@ -711,7 +712,7 @@ static int64_t conv_macs(Graph *g, const Node *n, int wi, int per)
 	if (!w || !o || !val_known(&w->v) || !val_known(&o->v) || w->v.rank < 2 ||
 	    w->v.dims[0] == 0)
 		return 0;
-	return val_numel(&o->v) * (val_numel(&w->v) / w->v.dims[0]);
+	return ck_mul_sat(val_numel(&o->v), val_numel(&w->v) / w->v.dims[0]);
 }
 
 static int64_t float_conv_macs(Graph *g, const Node *n)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "checked.h"
+#include "window.h"
 
 typedef struct Run {
 	Graph *g;
@@ -98,12 +99,28 @@ Status interp_run(Graph *g, const Value *inputs, Value *outputs, Arena *out_aren
 	return interp_run_observed(g, inputs, outputs, out_arena, NULL, NULL);
 }
 
-/* The bytes a run's node outputs take together (the interpreter keeps
- * every value to the end) against the memory budget, before any exists. */
-static Status check_memory(Graph *g)
+/* The steps node n takes, an upper bound: its outputs' elements, its
+ * multiply-accumulates, a pooling window's taps. */
+static int64_t node_steps(Graph *g, const Node *n)
+{
+	const OpImpl *impl = op_impl(n->op);
+	int64_t steps = impl->macs ? impl->macs(g, n) : 0;
+
+	if (n->op == OP_MaxPool || n->op == OP_AveragePool)
+		steps = ck_add_sat(steps, win_pool_steps(g, n));
+	for (int k = 0; k < n->nout; k++)
+		if (n->out[k] >= 0)
+			steps = ck_add_sat(steps, val_numel(&g->tensors[n->out[k]].v));
+	return steps;
+}
+
+/* A run's memory and work against the budgets (base/budget.h), before any
+ * of it exists: the node outputs, which the interpreter keeps to the end,
+ * against --max-memory; the nodes' steps against --max-steps. */
+static Status check_budgets(Graph *g)
 {
 	char lim[BUDGET_STR], type[160];
-	int64_t sum = 0;
+	int64_t bytes = 0, steps = 0;
 
 	for (int i = 0; i < g->nnodes; i++) {
 		const Node *n = &g->nodes[i];
@@ -113,11 +130,15 @@ static Status check_memory(Graph *g)
 		for (int k = 0; k < n->nout; k++) {
 			const Tensor *t = n->out[k] >= 0 ? &g->tensors[n->out[k]] : NULL;
 
-			if (t && !t->v.data && (!ck_add(sum, val_bytes(&t->v), &sum) || sum > budget_memory()))
+			if (t && !t->v.data && (!ck_add(bytes, val_bytes(&t->v), &bytes) || bytes > budget_memory()))
 				return node_error(g, n, ST_UNSUPPORTED, "output '%s' of type %s takes the run's tensors "
 				                  "past %s", t->name, val_type_str(&t->v, type, sizeof(type)),
 				                  budget_memory_str(lim));
 		}
+		steps = ck_add_sat(steps, node_steps(g, n));
+		if (steps > budget_steps())
+			return node_error(g, n, ST_UNSUPPORTED, "takes the run past the step budget of %lld "
+			                  "(--max-steps)", (long long)budget_steps());
 	}
 	return ST_OK;
 }
@@ -143,7 +164,7 @@ Status interp_run_observed(Graph *g, const Value *inputs, Value *outputs, Arena 
 			obs(cx, g->inputs[i], &inputs[i]);
 	}
 	if (st == ST_OK)
-		st = check_memory(g);
+		st = check_budgets(g);
 	if (st == ST_OK)
 		st = run_nodes(&r);
 	for (int i = 0; i < g->noutputs && st == ST_OK; i++) {

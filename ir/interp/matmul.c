@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "checked.h"
 #include "matmul.h"
 
 /* The shapes of one (batched) product [M,K] x [K,N]. */
@@ -151,7 +152,7 @@ static int64_t matmul_macs_of(Graph *g, const Node *n, int ia, int ib)
 
 	if (!matmul_dims(&node_in(g, n, ia)->v, &node_in(g, n, ib)->v, &d))
 		return 0;
-	return val_numel(&d.yb) * d.m * d.k * d.n;
+	return ck_mul_sat(ck_mul_sat(ck_mul_sat(val_numel(&d.yb), d.m), d.k), d.n);
 }
 
 /* MatMul */
@@ -346,7 +347,7 @@ static int64_t gemm_macs(Graph *g, const Node *n)
 
 	if (a->rank != 2 || y->rank != 2)
 		return 0;
-	return y->dims[0] * y->dims[1] * a->dims[attr_i(n, "transA", 0) ? 0 : 1];
+	return ck_mul_sat(y->dims[0] * y->dims[1], a->dims[attr_i(n, "transA", 0) ? 0 : 1]);
 }
 
 /* Quantization parameters of the integer products. */

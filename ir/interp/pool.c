@@ -18,6 +18,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "checked.h"
 #include "window.h"
 
 /* Where a window tap lands. */
@@ -100,6 +101,7 @@ Status win_pool_geom(Graph *g, const Node *n, const Value *x, Pool *pm)
 {
 	AutoPad ap = PAD_NOTSET;
 	bool ceil_mode = false;
+	int64_t taps;
 	Status st;
 
 	memset(pm, 0, sizeof(*pm));
@@ -115,7 +117,20 @@ Status win_pool_geom(Graph *g, const Node *n, const Value *x, Pool *pm)
 	for (int i = 0; i < pm->nsp; i++)
 		if ((st = pool_out(g, n, pm, i, ap, ceil_mode)))
 			return st;
+	if (!ck_numel(pm->k, pm->nsp, &taps))
+		return node_error(g, n, ST_UNSUPPORTED, "'kernel_shape' holds more than 2^63 taps");
 	return ST_OK;
+}
+
+int64_t win_pool_steps(Graph *g, const Node *n)
+{
+	const Tensor *x = node_in(g, n, 0), *y = node_out(g, n, 0);
+	Pool pm;
+	int64_t taps;
+
+	if (!x || !y || win_pool_geom(g, n, &x->v, &pm) != ST_OK || !ck_numel(pm.k, pm.nsp, &taps))
+		return 0;
+	return ck_mul_sat(val_numel(&y->v), taps);
 }
 
 /*

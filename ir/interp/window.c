@@ -59,6 +59,9 @@ Status win_read_list(Graph *g, const Node *n, const char *name, int count,
 		if (v[i] < min)
 			return node_error(g, n, ST_INVALID, "'%s' value %lld is %s", name,
 			                  (long long)v[i], min > 0 ? "not positive" : "negative");
+		if (v[i] > WIN_MAX_ATTR)
+			return node_error(g, n, ST_UNSUPPORTED, "'%s' value %lld is larger than %d", name,
+			                  (long long)v[i], WIN_MAX_ATTR);
 		dst[i] = v[i];
 	}
 	return ST_OK;

@@ -8,7 +8,10 @@
 
 #include "op.h"
 
-enum { MAX_SP = MAX_RANK - 2 };
+/* MAX_SP: spatial dimensions.  WIN_MAX_ATTR: the largest kernel size,
+ * stride, dilation or pad nnac accepts (2^31 - 1), so that window
+ * arithmetic on accepted tensors (at most 2^40 bytes) cannot overflow. */
+enum { MAX_SP = MAX_RANK - 2, WIN_MAX_ATTR = 2147483647 };
 
 typedef enum AutoPad { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID } AutoPad;
 
@@ -20,8 +23,9 @@ int64_t win_prod(const int64_t *d, int count);
 /* Advances a row-major multi-index over lim; wraps to all zeros at the end. */
 void win_next_index(int64_t *idx, const int64_t *lim, int rank);
 /*
- * List attribute `name` of exactly `count` values, each at least min, into
- * dst; every slot gets def when the attribute is absent or empty.
+ * List attribute `name` of exactly `count` values, each at least min and
+ * at most WIN_MAX_ATTR, into dst; every slot gets def when the attribute is
+ * absent or empty.
  */
 Status win_read_list(Graph *g, const Node *n, const char *name, int count,
                      int64_t def, int64_t min, int64_t *dst);
@@ -65,5 +69,8 @@ typedef struct Pool {
 Status win_pool_geom(Graph *g, const Node *n, const Value *x, Pool *pm);
 /* The span of the taps of a window along spatial dim i. */
 int64_t win_pool_extent(const Pool *pm, int i);
+/* The window taps pooling node n (inferred) visits: outputs x taps,
+ * saturating at INT64_MAX; 0 for a node of another op. */
+int64_t win_pool_steps(Graph *g, const Node *n);
 
 #endif

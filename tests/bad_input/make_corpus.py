@@ -288,6 +288,21 @@ def budget_cases(c):
     c.case("run_over_memory", f"NNAC run CASES/{chain} --input x=CASES/x_256.npy --max-memory 512K "
            "--output-dir OUT", f"{chain}: node 'relu2' (Relu): output 't3' of type f32[256,256] takes the run's "
            "tensors past the memory budget of 512 KiB (--max-memory)")
+    # Window attributes past 2^31 - 1, whose products overflowed; a window
+    # of 2^40 taps, whose run would take hours: refused before it starts.
+    big = 1 << 61
+    filename = c.onnx("pool_kernel_2p61.onnx", model(
+        [helper.make_node("AveragePool", ["x"], ["y"], name="pool", kernel_shape=[big, big],
+                          pads=[big] * 4, strides=[big, big])], [tensor("x", [1, 1, 4, 4])], [tensor("y", None)]))
+    c.case("pool_kernel_2p61", f"NNAC check CASES/{filename}",
+           f"{filename}: node 'pool' (AveragePool): 'kernel_shape' value {big} is larger than 2147483647")
+    k = 1 << 20
+    filename = c.onnx("pool_taps_2p40.onnx", model(
+        [helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[k, k], pads=[k - 1] * 4,
+                          strides=[k, k])], [tensor("x", [1, 1, 4, 4])], [tensor("y", None)]))
+    c.npy("x_pool.npy", np.ones((1, 1, 4, 4), np.float32))
+    c.case("pool_taps_2p40", f"NNAC run CASES/{filename} --input x=CASES/x_pool.npy --output-dir OUT",
+           f"{filename}: node 'pool' (MaxPool): takes the run past the step budget of 1000000000000 (--max-steps)")
     # A .npy whose header claims 2 GiB over four bytes of data: refused by
     # its length before 2 GiB exist (the command runs under a 1 GiB limit).
     header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (536870912,), }"
