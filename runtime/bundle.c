@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "sha256.h"
 
 static const uint8_t magic[8] = {'N', 'N', 'A', 'C', 'B', 'N', 'D', 'L'};
 static const uint8_t zeros[NNB_ALIGN];
@@ -40,14 +41,16 @@ enum {
 	H_FILE_SIZE = 24, H_CHECKSUM = 32, H_ENTRY_SIZE = 36, H_RESERVED = 40,
 };
 /*
- * Section-table entry field offsets.
+ * Section-table entry field offsets (version 2).
  *
- *   0      4       8          16         24                            64
- *   +------+-------+----------+----------+-----------------------------+
- *   | kind | flags | offset   | size     | name, NUL-padded (40 bytes) |
- *   +------+-------+----------+----------+-----------------------------+
+ *   0      4       8          16         24                            64                96
+ *   +------+-------+----------+----------+-----------------------------+-----------------+
+ *   | kind | flags | offset   | size     | name, NUL-padded (40 bytes) | SHA-256 of the  |
+ *   |      |       |          |          |                             | payload (32)    |
+ *   +------+-------+----------+----------+-----------------------------+-----------------+
  */
-enum { E_KIND = 0, E_FLAGS = 4, E_OFFSET = 8, E_SIZE = 16, E_NAME = 24 };
+enum { E_KIND = 0, E_FLAGS = 4, E_OFFSET = 8, E_SIZE = 16, E_NAME = 24, E_SHA256 = 64 };
+_Static_assert(E_SHA256 + SHA256_BYTES == NNB_ENTRY_SIZE, "an entry ends with its digest");
 
 /* ---- little-endian fields, byte by byte ---- */
 
@@ -79,6 +82,12 @@ static uint64_t get_u64(const uint8_t *p)
 	for (int i = 7; i >= 0; i--)
 		v = v << 8 | p[i];
 	return v;
+}
+
+/* Where the table of n entries ends (and entry n begins). */
+static uint64_t table_end(uint64_t n)
+{
+	return NNB_HEADER_SIZE + n * NNB_ENTRY_SIZE;
 }
 
 static uint64_t align_up(uint64_t x)
@@ -252,6 +261,21 @@ uint32_t nnb_checksum(const uint8_t *file, size_t size)
 	return nnb_crc32c(crc, file + H_CHECKSUM + 4, size - H_CHECKSUM - 4);
 }
 
+void nnb_reseal(uint8_t *file, size_t size)
+{
+	uint32_t count = get_u32(file + H_COUNT);
+
+	for (uint64_t i = 0; i < count && table_end(i + 1) <= size; i++) {
+		uint8_t *e = file + table_end(i);
+		uint64_t off = get_u64(e + E_OFFSET), n = get_u64(e + E_SIZE);
+
+		if (off <= size && n <= size - off)
+			sha256(file + off, (size_t)n, e + E_SHA256);
+	}
+	put_u64(file + H_FILE_SIZE, size);
+	put_u32(file + H_CHECKSUM, nnb_checksum(file, size));
+}
+
 /* ---- META lines ---- */
 
 typedef struct MetaKV {
@@ -358,6 +382,7 @@ typedef struct WSection {
 	char name[NNB_NAME_MAX + 1];
 	uint8_t *data;
 	uint64_t size;
+	uint8_t sha256[SHA256_BYTES];  /* of data */
 } WSection;
 
 struct NnbWriter {
@@ -480,6 +505,7 @@ Status nnb_add(NnbWriter *w, NnbKind kind, const char *name, const void *data, u
 	s->kind = kind;
 	memcpy(s->name, name, strlen(name) + 1);
 	s->size = size;
+	sha256(s->data, (size_t)size, s->sha256);
 	w->n++;
 	w->end = align_up(w->end) + size;
 	return ST_OK;
@@ -509,11 +535,6 @@ static void sink_put(Sink *s, const void *p, uint64_t n)
 static void sink_pad(Sink *s)
 {
 	sink_put(s, zeros, align_up(s->pos) - s->pos);
-}
-
-static uint64_t table_end(int n)
-{
-	return NNB_HEADER_SIZE + (uint64_t)n * NNB_ENTRY_SIZE;
 }
 
 /* The file size: payloads in order, each at the next aligned offset. */
@@ -547,6 +568,7 @@ static void emit(const NnbWriter *w, uint32_t checksum, Sink *s)
 		put_u64(e + E_OFFSET, off);
 		put_u64(e + E_SIZE, w->s[i].size);
 		memcpy(e + E_NAME, w->s[i].name, strlen(w->s[i].name));
+		memcpy(e + E_SHA256, w->s[i].sha256, SHA256_BYTES);
 		sink_put(s, e, sizeof(e));
 		off += w->s[i].size;
 	}
@@ -756,7 +778,10 @@ static Status check_envelope(const Nnb *b, Diag *d)
 
 	if ((st = check_magic(b, d)) != ST_OK)
 		return st;
-	if ((version = get_u32(h + H_VERSION)) != NNB_VERSION)
+	if ((version = get_u32(h + H_VERSION)) == 1)
+		return bad(b, d, "bundle version 1, written by an older nnac without SHA-256 digests; "
+		           "this nnac reads version %d: compile the model again", NNB_VERSION);
+	if (version != NNB_VERSION)
 		return bad(b, d, "bundle version %u; this nnac reads version %d", version, NNB_VERSION);
 	if ((hsize = get_u32(h + H_HEADER_SIZE)) != NNB_HEADER_SIZE)
 		return bad(b, d, "header size is %u bytes; version %d headers are %d", hsize,
@@ -793,9 +818,9 @@ static Status check_header(Nnb *b, Diag *d)
 	if (count > NNB_MAX_SECTIONS)
 		return bad(b, d, "%u sections, more than the %d a bundle may hold", count,
 		           NNB_MAX_SECTIONS);
-	if (table_end((int)count) > b->size)
+	if (table_end(count) > b->size)
 		return bad(b, d, "the section table (%u entries) ends at byte %llu, past the end of the "
-		           "file (%llu bytes)", count, (unsigned long long)table_end((int)count),
+		           "file (%llu bytes)", count, (unsigned long long)table_end(count),
 		           (unsigned long long)b->size);
 	b->n = (int)count;
 	return ST_OK;
@@ -814,7 +839,7 @@ static void label(const NnbSection *s, int i, char *out, size_t n)
 static Status read_name(Nnb *b, int i, const uint8_t *e, Diag *d)
 {
 	const uint8_t *p = e + E_NAME;
-	const uint8_t *nul = memchr(p, 0, NNB_ENTRY_SIZE - E_NAME);
+	const uint8_t *nul = memchr(p, 0, E_SHA256 - E_NAME);
 	size_t len;
 	int at;
 
@@ -824,7 +849,7 @@ static Status read_name(Nnb *b, int i, const uint8_t *e, Diag *d)
 	if ((at = bad_name_byte((const char *)p, len)) >= 0)
 		return bad(b, d, "section %d: byte 0x%02x in the name (names are printable ASCII "
 		           "without spaces)", i, p[at]);
-	if (!all_zero(nul, (uint64_t)(NNB_ENTRY_SIZE - E_NAME) - len))
+	if (!all_zero(nul, (uint64_t)(E_SHA256 - E_NAME) - len))
 		return bad(b, d, "section %d: nonzero bytes after the name's NUL", i);
 	memcpy(b->names[i], p, len + 1);
 	return ST_OK;
@@ -871,6 +896,7 @@ static Status read_entry(Nnb *b, int i, uint64_t *prev_end, Diag *d)
 		return bad(b, d, "nonzero padding between byte %llu and %s",
 		           (unsigned long long)*prev_end, at);
 	s->data = b->data + s->offset;
+	s->sha256 = e + E_SHA256;
 	*prev_end = s->offset + s->size;
 	return ST_OK;
 }
@@ -932,6 +958,25 @@ static Status read_table(Nnb *b, Diag *d)
 	return check_unique(b, d);
 }
 
+/* Every payload's SHA-256 against the one its entry records.  The CRC has
+ * passed: a mismatch here means bytes changed and the CRC made right. */
+static Status check_digests(const Nnb *b, Diag *d)
+{
+	uint8_t sum[SHA256_BYTES];
+
+	for (int i = 0; i < b->n; i++) {
+		const NnbSection *s = &b->sec[i];
+
+		sha256(s->data, (size_t)s->size, sum);
+		if (memcmp(sum, s->sha256, SHA256_BYTES) == 0)
+			continue;
+		return bad(b, d, "section %s%s%s%s: SHA-256 does not match its contents (the bundle was "
+		           "modified after nnac wrote it)", nnb_kind_name(s->kind), s->name[0] ? " '" : "",
+		           s->name, s->name[0] ? "'" : "");
+	}
+	return ST_OK;
+}
+
 static Status read_meta(Nnb *b, Diag *d)
 {
 	const NnbSection *s = nnb_find(b, NNB_META, NULL);
@@ -954,7 +999,8 @@ static Status nnb_check(Nnb *b, Nnb **out, Diag *d)
 	Status st;
 
 	if ((st = check_envelope(b, d)) != ST_OK || (st = check_header(b, d)) != ST_OK ||
-	    (st = read_table(b, d)) != ST_OK || (st = read_meta(b, d)) != ST_OK) {
+	    (st = read_table(b, d)) != ST_OK || (st = check_digests(b, d)) != ST_OK ||
+	    (st = read_meta(b, d)) != ST_OK) {
 		nnb_close(b);
 		*out = NULL;
 		return st;

@@ -6,20 +6,23 @@
  * sections' payloads, each at a 64-byte-aligned offset, in table order,
  * with zero bytes between them.  Integers are little endian and are written
  * and read byte by byte.  A CRC-32C over the whole file (its own field taken
- * as zero) guards every byte.
+ * as zero) guards every byte against corruption; each table entry also
+ * holds the SHA-256 of its payload (version 2), so that a payload changed
+ * and the CRC made right again is still refused.
  *
  *     +---------------------------+ 0
  *     | header (64 bytes)         |
  *     +---------------------------+ 64
- *     | section table             |  64 bytes per section
- *     +---------------------------+ 64 + 64 * count
+ *     | section table             |  96 bytes per section
+ *     +---------------------------+ 64 + 96 * count
  *     | payload 0 | pad | ...     |  each payload at a multiple of 64
  *     +---------------------------+ file size
  *
  * The writer copies what it is given and writes PATH.tmp, then renames it
  * to PATH, so a failure never leaves a partial bundle.  The reader checks
  * the whole container when it opens it (header, checksum, every section's
- * bounds, alignment, order, kind and name, the META lines) and stops at the
+ * bounds, alignment, order, kind and name, every payload's SHA-256, the
+ * META lines) and stops at the
  * first problem with one diagnostic naming the file; an opened bundle is
  * therefore safe to walk without further bounds checks.  The TENSORS table
  * is decoded on demand by nnb_tensors_decode / nnb_tensors_load, which
@@ -38,9 +41,9 @@
 #include "value.h"
 
 enum {
-	NNB_VERSION = 1,            /* the version this nnac writes and reads */
+	NNB_VERSION = 2,            /* the version this nnac writes and reads */
 	NNB_HEADER_SIZE = 64,
-	NNB_ENTRY_SIZE = 64,        /* one section-table entry */
+	NNB_ENTRY_SIZE = 96,        /* one section-table entry, its payload's SHA-256 included */
 	NNB_ALIGN = 64,             /* payload offsets are multiples of this */
 	NNB_NAME_MAX = 39,          /* section name bytes (printable ASCII, no space) */
 	NNB_MAX_SECTIONS = 65536,
@@ -68,6 +71,7 @@ typedef struct NnbSection {
 	const uint8_t *data;
 	uint64_t size;          /* bytes */
 	uint64_t offset;        /* of the payload in the file */
+	const uint8_t *sha256;  /* the 32-byte digest of data the table records (checked) */
 } NnbSection;
 
 /* ---- writing ---- */
@@ -108,6 +112,12 @@ uint32_t nnb_crc32c(uint32_t crc, const uint8_t *p, size_t n);
 /* The checksum a bundle of these bytes must store: CRC-32C of the whole
  * file with the checksum field (bytes 32..35) taken as zero.  size >= 64. */
 uint32_t nnb_checksum(const uint8_t *file, size_t size);
+/* Makes a bundle's recorded digests, file size and checksum agree with its
+ * bytes again, as the writer would have made them: for tests and tools that
+ * change a bundle on purpose (tests/nnb.py does the same in Python).  The
+ * digest of an entry whose payload does not lie inside the file is left
+ * as it is.  size >= 64. */
+void nnb_reseal(uint8_t *file, size_t size);
 
 /* ---- the TENSORS table ---- */
 

@@ -1,20 +1,24 @@
 /*
  * The contract between code the cpu target generates and the runtime that
- * runs it (ABI 3): the exported entry points, how work is split over
+ * runs it (ABI 4): the exported entry points, how work is split over
  * threads, and the helpers the generated code may call.  It lives below
  * both: backends/cpu emits code against it, runtime/ loads and calls it.
  *
  * A cpu shared object exports
- *     int nnac_abi_version(void);                              NNAC_CPU_ABI
+ *     const uint32_t nnac_abi_tag;                             NNAC_CPU_ABI
  *     void nnac_main(void *const *bufs, const NnacPar *par);   every kernel, in order
- * (backends/cpu/cpu_codegen.h says what bufs holds).
+ * (backends/cpu/cpu_codegen.h says what bufs holds), has no initialisers
+ * or finalisers, and imports nothing but runtime/cpu_imports.def lists
+ * (ABI 4: the tag is a constant that the runtime reads from the file
+ * before it loads the object, runtime/elf_check.h; ABI 3 had a function
+ * nnac_abi_version that could only be called after loading).
  */
 #ifndef NNAC_CPU_ABI_H
 #define NNAC_CPU_ABI_H
 
 #include <stdint.h>
 
-enum { NNAC_CPU_ABI = 3 };
+enum { NNAC_CPU_ABI = 4 };
 
 /*
  * How generated code runs work on several threads (ABI 2).  A loop nest

@@ -14,6 +14,7 @@
 
 #include "arena.h"
 #include "cpu_abi.h"
+#include "elf_check.h"
 
 struct CpuSo {
 	void *handle;
@@ -38,7 +39,8 @@ static const NnacPar serial = {cpu_so_serial_for, NULL, 1, NULL, NULL};
 typedef void (*CpuHelperFn)(void);
 extern const CpuHelperFn cpu_so_helpers[];
 const CpuHelperFn cpu_so_helpers[] = {
-	(CpuHelperFn)nnac_rt_apply_f64, (CpuHelperFn)nnac_rt_apply_i64,
+#define CPU_HELPER(name) (CpuHelperFn)name,
+#include "cpu_imports.def"
 };
 #endif
 
@@ -84,34 +86,29 @@ static int so_file(const uint8_t *so, size_t len, char *path, size_t size, bool 
 	return fd;
 }
 
-static Status so_bind(CpuSo *s, Diag *d)
+/* The ABI tag was read from the file before it was loaded (elf_check). */
+static Status so_bind(CpuSo *s, const char *what, Diag *d)
 {
-	int (*abi)(void);
-	void *sym = dlsym(s->handle, "nnac_abi_version");
+	void *sym = dlsym(s->handle, "nnac_main");
 
 	if (!sym)
-		return diag_add(d, ST_INVALID, "cpu: the shared object has no nnac_abi_version");
-	memcpy(&abi, &sym, sizeof(abi));
-	if (abi() != NNAC_CPU_ABI)
-		return diag_add(d, ST_INVALID, "cpu: the shared object has ABI version %d, not %d", abi(),
-		                NNAC_CPU_ABI);
-	sym = dlsym(s->handle, "nnac_main");
-	if (!sym)
-		return diag_add(d, ST_INVALID, "cpu: the shared object has no nnac_main");
+		return diag_add(d, ST_INVALID, "%s: has no nnac_main", what);
 	memcpy(&s->main, &sym, sizeof(s->main));
 	return ST_OK;
 }
 
-Status cpu_so_open(const uint8_t *so, size_t len, CpuSo **out, Diag *d)
+Status cpu_so_open(const char *what, const uint8_t *so, size_t len, CpuSo **out, Diag *d)
 {
 	char path[4200];
 	bool is_tmp;
-	CpuSo *s = nnac_calloc(1, sizeof(*s));
-	Status st = ST_OK;
+	CpuSo *s;
+	Status st = elf_check_cpu(what, so, len, NULL, d);
 	int fd;
 
 	*out = NULL;
-	if (!s)
+	if (st != ST_OK)
+		return st;
+	if (!(s = nnac_calloc(1, sizeof(*s))))
 		return diag_add(d, ST_NOMEM, "cpu: out of memory");
 	fd = so_file(so, len, path, sizeof(path), &is_tmp, d);
 	if (fd < 0) {
@@ -125,7 +122,7 @@ Status cpu_so_open(const uint8_t *so, size_t len, CpuSo **out, Diag *d)
 		unlink(path);
 	close(fd);
 	if (st == ST_OK)
-		st = so_bind(s, d);
+		st = so_bind(s, what, d);
 	if (st != ST_OK) {
 		cpu_so_close(s);
 		return st;

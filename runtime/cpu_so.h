@@ -1,9 +1,11 @@
 /*
  * Loading and running a shared object made by the CPU backend
- * (runtime/cpu_abi.h): the bytes go to an anonymous memfd (or a
- * mkstemp file under $TMPDIR or /tmp, removed at once after dlopen when
- * memfd is unavailable), are dlopen'd with RTLD_NOW | RTLD_LOCAL, and
- * nnac_abi_version must return NNAC_CPU_ABI.
+ * (runtime/cpu_abi.h): the bytes are first inspected (runtime/elf_check.h:
+ * no code that runs at load, imports and libraries within
+ * runtime/cpu_imports.def, the ABI tag NNAC_CPU_ABI), and only then go to
+ * an anonymous memfd (or a mkstemp file under $TMPDIR or /tmp, removed at
+ * once after dlopen when memfd is unavailable) and are dlopen'd with
+ * RTLD_NOW | RTLD_LOCAL.
  *
  * The object calls the runtime helpers nnac_rt_* (runtime/cpu_rt.c),
  * which it leaves undefined: the executable must export them (-rdynamic,
@@ -25,7 +27,9 @@ typedef struct CpuSo CpuSo;
 /* The parallel_for of one thread: fn over [0, n) on the caller's thread. */
 void cpu_so_serial_for(void *pool, NnacTaskFn fn, void *const *roots, int64_t n);
 
-Status cpu_so_open(const uint8_t *so, size_t len, CpuSo **out, Diag *d);
+/* Inspects the object and loads it; what names it in diagnostics
+ * ("m.nnb: section program_cpu 'cpu': shared object"). */
+Status cpu_so_open(const char *what, const uint8_t *so, size_t len, CpuSo **out, Diag *d);
 /* Runs every kernel: bufs[i] is the memory of the program's buffer i
  * (views included), 64-byte aligned; par NULL runs on this thread alone. */
 void cpu_so_run(CpuSo *s, void *const *bufs, const NnacPar *par);

@@ -12,6 +12,9 @@
  *   u64 so_len, the shared object's bytes;
  * str is u32 length then bytes.  Every count, index and size is checked.
  *
+ * The shared object is inspected before it is loaded (cpu_so.h); a device
+ * opened to verify only inspects it and loads nothing.
+ *
  * set_threads gives the device a thread pool (runtime/rt_pool.h) whose
  * parallel_for the shared object's nnac_main calls; without one it runs on
  * the caller's thread alone.  The ports' memory is the program's own
@@ -26,6 +29,7 @@
 #include "checked.h"
 #include "cpu_so.h"
 #include "device.h"
+#include "elf_check.h"
 #include "rt_pool.h"
 #include "rt_json.h"
 
@@ -239,7 +243,29 @@ static Status read_kernels(CpuState *m, Rd *r)
 	return ST_OK;
 }
 
-static Status load_program(CpuState *m, const Nnb *nb, const char *path, Diag *d)
+/* The shared object, inspected (runtime/elf_check.h) and loaded; when
+ * verified is not NULL, inspected only, and what was found written there. */
+static Status load_object(CpuState *m, const char *path, const NnbSection *prog, const uint8_t *so,
+                          size_t len, char verified[DEVICE_VERIFIED_MAX], Diag *d)
+{
+	char what[256];
+	ElfFacts f;
+	Status st;
+
+	snprintf(what, sizeof(what), "%s: section program_cpu '%s': shared object", path, prog->name);
+	if (!verified)
+		return cpu_so_open(what, so, len, &m->so, d);
+	if ((st = elf_check_cpu(what, so, len, &f, d)) != ST_OK)
+		return st;
+	snprintf(verified, DEVICE_VERIFIED_MAX, "cpu program: %d kernels; ELF ok: no initialisers, "
+	         "imports within the allowed set (%d), needed libraries within the allowed set (%d), "
+	         "relocations inside the object (%d), ABI %u", m->nkernels, f.nimports, f.nneeded,
+	         f.nrelocs, f.abi);
+	return ST_OK;
+}
+
+static Status load_program(CpuState *m, const Nnb *nb, const char *path,
+                           char verified[DEVICE_VERIFIED_MAX], Diag *d)
 {
 	const NnbSection *prog = nnb_find(nb, NNB_PROGRAM_CPU, NULL);
 	Rd r = {prog->data, prog->size, 0, false};
@@ -277,7 +303,7 @@ static Status load_program(CpuState *m, const Nnb *nb, const char *path, Diag *d
 		return diag_add(d, ST_INVALID, "%s: program_cpu: the shared object's size does not match", path);
 	if ((st = lay_out(m, nnb_find(nb, NNB_WEIGHTS, "cpu"), path, d)))
 		return st;
-	return cpu_so_open(r.p + r.at, (size_t)so_len, &m->so, d);
+	return load_object(m, path, prog, r.p + r.at, (size_t)so_len, verified, d);
 }
 
 static void cpu_free(CpuState *m)
@@ -318,7 +344,7 @@ static Status load(Device *dv)
 	if (!m)
 		return diag_add(dv->diag, ST_NOMEM, "out of memory");
 	dv->state = m;
-	if ((st = load_program(m, dv->bundle, dv->path, dv->diag)))
+	if ((st = load_program(m, dv->bundle, dv->path, dv->verify_only ? dv->verified : NULL, dv->diag)))
 		return st;
 	dv->nin = m->nin, dv->nout = m->nout;
 	dv->in = arena_alloc(&dv->arena, (size_t)(m->nin + 1) * sizeof(DevicePort));

@@ -4,6 +4,7 @@
  * interpreter (tpu_exec.h).  Counters are the simulator's (docs/tpu.md);
  * with want_trace every executed instruction is kept for trace.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "device.h"
@@ -42,6 +43,8 @@ static Status load(Device *dv)
 	if (!dv->in || !dv->out || !plan_ports(dv, &s->p, s->p.graph_in, dv->nin, dv->in) ||
 	    !plan_ports(dv, &s->p, s->p.graph_out, dv->nout, dv->out))
 		return diag_add(dv->diag, ST_NOMEM, "out of memory");
+	snprintf(dv->verified, sizeof(dv->verified), "tpu program: %u instructions decoded, %d layers",
+	         s->p.nprog, s->p.nl);
 	return ST_OK;
 }
 

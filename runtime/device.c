@@ -37,7 +37,8 @@ static const DeviceOps *device_for(const Nnb *b)
 	return NULL;
 }
 
-Status device_open_bundle(Nnb *b, bool want_trace, Diag *d, Device **out)
+/* device_open_bundle, opening for verification only when verify_only. */
+static Status open_on_device(Nnb *b, bool want_trace, bool verify_only, Diag *d, Device **out)
 {
 	const DeviceOps *ops = device_for(b);
 	Device *dv;
@@ -62,6 +63,7 @@ Status device_open_bundle(Nnb *b, bool want_trace, Diag *d, Device **out)
 	dv->path = nnb_path(b);
 	dv->threads = 1;
 	dv->want_trace = want_trace;
+	dv->verify_only = verify_only;
 	dv->diag = d;
 	st = ops->load(dv);
 	if (st != ST_OK) {
@@ -69,6 +71,52 @@ Status device_open_bundle(Nnb *b, bool want_trace, Diag *d, Device **out)
 		return st;
 	}
 	*out = dv;
+	return ST_OK;
+}
+
+Status device_open_bundle(Nnb *b, bool want_trace, Diag *d, Device **out)
+{
+	return open_on_device(b, want_trace, false, d, out);
+}
+
+/* Every TENSORS section decodes, its weights inside their section. */
+static Status check_tensor_tables(const Nnb *b, Diag *d)
+{
+	for (int i = 0; i < nnb_count(b); i++) {
+		const NnbSection *s = nnb_section(b, i);
+		NnbTensor *t = NULL;
+		int n;
+		Status st;
+
+		if (s->kind != NNB_TENSORS)
+			continue;
+		st = nnb_tensors_load(b, s->name, &t, &n, d);
+		nnac_free(t);
+		if (st != ST_OK)
+			return st;
+	}
+	return ST_OK;
+}
+
+Status device_verify(const char *path, char line[DEVICE_VERIFIED_MAX + 128], Diag *d)
+{
+	Device *dv = NULL;
+	Nnb *b;
+	int n;
+	Status st = nnb_open(path, &b, d);
+
+	if (st != ST_OK)
+		return st;
+	n = nnb_count(b);
+	if ((st = check_tensor_tables(b, d)) != ST_OK) {
+		nnb_close(b);
+		return st;
+	}
+	if ((st = open_on_device(b, false, true, d, &dv)) != ST_OK)
+		return st;
+	snprintf(line, DEVICE_VERIFIED_MAX + 128, "%s: verified: %d sections, SHA-256 of each matches, "
+	         "tensor tables decode, %s", path, n, dv->verified);
+	device_close(dv);
 	return ST_OK;
 }
 
@@ -103,6 +151,7 @@ double device_clock(void)
 
 Status device_run(Device *dv)
 {
+	nnac_assert(!dv->verify_only);
 	double t0 = device_clock();
 	Status st = dv->ops->run(dv);
 

@@ -38,13 +38,17 @@ typedef enum DeviceTrace {
 
 typedef struct Device Device;
 
+enum { DEVICE_VERIFIED_MAX = 320 };
+
 typedef struct DeviceOps {
 	const char *name;            /* "cpu", "tpu-sim" */
 	const char *description;     /* one line */
 	NnbKind program;             /* the program section it runs */
 	bool simulated;              /* device_seconds is simulated time */
 	/* Reads the bundle: fills the ports (in dv->arena) and dv->state.
-	 * The bundle stays open until close. */
+	 * The bundle stays open until close.  With dv->verify_only it checks
+	 * the program completely but loads no code (the device cannot run
+	 * then) and says in dv->verified what it checked. */
 	Status (*load)(Device *dv);
 	/* Runs the parallel loops on n threads; NULL: one thread only. */
 	Status (*set_threads)(Device *dv, int n);
@@ -65,6 +69,8 @@ struct Device {
 	int nin, nout;
 	int threads;             /* 1 unless set */
 	bool want_trace;
+	bool verify_only;        /* opened by device_verify: checked, not runnable */
+	char verified[DEVICE_VERIFIED_MAX];  /* with verify_only: what load checked, one line */
 	double host_seconds;     /* wall time of the last run, on this machine */
 	double device_seconds;   /* simulated time of the last run; 0 when not simulated */
 	void *state;             /* the device's own */
@@ -77,6 +83,12 @@ struct Device {
 Status device_open(const char *path, bool want_trace, Diag *d, Device **out);
 /* The same for a bundle already open (the device takes it over, also on failure). */
 Status device_open_bundle(Nnb *b, bool want_trace, Diag *d, Device **out);
+/* Checks the bundle at path completely without running anything or
+ * loading code (`nnac run --verify-only`): the container with every
+ * digest, every tensor table, and the program as its device reads it (a
+ * cpu object's ELF inspection).  line gets one line saying what was
+ * checked. */
+Status device_verify(const char *path, char line[DEVICE_VERIFIED_MAX + 128], Diag *d);
 Status device_set_threads(Device *dv, int n);
 /* Runs once and times it (host_seconds). */
 Status device_run(Device *dv);

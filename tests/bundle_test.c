@@ -9,9 +9,13 @@
  * truncation of a small bundle and every single-byte change of it is
  * refused with one diagnostic; with the checksum repaired, every header
  * byte change is still refused and no change crashes; each structural error
- * has its message; the writer refuses what the reader would; a write that
- * fails leaves no file; every allocation failure is reported cleanly.
- * --write-corpus writes the fuzz seeds (tests/fuzz/bundle_corpus) to DIR.
+ * has its message; with the checksum repaired, every payload change is
+ * refused by its SHA-256; the writer refuses what the reader would; a write
+ * that fails leaves no file; every allocation failure is reported cleanly.
+ * SHA-256 against the FIPS examples and Python's hashlib; the cpu loader's
+ * ELF inspection (tests/elf_test.c).
+ * --write-corpus writes the fuzz seeds (tests/fuzz/bundle_corpus) to DIR
+ * (all but version1.nnb, a bundle an nnac of format version 1 wrote).
  *
  * Ends with `bundle: P passed, F failed`; exits 1 if anything failed.
  */
@@ -24,7 +28,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "elf_test.h"
+#include "sha256.h"
 #include "test_util.h"
+
+static char tmpdir[] = "/tmp/nnac-bundletest-XXXXXX";
 
 static void print_diags(const Diag *d)
 {
@@ -110,12 +118,21 @@ static void put64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> 8 * i);
 }
 
-/* Makes the header's size and checksum agree with the bytes again. */
-static void repair(uint8_t *b, size_t n)
+/* Makes the header's size and checksum agree with the bytes again, and
+ * with seal every recorded SHA-256 too. */
+static void repair_crc(uint8_t *b, size_t n)
 {
 	put64(b + 24, n);
 	put32(b + 32, nnb_checksum(b, n));
 }
+
+static void repair(uint8_t *b, size_t n)
+{
+	nnb_reseal(b, n);
+}
+
+/* Offsets into the sample: entry i of the table. */
+static size_t entry(int i) { return NNB_HEADER_SIZE + (size_t)i * NNB_ENTRY_SIZE; }
 
 /* Opens bytes that must be refused with one diagnostic holding want. */
 static void expect_refused(const char *name, const uint8_t *b, size_t n, const char *want)
@@ -217,8 +234,8 @@ static void check_round_trip(void)
 	check(bytes != NULL, "round trip: writes");
 	if (!bytes)
 		return;
-	check(memcmp(bytes, "NNACBNDL", 8) == 0 && get32(bytes + 8) == 1 &&
-	      get32(bytes + 20) == 6, "round trip: header fields");
+	check(memcmp(bytes, "NNACBNDL", 8) == 0 && get32(bytes + 8) == 2 &&
+	      get32(bytes + 20) == 6 && get32(bytes + 36) == 96, "round trip: header fields");
 	check(nnb_open_mem("m.nnb", bytes, n, &b, &d) == ST_OK && d.n == 0, "round trip: opens");
 	print_diags(&d);
 	if (b) {
@@ -256,6 +273,94 @@ static void check_crc(void)
 	      0xe3069283u, "crc32c: incremental");
 }
 
+/* ---- SHA-256 ---- */
+
+static bool digest_is(const uint8_t *p, size_t n, size_t step, const char *hex)
+{
+	uint8_t d[SHA256_BYTES];
+	char got[2 * SHA256_BYTES + 1];
+	Sha256 s;
+
+	sha256_init(&s);
+	for (size_t i = 0; i < n; i += step)
+		sha256_update(&s, p + i, n - i < step ? n - i : step);
+	sha256_final(&s, d);
+	sha256_hex(d, got);
+	if (strcmp(got, hex) != 0)
+		printf("    got %s\n    want %s\n", got, hex);
+	return strcmp(got, hex) == 0;
+}
+
+/* The FIPS 180-4 examples (NIST's "SHA256.pdf" and the long message of
+ * FIPS 180-2 appendix B.3), whole and fed in pieces of every size from 1
+ * to 130 bytes. */
+static void check_sha256_vectors(void)
+{
+	static const char two_block[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	char *million = malloc(1000000);
+	bool pieces = true;
+
+	if (!million)
+		abort();
+	memset(million, 'a', 1000000);
+	check(digest_is((const uint8_t *)"abc", 3, 3,
+	                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), "sha256: \"abc\"");
+	check(digest_is((const uint8_t *)two_block, 56, 56,
+	                "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+	      "sha256: the 448-bit two-block message");
+	check(digest_is((const uint8_t *)"", 0, 1,
+	                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), "sha256: empty");
+	check(digest_is((const uint8_t *)million, 1000000, 1000000,
+	                "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"),
+	      "sha256: one million 'a'");
+	for (size_t step = 1; step <= 130; step++)
+		pieces &= digest_is((const uint8_t *)million, 1000, step,
+		                    "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+	check(pieces, "sha256: 1000 'a' fed in pieces of 1..130 bytes");
+	free(million);
+}
+
+/* Digests of seeded random messages of lengths around every block
+ * boundary, against Python's hashlib. */
+static void check_sha256_hashlib(void)
+{
+	static const size_t lens[] = {0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 65537};
+	char path[256], cmd[512], line[128];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	uint8_t *buf = malloc(65537), d[SHA256_BYTES];
+	int agree = 0;
+	FILE *f;
+
+	if (!buf)
+		abort();
+	snprintf(path, sizeof(path), "%s/random.bin", tmpdir);
+	snprintf(cmd, sizeof(cmd), "python3 -c 'import hashlib, sys\nd = open(sys.argv[1], \"rb\").read()\n"
+	         "for n in map(int, sys.argv[2:]): print(hashlib.sha256(d[:n]).hexdigest())' %s", path);
+	for (size_t i = 0; i < 65537; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		buf[i] = (uint8_t)(x >> 24);
+	}
+	if (!(f = fopen(path, "wb")) || fwrite(buf, 1, 65537, f) != 65537 || fclose(f) != 0)
+		abort();
+	for (size_t k = 0; k < ARRAY_LEN(lens); k++)
+		snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), " %zu", lens[k]);
+	if (!(f = popen(cmd, "r")))
+		abort();
+	for (size_t k = 0; k < ARRAY_LEN(lens) && fgets(line, sizeof(line), f); k++) {
+		char hex[2 * SHA256_BYTES + 1];
+
+		line[strcspn(line, "\n")] = 0;
+		sha256(buf, lens[k], d);
+		sha256_hex(d, hex);
+		agree += strcmp(hex, line) == 0 && digest_is(buf, lens[k], 7, line);
+	}
+	check(pclose(f) == 0 && agree == (int)ARRAY_LEN(lens),
+	      "sha256: %d of %zu random messages (0 to 65537 bytes) agree with Python's hashlib", agree,
+	      ARRAY_LEN(lens));
+	remove(path);
+	free(buf);
+}
+
 static void check_names(void)
 {
 	bool ok = true;
@@ -273,8 +378,6 @@ static void check_names(void)
 }
 
 /* ---- files ---- */
-
-static char tmpdir[] = "/tmp/nnac-bundletest-XXXXXX";
 
 static uint8_t *slurp(const char *path, size_t *n)
 {
@@ -436,11 +539,32 @@ static void check_truncations(const uint8_t *b, size_t n)
 	expect_refused("truncation", b, 63, "truncated: file has 63 bytes, less than the 64-byte header");
 }
 
+/* With the CRC made right: a change of a payload byte is refused by the
+ * payload's SHA-256 (a change of padding by the structure).  The table's
+ * kinds and names are not in the digests: a change there is caught by
+ * the CRC alone (docs/bundle.md). */
+static bool refused_after_crc(uint8_t *c, size_t n, bool *by_digest)
+{
+	Nnb *nb = NULL;
+	Diag d;
+	bool refused;
+
+	repair_crc(c, n);
+	diag_init(&d);
+	refused = nnb_open_mem("f.nnb", c, n, &nb, &d) == ST_INVALID && d.n == 1;
+	*by_digest = refused && strstr(d.msg[0].text, ": SHA-256 does not match its contents (the bundle "
+	                               "was modified after nnac wrote it)");
+	nnb_close(nb);
+	diag_free(&d);
+	return refused;
+}
+
 static void check_flips(const uint8_t *b, size_t n)
 {
 	uint8_t *c = malloc(n);
 	static const uint8_t masks[] = {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xff};
-	int missed = 0, header_missed = 0, accepted = 0;
+	int missed = 0, header_missed = 0, accepted = 0, crc_missed = 0, digest_caught = 0;
+	uint64_t first = get32(b + entry(0) + 8);
 	Diag d;
 
 	if (!c)
@@ -457,6 +581,11 @@ static void check_flips(const uint8_t *b, size_t n)
 			nnb_close(nb);
 			diag_free(&d);
 			/* The same change with the checksum made right again. */
+			bool by_digest;
+			if (!refused_after_crc(c, n, &by_digest) && i >= first && crc_missed++ < 5)
+				printf("  byte %zu ^ 0x%02x accepted with the checksum repaired\n", i, masks[m]);
+			digest_caught += by_digest && i >= first;
+			/* And with the digests made right too. */
 			repair(c, n);
 			nb = NULL;
 			diag_init(&d);
@@ -481,16 +610,18 @@ static void check_flips(const uint8_t *b, size_t n)
 			diag_free(&d);
 		}
 	check(missed == 0, "byte flips: every single-byte change is refused with one diagnostic");
+	check(crc_missed == 0 && digest_caught > 0 &&
+	      digest_caught == (int)ARRAY_LEN(masks) * (int)(sizeof(sample_weights) + sizeof(sample_program) + 5 +
+	                                                     strlen(sample_meta) + get32(b + entry(1) + 16)),
+	      "byte flips: with the checksum repaired, every change after the section table is still "
+	      "refused, each payload byte's by its section's SHA-256");
 	check(header_missed == 0, "byte flips: with the checksum repaired, every header change is "
 	      "still refused");
 	check(accepted > 0 && accepted < (int)(ARRAY_LEN(masks) * n),
-	      "byte flips: with the checksum repaired, payload changes open and structure changes "
-	      "do not");
+	      "byte flips: with the checksum and digests repaired, payload changes open and structure "
+	      "changes do not");
 	free(c);
 }
-
-/* Offsets into the sample: entry i of the table. */
-static size_t entry(int i) { return NNB_HEADER_SIZE + (size_t)i * NNB_ENTRY_SIZE; }
 
 static void check_errors(const uint8_t *b, size_t n)
 {
@@ -514,8 +645,19 @@ static void check_errors(const uint8_t *b, size_t n)
 	expect_refused("magic", c, n, "not an nnac bundle (magic is \"XNACBNDL\", not \"NNACBNDL\")");
 	memcpy(c, b, n);
 	put32(c + 8, 7);
-	expect_refused("version", c, n, "m.nnb: bundle version 7; this nnac reads version 1");
-	EDIT(put32(c + 8, 2), "bundle version 2; this nnac reads version 1");
+	expect_refused("version", c, n, "m.nnb: bundle version 7; this nnac reads version 2");
+	EDIT(put32(c + 8, 3), "bundle version 3; this nnac reads version 2");
+	EDIT(put32(c + 8, 1), "m.nnb: bundle version 1, written by an older nnac without SHA-256 "
+	     "digests; this nnac reads version 2: compile the model again");
+	memcpy(c, b, n);
+	c[get32(b + entry(3) + 8) + 3] ^= 1;
+	repair_crc(c, n);
+	expect_refused("digest", c, n, "m.nnb: section program_tpu 'a': SHA-256 does not match its "
+	               "contents (the bundle was modified after nnac wrote it)");
+	memcpy(c, b, n);
+	c[entry(0) + 64] ^= 0x80;
+	repair_crc(c, n);
+	expect_refused("digest", c, n, "m.nnb: section meta: SHA-256 does not match its contents");
 	expect_refused("magic", (const uint8_t *)"\x89PNG\r\n\x1a\nxxxx", 12,
 	               "magic is \"\\x89PNG\\x0d\\x0a\\x1a\\x0a\"");
 	memcpy(c, b, n);
@@ -524,12 +666,12 @@ static void check_errors(const uint8_t *b, size_t n)
 	memcpy(c, b, n);
 	put64(c + 24, n + 4096);
 	expect_refused("size", c, n, "truncated: header says");
-	EDIT(put32(c + 12, 128), "header size is 128 bytes; version 1 headers are 64");
+	EDIT(put32(c + 12, 128), "header size is 128 bytes; version 2 headers are 64");
 	EDIT(put32(c + 16, 4), "unknown header flags 0x00000004");
-	EDIT(put32(c + 36, 32), "section entries are 32 bytes");
+	EDIT(put32(c + 36, 64), "section entries are 64 bytes; version 2 entries are 96");
 	EDIT(c[50] = 1, "reserved header bytes 40..63 are not zero");
 	EDIT(put32(c + 20, 70000), "70000 sections, more than the 65536");
-	EDIT(put32(c + 20, 900), "the section table (900 entries) ends at byte 57664, past the end");
+	EDIT(put32(c + 20, 900), "the section table (900 entries) ends at byte 86464, past the end");
 	EDIT(put32(c + entry(2), 99), "m.nnb: section 2: unknown section kind 99");
 	EDIT(put32(c + entry(3), 0), "m.nnb: section 3 ('a'): unknown section kind 0");
 	EDIT(put32(c + entry(2) + 4, 1), "section 2 ('weights'): unknown flags");
@@ -833,9 +975,13 @@ static int write_corpus(const char *dir)
 	c[n / 2] ^= 0x10;
 	ok &= write_seed(dir, "bad-checksum.nnb", c, n);
 	memcpy(c, b, n);
-	put32(c + 8, 2);
+	put32(c + 8, 3);
 	repair(c, n);
-	ok &= write_seed(dir, "version2.nnb", c, n);
+	ok &= write_seed(dir, "version3.nnb", c, n);
+	memcpy(c, b, n);
+	c[get32(b + entry(2) + 8)] ^= 1;
+	repair_crc(c, n);
+	ok &= write_seed(dir, "bad-digest.nnb", c, n);
 	memcpy(c, b, n);
 	put64(c + entry(3) + 8, get32(b + entry(1) + 8));
 	repair(c, n);
@@ -862,6 +1008,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	check_crc();
+	check_sha256_vectors();
+	check_sha256_hashlib();
 	check_names();
 	check_round_trip();
 	check_empty_bundle();
@@ -880,6 +1028,7 @@ int main(int argc, char **argv)
 	check_weights_bounds();
 	check_writer_refusals();
 	check_alloc_failure();
+	elf_tests(tmpdir);
 	rmdir(tmpdir);
 	return test_summary("bundle");
 }

@@ -304,7 +304,7 @@ static Status cpu_run(LoopProgram *p, Diag *d, int opt_level, const Value *in, V
 	Status st = cpu_compile(p, &co, &so, &len, d);
 
 	if (st == ST_OK)
-		st = cpu_so_open(so, len, &s, d);
+		st = cpu_so_open(p->path ? p->path : "program", so, len, &s, d);
 	free(so);
 	*memp = mem = calloc((size_t)p->nbufs + 1, sizeof(void *));
 	if (st == ST_OK && (!mem || !cpu_bind(p, in, mem)))

@@ -1,12 +1,16 @@
-"""Reading and patching bundle files (docs/bundle.md) from the tests: the
-section table, and a payload replaced by bytes of the same length with the
-checksum made right again, so that a test can reach the checks that come
-after the container's own."""
+"""Reading, patching and writing bundle files (docs/bundle.md) from the
+tests: the section table, and a payload replaced (by bytes of the same
+length, or of any length with the bundle laid out again) with every
+section's SHA-256 and the checksum made right again, so that a test can
+reach the checks that come after the container's own."""
+import hashlib
 import struct
 
-HEADER, ENTRY = 64, 64
+VERSION, HEADER, ENTRY, ALIGN = 2, 64, 96, 64
+NAME, DIGEST = 24, 64          # entry offsets of the name and the SHA-256
 KINDS = {1: "meta", 2: "tensors", 3: "weights", 4: "host_loops", 5: "model",
          16: "program_tpu", 17: "program_cpu", 18: "program_cuda"}
+CODES = {v: k for k, v in KINDS.items()}
 
 
 def _crc_table():
@@ -34,8 +38,9 @@ def sections(data):
     count = struct.unpack_from("<I", data, 20)[0]
     out = []
     for i in range(count):
-        kind, _, off, size = struct.unpack_from("<IIQQ", data, HEADER + i * ENTRY)
-        name = data[HEADER + i * ENTRY + 24: HEADER + (i + 1) * ENTRY].split(b"\0")[0].decode()
+        e = HEADER + i * ENTRY
+        kind, _, off, size = struct.unpack_from("<IIQQ", data, e)
+        name = data[e + NAME: e + DIGEST].split(b"\0")[0].decode()
         out.append((KINDS.get(kind, "?"), name, off, size))
     return out
 
@@ -47,14 +52,51 @@ def payload(data, kind, name):
     return None
 
 
+def reseal(data):
+    """data with every section's SHA-256, the file size and the checksum
+    made right, as nnac's writer makes them (nnb_reseal in C)."""
+    out = bytearray(data)
+    for i, (_, _, off, size) in enumerate(sections(data)):
+        e = HEADER + i * ENTRY
+        out[e + DIGEST: e + ENTRY] = hashlib.sha256(bytes(out[off: off + size])).digest()
+    out[24:32] = struct.pack("<Q", len(out))
+    out[32:36] = b"\0\0\0\0"
+    out[32:36] = struct.pack("<I", crc32c(bytes(out)))
+    return bytes(out)
+
+
 def patch(data, kind, name, new):
-    """data with that section's payload replaced by new (same length) and
-    the checksum recomputed."""
+    """data with that section's payload replaced by new (same length),
+    digests and checksum recomputed."""
     for k, n, off, size in sections(data):
         if k == kind and n == name:
             assert len(new) == size
-            out = bytearray(data[:off] + new + data[off + size:])
-            out[32:36] = b"\0\0\0\0"
-            out[32:36] = struct.pack("<I", crc32c(bytes(out)))
-            return bytes(out)
+            return reseal(data[:off] + new + data[off + size:])
     raise KeyError((kind, name))
+
+
+def write(secs):
+    """The bundle nnac's writer makes of [(kind name, section name, payload)]."""
+    table_end = HEADER + ENTRY * len(secs)
+    entries, body, at = b"", b"", table_end
+    for kind, name, data in secs:
+        pad = -at % ALIGN
+        body += b"\0" * pad
+        at += pad
+        entries += struct.pack("<IIQQ", CODES[kind], 0, at, len(data)) + \
+            name.encode().ljust(DIGEST - NAME, b"\0") + hashlib.sha256(data).digest()
+        body += data
+        at += len(data)
+    header = b"NNACBNDL" + struct.pack("<IIIIQIi", VERSION, HEADER, 0, len(secs), at, 0, ENTRY)
+    return reseal(header.ljust(HEADER, b"\0") + entries + body)
+
+
+def replace(data, kind, name, new):
+    """data with that section's payload replaced by new (any length), the
+    bundle laid out again."""
+    secs = [(k, n, data[off: off + size]) for k, n, off, size in sections(data)]
+    hit = [i for i, (k, n, _) in enumerate(secs) if k == kind and n == name]
+    if not hit:
+        raise KeyError((kind, name))
+    secs[hit[0]] = (kind, name, new)
+    return write(secs)

@@ -69,6 +69,7 @@ run_suite cli sh tests/cli/run_cli.sh "$BUILD"
 run_suite models python3 tests/test_models.py "$BUILD"
 run_suite tpu-models python3 tests/test_tpu.py "$BUILD"
 run_suite runtime python3 tests/test_runtime.py "$BUILD"
+run_suite trust python3 tests/test_trust.py "$BUILD"
 
 echo
 echo "== summary"

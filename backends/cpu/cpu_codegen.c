@@ -4,7 +4,7 @@
  * For each kernel it builds `internal void kernel_K(i8* noalias r0, ...)`
  * over the root buffers the kernel touches, then nnac_main, which loads
  * those roots' addresses from bufs[] and calls the kernels in order, and
- * nnac_abi_version.  A `for` loop becomes a bottom-tested LLVM loop (extent
+ * the constant nnac_abi_tag.  A `for` loop becomes a bottom-tested LLVM loop (extent
  * is at least 1) whose i64 phi runs start, start + step, ... below end;
  * innermost loops carry llvm.loop metadata asking for vectorization.  A
  * mac nest that reduces innermost has the accumulator's contiguous loop
@@ -899,13 +899,16 @@ static void emit_main(CpuEmit *e, LLVMValueRef *fns, int **args, const int *narg
 	nnac_free(av);
 }
 
-static void emit_abi_version(CpuEmit *e)
+/* const uint32_t nnac_abi_tag = NNAC_CPU_ABI: read from the file by the
+ * runtime's inspection before the object is loaded (runtime/elf_check.h). */
+static void emit_abi_tag(CpuEmit *e)
 {
-	LLVMValueRef fn = LLVMAddFunction(e->mod, "nnac_abi_version",
-	                                  LLVMFunctionType(e->i32, NULL, 0, 0));
+	LLVMValueRef g = LLVMAddGlobal(e->mod, e->i32, "nnac_abi_tag");
 
-	LLVMPositionBuilderAtEnd(e->b, LLVMAppendBasicBlockInContext(e->ctx, fn, "entry"));
-	LLVMBuildRet(e->b, LLVMConstInt(e->i32, NNAC_CPU_ABI, 0));
+	LLVMSetInitializer(g, LLVMConstInt(e->i32, NNAC_CPU_ABI, 0));
+	LLVMSetGlobalConstant(g, 1);
+	LLVMSetLinkage(g, LLVMExternalLinkage);
+	LLVMSetAlignment(g, 4);
 }
 
 /* LLVM's remarks and warnings (a loop it was asked to vectorize and could
@@ -964,7 +967,7 @@ static void emit_free(CpuEmit *e)
 	LLVMContextDispose(e->ctx);
 }
 
-/* The kernels, nnac_main and nnac_abi_version into e->mod. */
+/* The kernels, nnac_main and nnac_abi_tag into e->mod. */
 static Status emit_module(CpuEmit *e)
 {
 	int nk = e->p->nkernels;
@@ -981,7 +984,7 @@ static Status emit_module(CpuEmit *e)
 		e->st = diag_add(e->d, ST_NOMEM, "%s: out of memory", e->p->path ? e->p->path : "program");
 	if (e->st == ST_OK) {
 		emit_main(e, fns, args, nargs);
-		emit_abi_version(e);
+		emit_abi_tag(e);
 	}
 	for (int k = 0; args && k < nk; k++)
 		nnac_free(args[k]);

@@ -5,9 +5,10 @@
  * cpu_compile builds one LLVM function per kernel (loops as LLVM loops over
  * i64 induction variables, index expressions as i64 arithmetic, statements
  * as loopstmt.def defines them), verifies and optimizes the module, emits
- * an object file and links it with the system C compiler (`cc -shared`).
+ * an object file and links it with the system C compiler (`cc -shared
+ * -nostartfiles`: no initialisers, runtime/elf_check.h refuses them).
  * The shared object exports
- *     int nnac_abi_version(void);                           NNAC_CPU_ABI
+ *     const uint32_t nnac_abi_tag;                          NNAC_CPU_ABI
  *     void nnac_main(void *const *bufs, const NnacPar *par);   every kernel, in order
  * bufs[i] is the memory of p->bufs[i] for every buffer i (program and
  * kernel buffers, views included: a view's address is its base's plus

@@ -3,11 +3,15 @@
  * pipeline (the new pass manager's default<ON>), the object file in memory,
  * and the shared object linked from it by the system C compiler.
  *
- * The link runs `cc -shared -o DIR/k.so DIR/k.o -lm` through posix_spawnp
+ * The link runs `cc -shared -nostartfiles -o DIR/k.so DIR/k.o -lm` through
+ * posix_spawnp
  * (the compiler named by $NNAC_CC when set), DIR a fresh mkdtemp folder
  * under $TMPDIR or /tmp that is removed afterwards, and reads the .so back.
  * Undefined symbols (the runtime helpers nnac_rt_*) stay undefined: they
- * resolve against the loading process.
+ * resolve against the loading process.  -nostartfiles leaves out the C
+ * start files (crti, crtbeginS), whose DT_INIT, DT_FINI and init/fini
+ * arrays the runtime refuses (runtime/elf_check.h): nothing in the object
+ * runs when it is loaded or unloaded.
  */
 #include <errno.h>
 #include <spawn.h>
@@ -121,12 +125,13 @@ static Status read_file(const char *path, uint8_t **data, size_t *len, Diag *d)
 	return ST_OK;
 }
 
-/* Runs `cc -shared -o so obj -lm`; its output goes to the caller's stderr. */
+/* Runs `cc -shared -nostartfiles -o so obj -lm`; its output goes to the
+ * caller's stderr. */
 static Status link_so(const char *obj, const char *so, Diag *d)
 {
 	const char *cc = getenv("NNAC_CC");
-	char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-shared", "-o", (char *)so, (char *)obj,
-	                "-lm", NULL};
+	char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-shared", "-nostartfiles", "-o", (char *)so,
+	                (char *)obj, "-lm", NULL};
 	pid_t pid;
 	int rc, ws;
 
@@ -137,11 +142,11 @@ static Status link_so(const char *obj, const char *so, Diag *d)
 		if (errno != EINTR)
 			return diag_add(d, ST_IO, "cpu: waiting for '%s': %s", argv[0], strerror(errno));
 	if (WIFSIGNALED(ws))
-		return diag_add(d, ST_IO, "cpu: '%s -shared -o %s %s -lm' died of signal %d", argv[0],
-		                so, obj, WTERMSIG(ws));
+		return diag_add(d, ST_IO, "cpu: '%s -shared -nostartfiles -o %s %s -lm' died of signal %d",
+		                argv[0], so, obj, WTERMSIG(ws));
 	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
-		return diag_add(d, ST_IO, "cpu: '%s -shared -o %s %s -lm' failed (exit %d)", argv[0],
-		                so, obj, WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+		return diag_add(d, ST_IO, "cpu: '%s -shared -nostartfiles -o %s %s -lm' failed (exit %d)",
+		                argv[0], so, obj, WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
 	return ST_OK;
 }
 

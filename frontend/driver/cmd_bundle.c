@@ -3,10 +3,12 @@
  * (runtime/device.h):
  *
  *   nnac run M.nnb --input NAME=FILE... [--output-dir DIR] [--threads N]
+ *   nnac run --verify-only M.nnb
  *   nnac trace M.nnb [--input ...] [--format text|chrome] [--summary] [-o FILE]
  *   nnac bench M.nnb [--input ...] [--runs N] [--threads N]
  *
- * run prints each output's summary and the device's counters; trace runs
+ * run prints each output's summary and the device's counters (with
+ * --verify-only it checks the bundle and loads no code); trace runs
  * once keeping the device's trace; bench times repeated runs (and, on a
  * simulator, reports the simulated time beside the host's).  The driver
  * names no device.
@@ -73,12 +75,26 @@ static Status outputs(Cli *cli, Device *dv, Arena *a, bool print)
 	return cli_write_outputs(cli, out, dv->nout, v);
 }
 
+/* One line on what was checked, or the error. */
+static int verify_only(Cli *cli)
+{
+	char line[DEVICE_VERIFIED_MAX + 128];
+	Status st = device_verify(cli->model, line, &cli->diag);
+
+	if (st != ST_OK)
+		return cli_fail(cli, st);
+	printf("%s\n", line);
+	return 0;
+}
+
 int cmd_run_bundle(Cli *cli)
 {
 	Device *dv = NULL;
 	Arena a;
 	Status st;
 
+	if (cli->verify_only)
+		return verify_only(cli);
 	arena_init(&a);
 	st = open_bound(cli, false, false, &a, &dv);
 	if (st == ST_OK)

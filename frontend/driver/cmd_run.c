@@ -335,8 +335,9 @@ int cmd_run(Cli *cli)
 {
 	if (ends_with(cli->model, ".nnb"))
 		return cmd_run_bundle(cli);
-	if (cli->threads) {
-		fprintf(stderr, "nnac run: --threads applies to bundles only, not %s\n", cli->model);
+	if (cli->threads || cli->verify_only) {
+		fprintf(stderr, "nnac run: %s applies to bundles only, not %s\n",
+		        cli->threads ? "--threads" : "--verify-only", cli->model);
 		return EXIT_USAGE;
 	}
 	return ends_with(cli->model, ".loop") ? run_loops(cli) : run_model(cli);

@@ -2,8 +2,9 @@
  * The fuzz target of the bundle reader (runtime/bundle.h):
  * LLVMFuzzerTestOneInput opens the bytes as a bundle and, when they open,
  * walks every section and decodes every TENSORS table.  The same bytes are
- * then opened a second time with the header's file size and checksum made
- * right, so that mutations reach the structural checks behind the checksum.
+ * then opened a second time with the header's file size, every section's
+ * SHA-256 and the checksum made right (nnb_reseal), so that mutations reach
+ * the structural checks behind the checksum and the digests.
  * A refused input must give exactly one diagnostic; an opened bundle's
  * sections must lie inside the file, 64-byte aligned, and be found again by
  * kind and name.  Anything else aborts, which libFuzzer reports as a crash.
@@ -71,7 +72,6 @@ static void open_once(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *c;
-	uint32_t crc;
 
 	open_once(data, size);
 	if (size < NNB_HEADER_SIZE)
@@ -79,11 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(c = malloc(size)))
 		abort();
 	memcpy(c, data, size);
-	for (int i = 0; i < 8; i++)
-		c[24 + i] = (uint8_t)((uint64_t)size >> (8 * i));
-	crc = nnb_checksum(c, size);
-	for (int i = 0; i < 4; i++)
-		c[32 + i] = (uint8_t)(crc >> (8 * i));
+	nnb_reseal(c, size);
 	open_once(c, size);
 	free(c);
 	return 0;
