@@ -411,6 +411,8 @@ def other_cases(c):
          "truncated.onnx"),
         ("map_bad_arch_file", "NNAC map models/lenet5.onnx --arch CASES/map_bad_syntax.arch",
          "map_bad_syntax.arch:3:14: error:"),
+        ("map_no_shared_level", "NNAC map models/lenet5.onnx --arch CASES/map_no_shared_level.arch",
+         "map_no_shared_level.arch:7:8: level 'spad' is per_pe but no shared level comes before it"),
         ("map_unknown_preset", "NNAC map models/lenet5.onnx --arch nosuch",
          "unknown architecture 'nosuch'"),
         ("map_dataflow_unsupported", "NNAC map models/lenet5.onnx --arch tpu-v1 --dataflow rs",
