@@ -4,7 +4,7 @@
 #
 #   sh scripts/fuzz.sh [SECONDS] [TARGET...]       (make fuzz FUZZ_TIME=1800)
 #
-# TARGETs: loop bundle onnx tensor arch (default: all), FUZZ_JOBS of them at
+# TARGETs: loop bundle onnx tensor arch elf (default: all), FUZZ_JOBS of them at
 # once (default 1).  Each run starts from tests/fuzz/TARGET_corpus/ and
 # keeps what it finds in build-fuzz/corpus/TARGET/; a crash, hang (over
 # 10 s for one input), leak or out-of-memory (over 2 GiB) leaves its input
@@ -16,7 +16,7 @@
 set -u
 SECONDS_EACH=${1:-60}
 [ $# -gt 0 ] && shift
-TARGETS=${*:-loop bundle onnx tensor arch}
+TARGETS=${*:-loop bundle onnx tensor arch elf}
 JOBS=${FUZZ_JOBS:-1}
 B=build-fuzz
 

@@ -41,7 +41,7 @@ run_suite cpu-cases "$BUILD/nnac-conformance" --cpu --cpu-opt 0 --label cpu-case
 run_suite passes "$BUILD/nnac-passes" models/*.onnx $(ls "$SHARED"/models/*/*.onnx | grep -v vgg19)
 run_suite loop-text "$BUILD/nnac-looptext" tests/loop tests/loop_bad
 # The fuzz targets' corpora, replayed (docs/reliability.md, "Fuzzing").
-for t in loop onnx tensor arch; do
+for t in loop onnx tensor arch elf; do
 	run_suite $t-fuzz-corpus "$BUILD/nnac-${t}fuzz-corpus" tests/fuzz/${t}_corpus
 done
 # The zoo topologies with seeded random weights: their shipped weights are

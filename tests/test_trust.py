@@ -15,7 +15,10 @@ right (tests/nnb.py), so that only the ELF inspection can stop them:
   and a truncated and a garbage ELF: each refused with its message, by
   `nnac run` and by `nnac run --verify-only`;
 - a bundle whose program was changed with only the CRC made right: refused
-  by the program's SHA-256.
+  by the program's SHA-256;
+- buffer records (resealed) whose dims multiply past 2^64 (2^32 x 2^32
+  wrapped to 0 and passed), and a view at element offset 2^62 (its fit
+  check wrapped): refused before any memory is laid out.
 
 usage: python3 tests/test_trust.py BUILD_DIR   (from the repository root)
 """
@@ -70,6 +73,19 @@ def program_parts(payload):
     while struct.unpack_from("<Q", payload, so_at - 8)[0] != len(payload) - so_at:
         so_at = payload.rfind(b"\x7fELF", 0, so_at)
     return payload[: so_at - 8], payload[so_at:], out0
+
+
+def buf_records(payload):
+    """[(offset of the record's rank field, rank, offset of its view_offset,
+    view_of)] of a program_cpu payload."""
+    at, out = 12, []
+    for _ in range(struct.unpack_from("<I", payload, 8)[0]):
+        at += 4 + struct.unpack_from("<I", payload, at)[0] + 4
+        rank = struct.unpack_from("<I", payload, at)[0]
+        view_at = at + 4 + 8 * rank + 4 + 4
+        out.append((at, rank, view_at, struct.unpack_from("<i", payload, view_at - 4)[0]))
+        at = view_at + 16
+    return out
 
 
 def with_object(bundle, so):
@@ -165,6 +181,24 @@ def check_digest(build, rep, tmp, bundle):
                    "modified after nnac wrote it)", "a program changed after nnac wrote it")
 
 
+def check_records(build, rep, tmp, bundle):
+    """Buffer records whose sizes wrapped 64 bits, resealed."""
+    prog = nnb.payload(bundle, "program_cpu", "cpu")
+    recs = buf_records(prog)
+    i = next(k for k, r in enumerate(recs) if r[1] >= 2)
+    wrap = bytearray(prog)
+    struct.pack_into("<qq", wrap, recs[i][0] + 4, 1 << 32, 1 << 32)
+    expect_refused(build, rep, write(tmp, "wrap", nnb.replace(bundle, "program_cpu", "cpu", bytes(wrap))),
+                   "program_cpu: buffer record %d is malformed" % i, "dims 2^32 x 2^32 (the product wraps to 0)")
+    j = next(k for k, r in enumerate(recs) if r[3] >= 0)
+    view = bytearray(prog)
+    struct.pack_into("<q", view, recs[j][2], 1 << 62)
+    at = recs[j - 1][2] + 16 if j else 12
+    name = prog[at + 4: at + 4 + struct.unpack_from("<I", prog, at)[0]].decode()
+    expect_refused(build, rep, write(tmp, "view", nnb.replace(bundle, "program_cpu", "cpu", bytes(view))),
+                   "view '%s' does not fit in its base" % name, "a view at element offset 2^62")
+
+
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
     rep = Report()
@@ -181,6 +215,7 @@ def main():
         check_control(build, rep, tmp, bundle, out)
         check_hostile(build, rep, tmp, bundle, out)
         check_digest(build, rep, tmp, bundle)
+        check_records(build, rep, tmp, bundle)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("trust: %d passed, %d failed" % (rep.passed, rep.failed))

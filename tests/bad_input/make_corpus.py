@@ -310,6 +310,11 @@ def budget_cases(c):
     c.write("claims_2gib.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 4)
     c.case("npy_claims_2gib", f"NNAC run CASES/good_relu.onnx --input x=CASES/claims_2gib.npy --output-dir OUT",
            "claims_2gib.npy: not a valid .npy file: data shorter than the shape says")
+    # A TensorProto of 8 bytes claiming 4 GiB: refused by its length
+    # before 4 GiB exist (the typed field's count is checked first).
+    c.write("claims_4gib.pb", TensorProto(data_type=FLOAT, dims=[1 << 30]).SerializeToString())
+    c.case("pb_claims_4gib", f"NNAC run CASES/good_relu.onnx --input x=CASES/claims_4gib.pb --output-dir OUT",
+           "claims_4gib.pb: tensor '(unnamed)': holds 0 values, its shape needs 1073741824")
     # Loops of 10^12 and 2^62 * 2^62 iterations: refused before they run.
     for name, extents, expect in (
             ("loop_steps_1e12", (1000000, 1000000), "kernel 'spin' runs 1000000000000 statements, which "
