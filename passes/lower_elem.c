@@ -206,8 +206,29 @@ static void cast_bf16_truncate(LowerCx *cx, int y, int x)
 }
 
 /*
+ * Float to bfloat16 from opset 19 on rounds to nearest even, which is what
+ * a store into bf16 does; an apply Cast into bf16 is refused by the
+ * verifier (its meaning would depend on the opset), so the value is stored
+ * through an exact multiplication by one, which keeps -0, infinities and
+ * NaN.  A double input is first rounded to f32, as the graph's conversion
+ * does.
+ */
+static void cast_bf16_round(LowerCx *cx, int y, int x)
+{
+	int64_t dims[MAX_RANK];
+	int rank = lower_buf_shape(cx, y, dims), src = x;
+
+	if (cx->p->bufs[x].dt == DT_F64) {
+		src = lower_temp(cx, "cast_f32", DT_F32, rank, dims);
+		step(cx, src, OP_Cast, x, 0, -1, 0);
+	}
+	step(cx, y, OP_Mul, src, 0, -1, 1.0);
+}
+
+/*
  * Cast: the conversion happens on store, as the graph's Cast does; float to
- * bfloat16 before opset 19 truncates (cast_bf16_truncate).
+ * bfloat16 truncates before opset 19 (cast_bf16_truncate) and rounds from
+ * then on (cast_bf16_round).
  */
 static Status lower_cast(LowerCx *cx, const Node *n)
 {
@@ -222,8 +243,11 @@ static Status lower_cast(LowerCx *cx, const Node *n)
 		lower_copy_elems(cx, y, x);
 		return loop_oom(cx->p);
 	}
-	if (to == DT_BF16 && dtype_is_float(from) && cx->g->opset < 19) {
-		cast_bf16_truncate(cx, y, x);
+	if (to == DT_BF16 && dtype_is_float(from)) {
+		if (cx->g->opset < 19)
+			cast_bf16_truncate(cx, y, x);
+		else
+			cast_bf16_round(cx, y, x);
 		return loop_oom(cx->p);
 	}
 	return emit_unary(cx, n, OP_Cast, y, x);

@@ -9,8 +9,10 @@
 # keeps what it finds in build-fuzz/corpus/TARGET/; a crash, hang (over
 # 10 s for one input), leak or out-of-memory (over 2 GiB) leaves its input
 # in build-fuzz/findings/TARGET/ and its log in build-fuzz/logs/TARGET.log.
-# Prints one line per target (executions, coverage, corpus, findings) and
-# exits 1 when any target found something.  Minimise a finding with
+# Prints one line per target (executions, coverage, corpus, findings, and
+# slow inputs: over 10 s, which libFuzzer keeps as slow-unit-* without
+# stopping; they are reported, not counted as findings) and exits 1 when
+# any target found something.  Minimise a finding with
 #   build-fuzz/nnac-TARGETfuzz -minimize_crash=1 -runs=10000 FILE
 # and add it to tests/fuzz/TARGET_corpus/, which `make test` replays.
 set -u
@@ -49,7 +51,7 @@ done
 wait
 
 found=0
-printf '%-8s %10s %8s %8s %8s %9s  %s\n' target seconds execs/s cov ft corpus findings
+printf '%-8s %8s %10s %8s %7s %7s %7s %5s  %s\n' target seconds execs execs/s cov ft corpus slow findings
 for t in $TARGETS; do
 	log=$B/logs/$t.log
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
@@ -57,11 +59,12 @@ for t in $TARGETS; do
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
 	ft=$(grep -o 'ft: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
 	corpus=$(ls $B/corpus/$t | wc -l)
-	n=$(ls $B/findings/$t | wc -l)
+	n=$(ls $B/findings/$t | grep -cE '^(crash|timeout|leak|oom)-')
+	slow=$(ls $B/findings/$t | grep -c '^slow-unit-')
 	rc=$(cat $B/logs/$t.rc)
 	[ "$rc" -ne 0 ] && [ "$n" -eq 0 ] && n=1    # died without leaving an input
 	found=$((found + n))
-	printf '%-8s %10s %8s %8s %8s %9s  %s\n' "$t" "$SECONDS_EACH" "${speed:-?}" "${cov:-?}" "${ft:-?}" \
-		"$corpus" "$n (${execs:-?} executions, exit $rc)"
+	printf '%-8s %8s %10s %8s %7s %7s %7s %5s  %s\n' "$t" "$SECONDS_EACH" "${execs:-?}" "${speed:-?}" \
+		"${cov:-?}" "${ft:-?}" "$corpus" "$slow" "$n (exit $rc)"
 done
 [ "$found" -eq 0 ]

@@ -17,7 +17,7 @@ run_suite() {
 	"$@" >"$LOG/$name.out" 2>&1
 	rc=$?
 	cat "$LOG/$name.out"
-	line=$(grep -E "^[a-z-]+: [0-9]+ passed, [0-9]+ failed" "$LOG/$name.out" | tail -n 1)
+	line=$(grep -E "^[a-z0-9.-]+: [0-9]+ passed, [0-9]+ failed" "$LOG/$name.out" | tail -n 1)
 	if [ -z "$line" ]; then
 		echo "$name: suite printed no summary (exit $rc)"
 		echo "$name: 0 passed, 1 failed" >>"$LOG/summary"
@@ -33,6 +33,18 @@ run_suite loop-unit "$BUILD/nnac-loopunit"
 run_suite conformance "$BUILD/nnac-conformance"
 run_suite loop-conformance "$BUILD/nnac-conformance" --loops
 run_suite cpu-conformance "$BUILD/nnac-conformance" --cpu
+# The node cases of ONNX 1.22 (1,765, opsets to 28), from PyPI's wheel,
+# fetched once into the build folder (scripts/fetch_onnx_tests.py).
+if NODE122=$(python3 scripts/fetch_onnx_tests.py "$BUILD"); then
+	for engine in "" loop- cpu-; do
+		flag=$(case $engine in loop-) echo --loops ;; cpu-) echo --cpu ;; esac)
+		run_suite ${engine}conformance-1.22 "$BUILD/nnac-conformance" $flag \
+			--label ${engine}conformance-1.22 "$NODE122"
+	done
+else
+	echo "conformance-1.22: 0 passed, 1 failed (the onnx 1.22.0 wheel could not be fetched)" >>"$LOG/summary"
+	status=1
+fi
 run_suite loop-cases "$BUILD/nnac-conformance" --loops --label loop-cases tests/loop_cases
 # The same cases through the CPU backend, unoptimized to keep CI fast (at
 # --cpu-opt 2 they take five times as long): every element type and
