@@ -10,6 +10,7 @@
 
 #include "checked.h"
 #include "budget.h"
+#include "minifloat.h"
 
 #include "diag.h"
 
@@ -18,9 +19,11 @@ static const struct {
 	int onnx;
 	int bytes;
 	char kind;
+	int bits;
+	bool loops;
 } dtypes[] = {
-	[DT_UNDEF] = {"undef", 0, 0, '?'},
-#define DTYPE(id, code, name, bytes, kind) [DT_##id] = {name, code, bytes, kind},
+	[DT_UNDEF] = {"undef", 0, 0, '?', 0, false},
+#define DTYPE(id, code, name, bytes, kind, bits, loops) [DT_##id] = {name, code, bytes, kind, bits, loops},
 #include "dtype.def"
 #undef DTYPE
 };
@@ -28,6 +31,8 @@ _Static_assert(ARRAY_LEN(dtypes) == DT_COUNT, "dtype table");
 
 const char *dtype_name(DType dt) { return dtypes[dt].name; }
 int dtype_size(DType dt) { return dtypes[dt].bytes; }
+int dtype_bits(DType dt) { return dtypes[dt].bits; }
+bool dtype_in_loops(DType dt) { return dtypes[dt].loops; }
 bool dtype_is_float(DType dt) { return dtypes[dt].kind == 'f'; }
 bool dtype_is_int(DType dt) { return dtypes[dt].kind == 's' || dtypes[dt].kind == 'u'; }
 bool dtype_is_signed(DType dt) { return dtypes[dt].kind == 's'; }
@@ -233,6 +238,11 @@ double val_get_f64(const Value *v, int64_t i)
 	case DT_U32: return ((const uint32_t *)p)[i];
 	case DT_U64: return (double)((const uint64_t *)p)[i];
 	case DT_BOOL: return ((const uint8_t *)p)[i] != 0;
+	case DT_I4: case DT_I2: return ((const int8_t *)p)[i];
+	case DT_U4: case DT_U2: return ((const uint8_t *)p)[i];
+	case DT_F8E4M3FN: case DT_F8E4M3FNUZ: case DT_F8E5M2: case DT_F8E5M2FNUZ: case DT_F4E2M1:
+	case DT_F8E8M0:
+		return minifloat_decode(v->dt, ((const uint8_t *)p)[i]);
 	case DT_UNDEF: case DT_COUNT: break;
 	}
 	nnac_unreachable();
@@ -243,7 +253,9 @@ int64_t val_get_i64(const Value *v, int64_t i)
 	const void *p = v->data;
 
 	switch (v->dt) {
-	case DT_F32: case DT_F64: case DT_F16: case DT_BF16: {
+	case DT_F32: case DT_F64: case DT_F16: case DT_BF16:
+	case DT_F8E4M3FN: case DT_F8E4M3FNUZ: case DT_F8E5M2: case DT_F8E5M2FNUZ: case DT_F4E2M1:
+	case DT_F8E8M0: {
 		double x = val_get_f64(v, i);
 		if (isnan(x))
 			return 0;
@@ -262,6 +274,8 @@ int64_t val_get_i64(const Value *v, int64_t i)
 	case DT_U32: return ((const uint32_t *)p)[i];
 	case DT_U64: return (int64_t)((const uint64_t *)p)[i];
 	case DT_BOOL: return ((const uint8_t *)p)[i] != 0;
+	case DT_I4: case DT_I2: return ((const int8_t *)p)[i];
+	case DT_U4: case DT_U2: return ((const uint8_t *)p)[i];
 	case DT_UNDEF: case DT_COUNT: break;
 	}
 	nnac_unreachable();
@@ -308,6 +322,14 @@ void val_set_f64(Value *v, int64_t i, double x)
 		                   : x >= 1.8446744073709552e19 ? UINT64_MAX : (uint64_t)x;
 		return;
 	case DT_BOOL: ((uint8_t *)p)[i] = x != 0; return;
+	case DT_I4: case DT_U4: case DT_I2: case DT_U2:
+		/* truncated, then wrapped to the width, as ONNX's Cast does */
+		val_set_i64(v, i, isnan(x) ? 0 : sat(x, -9.2233720368547758e18, 9.2233720368547748e18));
+		return;
+	case DT_F8E4M3FN: case DT_F8E4M3FNUZ: case DT_F8E5M2: case DT_F8E5M2FNUZ: case DT_F4E2M1:
+	case DT_F8E8M0:
+		((uint8_t *)p)[i] = minifloat_encode(v->dt, x, true);
+		return;
 	case DT_UNDEF: case DT_COUNT: break;
 	}
 	nnac_unreachable();
@@ -319,8 +341,14 @@ void val_set_i64(Value *v, int64_t i, int64_t x)
 
 	switch (v->dt) {
 	case DT_F32: case DT_F64: case DT_F16: case DT_BF16:
+	case DT_F8E4M3FN: case DT_F8E4M3FNUZ: case DT_F8E5M2: case DT_F8E5M2FNUZ: case DT_F4E2M1:
+	case DT_F8E8M0:
 		val_set_f64(v, i, (double)x);
 		return;
+	case DT_I4: ((int8_t *)p)[i] = (int8_t)((int8_t)(((uint64_t)x & 0xf) ^ 8) - 8); return;
+	case DT_U4: ((uint8_t *)p)[i] = (uint8_t)(x & 0xf); return;
+	case DT_I2: ((int8_t *)p)[i] = (int8_t)((int8_t)(((uint64_t)x & 0x3) ^ 2) - 2); return;
+	case DT_U2: ((uint8_t *)p)[i] = (uint8_t)(x & 0x3); return;
 	case DT_U8: ((uint8_t *)p)[i] = (uint8_t)x; return;
 	case DT_I8: ((int8_t *)p)[i] = (int8_t)x; return;
 	case DT_U16: ((uint16_t *)p)[i] = (uint16_t)x; return;
@@ -453,8 +481,12 @@ double dtype_round(DType dt, double v)
 	case DT_F16: return f16_to_f32(f32_to_f16((float)v));
 	case DT_BF16: return bf16_to_f32(f32_to_bf16((float)v));
 	case DT_F64: return v;
+	case DT_F8E4M3FN: case DT_F8E4M3FNUZ: case DT_F8E5M2: case DT_F8E5M2FNUZ: case DT_F4E2M1:
+	case DT_F8E8M0:
+		return minifloat_decode(dt, minifloat_encode(dt, v, true));
 	case DT_U8: case DT_I8: case DT_U16: case DT_I16: case DT_I32: case DT_I64:
-	case DT_U32: case DT_U64: case DT_BOOL: case DT_UNDEF: case DT_COUNT:
+	case DT_U32: case DT_U64: case DT_BOOL: case DT_U4: case DT_I4: case DT_U2: case DT_I2:
+	case DT_UNDEF: case DT_COUNT:
 		break;
 	}
 	return v;

@@ -21,7 +21,7 @@
 
 typedef enum DType {
 	DT_UNDEF = 0,
-#define DTYPE(id, code, name, bytes, kind) DT_##id,
+#define DTYPE(id, code, name, bytes, kind, bits, loops) DT_##id,
 #include "dtype.def"
 #undef DTYPE
 	DT_COUNT
@@ -37,7 +37,9 @@ typedef struct Value {
 } Value;
 
 const char *dtype_name(DType dt);
-int dtype_size(DType dt);
+int dtype_size(DType dt);          /* in memory */
+int dtype_bits(DType dt);          /* in an ONNX file's raw data: 2, 4, 8 ... 64 */
+bool dtype_in_loops(DType dt);     /* the loop IR and the targets handle it */
 bool dtype_is_float(DType dt);
 bool dtype_is_int(DType dt);     /* signed or unsigned integer, not bool */
 bool dtype_is_signed(DType dt);
@@ -77,8 +79,9 @@ const char *val_type_str(const Value *v, char *buf, int size);
 double val_get_f64(const Value *v, int64_t i);
 int64_t val_get_i64(const Value *v, int64_t i);
 /* Stores x with the conversion C and NumPy agree on: floats round to
- * nearest, integers truncate toward zero and saturate, NaN stores 0,
- * bool stores x != 0. */
+ * nearest, integers truncate toward zero and saturate (the 4- and 2-bit
+ * ones wrap, as ONNX's Cast does), NaN stores 0, bool stores x != 0; the
+ * 8- and 4-bit floats round to nearest even and saturate (minifloat.h). */
 void val_set_f64(Value *v, int64_t i, double x);
 /* Integers wrap to the element width; floats convert; bool is i != 0. */
 void val_set_i64(Value *v, int64_t i, int64_t x);

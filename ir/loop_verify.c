@@ -169,6 +169,11 @@ static bool check_buf_type(Verifier *v, const LoopBuf *b)
 		verr(v, line, col, "buffer '%s' has no element type", b->name);
 		return false;
 	}
+	if (!dtype_in_loops(b->dt)) {
+		verr(v, line, col, "buffer '%s' has type %s, which the loop IR does not handle", b->name,
+		     dtype_name(b->dt));
+		return false;
+	}
 	if (b->rank < 0 || b->rank > MAX_RANK) {
 		verr(v, line, col, "buffer '%s' has rank %d (at most %d)", b->name, b->rank, MAX_RANK);
 		return false;

@@ -67,6 +67,9 @@ Status op_floats_arg(Graph *g, const Node *n, const Value *const *in, Arena *a, 
 #define DTM_INT (DTM_SINT | DTM_UINT)
 #define DTM_NUM (DTM_FLOAT | DTM_INT)
 #define DTM_ALL (DTM_NUM | DTM(BOOL))
+/* The low-bit types (dtype.def): Cast, quantization and moves take them. */
+#define DTM_LOWBIT (DTM(F8E4M3FN) | DTM(F8E4M3FNUZ) | DTM(F8E5M2) | DTM(F8E5M2FNUZ) | DTM(U4) | DTM(I4) | \
+                    DTM(F4E2M1) | DTM(F8E8M0) | DTM(U2) | DTM(I2))
 
 /* ST_UNSUPPORTED naming the input unless its dtype is in mask. */
 Status infer_dtype(Graph *g, const Node *n, int input, unsigned mask);

@@ -581,6 +581,35 @@ static Status copy_outputs(LowerCx *cx, const int *copy)
 	return loop_oom(cx->p);
 }
 
+/* A tensor of a type the loop IR does not handle (the low-bit ones,
+ * dtype.def) stops the lowering before it starts, naming the first. */
+static Status check_types(Graph *g, Diag *d)
+{
+	for (int i = 0; i < g->ninputs + g->noutputs; i++) {
+		const Tensor *t = &g->tensors[i < g->ninputs ? g->inputs[i] : g->outputs[i - g->ninputs]];
+
+		if (!dtype_in_loops(t->v.dt))
+			return diag_add(d, ST_UNSUPPORTED, "%s: graph %s '%s' has type %s, which the loop IR does not "
+			                "handle yet (the graph interpreter runs it)", g->path,
+			                i < g->ninputs ? "input" : "output", t->name, dtype_name(t->v.dt));
+	}
+	for (int i = 0; i < g->nnodes; i++) {
+		const Node *n = &g->nodes[i];
+
+		if (n->flags & NODE_DEAD)
+			continue;
+		for (int k = 0; k < n->nin + n->nout; k++) {
+			int t = k < n->nin ? n->in[k] : n->out[k - n->nin];
+
+			if (t >= 0 && !dtype_in_loops(g->tensors[t].v.dt))
+				return diag_add(d, ST_UNSUPPORTED, "%s: node '%s' (%s): tensor '%s' has type %s, which "
+				                "the loop IR does not handle yet (the graph interpreter runs it)", g->path,
+				                n->name, op_name(n->op), g->tensors[t].name, dtype_name(g->tensors[t].v.dt));
+		}
+	}
+	return ST_OK;
+}
+
 Status pass_lower(Graph *g, LoopProgram *p, const LowerOptions *opt)
 {
 	LowerCx cx = {g, p, NULL, 0, -1, opt};
@@ -592,6 +621,7 @@ Status pass_lower(Graph *g, LoopProgram *p, const LowerOptions *opt)
 	done = arena_alloc(&p->arena, (size_t)(g->nnodes + 1) * sizeof(bool));
 	if (!cx.tbuf || !copy || !done)
 		return diag_add(p->diag, ST_NOMEM, "%s: out of memory", g->path);
+	TRY(check_types(g, p->diag));
 	for (int t = 0; t < g->ntensors; t++)
 		cx.tbuf[t] = -1;
 	loop_default_levels(p);

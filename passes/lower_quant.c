@@ -1,7 +1,8 @@
 /*
  * Lowering of QuantizeLinear and DequantizeLinear: one elementwise nest
  * over the input, with the scale and zero point per tensor (a literal when
- * constant) or per axis (indexed by that axis's loop variable).
+ * constant), per axis (indexed by that axis's loop variable) or per block
+ * (indexed by every variable, the axis's divided by block_size).
  *
  *   DequantizeLinear   dequantize Y[i] = (X[i] - Z[c]) * S[c]
  *   QuantizeLinear     quantize Y[i] = X[i] / S[c] + Z[c] round even
@@ -27,18 +28,20 @@ static int quant_axis(LowerCx *cx, const Node *n)
 	const Value *x = &node_in(cx->g, n, QX)->v, *s = &node_in(cx->g, n, QSCALE)->v;
 	int64_t axis = attr_i(n, "axis", 1);
 
-	if (val_numel(s) == 1 || !norm_axis(&axis, x->rank))
+	if ((val_numel(s) == 1 && attr_i(n, "block_size", 0) == 0) || !norm_axis(&axis, x->rank))
 		return -1;
 	return (int)axis;
 }
 
 /*
  * Input i (a scale or zero point): per tensor, a literal when constant and
- * lit_ok, else its one element; per axis, indexed by the axis variable.  An
- * absent zero point is the literal 0.
+ * lit_ok, else its one element; per axis, indexed by the axis variable; per
+ * block, by every variable, the axis's divided by block_size.  An absent
+ * zero point is the literal 0.
  */
 static LoopArg qparam(LowerCx *cx, const Node *n, int i, int axis, const int *vars, bool lit_ok)
 {
+	int64_t block = attr_i(n, "block_size", 0);
 	const Value *v;
 	int b, idx[MAX_RANK];
 
@@ -49,8 +52,12 @@ static LoopArg qparam(LowerCx *cx, const Node *n, int i, int axis, const int *va
 		return dtype_is_float(v->dt) ? loop_lit_float(val_get_f64(v, 0))
 		                             : loop_lit_int(val_get_i64(v, 0));
 	b = lower_buf(cx, n->in[i]);
-	for (int d = 0; d < v->rank; d++)
-		idx[d] = axis < 0 ? loop_const(cx->p, 0) : vars[axis];
+	for (int d = 0; d < v->rank; d++) {
+		if (block > 0)
+			idx[d] = d == axis ? loop_div(cx->p, vars[d], block) : vars[d];
+		else
+			idx[d] = axis < 0 ? loop_const(cx->p, 0) : vars[axis];
+	}
 	return lower_ref(cx, b, idx);
 }
 

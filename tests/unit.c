@@ -16,6 +16,7 @@
 #include "cpu_bundle.h"
 #include "device.h"
 #include "graph.h"
+#include "minifloat.h"
 #include "nnac_rt.h"
 #include "npy.h"
 #include "onnx.h"
@@ -44,6 +45,47 @@ static void test_half(void)
 			CHECK(!"f16 round trip");
 			break;
 		}
+}
+
+/* The 8- and 4-bit floats (base/minifloat.h): the formats' published
+ * extremes, every code back to itself, rounding ties to even, overflow. */
+static void test_minifloat(void)
+{
+	static const DType types[] = {DT_F8E4M3FN, DT_F8E4M3FNUZ, DT_F8E5M2, DT_F8E5M2FNUZ, DT_F4E2M1};
+	static const double e2m1[] = {0, 0.5, 1, 1.5, 2, 3, 4, 6};
+	int same = 0, codes = 0;
+
+	CHECK(minifloat_decode(DT_F8E4M3FN, 0x7e) == 448 && isnan(minifloat_decode(DT_F8E4M3FN, 0x7f)));
+	CHECK(minifloat_decode(DT_F8E4M3FN, 0x01) == ldexp(1, -9));
+	CHECK(minifloat_decode(DT_F8E4M3FNUZ, 0x7f) == 240 && isnan(minifloat_decode(DT_F8E4M3FNUZ, 0x80)));
+	CHECK(minifloat_decode(DT_F8E5M2, 0x7b) == 57344 && isinf(minifloat_decode(DT_F8E5M2, 0x7c)));
+	CHECK(minifloat_decode(DT_F8E5M2FNUZ, 0x7f) == 57344 && minifloat_decode(DT_F8E5M2FNUZ, 0x01) == ldexp(1, -17));
+	CHECK(minifloat_decode(DT_F8E8M0, 127) == 1 && isnan(minifloat_decode(DT_F8E8M0, 0xff)));
+	for (int c = 0; c < 8; c++)
+		CHECK(minifloat_decode(DT_F4E2M1, (uint8_t)c) == e2m1[c] &&
+		      minifloat_decode(DT_F4E2M1, (uint8_t)(c | 8)) == -e2m1[c]);
+	for (size_t t = 0; t < ARRAY_LEN(types); t++)
+		for (int c = 0; c < (types[t] == DT_F4E2M1 ? 16 : 256); c++) {
+			double v = minifloat_decode(types[t], (uint8_t)c);
+			if (isnan(v) || (v == 0 && c != 0 && (types[t] == DT_F8E4M3FNUZ || types[t] == DT_F8E5M2FNUZ)))
+				continue;
+			codes++;
+			same += minifloat_encode(types[t], v, false) == c;
+		}
+	CHECK(same == codes && codes > 900);
+	/* 17 lies halfway between 16 (mantissa 000) and 18 (001): to even, 16;
+	 * 19 halfway between 18 and 20 (010): 20 */
+	CHECK(minifloat_decode(DT_F8E4M3FN, minifloat_encode(DT_F8E4M3FN, 17, true)) == 16);
+	CHECK(minifloat_decode(DT_F8E4M3FN, minifloat_encode(DT_F8E4M3FN, 19, true)) == 20);
+	CHECK(minifloat_decode(DT_F8E4M3FN, minifloat_encode(DT_F8E4M3FN, 1e6, true)) == 448);
+	CHECK(isnan(minifloat_decode(DT_F8E4M3FN, minifloat_encode(DT_F8E4M3FN, 1e6, false))));
+	CHECK(isinf(minifloat_decode(DT_F8E5M2, minifloat_encode(DT_F8E5M2, 1e6, false))));
+	CHECK(minifloat_encode(DT_F8E4M3FNUZ, -1e-30, true) == 0);    /* no -0: 0x80 is NaN */
+	/* 5: halfway between 4 (code 6) and 6 (code 7): to the even code */
+	CHECK(minifloat_encode(DT_F4E2M1, 5, true) == 6 && minifloat_encode(DT_F4E2M1, 5.01, true) == 7);
+	CHECK(minifloat_encode_e8m0(3, MF_ROUND_UP, true) == 129 && minifloat_encode_e8m0(3, MF_ROUND_DOWN, true) == 128);
+	CHECK(minifloat_encode_e8m0(3.1, MF_ROUND_NEAREST, true) == 129 &&
+	      minifloat_encode_e8m0(2.9, MF_ROUND_NEAREST, true) == 128);
 }
 
 static void test_broadcast(void)
@@ -388,6 +430,7 @@ static void test_alloc_failure_tpu(void)
 int main(void)
 {
 	test_half();
+	test_minifloat();
 	test_broadcast();
 	test_op_table();
 	test_npy();

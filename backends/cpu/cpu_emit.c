@@ -38,7 +38,7 @@ static LLVMTypeRef elem_type(const CpuEmit *e, DType dt)
 	case DT_U8: case DT_I8: case DT_BOOL: return e->i8;
 	case DT_I32: case DT_U32: return e->i32;
 	case DT_I64: case DT_U64: return e->i64;
-	case DT_UNDEF: case DT_COUNT: break;
+	default: break;    /* the loop verifier admits only dtype_in_loops types */
 	}
 	nnac_unreachable();
 }
@@ -238,7 +238,7 @@ static LLVMValueRef raw_to_f(CpuEmit *e, DType dt, LLVMValueRef v, LLVMTypeRef f
 		return LLVMBuildUIToFP(e->b, v, ft, "");
 	case DT_BOOL:
 		return LLVMBuildUIToFP(e->b, LLVMBuildICmp(e->b, LLVMIntNE, v, cint(e->i8, 0), ""), ft, "");
-	case DT_UNDEF: case DT_COUNT: break;
+	default: break;    /* the loop verifier admits only dtype_in_loops types */
 	}
 	nnac_unreachable();
 }
@@ -264,7 +264,7 @@ static LLVMValueRef raw_to_i(CpuEmit *e, DType dt, LLVMValueRef v, LLVMTypeRef i
 		return LLVMBuildIntCast2(e->b, v, it, 0, "");
 	case DT_BOOL:
 		return LLVMBuildZExt(e->b, LLVMBuildICmp(e->b, LLVMIntNE, v, cint(e->i8, 0), ""), it, "");
-	case DT_UNDEF: case DT_COUNT: break;
+	default: break;    /* the loop verifier admits only dtype_in_loops types */
 	}
 	nnac_unreachable();
 }
@@ -289,7 +289,7 @@ static LLVMValueRef f_to_raw(CpuEmit *e, DType dt, LLVMValueRef f)
 	case DT_BOOL:
 		x = LLVMBuildFCmp(e->b, LLVMRealUNE, f, cfp(LLVMTypeOf(f), 0), "");
 		return LLVMBuildZExt(e->b, x, e->i8, "");
-	case DT_UNDEF: case DT_COUNT: break;
+	default: break;    /* the loop verifier admits only dtype_in_loops types */
 	}
 	nnac_unreachable();
 }
@@ -826,8 +826,7 @@ static LLVMValueRef dt_round(CpuEmit *e, DType dt, LLVMValueRef v)
 	case DT_F32: return LLVMBuildFPExt(e->b, f, e->f64, "");
 	case DT_F16: return raw_to_f(e, DT_F16, f_to_raw(e, DT_F16, f), e->f64);
 	case DT_BF16: return raw_to_f(e, DT_BF16, emit_f32_to_bf16(e, f), e->f64);
-	case DT_F64: case DT_U8: case DT_I8: case DT_U16: case DT_I16: case DT_I32: case DT_I64:
-	case DT_U32: case DT_U64: case DT_BOOL: case DT_UNDEF: case DT_COUNT:
+	default:
 		break;
 	}
 	return v;

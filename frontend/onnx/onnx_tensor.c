@@ -38,6 +38,40 @@ static Status set_shape(Diag *d, const char *where, const char *tname,
 	return ST_OK;
 }
 
+/* Bytes of v's data in a file: packed for the 4- and 2-bit types. */
+static int64_t stored_bytes(const Value *v)
+{
+	return (val_numel(v) * dtype_bits(v->dt) + 7) / 8;
+}
+
+/* Elements one int32_data entry holds: two 4-bit, four 2-bit ones. */
+static int per_int32(DType dt)
+{
+	return dtype_bits(dt) < 8 ? 8 / dtype_bits(dt) : 1;
+}
+
+/* Element i of packed data (first element in the low bits) into v,
+ * sign-extended for the signed types; a float type's code as it is. */
+static void unpack_one(Value *v, int64_t i, unsigned byte)
+{
+	int bits = dtype_bits(v->dt);
+	unsigned raw = (byte >> (i * bits % 8)) & ((1u << bits) - 1);
+
+	if (dtype_is_signed(v->dt) && raw >= 1u << (bits - 1))
+		((int8_t *)v->data)[i] = (int8_t)((int)raw - (1 << bits));
+	else
+		((uint8_t *)v->data)[i] = (uint8_t)raw;
+}
+
+/* Packed bytes into one byte per element. */
+static void unpack(Value *v, const uint8_t *src)
+{
+	int bits = dtype_bits(v->dt);
+
+	for (int64_t i = 0, n = val_numel(v); i < n; i++)
+		unpack_one(v, i, src[i * bits / 8]);
+}
+
 /* How many values the typed repeated field of v's element type holds. */
 static size_t field_count(const Onnx__TensorProto *tp, DType dt)
 {
@@ -48,10 +82,27 @@ static size_t field_count(const Onnx__TensorProto *tp, DType dt)
 	case DT_U32: case DT_U64: return tp->n_uint64_data;
 	case DT_I32: case DT_I16: case DT_I8: case DT_U16: case DT_U8:
 	case DT_BOOL: case DT_F16: case DT_BF16:
+	case DT_F8E4M3FN: case DT_F8E4M3FNUZ: case DT_F8E5M2: case DT_F8E5M2FNUZ: case DT_F8E8M0:
+	case DT_U4: case DT_I4: case DT_F4E2M1: case DT_U2: case DT_I2:
 		return tp->n_int32_data;
 	case DT_UNDEF: case DT_COUNT: break;
 	}
 	nnac_unreachable();
+}
+
+/* The int32_data of a low-bit type: the codes, per_int32 to an entry. */
+static void from_low_bits(const Onnx__TensorProto *tp, Value *v)
+{
+	int k = per_int32(v->dt);
+
+	for (int64_t i = 0, n = val_numel(v); i < n; i++) {
+		unsigned byte = (unsigned)tp->int32_data[i / k] & 0xff;
+
+		if (dtype_bits(v->dt) < 8)
+			unpack_one(v, i, byte);    /* k elements fill the entry's low byte */
+		else
+			((uint8_t *)v->data)[i] = (uint8_t)byte;
+	}
 }
 
 /* Copies the typed repeated field, whose count was checked, into v. */
@@ -59,6 +110,10 @@ static void from_field(const Onnx__TensorProto *tp, Value *v)
 {
 	int64_t n = val_numel(v);
 
+	if (!dtype_in_loops(v->dt)) {
+		from_low_bits(tp, v);
+		return;
+	}
 	for (int64_t i = 0; i < n; i++) {
 		switch (v->dt) {
 		case DT_F32: ((float *)v->data)[i] = tp->float_data[i]; break;
@@ -70,7 +125,7 @@ static void from_field(const Onnx__TensorProto *tp, Value *v)
 			((uint16_t *)v->data)[i] = (uint16_t)tp->int32_data[i]; break;
 		case DT_I32: case DT_I16: case DT_I8: case DT_U16: case DT_U8: case DT_BOOL:
 			val_set_i64(v, i, tp->int32_data[i]); break;
-		case DT_UNDEF: case DT_COUNT: nnac_unreachable();
+		default: nnac_unreachable();
 		}
 	}
 }
@@ -161,7 +216,7 @@ static Status open_external(Diag *d, const char *where, const char *dir, const c
                             const Onnx__TensorProto *tp, const Value *v, int *fd, int64_t *offset)
 {
 	const char *loc = ext_key(tp, "location");
-	int64_t length = -1, need = val_bytes(v), size = 0;
+	int64_t length = -1, need = stored_bytes(v), size = 0;
 	Status st;
 
 	*fd = -1;
@@ -188,10 +243,18 @@ static Status open_external(Diag *d, const char *where, const char *dir, const c
 }
 
 static Status from_external(Diag *d, const char *where, const char *tname, const Onnx__TensorProto *tp,
-                            Value *v, int fd, int64_t offset)
+                            Arena *a, Value *v, int fd, int64_t offset)
 {
-	if (read_at(fd, v->data, val_bytes(v), offset))
+	bool packed = dtype_bits(v->dt) < 8;
+	uint8_t *buf = packed ? arena_alloc(a, (size_t)stored_bytes(v)) : v->data;
+
+	if (!buf)
+		return diag_add(d, ST_NOMEM, "%s: out of memory", where);
+	if (read_at(fd, buf, stored_bytes(v), offset)) {
+		if (packed)
+			unpack(v, buf);
 		return ST_OK;
+	}
 	return diag_add(d, ST_IO, "%s: tensor '%s': cannot read external data file '%s': %s", where, tname,
 	                ext_key(tp, "location"), strerror(errno));
 }
@@ -207,15 +270,15 @@ static Status check_data(Diag *d, const char *where, const char *dir, const char
 	if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
 		return open_external(d, where, dir, tname, tp, v, fd, offset);
 	if (tp->has_raw_data) {
-		if ((int64_t)tp->raw_data.len != val_bytes(v))
+		if ((int64_t)tp->raw_data.len != stored_bytes(v))
 			return diag_add(d, ST_INVALID, "%s: tensor '%s': raw_data has %zu bytes, its shape needs %lld",
-			                where, tname, tp->raw_data.len, (long long)val_bytes(v));
+			                where, tname, tp->raw_data.len, (long long)stored_bytes(v));
 		return ST_OK;
 	}
 	have = field_count(tp, v->dt);
-	if ((int64_t)have != val_numel(v))
+	if ((int64_t)have != (val_numel(v) + per_int32(v->dt) - 1) / per_int32(v->dt))
 		return diag_add(d, ST_INVALID, "%s: tensor '%s': holds %zu values, its shape needs %lld",
-		                where, tname, have, (long long)val_numel(v));
+		                where, tname, have, (long long)(val_numel(v) + per_int32(v->dt) - 1) / per_int32(v->dt));
 	return ST_OK;
 }
 
@@ -241,7 +304,9 @@ Status onnx_decode_tensor(const Onnx__TensorProto *tp, const char *where, const 
 		st = diag_add(d, ST_NOMEM, "%s: out of memory", where);
 	if (st == ST_OK) {
 		if (fd >= 0)
-			st = from_external(d, where, tname, tp, v, fd, offset);
+			st = from_external(d, where, tname, tp, a, v, fd, offset);
+		else if (tp->has_raw_data && tp->raw_data.len && dtype_bits(v->dt) < 8)
+			unpack(v, tp->raw_data.data);
 		else if (tp->has_raw_data && tp->raw_data.len)
 			memcpy(v->data, tp->raw_data.data, tp->raw_data.len);
 		else if (!tp->has_raw_data)
@@ -257,7 +322,8 @@ const char *onnx_dtype_name(int code)
 	static const char *const names[] = {
 		"UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64",
 		"STRING", "BOOL", "FLOAT16", "DOUBLE", "UINT32", "UINT64", "COMPLEX64",
-		"COMPLEX128", "BFLOAT16",
+		"COMPLEX128", "BFLOAT16", "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ",
+		"UINT4", "INT4", "FLOAT4E2M1", "FLOAT8E8M0", "UINT2", "INT2", "FLOAT6E2M3", "FLOAT6E3M2",
 	};
 	return code >= 0 && code < (int)ARRAY_LEN(names) ? names[code] : "unknown";
 }

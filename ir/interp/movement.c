@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "minifloat.h"
 #include "movement.h"
 
 
@@ -1120,14 +1121,31 @@ static Status cast_to(Graph *g, const Node *n, DType *dt)
 	return ST_OK;
 }
 
+/* round_mode (opset 24): how a float becomes float8 e8m0. */
+static Status cast_round_mode(Graph *g, const Node *n, MfRound *mode)
+{
+	static const char *const names[] = {[MF_ROUND_UP] = "up", [MF_ROUND_DOWN] = "down",
+	                                    [MF_ROUND_NEAREST] = "nearest"};
+	const char *s = attr_s(n, "round_mode", "up");
+
+	for (int i = 0; i < (int)ARRAY_LEN(names); i++)
+		if (strcmp(s, names[i]) == 0) {
+			if (mode)
+				*mode = (MfRound)i;
+			return ST_OK;
+		}
+	return node_error(g, n, ST_INVALID, "round_mode '%s' is not up, down or nearest", s);
+}
+
 static Status cast_infer(Graph *g, Node *n)
 {
 	const Value *x;
 	DType dt;
 
 	TRY(check_inputs(g, n, 1, 1));
-	TRY(infer_dtype(g, n, 0, DTM_ALL));
+	TRY(infer_dtype(g, n, 0, DTM_ALL | DTM_LOWBIT));
 	TRY(cast_to(g, n, &dt));
+	TRY(cast_round_mode(g, n, NULL));
 	x = in_val(g, n, 0);
 	infer_out(g, n, 0, dt, x->rank, x->dims);
 	return ST_OK;
@@ -1148,9 +1166,20 @@ static uint16_t bf16_truncate(double x)
 	return isnan(f) ? (uint16_t)((u >> 16) | 0x40) : (uint16_t)(u >> 16);
 }
 
-static void cast_element(const Value *x, Value *y, int64_t i, bool bf16_trunc)
+/* How Cast converts: float to bf16 before opset 19 truncates; to an 8- or
+ * 4-bit float, saturate (default 1) and, for e8m0, round_mode apply. */
+typedef struct CastMode {
+	bool bf16_trunc, saturate;
+	MfRound round;
+} CastMode;
+
+static void cast_element(const Value *x, Value *y, int64_t i, const CastMode *m)
 {
-	if (!dtype_is_float(x->dt)) {
+	if (y->dt == DT_F8E8M0) {
+		((uint8_t *)y->data)[i] = minifloat_encode_e8m0(val_get_f64(x, i), m->round, m->saturate);
+	} else if (minifloat_is(y->dt)) {
+		((uint8_t *)y->data)[i] = minifloat_encode(y->dt, val_get_f64(x, i), m->saturate);
+	} else if (!dtype_is_float(x->dt)) {
 		if (y->dt == DT_F32 && x->dt == DT_I64)
 			((float *)y->data)[i] = (float)((const int64_t *)x->data)[i];
 		else if (y->dt == DT_F32 && x->dt == DT_U64)
@@ -1159,7 +1188,7 @@ static void cast_element(const Value *x, Value *y, int64_t i, bool bf16_trunc)
 			val_set_f64(y, i, val_get_f64(x, i));
 		else
 			val_set_i64(y, i, val_get_i64(x, i));
-	} else if (y->dt == DT_BF16 && bf16_trunc) {
+	} else if (y->dt == DT_BF16 && m->bf16_trunc) {
 		((uint16_t *)y->data)[i] = bf16_truncate(val_get_f64(x, i));
 	} else {
 		val_set_f64(y, i, val_get_f64(x, i));
@@ -1169,15 +1198,15 @@ static void cast_element(const Value *x, Value *y, int64_t i, bool bf16_trunc)
 static Status cast_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
 {
 	int64_t numel = val_numel(in[0]);
-	bool bf16_trunc = cx->g->opset < 19;
+	CastMode m = {cx->g->opset < 19, attr_i(n, "saturate", 1) != 0, MF_ROUND_UP};
 
-	(void)n;
+	TRY(cast_round_mode(cx->g, n, &m.round));
 	if (in[0]->dt == out[0]->dt) {
 		copy_bytes(out[0]->data, in[0]->data, val_bytes(in[0]));
 		return ST_OK;
 	}
 	for (int64_t i = 0; i < numel; i++)
-		cast_element(in[0], out[0], i, bf16_trunc);
+		cast_element(in[0], out[0], i, &m);
 	return ST_OK;
 }
 
