@@ -95,6 +95,13 @@ static const LowerFn lower_fns[OP_COUNT] = {
 	[OP_RNN] = lower_rnn,
 	[OP_GRU] = lower_rnn,
 	[OP_LSTM] = lower_rnn,
+	/* issue 15 */
+	[OP_LayerNormalization] = lower_layernorm,
+	[OP_RMSNormalization] = lower_layernorm,
+	[OP_CastLike] = lower_unary,
+	[OP_Expand] = lower_expand,
+	[OP_Trilu] = lower_trilu,
+	[OP_CumSum] = lower_cumsum,
 };
 
 /* Buffers. */

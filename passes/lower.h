@@ -160,6 +160,7 @@ Status lower_lrn(LowerCx *cx, const Node *n);
 Status lower_batchnorm(LowerCx *cx, const Node *n);
 Status lower_instancenorm(LowerCx *cx, const Node *n);
 Status lower_softmax(LowerCx *cx, const Node *n);         /* Softmax, LogSoftmax */
+Status lower_layernorm(LowerCx *cx, const Node *n);       /* LayerNormalization, RMSNormalization */
 Status lower_reduce(LowerCx *cx, const Node *n);          /* ReduceMean, ReduceMax, ReduceSum */
 /* lower_elem.c */
 Status lower_unary(LowerCx *cx, const Node *n);           /* activations, math, Cast */
@@ -176,6 +177,12 @@ Status lower_slice(LowerCx *cx, const Node *n);
 Status lower_pad(LowerCx *cx, const Node *n);
 Status lower_gather(LowerCx *cx, const Node *n);
 Status lower_resize(LowerCx *cx, const Node *n);          /* Resize, Upsample */
+/* lower_gen.c */
+Status lower_expand(LowerCx *cx, const Node *n);
+Status lower_tile(LowerCx *cx, const Node *n);
+Status lower_eyelike(LowerCx *cx, const Node *n);
+Status lower_trilu(LowerCx *cx, const Node *n);
+Status lower_cumsum(LowerCx *cx, const Node *n);
 /* lower_rnn.c */
 Status lower_rnn(LowerCx *cx, const Node *n);             /* RNN, GRU, LSTM */
 

@@ -1,7 +1,8 @@
 /*
  * Lowering of normalization, softmax and the reductions:
- * BatchNormalization (inference), InstanceNormalization, Softmax,
- * LogSoftmax, ReduceMean, ReduceMax and ReduceSum.
+ * BatchNormalization (inference), InstanceNormalization,
+ * LayerNormalization, RMSNormalization, Softmax, LogSoftmax, ReduceMean,
+ * ReduceMax and ReduceSum.
  *
  * A reduction is a fill (or copy) of the accumulator, then one nest with
  * the kept dimensions outside and the reduced ones innermost holding a
@@ -22,6 +23,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "interp/norm.h"
 #include "interp/window.h"
 
 /* Indices into an accumulator of the reduced shape: reduced dimensions
@@ -233,6 +235,90 @@ Status lower_instancenorm(LowerCx *cx, const Node *n)
 	in = lower_elem_nest(cx, rank, dims, NULL, vars);
 	ch = lower_ref(cx, bias, vars + 1);
 	lower_apply_ab(cx, in, OP_Add, lower_ref(cx, y, vars), lower_ref(cx, d, vars), ch);
+	return loop_oom(cx->p);
+}
+
+/*
+ * LayerNormalization and RMSNormalization over the axes from axis on, in
+ * f64 temporaries as the graph interpreter computes (S the statistics'
+ * shape, X's with the normalized axes 1):
+ *   D = X (- mean),  Q = sqrt(mean(D^2) + eps),  Y = D / Q * Scale (+ B);
+ * the optional outputs are Mean = mean and InvStdDev = 1 / Q.
+ */
+
+/* Output i (Mean, InvStdDev) = src, or nothing when absent. */
+static void ln_stat_out(LowerCx *cx, const Node *n, int i, int src, OpKind op)
+{
+	int o = i < n->nout ? lower_out(cx, n, i) : -1, vars[MAX_RANK], in;
+	int64_t dims[MAX_RANK];
+	int rank;
+
+	if (o < 0)
+		return;
+	if (src < 0) {
+		lower_fill_elems(cx, o, loop_lit_float(0.0));
+		return;
+	}
+	rank = lower_buf_shape(cx, o, dims);
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	if (cx->p->bufs[o].dt == DT_BF16 || op != OP_Cast)
+		lower_apply_ab(cx, in, op == OP_Cast ? OP_Mul : op, lower_ref(cx, o, vars),
+		               op == OP_Cast ? lower_ref(cx, src, vars) : loop_lit_float(1.0),
+		               op == OP_Cast ? loop_lit_float(1.0) : lower_ref(cx, src, vars));
+	else
+		lower_apply(cx, in, OP_Cast, 2, (LoopArg[]){lower_ref(cx, o, vars), lower_ref(cx, src, vars)});
+}
+
+Status lower_layernorm(LowerCx *cx, const Node *n)
+{
+	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), sc = lower_buf(cx, n->in[1]);
+	int b = n->op == OP_LayerNormalization && has_input(n, 2) ? lower_buf(cx, n->in[2]) : -1;
+	int64_t dims[MAX_RANK], sd[MAX_RANK], axis, len;
+	int rank = lower_buf_shape(cx, x, dims), vars[MAX_RANK], in, d, mean = -1, q;
+	bool rms = n->op == OP_RMSNormalization, red[MAX_RANK];
+
+	TRY(norm_layer_axis(cx->g, n, rank, &axis));
+	if (win_prod(dims, rank) == 0) {
+		ln_stat_out(cx, n, 1, -1, OP_Cast);
+		ln_stat_out(cx, n, 2, -1, OP_Cast);
+		return loop_oom(cx->p);
+	}
+	for (int i = 0; i < rank; i++)
+		red[i] = i >= axis;
+	len = win_prod(dims + axis, rank - (int)axis);
+	acc_shape(rank, dims, red, true, sd);
+	d = lower_temp(cx, "ln_x", DT_F64, rank, dims);
+	lower_cast_elems(cx, d, x);
+	if (!rms) {
+		mean = lower_temp(cx, "ln_mean", DT_F64, rank, sd);
+		lower_fill_elems(cx, mean, loop_lit_float(0.0));
+		reduce_into(cx, LR_SUM, mean, d, red, true);
+		apply_all(cx, mean, OP_Div, -1, loop_lit_float((double)len));
+		in = lower_elem_nest(cx, rank, dims, NULL, vars);
+		lower_apply_ab(cx, in, OP_Sub, lower_ref(cx, d, vars), lower_ref(cx, d, vars),
+		               acc_ref(cx, mean, rank, red, true, vars));
+	}
+	q = lower_temp(cx, "ln_q", DT_F64, rank, sd);
+	lower_fill_elems(cx, q, loop_lit_float(0.0));
+	in = lower_elem_nest(cx, rank, dims, red, vars);
+	lower_emit(cx, in, LN_MAC, 3, (LoopArg[]){acc_ref(cx, q, rank, red, true, vars),
+	           lower_ref(cx, d, vars), lower_ref(cx, d, vars)});
+	apply_all(cx, q, OP_Div, -1, loop_lit_float((double)len));
+	apply_all(cx, q, OP_Add, -1, loop_lit_float(attr_f(n, "epsilon", 1e-5)));
+	apply_all(cx, q, OP_Sqrt, -1, loop_lit_int(0));
+	ln_stat_out(cx, n, 1, mean, OP_Cast);
+	ln_stat_out(cx, n, 2, q, OP_Div);
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Div, lower_ref(cx, d, vars), lower_ref(cx, d, vars),
+	               acc_ref(cx, q, rank, red, true, vars));
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Mul, lower_ref(cx, b >= 0 ? d : y, vars), lower_ref(cx, d, vars),
+	               lower_bcast_ref(cx, sc, rank, vars));
+	if (b >= 0) {
+		in = lower_elem_nest(cx, rank, dims, NULL, vars);
+		lower_apply_ab(cx, in, OP_Add, lower_ref(cx, y, vars), lower_ref(cx, d, vars),
+		               lower_bcast_ref(cx, b, rank, vars));
+	}
 	return loop_oom(cx->p);
 }
 

@@ -5,6 +5,8 @@
  * (nnac run, the conformance driver), small integer inputs are bound as
  * constants before shape inference; larger or floating inputs stay inputs.
  * The interpreter then runs on the same values, so results do not change.
+ * A small floating input is bound only when it feeds Range, whose output
+ * shape depends on its inputs' values whatever their type.
  */
 #include "passes.h"
 
@@ -12,13 +14,28 @@
 
 enum { SPECIALIZE_LIMIT = 64 };   /* elements */
 
+/* Whether tensor t is an operand of a live Range node. */
+static bool feeds_range(const Graph *g, int t)
+{
+	for (int i = 0; i < g->nnodes; i++) {
+		const Node *n = &g->nodes[i];
+
+		for (int k = 0; n->op == OP_Range && !(n->flags & NODE_DEAD) && k < n->nin; k++)
+			if (n->in[k] == t)
+				return true;
+	}
+	return false;
+}
+
 Status pass_specialize_inputs(Graph *g, const Value *inputs)
 {
 	for (int i = 0; i < g->ninputs; i++) {
 		Tensor *t = &g->tensors[g->inputs[i]];
 		const Value *v = &inputs[i];
 
-		if (!dtype_is_int(v->dt) || val_numel(v) > SPECIALIZE_LIMIT)
+		if (val_numel(v) > SPECIALIZE_LIMIT)
+			continue;
+		if (!dtype_is_int(v->dt) && !feeds_range(g, g->inputs[i]))
 			continue;
 		if (v->dt != t->v.dt || !val_same_shape(v, &t->v))
 			continue;   /* interp_run reports the mismatch */

@@ -1,7 +1,8 @@
 /*
  * Reference kernels for normalization, softmax and reductions:
- * BatchNormalization (inference), InstanceNormalization, Softmax,
- * LogSoftmax, ReduceMean, ReduceMax and ReduceSum.
+ * BatchNormalization (inference), InstanceNormalization,
+ * LayerNormalization, RMSNormalization, Softmax, LogSoftmax, ReduceMean,
+ * ReduceMax and ReduceSum.
  *
  * Floating-point work runs in double and rounds once on store.  Integer
  * reductions run in 64 bits (unsigned arithmetic, so sums wrap the way the
@@ -16,7 +17,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "op.h"
+#include "norm.h"
 
 /* Product of dims[from..to); 1 when empty, DIM_UNKNOWN if any is unknown. */
 static int64_t dims_prod(const Value *v, int from, int to)
@@ -215,6 +216,145 @@ static Status in_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value 
 }
 
 const OpImpl op_impl_InstanceNormalization = { in_infer, in_eval, NULL };
+
+/*
+ * LayerNormalization and RMSNormalization over the axes from `axis` on
+ * (default -1): each row of X seen as [outer, inner] is normalized by its
+ * mean and (population) variance, or by its root mean square, then
+ * multiplied by Scale and (LayerNormalization) shifted by B, both
+ * broadcast to the normalized shape X[axis:].  LayerNormalization's
+ * optional outputs Mean and InvStdDev have X's shape with the normalized
+ * axes 1, in the type stash_type names.  Statistics run in double.
+ */
+
+Status norm_layer_axis(Graph *g, const Node *n, int rank, int64_t *axis)
+{
+	*axis = attr_i(n, "axis", -1);
+	if (!norm_axis(axis, rank))
+		return node_error(g, n, ST_INVALID, "axis %lld is out of range for rank %d",
+		                  (long long)attr_i(n, "axis", -1), rank);
+	return ST_OK;
+}
+
+/* Input i broadcasts (one way) to X's dims from axis on. */
+static Status ln_check_param(Graph *g, const Node *n, int i, const Value *x, int64_t axis)
+{
+	const Tensor *t = node_in(g, n, i);
+	const Value *p;
+
+	if (!t)
+		return ST_OK;
+	p = &t->v;
+	if (p->dt != x->dt)
+		return node_error(g, n, ST_INVALID, "input '%s' is %s but X is %s", t->name,
+		                  dtype_name(p->dt), dtype_name(x->dt));
+	if (p->rank > x->rank - axis)
+		return node_error(g, n, ST_INVALID, "input '%s' has rank %d, more than the %d "
+		                  "normalized axes", t->name, p->rank, (int)(x->rank - axis));
+	for (int d = 0; d < p->rank; d++) {
+		int64_t want = x->dims[x->rank - p->rank + d];
+
+		if (p->dims[d] != 1 && p->dims[d] != want)
+			return node_error(g, n, ST_INVALID, "input '%s' does not broadcast to the "
+			                  "normalized shape", t->name);
+	}
+	return ST_OK;
+}
+
+/* The type of Mean and InvStdDev: stash_type (default float). */
+static Status ln_stash_type(Graph *g, const Node *n, DType *dt)
+{
+	int64_t code = attr_i(n, "stash_type", 1);
+
+	*dt = dtype_from_onnx((int)code);
+	if (*dt == DT_UNDEF || !dtype_is_float(*dt))
+		return infer_bad_attr(g, n, "stash_type", "not a floating-point type nnac supports");
+	return ST_OK;
+}
+
+static Status ln_infer(Graph *g, Node *n)
+{
+	bool rms = n->op == OP_RMSNormalization;
+	int64_t axis, dims[MAX_RANK];
+	const Value *x;
+	DType st_dt;
+
+	TRY(infer_nin(g, n, 2, rms ? 2 : 3));
+	TRY(check_float_inputs(g, n, n->nin));
+	x = &node_in(g, n, 0)->v;
+	TRY(norm_layer_axis(g, n, x->rank, &axis));
+	TRY(ln_stash_type(g, n, &st_dt));
+	for (int i = 1; i < n->nin; i++)
+		TRY(ln_check_param(g, n, i, x, axis));
+	if (attr_f(n, "epsilon", 1e-5) < 0)
+		return node_error(g, n, ST_INVALID, "epsilon is negative");
+	for (int d = 0; d < x->rank; d++)
+		dims[d] = d < axis ? x->dims[d] : 1;
+	infer_out(g, n, 1, st_dt, x->rank, dims);
+	infer_out(g, n, 2, st_dt, x->rank, dims);
+	return infer_same(g, n);
+}
+
+/* Input i as double, broadcast over the inner normalized elements; NULL
+ * when absent (out of memory sets *oom). */
+static double *ln_param(EvalCtx *cx, const Value *x, int64_t axis, const Value *p, bool *oom)
+{
+	int64_t inner = dims_prod(x, (int)axis, x->rank);
+	int64_t *offs = arena_alloc(cx->scratch, (size_t)(inner + 1) * sizeof *offs);
+	double *v = p ? val_to_f64(cx->scratch, p) : NULL;
+	double *r = arena_alloc(cx->scratch, (size_t)(inner + 1) * sizeof *r);
+	Value shape;
+
+	if (!p)
+		return NULL;
+	if (!offs || !v || !r) {
+		*oom = true;
+		return NULL;
+	}
+	val_set_type(&shape, x->dt, x->rank - (int)axis, x->dims + axis);
+	bcast_offsets(&shape, p, offs);
+	for (int64_t i = 0; i < inner; i++)
+		r[i] = v[offs[i]];
+	return r;
+}
+
+static Status ln_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
+{
+	const Value *x = in[0];
+	bool rms = n->op == OP_RMSNormalization, oom = false;
+	double eps = attr_f(n, "epsilon", 1e-5);
+	int64_t axis, inner, outer;
+	double *y = val_to_f64(cx->scratch, x), *s, *b;
+
+	TRY(norm_layer_axis(cx->g, n, x->rank, &axis));
+	inner = dims_prod(x, (int)axis, x->rank);
+	outer = dims_prod(x, 0, (int)axis);
+	s = ln_param(cx, x, axis, in[1], &oom);
+	b = rms ? NULL : ln_param(cx, x, axis, in[2], &oom);
+	if (!y || !s || oom)
+		return eval_oom(cx, n);
+	for (int64_t o = 0; o < outer && inner > 0; o++) {
+		double *row = y + o * inner, mean = 0, var = 0;
+
+		for (int64_t i = 0; i < inner; i++)
+			mean += rms ? row[i] * row[i] : row[i];
+		mean /= (double)inner;
+		for (int64_t i = 0; i < inner && !rms; i++)
+			var += (row[i] - mean) * (row[i] - mean);
+		var = rms ? mean : var / (double)inner;
+		for (int64_t i = 0; i < inner; i++)
+			row[i] = (rms ? row[i] : row[i] - mean) / sqrt(var + eps) * s[i] + (b ? b[i] : 0);
+		if (!rms && out[1])
+			val_set_f64(out[1], o, mean);
+		if (!rms && out[2])
+			val_set_f64(out[2], o, 1 / sqrt(var + eps));
+	}
+	val_from_f64(out[0], y);
+	return ST_OK;
+}
+
+const OpImpl op_impl_LayerNormalization = { ln_infer, ln_eval, NULL };
+const OpImpl op_impl_RMSNormalization = { ln_infer, ln_eval, NULL };
 
 /*
  * Softmax and LogSoftmax.  The input is seen as [outer, len, inner] and
