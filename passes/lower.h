@@ -161,7 +161,8 @@ Status lower_batchnorm(LowerCx *cx, const Node *n);
 Status lower_instancenorm(LowerCx *cx, const Node *n);
 Status lower_softmax(LowerCx *cx, const Node *n);         /* Softmax, LogSoftmax */
 Status lower_layernorm(LowerCx *cx, const Node *n);       /* LayerNormalization, RMSNormalization */
-Status lower_reduce(LowerCx *cx, const Node *n);          /* ReduceMean, ReduceMax, ReduceSum */
+Status lower_reduce(LowerCx *cx, const Node *n);          /* ReduceSum ... ReduceSumSquare */
+Status lower_argext(LowerCx *cx, const Node *n);          /* ArgMax, ArgMin */
 /* lower_elem.c */
 Status lower_unary(LowerCx *cx, const Node *n);           /* activations, math, Cast */
 Status lower_binary(LowerCx *cx, const Node *n);          /* Add ... PRelu, Sum/Max/Min/Mean */
@@ -183,6 +184,9 @@ Status lower_tile(LowerCx *cx, const Node *n);
 Status lower_eyelike(LowerCx *cx, const Node *n);
 Status lower_trilu(LowerCx *cx, const Node *n);
 Status lower_cumsum(LowerCx *cx, const Node *n);
+Status lower_space(LowerCx *cx, const Node *n);           /* DepthToSpace, SpaceToDepth */
+/* GatherElements, GatherND, Scatter*, OneHot: refused (run-time indices) */
+Status lower_indexed(LowerCx *cx, const Node *n);
 /* lower_rnn.c */
 Status lower_rnn(LowerCx *cx, const Node *n);             /* RNN, GRU, LSTM */
 

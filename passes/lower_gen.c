@@ -205,3 +205,40 @@ Status lower_cumsum(LowerCx *cx, const Node *n)
 	return loop_oom(cx->p);
 }
 
+/* DepthToSpace and SpaceToDepth: one copy over the 6-D iteration space
+ * of generate.h's SpacePlan, both sides indexed affinely. */
+Status lower_space(LowerCx *cx, const Node *n)
+{
+	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), q[6], sidx[4], didx[4], in;
+	bool to_space = n->op == OP_DepthToSpace;
+	SpacePlan p;
+	LoopProgram *lp = cx->p;
+
+	TRY(gen_space_plan(cx->g, n, &node_in(cx->g, n, 0)->v, &p));
+	if (win_prod(p.dims, 6) == 0)
+		return ST_OK;
+	in = lower_nest(cx, -1, 6, p.dims, NULL, q);
+	sidx[0] = didx[0] = q[0];
+	sidx[1] = q[1];
+	sidx[2] = loop_add(lp, loop_mul(lp, p.b, q[2]), q[3]);
+	sidx[3] = loop_add(lp, loop_mul(lp, p.b, q[4]), q[5]);
+	didx[1] = loop_add(lp, loop_add(lp, loop_mul(lp, p.ci, q[3]), loop_mul(lp, p.cj, q[5])),
+	                   loop_mul(lp, p.cc, q[1]));
+	didx[2] = q[2];
+	didx[3] = q[4];
+	lower_emit2(cx, in, LN_COPY, lower_ref(cx, y, to_space ? sidx : didx),
+	            lower_ref(cx, x, to_space ? didx : sidx));
+	return loop_oom(cx->p);
+}
+
+/* The ops indexed by run-time tensors: the loop IR has no indexed
+ * references yet (its indices are affine in the loop variables), so they
+ * stay with the graph interpreter. */
+Status lower_indexed(LowerCx *cx, const Node *n)
+{
+	int i = n->op == OP_OneHot ? 0 : 1;
+
+	return node_error(cx->g, n, ST_UNSUPPORTED, "%s indexes with the values of '%s', known only "
+	                  "at run time; the loop IR indexes with affine expressions of its loops",
+	                  op_name(n->op), node_in(cx->g, n, i)->name);
+}

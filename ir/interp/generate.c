@@ -505,3 +505,88 @@ static Status cumsum_eval(EvalCtx *cx, const Node *n, const Value *const *in, Va
 
 const OpImpl op_impl_CumSum = {cumsum_infer, cumsum_eval, NULL};
 
+/*
+ * DepthToSpace and SpaceToDepth, seen in one 6-D iteration space
+ * (n, c, h, i, w, j) over [N, Cs, Hd, b, Wd, b]: the space-side tensor
+ * [N, Cs, Hd*b, Wd*b] at (n, c, h*b + i, w*b + j) is the depth-side
+ * tensor [N, Cs*b*b, Hd, Wd] at (n, ci*i + cj*j + cc*c, h, w).
+ */
+
+Status gen_space_plan(Graph *g, const Node *n, const Value *x, SpacePlan *p)
+{
+	bool to_space = n->op == OP_DepthToSpace;
+	const char *mode = attr_s(n, "mode", "DCR");
+	int64_t b = attr_i(n, "blocksize", 0), bb;
+
+	if (x->rank != 4)
+		return node_error(g, n, ST_INVALID, "input must have rank 4, not %d", x->rank);
+	if (b <= 0 || !ck_mul(b, b, &bb))
+		return node_error(g, n, ST_INVALID, "blocksize %lld is not a positive size", (long long)b);
+	if (strcmp(mode, "DCR") != 0 && (strcmp(mode, "CRD") != 0 || !to_space))
+		return infer_bad_attr(g, n, "mode", "not DCR or (DepthToSpace) CRD");
+	if (to_space ? x->dims[1] % bb != 0 : x->dims[2] % b != 0 || x->dims[3] % b != 0)
+		return node_error(g, n, ST_INVALID, "blocksize %lld does not divide the input's %s",
+		                  (long long)b, to_space ? "channels by its square" : "height and width");
+	p->b = b;
+	p->dims[0] = x->dims[0];
+	p->dims[1] = to_space ? x->dims[1] / bb : x->dims[1];
+	p->dims[2] = to_space ? x->dims[2] : x->dims[2] / b;
+	p->dims[3] = b;
+	p->dims[4] = to_space ? x->dims[3] : x->dims[3] / b;
+	p->dims[5] = b;
+	p->crd = strcmp(mode, "CRD") == 0;
+	p->ci = p->crd ? b : b * p->dims[1];
+	p->cj = p->crd ? 1 : p->dims[1];
+	p->cc = p->crd ? bb : 1;
+	return ST_OK;
+}
+
+static Status space_infer(Graph *g, Node *n)
+{
+	const Value *x;
+	int64_t dims[4];
+	SpacePlan p;
+
+	TRY(infer_nin(g, n, 1, 1));
+	TRY(infer_dtype(g, n, 0, DTM_ALL));
+	x = in_val(g, n, 0);
+	TRY(gen_space_plan(g, n, x, &p));
+	dims[0] = p.dims[0];
+	dims[1] = n->op == OP_DepthToSpace ? p.dims[1] : p.dims[1] * p.b * p.b;
+	dims[2] = n->op == OP_DepthToSpace ? p.dims[2] * p.b : p.dims[2];
+	dims[3] = n->op == OP_DepthToSpace ? p.dims[4] * p.b : p.dims[4];
+	infer_out(g, n, 0, x->dt, 4, dims);
+	return ST_OK;
+}
+
+static Status space_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
+{
+	bool to_space = n->op == OP_DepthToSpace;
+	const Value *sp = to_space ? out[0] : in[0], *dp = to_space ? in[0] : out[0];
+	int64_t q[6] = {0}, count;
+	size_t es = (size_t)dtype_size(in[0]->dt);
+	SpacePlan p;
+
+	TRY(gen_space_plan(cx->g, n, in[0], &p));
+	count = val_numel(in[0]);
+	for (int64_t k = 0; k < count; k++) {
+		int64_t s[4] = {q[0], q[1], q[2] * p.b + q[3], q[4] * p.b + q[5]};
+		int64_t d[4] = {q[0], p.ci * q[3] + p.cj * q[5] + p.cc * q[1], q[2], q[4]};
+		int64_t so = ((s[0] * sp->dims[1] + s[1]) * sp->dims[2] + s[2]) * sp->dims[3] + s[3];
+		int64_t doff = ((d[0] * dp->dims[1] + d[1]) * dp->dims[2] + d[2]) * dp->dims[3] + d[3];
+
+		if (to_space)
+			memcpy((char *)out[0]->data + (size_t)so * es, (const char *)in[0]->data + (size_t)doff * es, es);
+		else
+			memcpy((char *)out[0]->data + (size_t)doff * es, (const char *)in[0]->data + (size_t)so * es, es);
+		for (int a = 5; a >= 0; a--) {
+			if (++q[a] < p.dims[a])
+				break;
+			q[a] = 0;
+		}
+	}
+	return ST_OK;
+}
+
+const OpImpl op_impl_DepthToSpace = {space_infer, space_eval, NULL};
+const OpImpl op_impl_SpaceToDepth = {space_infer, space_eval, NULL};

@@ -21,5 +21,15 @@ bool gen_trilu_keep(const Node *n, int64_t i, int64_t j, int64_t k);
 /* CumSum's normalized axis (input 1) over rank dimensions. */
 Status gen_cumsum_axis(Graph *g, const Node *n, const Value *const *in, int rank, int64_t *axis);
 
+/* DepthToSpace and SpaceToDepth in the iteration space (n, c, h, i, w, j)
+ * over dims: the space-side element (n, c, h*b + i, w*b + j) is the
+ * depth-side element (n, ci*i + cj*j + cc*c, h, w). */
+typedef struct SpacePlan {
+	int64_t dims[6];     /* [N, Cs, Hd, b, Wd, b] */
+	int64_t b;           /* blocksize */
+	int64_t ci, cj, cc;  /* depth-side channel coefficients */
+	bool crd;            /* CRD mode (else DCR) */
+} SpacePlan;
+Status gen_space_plan(Graph *g, const Node *n, const Value *x, SpacePlan *p);
 
 #endif
