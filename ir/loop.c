@@ -376,6 +376,7 @@ const char *loop_reduce_name(LoopReduce r)
 	case LR_SUM: return "sum";
 	case LR_MAX: return "max";
 	case LR_MIN: return "min";
+	case LR_PROD: return "prod";
 	}
 	nnac_unreachable();
 }

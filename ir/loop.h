@@ -118,7 +118,7 @@ typedef struct LoopArg {
 
 enum { LF_SPATIAL = 1, LF_UNROLL = 2 };
 
-typedef enum LoopReduce { LR_SUM, LR_MAX, LR_MIN } LoopReduce;
+typedef enum LoopReduce { LR_SUM, LR_MAX, LR_MIN, LR_PROD } LoopReduce;
 /* Rounding of quantize and requantize: half to even, half away from zero. */
 typedef enum LoopRound { LRND_EVEN, LRND_AWAY } LoopRound;
 

@@ -442,7 +442,7 @@ static void apply_cast_i64_f32(Exec *x, const XStmt *s, int64_t n)
 
 static void reduce_any(Exec *x, const XStmt *s, int64_t n)
 {
-	static const OpKind ops[] = {[LR_SUM] = OP_Add, [LR_MAX] = OP_Max, [LR_MIN] = OP_Min};
+	static const OpKind ops[] = {[LR_SUM] = OP_Add, [LR_MAX] = OP_Max, [LR_MIN] = OP_Min, [LR_PROD] = OP_Mul};
 	const XRef *d = &s->ref[0], *r = &s->ref[1];
 	OpKind op = ops[s->n->red];
 	int64_t o[LOOP_MAX_ARGS];
@@ -466,7 +466,7 @@ static void reduce_any(Exec *x, const XStmt *s, int64_t n)
 
 static void reduce_f32(Exec *x, const XStmt *s, int64_t n)
 {
-	static const OpKind ops[] = {[LR_SUM] = OP_Add, [LR_MAX] = OP_Max, [LR_MIN] = OP_Min};
+	static const OpKind ops[] = {[LR_SUM] = OP_Add, [LR_MAX] = OP_Max, [LR_MIN] = OP_Min, [LR_PROD] = OP_Mul};
 	float *d = (float *)s->ref[0].base + ref_at(x, &s->ref[0]);
 	const float *src = (const float *)s->ref[1].base + ref_at(x, &s->ref[1]);
 	int64_t sd = s->ref[0].stride, ss = s->ref[1].stride;

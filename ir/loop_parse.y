@@ -1297,14 +1297,14 @@ static bool make_apply(LoopParse *x, const LOOPYYLTYPE *loc, LoopArg dst, const 
 
 static bool reduce_of(LoopParse *x, const char *name, const LOOPYYLTYPE *loc, LoopReduce *r)
 {
-	static const LoopReduce all[] = { LR_SUM, LR_MAX, LR_MIN };
+	static const LoopReduce all[] = { LR_SUM, LR_MAX, LR_MIN, LR_PROD };
 
 	for (size_t i = 0; i < ARRAY_LEN(all); i++)
 		if (strcmp(name, loop_reduce_name(all[i])) == 0) {
 			*r = all[i];
 			return true;
 		}
-	loop_parse_error(x, loc, "unknown reduction '%s' (sum, max or min)", name);
+	loop_parse_error(x, loc, "unknown reduction '%s' (sum, max, min or prod)", name);
 	return false;
 }
 

@@ -560,7 +560,7 @@ static void check_types(Verifier *v, const LoopNode *n)
 		return;
 	case LN_REDUCE:
 		check_same_type(v, n);
-		if (n->red != LR_SUM && n->red != LR_MAX && n->red != LR_MIN)
+		if (n->red != LR_SUM && n->red != LR_MAX && n->red != LR_MIN && n->red != LR_PROD)
 			NERR(v, n, "reduce: unknown reduction %d", (int)n->red);
 		return;
 	case LN_QUANTIZE:

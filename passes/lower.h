@@ -160,7 +160,9 @@ Status lower_lrn(LowerCx *cx, const Node *n);
 Status lower_batchnorm(LowerCx *cx, const Node *n);
 Status lower_instancenorm(LowerCx *cx, const Node *n);
 Status lower_softmax(LowerCx *cx, const Node *n);         /* Softmax, LogSoftmax */
-Status lower_reduce(LowerCx *cx, const Node *n);          /* ReduceMean, ReduceMax, ReduceSum */
+Status lower_layernorm(LowerCx *cx, const Node *n);       /* LayerNormalization, RMSNormalization */
+Status lower_reduce(LowerCx *cx, const Node *n);          /* ReduceSum ... ReduceSumSquare */
+Status lower_argext(LowerCx *cx, const Node *n);          /* ArgMax, ArgMin */
 /* lower_elem.c */
 Status lower_unary(LowerCx *cx, const Node *n);           /* activations, math, Cast */
 Status lower_binary(LowerCx *cx, const Node *n);          /* Add ... PRelu, Sum/Max/Min/Mean */
@@ -176,6 +178,15 @@ Status lower_slice(LowerCx *cx, const Node *n);
 Status lower_pad(LowerCx *cx, const Node *n);
 Status lower_gather(LowerCx *cx, const Node *n);
 Status lower_resize(LowerCx *cx, const Node *n);          /* Resize, Upsample */
+/* lower_gen.c */
+Status lower_expand(LowerCx *cx, const Node *n);
+Status lower_tile(LowerCx *cx, const Node *n);
+Status lower_eyelike(LowerCx *cx, const Node *n);
+Status lower_trilu(LowerCx *cx, const Node *n);
+Status lower_cumsum(LowerCx *cx, const Node *n);
+Status lower_space(LowerCx *cx, const Node *n);           /* DepthToSpace, SpaceToDepth */
+/* GatherElements, GatherND, Scatter*, OneHot: refused (run-time indices) */
+Status lower_indexed(LowerCx *cx, const Node *n);
 /* lower_rnn.c */
 Status lower_rnn(LowerCx *cx, const Node *n);             /* RNN, GRU, LSTM */
 

@@ -255,7 +255,7 @@ static Status lower_cast(LowerCx *cx, const Node *n)
 
 Status lower_unary(LowerCx *cx, const Node *n)
 {
-	if (n->op == OP_Cast)
+	if (n->op == OP_Cast || n->op == OP_CastLike)
 		return lower_cast(cx, n);
 	return emit_unary(cx, n, n->op, lower_out(cx, n, 0), lower_buf(cx, n->in[0]));
 }

@@ -1,7 +1,8 @@
 /*
  * Lowering of normalization, softmax and the reductions:
- * BatchNormalization (inference), InstanceNormalization, Softmax,
- * LogSoftmax, ReduceMean, ReduceMax and ReduceSum.
+ * BatchNormalization (inference), InstanceNormalization,
+ * LayerNormalization, RMSNormalization, Softmax, LogSoftmax, ReduceMean,
+ * ReduceMax and ReduceSum.
  *
  * A reduction is a fill (or copy) of the accumulator, then one nest with
  * the kept dimensions outside and the reduced ones innermost holding a
@@ -19,9 +20,11 @@
  */
 #include "lower.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
+#include "interp/norm.h"
 #include "interp/window.h"
 
 /* Indices into an accumulator of the reduced shape: reduced dimensions
@@ -237,6 +240,90 @@ Status lower_instancenorm(LowerCx *cx, const Node *n)
 }
 
 /*
+ * LayerNormalization and RMSNormalization over the axes from axis on, in
+ * f64 temporaries as the graph interpreter computes (S the statistics'
+ * shape, X's with the normalized axes 1):
+ *   D = X (- mean),  Q = sqrt(mean(D^2) + eps),  Y = D / Q * Scale (+ B);
+ * the optional outputs are Mean = mean and InvStdDev = 1 / Q.
+ */
+
+/* Output i (Mean, InvStdDev) = src, or nothing when absent. */
+static void ln_stat_out(LowerCx *cx, const Node *n, int i, int src, OpKind op)
+{
+	int o = i < n->nout ? lower_out(cx, n, i) : -1, vars[MAX_RANK], in;
+	int64_t dims[MAX_RANK];
+	int rank;
+
+	if (o < 0)
+		return;
+	if (src < 0) {
+		lower_fill_elems(cx, o, loop_lit_float(0.0));
+		return;
+	}
+	rank = lower_buf_shape(cx, o, dims);
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	if (cx->p->bufs[o].dt == DT_BF16 || op != OP_Cast)
+		lower_apply_ab(cx, in, op == OP_Cast ? OP_Mul : op, lower_ref(cx, o, vars),
+		               op == OP_Cast ? lower_ref(cx, src, vars) : loop_lit_float(1.0),
+		               op == OP_Cast ? loop_lit_float(1.0) : lower_ref(cx, src, vars));
+	else
+		lower_apply(cx, in, OP_Cast, 2, (LoopArg[]){lower_ref(cx, o, vars), lower_ref(cx, src, vars)});
+}
+
+Status lower_layernorm(LowerCx *cx, const Node *n)
+{
+	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), sc = lower_buf(cx, n->in[1]);
+	int b = n->op == OP_LayerNormalization && has_input(n, 2) ? lower_buf(cx, n->in[2]) : -1;
+	int64_t dims[MAX_RANK], sd[MAX_RANK], axis, len;
+	int rank = lower_buf_shape(cx, x, dims), vars[MAX_RANK], in, d, mean = -1, q;
+	bool rms = n->op == OP_RMSNormalization, red[MAX_RANK];
+
+	TRY(norm_layer_axis(cx->g, n, rank, &axis));
+	if (win_prod(dims, rank) == 0) {
+		ln_stat_out(cx, n, 1, -1, OP_Cast);
+		ln_stat_out(cx, n, 2, -1, OP_Cast);
+		return loop_oom(cx->p);
+	}
+	for (int i = 0; i < rank; i++)
+		red[i] = i >= axis;
+	len = win_prod(dims + axis, rank - (int)axis);
+	acc_shape(rank, dims, red, true, sd);
+	d = lower_temp(cx, "ln_x", DT_F64, rank, dims);
+	lower_cast_elems(cx, d, x);
+	if (!rms) {
+		mean = lower_temp(cx, "ln_mean", DT_F64, rank, sd);
+		lower_fill_elems(cx, mean, loop_lit_float(0.0));
+		reduce_into(cx, LR_SUM, mean, d, red, true);
+		apply_all(cx, mean, OP_Div, -1, loop_lit_float((double)len));
+		in = lower_elem_nest(cx, rank, dims, NULL, vars);
+		lower_apply_ab(cx, in, OP_Sub, lower_ref(cx, d, vars), lower_ref(cx, d, vars),
+		               acc_ref(cx, mean, rank, red, true, vars));
+	}
+	q = lower_temp(cx, "ln_q", DT_F64, rank, sd);
+	lower_fill_elems(cx, q, loop_lit_float(0.0));
+	in = lower_elem_nest(cx, rank, dims, red, vars);
+	lower_emit(cx, in, LN_MAC, 3, (LoopArg[]){acc_ref(cx, q, rank, red, true, vars),
+	           lower_ref(cx, d, vars), lower_ref(cx, d, vars)});
+	apply_all(cx, q, OP_Div, -1, loop_lit_float((double)len));
+	apply_all(cx, q, OP_Add, -1, loop_lit_float(attr_f(n, "epsilon", 1e-5)));
+	apply_all(cx, q, OP_Sqrt, -1, loop_lit_int(0));
+	ln_stat_out(cx, n, 1, mean, OP_Cast);
+	ln_stat_out(cx, n, 2, q, OP_Div);
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Div, lower_ref(cx, d, vars), lower_ref(cx, d, vars),
+	               acc_ref(cx, q, rank, red, true, vars));
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Mul, lower_ref(cx, b >= 0 ? d : y, vars), lower_ref(cx, d, vars),
+	               lower_bcast_ref(cx, sc, rank, vars));
+	if (b >= 0) {
+		in = lower_elem_nest(cx, rank, dims, NULL, vars);
+		lower_apply_ab(cx, in, OP_Add, lower_ref(cx, y, vars), lower_ref(cx, d, vars),
+		               lower_bcast_ref(cx, b, rank, vars));
+	}
+	return loop_oom(cx->p);
+}
+
+/*
  * Softmax and LogSoftmax over the reduced dimensions: the one axis from
  * opset 13, everything from axis on before (the 2-D coercion).
  *   M = max X,  E = exp(X - M),  S = sum E,
@@ -284,8 +371,12 @@ Status lower_softmax(LowerCx *cx, const Node *n)
 }
 
 /*
- * ReduceSum, ReduceMean, ReduceMax.  The axes are an attribute before the
- * opset that made them an input (13 for ReduceSum, 18 for the others).
+ * The reductions (ReduceSum ... ReduceSumSquare): norm.h's map,
+ * combination and finish.  The axes are an attribute before the opset
+ * that made them an input (13 for ReduceSum, 18 for the others).
+ *   fill acc = identity;  reduce comb acc <- map(X)  (x^2: a mac);  finish
+ * ReduceLogSumExp first reduces the row maxima M in X's type and maps
+ * through E = exp(X - clamp(M)) in f64.
  */
 
 static bool red_axes_are_input(const Graph *g, const Node *n)
@@ -321,26 +412,67 @@ static Status red_plan(LowerCx *cx, const Node *n, int rank, bool *red, bool *no
 	return ST_OK;
 }
 
-/* The accumulator type of a sum or mean: the element type itself for
- * f32/f64 and for integer sums (which wrap as the graph's do), f64 for
- * f16/bf16, 64 bits for integer means (exact before the division). */
+/* The accumulator type: the element type for max and min and for integer
+ * sums and products (which wrap as the graph's do), 64 bits for integer
+ * means (exact before the division), f64 where the graph interpreter
+ * computes in double (a float's L1, L2, ...; an integer's L2, LogSum);
+ * ReduceSum and ReduceMean keep f32 and f64 sums in their own type. */
 static DType red_acc_type(OpKind op, DType dt)
 {
+	RedInfo r = norm_red_info(op);
+
+	if (r.comb == RCOMB_MAX || r.comb == RCOMB_MIN)
+		return dt;
 	if (dtype_is_float(dt))
-		return lower_narrow_float(dt) ? DT_F64 : dt;
-	if (op == OP_ReduceMean)
+		return (op == OP_ReduceSum || op == OP_ReduceMean) && !lower_narrow_float(dt) ? dt : DT_F64;
+	if (!norm_red_exact_int(op))
+		return DT_F64;
+	if (r.fin == RFIN_MEAN)
 		return dtype_is_signed(dt) ? DT_I64 : DT_U64;
 	return dt;
 }
 
-/* The value of a reduction over nothing: 0, NaN (float mean), lowest (max). */
+/* A literal of x as stored into type dt (val_set_f64's conversion). */
+static LoopArg stored_lit(DType dt, double x)
+{
+	unsigned char bytes[8] = {0};
+	Value v = {dt, 0, {0}, bytes};
+
+	val_set_f64(&v, 0, x);
+	if (dtype_is_float(dt))
+		return loop_lit_float(val_get_f64(&v, 0));
+	return loop_lit_int(val_get_i64(&v, 0));
+}
+
+/* The identity of the combination in type dt. */
+static LoopArg red_identity(RedComb c, DType dt)
+{
+	switch (c) {
+	case RCOMB_SUM: return lower_zero_lit(dt);
+	case RCOMB_PROD: return dtype_is_float(dt) ? loop_lit_float(1.0) : loop_lit_int(1);
+	case RCOMB_MAX: return lower_lowest_lit(dt);
+	case RCOMB_MIN: return dtype_is_float(dt) ? loop_lit_float(INFINITY)
+	                                          : loop_lit_int(norm_int_highest(dt));
+	}
+	nnac_unreachable();
+}
+
+/* The value of a reduction over nothing, in the output type dt. */
 static LoopArg empty_value(OpKind op, DType dt)
 {
-	if (op == OP_ReduceMax)
-		return lower_lowest_lit(dt);
-	if (op == OP_ReduceMean && dtype_is_float(dt))
-		return loop_lit_float(NAN);
-	return lower_zero_lit(dt);
+	RedInfo r = norm_red_info(op);
+	double v;
+
+	if (!dtype_is_float(dt) && norm_red_exact_int(op))
+		return r.fin == RFIN_MEAN ? loop_lit_int(0) : red_identity(r.comb, dt);
+	v = r.comb == RCOMB_PROD ? 1 : r.comb == RCOMB_MAX ? -INFINITY : r.comb == RCOMB_MIN ? INFINITY : 0;
+	switch (r.fin) {
+	case RFIN_NONE: break;
+	case RFIN_MEAN: v = NAN; break;
+	case RFIN_SQRT: v = sqrt(v); break;
+	case RFIN_LOG: v = log(v) + (r.map == RMAP_EXP ? norm_red_shift(-INFINITY) : 0); break;
+	}
+	return stored_lit(dt, v);
 }
 
 /* x as the reduce statement reads it: widened to the accumulator's type. */
@@ -357,13 +489,68 @@ static int red_source(LowerCx *cx, int x, DType acc_dt)
 	return t;
 }
 
+/* E = exp(X - clamp(max X)) in f64 for ReduceLogSumExp; *shift gets the
+ * clamped maxima (the accumulator's shape). */
+static int red_exp_source(LowerCx *cx, int x, const bool *red, bool keep, int *shift)
+{
+	int64_t dims[MAX_RANK], ad[MAX_RANK];
+	int rank = lower_buf_shape(cx, x, dims), arank = acc_shape(rank, dims, red, keep, ad);
+	int vars[MAX_RANK], in, mx, e;
+	DType dt = cx->p->bufs[x].dt;
+
+	mx = lower_temp(cx, "red_max", dt, arank, ad);
+	*shift = lower_temp(cx, "red_shift", DT_F64, arank, ad);
+	e = lower_temp(cx, "red_exp", DT_F64, rank, dims);
+	lower_fill_elems(cx, mx, lower_lowest_lit(dt));
+	reduce_into(cx, LR_MAX, mx, x, red, keep);
+	in = lower_elem_nest(cx, arank, ad, NULL, vars);
+	lower_apply(cx, in, OP_Clip, 4, (LoopArg[]){lower_ref(cx, *shift, vars), lower_ref(cx, mx, vars),
+	            loop_lit_float(-DBL_MAX), loop_lit_float(DBL_MAX)});
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Sub, lower_ref(cx, e, vars), lower_ref(cx, x, vars),
+	               acc_ref(cx, *shift, rank, red, keep, vars));
+	apply_all(cx, e, OP_Exp, -1, loop_lit_int(0));
+	return e;
+}
+
+/* acc comb= map(x) over x's shape; *shift for ReduceLogSumExp. */
+static void red_combine(LowerCx *cx, OpKind op, int acc, int x, const bool *red, bool keep,
+                        int *shift)
+{
+	static const LoopReduce comb[] = {[RCOMB_SUM] = LR_SUM, [RCOMB_MAX] = LR_MAX,
+	                                  [RCOMB_MIN] = LR_MIN, [RCOMB_PROD] = LR_PROD};
+	RedInfo r = norm_red_info(op);
+	DType at = cx->p->bufs[acc].dt;
+	int64_t dims[MAX_RANK];
+	int rank = lower_buf_shape(cx, x, dims), vars[MAX_RANK], in, src = x;
+
+	*shift = -1;
+	if (r.map == RMAP_SQUARE) {
+		in = lower_elem_nest(cx, rank, dims, red, vars);
+		lower_emit(cx, in, LN_MAC, 3, (LoopArg[]){acc_ref(cx, acc, rank, red, keep, vars),
+		           lower_ref(cx, x, vars), lower_ref(cx, x, vars)});
+		return;
+	}
+	if (r.map == RMAP_EXP) {
+		src = red_exp_source(cx, x, red, keep, shift);
+	} else if (r.map == RMAP_ABS) {
+		src = lower_temp(cx, "red_abs", at, rank, dims);
+		in = lower_elem_nest(cx, rank, dims, NULL, vars);
+		lower_apply_ab(cx, in, OP_Abs, lower_ref(cx, src, vars), lower_ref(cx, x, vars), loop_lit_int(0));
+	} else {
+		src = red_source(cx, x, at);
+	}
+	reduce_into(cx, comb[r.comb], acc, src, red, keep);
+}
+
 Status lower_reduce(LowerCx *cx, const Node *n)
 {
-	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), acc, src;
+	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), acc, shift;
 	int64_t dims[MAX_RANK], yd[MAX_RANK], count = 1;
 	int rank = lower_buf_shape(cx, x, dims), yrank = lower_buf_shape(cx, y, yd);
 	bool red[MAX_RANK], noop, keep = attr_i(n, "keepdims", 1) != 0;
-	DType dt = cx->p->bufs[x].dt, at;
+	DType dt = cx->p->bufs[x].dt, at = red_acc_type(n->op, dt);
+	RedInfo r = norm_red_info(n->op);
 
 	TRY(red_plan(cx, n, rank, red, &noop));
 	if (win_prod(yd, yrank) == 0)
@@ -378,19 +565,89 @@ Status lower_reduce(LowerCx *cx, const Node *n)
 	}
 	for (int d = 0; d < rank; d++)
 		count *= red[d] ? dims[d] : 1;
-	at = n->op == OP_ReduceMax ? dt : red_acc_type(n->op, dt);
 	acc = at == dt ? y : lower_temp(cx, "red_acc", at, yrank, yd);
-	src = red_source(cx, x, at);
-	lower_fill_elems(cx, acc,
-	                 n->op == OP_ReduceMax ? lower_lowest_lit(dt) : lower_zero_lit(at));
-	reduce_into(cx, n->op == OP_ReduceMax ? LR_MAX : LR_SUM, acc, src, red, keep);
-	if (n->op == OP_ReduceMean) {
+	lower_fill_elems(cx, acc, red_identity(r.comb, at));
+	red_combine(cx, n->op, acc, x, red, keep, &shift);
+	if (r.fin == RFIN_MEAN) {
 		int vars[MAX_RANK], in = lower_elem_nest(cx, yrank, yd, NULL, vars);
 		LoopArg c = dtype_is_float(at) ? loop_lit_float((double)count) : loop_lit_int(count);
 
 		lower_apply_ab(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, acc, vars), c);
-	} else if (acc != y) {
-		lower_cast_elems(cx, y, acc);
+		return loop_oom(cx->p);
 	}
+	if (r.fin == RFIN_SQRT)
+		apply_all(cx, acc, OP_Sqrt, -1, loop_lit_int(0));
+	if (r.fin == RFIN_LOG)
+		apply_all(cx, acc, OP_Log, -1, loop_lit_int(0));
+	if (shift >= 0)
+		apply_all(cx, acc, OP_Add, shift, loop_lit_int(0));
+	if (acc != y)
+		lower_convert_all(cx, y, NULL, acc);
+	return loop_oom(cx->p);
+}
+
+/*
+ * ArgMax and ArgMin along one axis, with the pooling lowering's keys:
+ * M = the extreme along the axis; per element, in f64 scalars,
+ *   key = min(|M - X| / DBL_TRUE_MIN, 1) * len + k
+ * (k the position, or len-1 minus it for select_last_index), which is k
+ * exactly where X attains M and at least len elsewhere; reduce min over
+ * the axis gives the index.  Both sides are clamped to finite values
+ * first so that infinities compare.  64-bit integers are refused: their
+ * differences are not exact in double.  A NaN does not win as it does in
+ * the graph interpreter.
+ */
+Status lower_argext(LowerCx *cx, const Node *n)
+{
+	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), vars[MAX_RANK], kidx[1], in;
+	int64_t dims[MAX_RANK], yd[MAX_RANK], axis, len;
+	int rank = lower_buf_shape(cx, x, dims), yrank = lower_buf_shape(cx, y, yd), m, key, s, t, keys;
+	bool max = n->op == OP_ArgMax, last = attr_i(n, "select_last_index", 0) != 0;
+	bool keep = attr_i(n, "keepdims", 1) != 0, red[MAX_RANK] = {false};
+	DType dt = cx->p->bufs[x].dt;
+	LoopArg lo = loop_lit_float(-DBL_MAX), hi = loop_lit_float(DBL_MAX), sv, tv;
+	double *kv;
+
+	TRY(norm_arg_axis(cx->g, n, rank, &axis));
+	if (dt == DT_I64 || dt == DT_U64)
+		return node_error(cx->g, n, ST_UNSUPPORTED, "%s of 64-bit integers: the loop IR's "
+		                  "keys are not exact past 2^53", op_name(n->op));
+	if (win_prod(yd, yrank) == 0)
+		return ST_OK;
+	red[axis] = true;
+	len = dims[axis];
+	kv = arena_alloc(&cx->p->arena, (size_t)len * sizeof(double));
+	if (!kv)
+		return loop_oom(cx->p);
+	for (int64_t k = 0; k < len; k++)
+		kv[k] = (double)(last ? len - 1 - k : k);
+	keys = lower_const(cx, arena_printf(&cx->p->arena, "%s_keys", n->name), DT_F64, 1, &len, kv);
+	m = lower_temp(cx, "am_ext", dt, yrank, yd);
+	key = lower_temp(cx, "am_key", DT_F64, yrank, yd);
+	s = lower_temp(cx, "am_s", DT_F64, 0, NULL);
+	t = lower_temp(cx, "am_t", DT_F64, 0, NULL);
+	lower_fill_elems(cx, m, max ? lower_lowest_lit(dt) : red_identity(RCOMB_MIN, dt));
+	reduce_into(cx, max ? LR_MAX : LR_MIN, m, x, red, keep);
+	lower_fill_elems(cx, key, loop_lit_float(INFINITY));
+	in = lower_elem_nest(cx, rank, dims, red, vars);
+	kidx[0] = vars[axis];
+	sv = lower_ref(cx, s, kidx);
+	tv = lower_ref(cx, t, kidx);
+	lower_apply(cx, in, OP_Clip, 4, (LoopArg[]){max ? sv : tv, acc_ref(cx, m, rank, red, keep, vars), lo, hi});
+	lower_apply(cx, in, OP_Clip, 4, (LoopArg[]){max ? tv : sv, lower_ref(cx, x, vars), lo, hi});
+	lower_apply_ab(cx, in, OP_Sub, sv, sv, tv);
+	lower_apply_ab(cx, in, OP_Div, sv, sv, loop_lit_float(DBL_TRUE_MIN));
+	lower_apply_ab(cx, in, OP_Min, sv, sv, loop_lit_float(1.0));
+	lower_apply_ab(cx, in, OP_Mul, sv, sv, loop_lit_float((double)len));
+	lower_apply_ab(cx, in, OP_Add, sv, sv, lower_ref(cx, keys, kidx));
+	s = lower_emit2(cx, in, LN_REDUCE, acc_ref(cx, key, rank, red, keep, vars), sv);
+	if (s >= 0)
+		cx->p->nodes[s].red = LR_MIN;
+	in = lower_elem_nest(cx, yrank, yd, NULL, vars);
+	if (last)
+		lower_apply_ab(cx, in, OP_Sub, lower_ref(cx, y, vars), loop_lit_float((double)(len - 1)),
+		               lower_ref(cx, key, vars));
+	else
+		lower_apply(cx, in, OP_Cast, 2, (LoopArg[]){lower_ref(cx, y, vars), lower_ref(cx, key, vars)});
 	return loop_oom(cx->p);
 }

@@ -5,6 +5,8 @@
  * (nnac run, the conformance driver), small integer inputs are bound as
  * constants before shape inference; larger or floating inputs stay inputs.
  * The interpreter then runs on the same values, so results do not change.
+ * A small floating input is bound only when it feeds an operand that sets
+ * an output shape whatever its type: Range's bounds, OneHot's depth.
  */
 #include "passes.h"
 
@@ -12,13 +14,34 @@
 
 enum { SPECIALIZE_LIMIT = 64 };   /* elements */
 
+/* Whether operand k of n sets n's output shape whatever its type. */
+static bool shape_operand(const Node *n, int k)
+{
+	return n->op == OP_Range || (n->op == OP_OneHot && k == 1);
+}
+
+/* Whether tensor t is such an operand of a live node. */
+static bool feeds_shape(const Graph *g, int t)
+{
+	for (int i = 0; i < g->nnodes; i++) {
+		const Node *n = &g->nodes[i];
+
+		for (int k = 0; !(n->flags & NODE_DEAD) && k < n->nin; k++)
+			if (n->in[k] == t && shape_operand(n, k))
+				return true;
+	}
+	return false;
+}
+
 Status pass_specialize_inputs(Graph *g, const Value *inputs)
 {
 	for (int i = 0; i < g->ninputs; i++) {
 		Tensor *t = &g->tensors[g->inputs[i]];
 		const Value *v = &inputs[i];
 
-		if (!dtype_is_int(v->dt) || val_numel(v) > SPECIALIZE_LIMIT)
+		if (val_numel(v) > SPECIALIZE_LIMIT)
+			continue;
+		if (!dtype_is_int(v->dt) && !feeds_shape(g, g->inputs[i]))
 			continue;
 		if (v->dt != t->v.dt || !val_same_shape(v, &t->v))
 			continue;   /* interp_run reports the mismatch */

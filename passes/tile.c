@@ -452,7 +452,7 @@ typedef struct Access {
 	int node, arg;
 	int root;            /* the buffer whose memory is accessed */
 	Role role;
-	int combine;         /* ROLE_ACC: LR_SUM, LR_MAX or LR_MIN */
+	int combine;         /* ROLE_ACC: LR_SUM, LR_MAX, LR_MIN or LR_PROD */
 } Access;
 
 typedef struct BandCx {

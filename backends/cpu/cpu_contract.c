@@ -895,6 +895,8 @@ static LLVMValueRef window_step(CpuEmit *e, LoopReduce red, LLVMValueRef a, LLVM
 		return LLVMBuildSelect(e->b, LLVMBuildOr(e->b, nan, LLVMBuildFCmp(e->b, LLVMRealOGT, a, x, ""), ""), a, x, "");
 	case LR_MIN:
 		return LLVMBuildSelect(e->b, LLVMBuildOr(e->b, nan, LLVMBuildFCmp(e->b, LLVMRealOLT, a, x, ""), ""), a, x, "");
+	case LR_PROD:
+		return LLVMBuildFMul(e->b, a, x, "");
 	}
 	nnac_unreachable();
 }

@@ -788,6 +788,7 @@ static void emit_reduce(CpuEmit *e, const LoopNode *n)
 		case LR_SUM: y = LLVMBuildAdd(e->b, d, s, ""); break;
 		case LR_MAX: y = LLVMBuildSelect(e->b, ilt(e, d, s, uns), s, d, ""); break;
 		case LR_MIN: y = LLVMBuildSelect(e->b, ilt(e, s, d, uns), s, d, ""); break;
+		case LR_PROD: y = LLVMBuildMul(e->b, d, s, ""); break;
 		}
 		store_raw(e, dt, i_to_raw(e, dt, y), ptr);
 		return;
@@ -801,6 +802,7 @@ static void emit_reduce(CpuEmit *e, const LoopNode *n)
 		case LR_SUM: y = LLVMBuildFAdd(e->b, d, s, ""); break;
 		case LR_MAX: y = fpick(e, LLVMRealOGT, d, s); break;
 		case LR_MIN: y = fpick(e, LLVMRealOLT, d, s); break;
+		case LR_PROD: y = LLVMBuildFMul(e->b, d, s, ""); break;
 		}
 		store_raw(e, dt, f_to_raw(e, dt, y), ptr);
 	}

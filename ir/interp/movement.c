@@ -1,7 +1,7 @@
 /*
  * Reference kernels of the data-movement ops: Flatten, Reshape, Transpose,
  * Concat, Split, Slice, Pad, Squeeze, Unsqueeze, Gather, Identity, Dropout,
- * Constant, ConstantOfShape, Shape and Cast.
+ * Constant, ConstantOfShape, Shape, Cast and CastLike.
  *
  * Apart from Cast these ops compute nothing: they move whole elements
  * (dtype_size bytes at a time), so every element type, integers and halves
@@ -1151,6 +1151,20 @@ static Status cast_infer(Graph *g, Node *n)
 	return ST_OK;
 }
 
+/* CastLike: Cast to the element type of input 1, whose values are unused. */
+static Status castlike_infer(Graph *g, Node *n)
+{
+	const Value *x, *like;
+
+	TRY(check_inputs(g, n, 2, 2));
+	TRY(infer_dtype(g, n, 0, DTM_ALL));
+	TRY(infer_dtype(g, n, 1, DTM_ALL));
+	x = in_val(g, n, 0);
+	like = in_val(g, n, 1);
+	infer_out(g, n, 0, like->dt, x->rank, x->dims);
+	return ST_OK;
+}
+
 /*
  * Float to bfloat16 before opset 19 keeps the top 16 bits of the float
  * (truncation): the conversion the ONNX reference of those opsets defines,
@@ -1226,3 +1240,4 @@ const OpImpl op_impl_Constant = {constant_infer, constant_eval, NULL};
 const OpImpl op_impl_ConstantOfShape = {cos_infer, cos_eval, NULL};
 const OpImpl op_impl_Shape = {shape_infer, shape_eval, NULL};
 const OpImpl op_impl_Cast = {cast_infer, cast_eval, NULL};
+const OpImpl op_impl_CastLike = {castlike_infer, cast_eval, NULL};

@@ -269,6 +269,24 @@ def size_cases(c):
     c.case("output_too_large", f"NNAC check CASES/{filename}",
            f"{filename}: node 'fill' (ConstantOfShape): output 'c' of type f32[1048576,524288] is larger "
            "than the memory budget")
+    # Sizes computed from constants (issue 15): refused before anything is allocated.
+    for name, op, inits, expect in (
+            ("range_huge", "Range", [np.array(0, np.float32), np.array(1e18, np.float32), np.array(1, np.float32)],
+             "the range has more than 1099511627776 elements"),
+            ("range_budget", "Range", [np.array(0, np.int64), np.array(1 << 39, np.int64), np.array(1, np.int64)],
+             "output of type i64[549755813888] is larger than the memory budget"),
+            ("tile_overflow", "Tile", [np.array([1 << 62, 4], np.int64)], "dimension 0 times 4611686018427387904 repeats overflows"),
+            ("tile_huge", "Tile", [np.array([1 << 30, 1 << 30], np.int64)],
+             "output of type f32[2147483648,4294967296] is larger than the memory budget"),
+            ("expand_huge", "Expand", [np.array([1 << 30, 1 << 30, 2, 4], np.int64)],
+             "output of type f32[1073741824,1073741824,2,4] is larger than the memory budget")):
+        names = [f"c{i}" for i in range(len(inits))]
+        ins = (["x"] if op != "Range" else []) + names
+        filename = c.onnx(name + ".onnx", model(
+            [helper.make_node(op, ins, ["y"], name="big")],
+            [tensor("x", [2, 4])] if op != "Range" else [], [tensor("y", None)],
+            [numpy_helper.from_array(v, k) for k, v in zip(names, inits)]))
+        c.case(name, f"NNAC check CASES/{filename}", f"{filename}: node 'big' ({op}): {expect}")
 
 
 def budget_cases(c):
