@@ -490,9 +490,10 @@ static void check_same_type(Verifier *v, const LoopNode *n)
 }
 
 /*
- * Cast from a float to bf16 truncates in the graph interpreter before opset
- * 19 and rounds from then on; the loop IR does not know the opset, so it
- * refuses the pair rather than disagree with one of them.
+ * A predicate (Equal, IsNaN...) writes a bool.  Cast from a float to bf16
+ * truncates in the graph interpreter before opset 19 and rounds from then
+ * on; the loop IR does not know the opset, so it refuses the pair rather
+ * than disagree with one of them.
  */
 static void check_apply(Verifier *v, const LoopNode *n)
 {
@@ -510,6 +511,9 @@ static void check_apply(Verifier *v, const LoopNode *n)
 	}
 	if (!need_ref(v, n, 0, "destination"))
 		return;
+	if (loop_apply_pred(n->fn) && arg_dt(v, &n->arg[0]) != DT_BOOL)
+		NERR(v, n, "apply: %s gives a bool, and '%s' is %s", op_name(n->fn),
+		     arg_name(v, &n->arg[0]), dtype_name(arg_dt(v, &n->arg[0])));
 	if (n->fn == OP_Cast && arg_dt(v, &n->arg[0]) == DT_BF16 &&
 	    dtype_is_float(arg_dt(v, &n->arg[1])) && arg_dt(v, &n->arg[1]) != DT_BF16)
 		NERR(v, n, "apply: Cast from %s to bf16 rounds or truncates depending on the opset; "

@@ -22,6 +22,7 @@
  *     selects the pad value where an index falls outside, so no branch and
  *     no out-of-bounds access.
  */
+#include <math.h>
 #include <string.h>
 
 #include "cpu_int.h"
@@ -466,7 +467,8 @@ static void emit_mac(CpuEmit *e, int node)
 typedef enum FKind {
 	F_HELPER, F_RELU, F_ELU, F_SELU, F_SOFTPLUS, F_ERF, F_LEAKY, F_SIGMOID, F_TANH, F_HARDSIGMOID, F_HARDSWISH, F_CLIP,
 	F_SOFTSIGN, F_EXP, F_LOG, F_SQRT, F_NEG, F_ABS, F_RECIP, F_FLOOR, F_CEIL, F_ADD, F_SUB,
-	F_MUL, F_DIV, F_POW, F_PRELU, F_MAX, F_MIN, F_CAST
+	F_MUL, F_DIV, F_POW, F_PRELU, F_MAX, F_MIN, F_CAST, F_EQ, F_LT, F_GT, F_LE, F_GE, F_AND,
+	F_OR, F_XOR, F_NOT, F_ISNAN, F_ISINF, F_WHERE
 } FKind;
 
 static const unsigned char fkinds[OP_COUNT] = {
@@ -477,6 +479,9 @@ static const unsigned char fkinds[OP_COUNT] = {
 	[OP_Neg] = F_NEG, [OP_Abs] = F_ABS, [OP_Reciprocal] = F_RECIP, [OP_Floor] = F_FLOOR,
 	[OP_Ceil] = F_CEIL, [OP_Add] = F_ADD, [OP_Sub] = F_SUB, [OP_Mul] = F_MUL, [OP_Div] = F_DIV,
 	[OP_Pow] = F_POW, [OP_PRelu] = F_PRELU, [OP_Max] = F_MAX, [OP_Min] = F_MIN, [OP_Cast] = F_CAST,
+	[OP_Equal] = F_EQ, [OP_Less] = F_LT, [OP_Greater] = F_GT, [OP_LessOrEqual] = F_LE,
+	[OP_GreaterOrEqual] = F_GE, [OP_And] = F_AND, [OP_Or] = F_OR, [OP_Xor] = F_XOR,
+	[OP_Not] = F_NOT, [OP_IsNaN] = F_ISNAN, [OP_IsInf] = F_ISINF, [OP_Where] = F_WHERE,
 };
 
 /* x < lo ? lo : x > hi ? hi : x, NaN kept (clamp and Clip of ir/interp). */
@@ -513,6 +518,40 @@ static LLVMValueRef fhelper(CpuEmit *e, const LoopNode *n, LLVMValueRef *x, int 
 	args[3] = cfp(e->f64, n->gamma);
 	args[4] = LLVMBuildBitCast(e->b, e->fscratch, pt[4], "");
 	return call(e, "nnac_rt_apply_f64", e->f64, pt, 5, args);
+}
+
+/* a p b as 0 or 1 in float type ft. */
+static LLVMValueRef fcmp01(CpuEmit *e, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b,
+                           LLVMTypeRef ft)
+{
+	return LLVMBuildUIToFP(e->b, LLVMBuildFCmp(e->b, p, a, b, ""), ft, "");
+}
+
+/* x != 0 as C reads a float as a truth value (NaN is true). */
+static LLVMValueRef ftruth(CpuEmit *e, LLVMValueRef x)
+{
+	return LLVMBuildFCmp(e->b, LLVMRealUNE, x, cfp(LLVMTypeOf(x), 0), "");
+}
+
+/* u_isinf: an infinity of a sign the node detects (alpha: negative, beta:
+ * positive). */
+static LLVMValueRef fisinf(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMValueRef x)
+{
+	LLVMValueRef neg = LLVMBuildFCmp(e->b, LLVMRealOEQ, x, cfp(ft, -INFINITY), "");
+	LLVMValueRef pos = LLVMBuildFCmp(e->b, LLVMRealOEQ, x, cfp(ft, INFINITY), "");
+	LLVMValueRef no = LLVMConstInt(e->i1, 0, 0);
+
+	neg = n->alpha != 0 ? neg : no;
+	pos = n->beta != 0 ? pos : no;
+	return LLVMBuildUIToFP(e->b, LLVMBuildOr(e->b, neg, pos, ""), ft, "");
+}
+
+/* (a op b) for an i1 op, of the truth values of floats a and b, as 0 or 1. */
+static LLVMValueRef flogic(CpuEmit *e, LLVMOpcode op, LLVMValueRef a, LLVMValueRef b)
+{
+	LLVMValueRef t = LLVMBuildBinOp(e->b, op, ftruth(e, a), ftruth(e, b), "");
+
+	return LLVMBuildUIToFP(e->b, t, LLVMTypeOf(a), "");
 }
 
 /* x + log1p(exp(-x)): Softplus for x > 0 without overflowing exp. */
@@ -576,6 +615,18 @@ static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVa
 	case F_MAX: return fpick(e, LLVMRealOGT, x[0], x[1]);
 	case F_MIN: return fpick(e, LLVMRealOLT, x[0], x[1]);
 	case F_CAST: return x[0];
+	case F_EQ: return fcmp01(e, LLVMRealOEQ, x[0], x[1], ft);
+	case F_LT: return fcmp01(e, LLVMRealOLT, x[0], x[1], ft);
+	case F_GT: return fcmp01(e, LLVMRealOGT, x[0], x[1], ft);
+	case F_LE: return fcmp01(e, LLVMRealOLE, x[0], x[1], ft);
+	case F_GE: return fcmp01(e, LLVMRealOGE, x[0], x[1], ft);
+	case F_AND: return flogic(e, LLVMAnd, x[0], x[1]);
+	case F_OR: return flogic(e, LLVMOr, x[0], x[1]);
+	case F_XOR: return flogic(e, LLVMXor, x[0], x[1]);
+	case F_NOT: return fcmp01(e, LLVMRealOEQ, x[0], zero, ft);
+	case F_ISNAN: return fcmp01(e, LLVMRealUNO, x[0], x[0], ft);
+	case F_ISINF: return fisinf(e, n, ft, x[0]);
+	case F_WHERE: return LLVMBuildSelect(e->b, ftruth(e, x[0]), x[1], x[2], "");
 	}
 	nnac_unreachable();
 }
@@ -584,19 +635,40 @@ static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVa
 
 typedef enum IKind {
 	I_HELPER, I_RELU, I_NEG, I_ABS, I_CLIP, I_ADD, I_SUB, I_MUL, I_DIV, I_PRELU, I_MAX,
-	I_MIN, I_CAST, I_POW
+	I_MIN, I_CAST, I_POW, I_EQ, I_LT, I_GT, I_LE, I_GE, I_AND, I_OR, I_XOR, I_NOT, I_WHERE
 } IKind;
 
 static const unsigned char ikinds[OP_COUNT] = {
 	[OP_Relu] = I_RELU, [OP_Neg] = I_NEG, [OP_Abs] = I_ABS, [OP_Clip] = I_CLIP, [OP_Add] = I_ADD,
 	[OP_Sub] = I_SUB, [OP_Mul] = I_MUL, [OP_Div] = I_DIV, [OP_Pow] = I_POW,
 	[OP_PRelu] = I_PRELU, [OP_Max] = I_MAX, [OP_Min] = I_MIN, [OP_Cast] = I_CAST,
+	[OP_Equal] = I_EQ, [OP_Less] = I_LT, [OP_Greater] = I_GT, [OP_LessOrEqual] = I_LE,
+	[OP_GreaterOrEqual] = I_GE, [OP_And] = I_AND, [OP_Or] = I_OR, [OP_Xor] = I_XOR,
+	[OP_Not] = I_NOT, [OP_Where] = I_WHERE,
 };
 
 /* ilt of ir/interp/elementwise.c: a < b, unsigned when uns. */
 static LLVMValueRef ilt(CpuEmit *e, LLVMValueRef a, LLVMValueRef b, bool uns)
 {
 	return LLVMBuildICmp(e->b, uns ? LLVMIntULT : LLVMIntSLT, a, b, "");
+}
+
+/* An i1 as a 64-bit 0 or 1. */
+static LLVMValueRef i01(CpuEmit *e, LLVMValueRef c)
+{
+	return LLVMBuildZExt(e->b, c, e->i64, "");
+}
+
+/* x != 0 */
+static LLVMValueRef itruth(CpuEmit *e, LLVMValueRef x)
+{
+	return LLVMBuildICmp(e->b, LLVMIntNE, x, cint(e->i64, 0), "");
+}
+
+/* (a op b) for an i1 op, of the truth values of a and b, as 0 or 1. */
+static LLVMValueRef ilogic(CpuEmit *e, LLVMOpcode op, LLVMValueRef a, LLVMValueRef b)
+{
+	return i01(e, LLVMBuildBinOp(e->b, op, itruth(e, a), itruth(e, b), ""));
 }
 
 /* i_div: truncating; x / 0 is 0, x / -1 wraps (no trap in either). */
@@ -726,19 +798,35 @@ static LLVMValueRef iapply(CpuEmit *e, const LoopNode *n, bool uns, LLVMValueRef
 	case I_MAX: return LLVMBuildSelect(e->b, ilt(e, x[0], x[1], uns), x[1], x[0], "");
 	case I_MIN: return LLVMBuildSelect(e->b, ilt(e, x[1], x[0], uns), x[1], x[0], "");
 	case I_CAST: return x[0];
+	case I_EQ: return i01(e, LLVMBuildICmp(e->b, LLVMIntEQ, x[0], x[1], ""));
+	case I_LT: return i01(e, ilt(e, x[0], x[1], uns));
+	case I_GT: return i01(e, ilt(e, x[1], x[0], uns));
+	case I_LE: return i01(e, LLVMBuildNot(e->b, ilt(e, x[1], x[0], uns), ""));
+	case I_GE: return i01(e, LLVMBuildNot(e->b, ilt(e, x[0], x[1], uns), ""));
+	case I_AND: return ilogic(e, LLVMAnd, x[0], x[1]);
+	case I_OR: return ilogic(e, LLVMOr, x[0], x[1]);
+	case I_XOR: return ilogic(e, LLVMXor, x[0], x[1]);
+	case I_NOT: return i01(e, LLVMBuildNot(e->b, itruth(e, x[0]), ""));
+	case I_WHERE: return LLVMBuildSelect(e->b, itruth(e, x[0]), x[1], x[2], "");
 	}
 	nnac_unreachable();
 }
 
-/* Whether apply runs in integers, as stmt_kind of ir/loop_interp.c decides. */
+static bool int_like(DType dt)
+{
+	return dtype_is_int(dt) || dt == DT_BOOL;
+}
+
+/* Whether apply runs in integers, as stmt_kind of ir/loop_interp.c decides:
+ * integers and bools throughout, and an op with an integer form. */
 static bool apply_int_path(const CpuEmit *e, const LoopNode *n)
 {
-	if (!dtype_is_int(arg_dt(e, &n->arg[0])) || !scalar_has_i64(n->fn))
+	if (!int_like(arg_dt(e, &n->arg[0])) || !scalar_has_i64(n->fn))
 		return false;
 	for (int k = 1; k < n->narg; k++) {
 		const LoopArg *a = &n->arg[k];
 
-		if (a->buf >= 0 ? !dtype_is_int(arg_dt(e, a)) : a->lit.is_float)
+		if (a->buf >= 0 ? !int_like(arg_dt(e, a)) : a->lit.is_float)
 			return false;
 	}
 	return true;
@@ -754,8 +842,8 @@ static Status emit_apply(CpuEmit *e, int ni)
 	if ((unsigned)n->fn >= OP_COUNT)
 		return cpu_error(e, ni, ST_UNSUPPORTED, "apply of an unknown op %d", (int)n->fn);
 	if (apply_int_path(e, n)) {
-		bool uns = !dtype_is_signed(loop_apply_arity(n->fn) != 2 && n->arg[1].buf >= 0
-		                            ? arg_dt(e, &n->arg[1]) : dt);
+		bool uns = loop_apply_unsigned(n->fn, dt, arg_dt(e, &n->arg[1]),
+		                               nx > 1 ? arg_dt(e, &n->arg[2]) : DT_UNDEF);
 
 		for (int k = 0; k < nx; k++)
 			x[k] = load_i(e, &n->arg[k + 1], e->i64);
