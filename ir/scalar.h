@@ -18,8 +18,11 @@
 
 #include "graph.h"
 
-/* op(x...) in double, with the op's attributes alpha, beta, gamma. */
+/* op(x...) in double, with the op's attributes alpha, beta, gamma;
+ * only for an op with a float form (scalar_has_f64). */
 double scalar_f64(OpKind op, double alpha, double beta, double gamma, const double *x);
+/* Whether op has a float form: all but BitShift, which takes only integers. */
+bool scalar_has_f64(OpKind op);
 /* Whether op has an exact integer form (scalar_i64 succeeds). */
 bool scalar_has_i64(OpKind op);
 /* op(x...) in 64-bit integers, wrapping, unsigned comparisons when uns
@@ -31,7 +34,8 @@ bool scalar_i64(OpKind op, double alpha, double beta, double gamma, bool uns, co
 /*
  * The attributes alpha, beta, gamma that op takes from node n (the op's
  * own node, or the one fused into a layer): its ONNX attributes of those
- * names, except IsInf (alpha detect_negative, beta detect_positive); ONNX
+ * names, except IsInf (alpha detect_negative, beta detect_positive), Mod
+ * (alpha fmod) and BitShift (alpha 1 for direction RIGHT, 0 for LEFT); ONNX
  * defaults for those absent (loop_apply_defaults).
  */
 void scalar_node_attrs(const Node *n, OpKind op, double *alpha, double *beta, double *gamma);

@@ -490,6 +490,13 @@ static void test_verify_types(void)
 	CHECK(loop_verify(&P) == ST_OK);
 	prog_free();
 
+	/* BitShift has no float form */
+	i = base_prog(&x, &y);
+	P.nodes[P.nodes[i].body].fn = OP_BitShift;
+	CHECK(loop_verify(&P) == ST_INTERNAL &&
+	      diag_has("apply: BitShift takes integer operands into an integer"));
+	prog_free();
+
 	/* writes into an input, into a view of a constant */
 	i = base_prog(&x, &y);
 	stmt(i, LN_FILL, 2, ref(x, 1, V(i)), loop_lit_float(0));

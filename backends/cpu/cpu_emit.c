@@ -468,7 +468,7 @@ typedef enum FKind {
 	F_HELPER, F_RELU, F_ELU, F_SELU, F_SOFTPLUS, F_ERF, F_LEAKY, F_SIGMOID, F_TANH, F_HARDSIGMOID, F_HARDSWISH, F_CLIP,
 	F_SOFTSIGN, F_EXP, F_LOG, F_SQRT, F_NEG, F_ABS, F_RECIP, F_FLOOR, F_CEIL, F_ADD, F_SUB,
 	F_MUL, F_DIV, F_POW, F_PRELU, F_MAX, F_MIN, F_CAST, F_EQ, F_LT, F_GT, F_LE, F_GE, F_AND,
-	F_OR, F_XOR, F_NOT, F_ISNAN, F_ISINF, F_WHERE
+	F_OR, F_XOR, F_NOT, F_ISNAN, F_ISINF, F_WHERE, F_MOD, F_SIGN, F_ROUND
 } FKind;
 
 static const unsigned char fkinds[OP_COUNT] = {
@@ -482,6 +482,7 @@ static const unsigned char fkinds[OP_COUNT] = {
 	[OP_Equal] = F_EQ, [OP_Less] = F_LT, [OP_Greater] = F_GT, [OP_LessOrEqual] = F_LE,
 	[OP_GreaterOrEqual] = F_GE, [OP_And] = F_AND, [OP_Or] = F_OR, [OP_Xor] = F_XOR,
 	[OP_Not] = F_NOT, [OP_IsNaN] = F_ISNAN, [OP_IsInf] = F_ISINF, [OP_Where] = F_WHERE,
+	[OP_Mod] = F_MOD, [OP_Sign] = F_SIGN, [OP_Round] = F_ROUND,
 };
 
 /* x < lo ? lo : x > hi ? hi : x, NaN kept (clamp and Clip of ir/interp). */
@@ -627,6 +628,11 @@ static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVa
 	case F_ISNAN: return fcmp01(e, LLVMRealUNO, x[0], x[0], ft);
 	case F_ISINF: return fisinf(e, n, ft, x[0]);
 	case F_WHERE: return LLVMBuildSelect(e->b, ftruth(e, x[0]), x[1], x[2], "");
+	case F_MOD: return LLVMBuildFRem(e->b, x[0], x[1], "");
+	case F_SIGN:
+		t = fsel(e, LLVMRealOLT, x[0], zero, cfp(ft, -1), x[0]);
+		return fsel(e, LLVMRealOGT, x[0], zero, one, t);
+	case F_ROUND: return fintrinsic(e, "llvm.roundeven", x, 1);
 	}
 	nnac_unreachable();
 }
@@ -635,7 +641,8 @@ static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVa
 
 typedef enum IKind {
 	I_HELPER, I_RELU, I_NEG, I_ABS, I_CLIP, I_ADD, I_SUB, I_MUL, I_DIV, I_PRELU, I_MAX,
-	I_MIN, I_CAST, I_POW, I_EQ, I_LT, I_GT, I_LE, I_GE, I_AND, I_OR, I_XOR, I_NOT, I_WHERE
+	I_MIN, I_CAST, I_POW, I_EQ, I_LT, I_GT, I_LE, I_GE, I_AND, I_OR, I_XOR, I_NOT, I_WHERE,
+	I_MOD, I_SHIFT, I_SIGN
 } IKind;
 
 static const unsigned char ikinds[OP_COUNT] = {
@@ -644,7 +651,8 @@ static const unsigned char ikinds[OP_COUNT] = {
 	[OP_PRelu] = I_PRELU, [OP_Max] = I_MAX, [OP_Min] = I_MIN, [OP_Cast] = I_CAST,
 	[OP_Equal] = I_EQ, [OP_Less] = I_LT, [OP_Greater] = I_GT, [OP_LessOrEqual] = I_LE,
 	[OP_GreaterOrEqual] = I_GE, [OP_And] = I_AND, [OP_Or] = I_OR, [OP_Xor] = I_XOR,
-	[OP_Not] = I_NOT, [OP_Where] = I_WHERE,
+	[OP_Not] = I_NOT, [OP_Where] = I_WHERE, [OP_Mod] = I_MOD, [OP_BitShift] = I_SHIFT,
+	[OP_Sign] = I_SIGN,
 };
 
 /* ilt of ir/interp/elementwise.c: a < b, unsigned when uns. */
@@ -686,6 +694,46 @@ static LLVMValueRef idiv(CpuEmit *e, LLVMValueRef a, LLVMValueRef b, bool uns)
 	q = LLVMBuildSDiv(e->b, a, LLVMBuildSelect(e->b, LLVMBuildOr(e->b, bz, bm1, ""), one, b, ""), "");
 	q = LLVMBuildSelect(e->b, bm1, LLVMBuildSub(e->b, zero, a, ""), q, "");
 	return LLVMBuildSelect(e->b, bz, zero, q, "");
+}
+
+/* i_mod: the remainder with b's sign (fmod 0) or a's (fmod 1); x mod 0
+ * and x mod -1 are 0, with no trap. */
+static LLVMValueRef imod(CpuEmit *e, LLVMValueRef a, LLVMValueRef b, bool uns, bool fmod)
+{
+	LLVMValueRef zero = cint(e->i64, 0), one = cint(e->i64, 1);
+	LLVMValueRef bz = LLVMBuildICmp(e->b, LLVMIntEQ, b, zero, ""), bad = bz, r, fix;
+
+	if (!uns)
+		bad = LLVMBuildOr(e->b, bz, LLVMBuildICmp(e->b, LLVMIntEQ, b, cint(e->i64, -1), ""), "");
+	b = LLVMBuildSelect(e->b, bad, one, b, "");
+	r = uns ? LLVMBuildURem(e->b, a, b, "") : LLVMBuildSRem(e->b, a, b, "");
+	if (!uns && !fmod) {
+		fix = LLVMBuildICmp(e->b, LLVMIntSLT, LLVMBuildXor(e->b, r, b, ""), zero, "");
+		fix = LLVMBuildAnd(e->b, fix, LLVMBuildICmp(e->b, LLVMIntNE, r, zero, ""), "");
+		r = LLVMBuildSelect(e->b, fix, LLVMBuildAdd(e->b, r, b, ""), r, "");
+	}
+	return LLVMBuildSelect(e->b, bad, zero, r, "");
+}
+
+/* i_shift: a << b or a >> b (right), 0 when b is 64 or more. */
+static LLVMValueRef ishift(CpuEmit *e, LLVMValueRef a, LLVMValueRef b, bool right)
+{
+	LLVMValueRef in = LLVMBuildICmp(e->b, LLVMIntULT, b, cint(e->i64, 64), "");
+	LLVMValueRef n = LLVMBuildSelect(e->b, in, b, cint(e->i64, 0), "");
+	LLVMValueRef r = right ? LLVMBuildLShr(e->b, a, n, "") : LLVMBuildShl(e->b, a, n, "");
+
+	return LLVMBuildSelect(e->b, in, r, cint(e->i64, 0), "");
+}
+
+/* i_sign: -1, 0 or 1 (0 or 1 unsigned). */
+static LLVMValueRef isign(CpuEmit *e, LLVMValueRef x, bool uns)
+{
+	LLVMValueRef zero = cint(e->i64, 0);
+	LLVMValueRef pos = i01(e, LLVMBuildICmp(e->b, uns ? LLVMIntNE : LLVMIntSGT, x, zero, ""));
+
+	if (uns)
+		return pos;
+	return LLVMBuildSub(e->b, pos, i01(e, LLVMBuildICmp(e->b, LLVMIntSLT, x, zero, "")), "");
 }
 
 static LLVMValueRef ihelper(CpuEmit *e, const LoopNode *n, bool uns, LLVMValueRef *x, int nx)
@@ -808,6 +856,9 @@ static LLVMValueRef iapply(CpuEmit *e, const LoopNode *n, bool uns, LLVMValueRef
 	case I_XOR: return ilogic(e, LLVMXor, x[0], x[1]);
 	case I_NOT: return i01(e, LLVMBuildNot(e->b, itruth(e, x[0]), ""));
 	case I_WHERE: return LLVMBuildSelect(e->b, itruth(e, x[0]), x[1], x[2], "");
+	case I_MOD: return imod(e, x[0], x[1], uns, n->alpha != 0);
+	case I_SHIFT: return ishift(e, x[0], x[1], n->alpha != 0);
+	case I_SIGN: return isign(e, x[0], uns);
 	}
 	nnac_unreachable();
 }

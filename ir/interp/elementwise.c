@@ -88,6 +88,8 @@ static double u_ceil(double x, const Params *p) { (void)p; return ceil(x); }
 static double u_erf(double x, const Params *p) { (void)p; return erf(x); }
 static double u_softsign(double x, const Params *p) { (void)p; return x / (1 + fabs(x)); }
 static double u_not(double x, const Params *p) { (void)p; return x == 0; }
+static double u_round(double x, const Params *p) { (void)p; return nearbyint(x); }
+static double u_sign(double x, const Params *p) { (void)p; return x > 0 ? 1 : x < 0 ? -1 : x; }
 static double u_isnan(double x, const Params *p) { (void)p; return isnan(x); }
 
 /* IsInf: alpha is detect_negative, beta detect_positive. */
@@ -135,6 +137,7 @@ static double u_clip(double x, const Params *p)
 
 static int64_t i_relu(int64_t x, const Params *p) { return !p->uns && x < 0 ? 0 : x; }
 static int64_t i_not(int64_t x, const Params *p) { (void)p; return x == 0; }
+static int64_t i_sign(int64_t x, const Params *p) { return p->uns ? x != 0 : (x > 0) - (x < 0); }
 static int64_t i_neg(int64_t x, const Params *p) { (void)p; return (int64_t)(0 - (uint64_t)x); }
 
 static int64_t i_abs(int64_t x, const Params *p)
@@ -178,6 +181,8 @@ static const UnaryOp unary_ops[OP_COUNT] = {
 	[OP_Not] = {DTM(BOOL), u_not, i_not, 0, 0, 0, true},
 	[OP_IsNaN] = {DTM_FLOAT, u_isnan, NULL, 0, 0, 0, true},
 	[OP_IsInf] = {DTM_FLOAT, u_isinf, NULL, 1, 1, 0, true},
+	[OP_Sign] = {DTM_NUM, u_sign, i_sign, 0, 0, 0},
+	[OP_Round] = {DTM_FLOAT, u_round, NULL, 0, 0, 0},
 };
 
 /* Clip bounds: attributes before opset 11 (float only), inputs after. */
@@ -317,6 +322,8 @@ static double b_and(double a, double b) { return a != 0 && b != 0; }
 static double b_or(double a, double b) { return a != 0 || b != 0; }
 static double b_xor(double a, double b) { return (a != 0) != (b != 0); }
 
+static double b_fmod(double a, double b) { return fmod(a, b); }
+
 static int64_t wrap(uint64_t x) { return (int64_t)x; }
 
 static int64_t i_add(int64_t a, int64_t b, const Params *p) { (void)p; return wrap((uint64_t)a + (uint64_t)b); }
@@ -348,6 +355,37 @@ static int64_t i_div(int64_t a, int64_t b, const Params *p)
 	if (b == -1)
 		return wrap(0 - (uint64_t)a);
 	return a / b;
+}
+
+/*
+ * The remainder with the divisor's sign (alpha, fmod, 0) or the dividend's
+ * (fmod 1, C's %); x mod 0 gives 0, as x / 0 does.
+ */
+static int64_t i_mod(int64_t a, int64_t b, const Params *p)
+{
+	int64_t r;
+
+	if (b == 0)
+		return 0;
+	if (p->uns)
+		return wrap((uint64_t)a % (uint64_t)b);
+	if (b == -1)
+		return 0;
+	r = a % b;
+	if (p->alpha == 0 && r != 0 && (r < 0) != (b < 0))
+		r += b;
+	return r;
+}
+
+/* X << Y (alpha 0) or X >> Y (alpha 1, RIGHT) on unsigned values; a shift
+ * by 64 or more gives 0. */
+static int64_t i_shift(int64_t a, int64_t b, const Params *p)
+{
+	uint64_t n = (uint64_t)b;
+
+	if (n >= 64)
+		return 0;
+	return wrap(p->alpha != 0 ? (uint64_t)a >> n : (uint64_t)a << n);
 }
 
 /* Square-and-multiply, wrapping; a negative exponent truncates 1 / a^-b. */
@@ -387,6 +425,8 @@ static const BinaryOp binary_ops[OP_COUNT] = {
 	[OP_And] = {DTM(BOOL), b_and, i_and, false, true, true},
 	[OP_Or] = {DTM(BOOL), b_or, i_or, false, true, true},
 	[OP_Xor] = {DTM(BOOL), b_xor, i_xor, false, true, true},
+	[OP_Mod] = {DTM_NUM, b_fmod, i_mod, false, false, false},
+	[OP_BitShift] = {DTM_UINT, NULL, i_shift, false, false, false},
 };
 
 static bool has_legacy_attrs(OpKind op)
@@ -480,6 +520,20 @@ static Status operand_check(Graph *g, const Node *n, int k, Value *y)
 	return ST_OK;
 }
 
+/* Mod's fmod and BitShift's direction. */
+static Status binary_attr_check(Graph *g, const Node *n)
+{
+	const char *dir = attr_s(n, "direction", NULL);
+
+	if (n->op == OP_Mod && dtype_is_float(node_in(g, n, 0)->v.dt) && attr_i(n, "fmod", 0) != 1)
+		return node_error(g, n, ST_INVALID, "fmod is %lld, but floats take fmod=1",
+		                  (long long)attr_i(n, "fmod", 0));
+	if (n->op == OP_BitShift && (!dir || (strcmp(dir, "LEFT") != 0 && strcmp(dir, "RIGHT") != 0)))
+		return node_error(g, n, ST_INVALID, "direction is %s%s%s, not LEFT or RIGHT",
+		                  dir ? "'" : "", dir ? dir : "missing", dir ? "'" : "");
+	return ST_OK;
+}
+
 static Status binary_infer(Graph *g, Node *n)
 {
 	const BinaryOp *b = &binary_ops[n->op];
@@ -491,6 +545,8 @@ static Status binary_infer(Graph *g, Node *n)
 	for (int k = 0; k < n->nin; k++)
 		if ((st = infer_dtype(g, n, k, n->op == OP_Pow && k ? DTM_NUM : b->types)))
 			return st;
+	if ((st = binary_attr_check(g, n)))
+		return st;
 	y = node_in(g, n, 0)->v;
 	for (int k = 1; k < n->nin; k++)
 		if ((st = operand_check(g, n, k, &y)))
@@ -572,7 +628,7 @@ static Status binary_eval(EvalCtx *cx, const Node *n, const Value *const *in, Va
 {
 	int64_t *offs = arena_alloc(cx->scratch, (size_t)val_numel(out[0]) * sizeof(*offs));
 
-	nnac_assert(binary_ops[n->op].f);
+	nnac_assert(binary_ops[n->op].f || binary_ops[n->op].fi);
 	if (!offs)
 		return eval_oom(cx, n);
 	if (exact_ints(n, in, out[0]))
@@ -635,13 +691,13 @@ UNARY(Relu) UNARY(LeakyRelu) UNARY(Sigmoid) UNARY(Tanh) UNARY(HardSigmoid)
 UNARY(HardSwish) UNARY(Elu) UNARY(Selu) UNARY(Softplus) UNARY(Softsign)
 UNARY(Exp) UNARY(Log) UNARY(Sqrt) UNARY(Neg) UNARY(Abs) UNARY(Reciprocal)
 UNARY(Floor) UNARY(Ceil) UNARY(Erf)
-UNARY(Not) UNARY(IsNaN) UNARY(IsInf)
+UNARY(Not) UNARY(IsNaN) UNARY(IsInf) UNARY(Sign) UNARY(Round)
 const OpImpl op_impl_Clip = {clip_infer, unary_eval, NULL};
 
 BINARY(Add) BINARY(Sub) BINARY(Mul) BINARY(Div) BINARY(Pow) BINARY(PRelu)
 BINARY(Sum) BINARY(Max) BINARY(Min) BINARY(Mean)
 BINARY(Equal) BINARY(Less) BINARY(Greater) BINARY(LessOrEqual) BINARY(GreaterOrEqual)
-BINARY(And) BINARY(Or) BINARY(Xor)
+BINARY(And) BINARY(Or) BINARY(Xor) BINARY(Mod) BINARY(BitShift)
 const OpImpl op_impl_Where = {where_infer, where_eval, NULL};
 
 /*
@@ -661,7 +717,7 @@ int loop_apply_arity(OpKind op)
 		return 3;
 	if (unary_ops[op].f)
 		return 1;
-	if (binary_ops[op].f && op != OP_Sum && op != OP_Mean)
+	if ((binary_ops[op].f || binary_ops[op].fi) && op != OP_Sum && op != OP_Mean)
 		return 2;
 	return 0;
 }
@@ -699,6 +755,14 @@ void scalar_node_attrs(const Node *n, OpKind op, double *alpha, double *beta, do
 		*beta = (double)(attr_i(n, "detect_positive", 1) != 0);
 		return;
 	}
+	if (op == OP_Mod) {
+		*alpha = (double)(attr_i(n, "fmod", 0) != 0);
+		return;
+	}
+	if (op == OP_BitShift) {
+		*alpha = (double)(strcmp(attr_s(n, "direction", "LEFT"), "RIGHT") == 0);
+		return;
+	}
 	*alpha = attr_f(n, "alpha", *alpha);
 	*beta = attr_f(n, "beta", *beta);
 	*gamma = attr_f(n, "gamma", *gamma);
@@ -706,11 +770,18 @@ void scalar_node_attrs(const Node *n, OpKind op, double *alpha, double *beta, do
 
 static double where_f64(const double *x) { return x[0] != 0 ? x[1] : x[2]; }
 
+bool scalar_has_f64(OpKind op)
+{
+	if (loop_apply_arity(op) == 0)
+		return false;
+	return op == OP_Cast || op == OP_Where || op == OP_Clip || unary_ops[op].f || binary_ops[op].f;
+}
+
 double scalar_f64(OpKind op, double alpha, double beta, double gamma, const double *x)
 {
 	Params p;
 
-	nnac_assert(loop_apply_arity(op) > 0);
+	nnac_assert(scalar_has_f64(op));
 	if (op == OP_Cast)
 		return x[0];
 	if (op == OP_Where)
