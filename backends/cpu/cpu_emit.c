@@ -468,7 +468,7 @@ typedef enum FKind {
 	F_HELPER, F_RELU, F_ELU, F_SELU, F_SOFTPLUS, F_ERF, F_LEAKY, F_SIGMOID, F_TANH, F_HARDSIGMOID, F_HARDSWISH, F_CLIP,
 	F_SOFTSIGN, F_EXP, F_LOG, F_SQRT, F_NEG, F_ABS, F_RECIP, F_FLOOR, F_CEIL, F_ADD, F_SUB,
 	F_MUL, F_DIV, F_POW, F_PRELU, F_MAX, F_MIN, F_CAST, F_EQ, F_LT, F_GT, F_LE, F_GE, F_AND,
-	F_OR, F_XOR, F_NOT, F_ISNAN, F_ISINF, F_WHERE, F_MOD, F_SIGN, F_ROUND
+	F_OR, F_XOR, F_NOT, F_ISNAN, F_ISINF, F_WHERE, F_MOD, F_SIGN, F_ROUND, F_LIBM
 } FKind;
 
 static const unsigned char fkinds[OP_COUNT] = {
@@ -482,7 +482,17 @@ static const unsigned char fkinds[OP_COUNT] = {
 	[OP_Equal] = F_EQ, [OP_Less] = F_LT, [OP_Greater] = F_GT, [OP_LessOrEqual] = F_LE,
 	[OP_GreaterOrEqual] = F_GE, [OP_And] = F_AND, [OP_Or] = F_OR, [OP_Xor] = F_XOR,
 	[OP_Not] = F_NOT, [OP_IsNaN] = F_ISNAN, [OP_IsInf] = F_ISINF, [OP_Where] = F_WHERE,
-	[OP_Mod] = F_MOD, [OP_Sign] = F_SIGN, [OP_Round] = F_ROUND,
+	[OP_Mod] = F_MOD, [OP_Sign] = F_SIGN, [OP_Round] = F_ROUND, [OP_Sin] = F_LIBM,
+	[OP_Cos] = F_LIBM, [OP_Tan] = F_LIBM, [OP_Asin] = F_LIBM, [OP_Acos] = F_LIBM,
+	[OP_Atan] = F_LIBM, [OP_Sinh] = F_LIBM, [OP_Cosh] = F_LIBM, [OP_Asinh] = F_LIBM,
+	[OP_Acosh] = F_LIBM, [OP_Atanh] = F_LIBM,
+};
+
+/* The libm function of each F_LIBM op (cpu_imports.def lists them). */
+static const char *const libm_names[OP_COUNT] = {
+	[OP_Sin] = "sin", [OP_Cos] = "cos", [OP_Tan] = "tan", [OP_Asin] = "asin",
+	[OP_Acos] = "acos", [OP_Atan] = "atan", [OP_Sinh] = "sinh", [OP_Cosh] = "cosh",
+	[OP_Asinh] = "asinh", [OP_Acosh] = "acosh", [OP_Atanh] = "atanh",
 };
 
 /* x < lo ? lo : x > hi ? hi : x, NaN kept (clamp and Clip of ir/interp). */
@@ -633,6 +643,7 @@ static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVa
 		t = fsel(e, LLVMRealOLT, x[0], zero, cfp(ft, -1), x[0]);
 		return fsel(e, LLVMRealOGT, x[0], zero, one, t);
 	case F_ROUND: return fintrinsic(e, "llvm.roundeven", x, 1);
+	case F_LIBM: return libm1(e, libm_names[n->fn], x[0]);
 	}
 	nnac_unreachable();
 }

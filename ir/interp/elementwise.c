@@ -88,6 +88,17 @@ static double u_ceil(double x, const Params *p) { (void)p; return ceil(x); }
 static double u_erf(double x, const Params *p) { (void)p; return erf(x); }
 static double u_softsign(double x, const Params *p) { (void)p; return x / (1 + fabs(x)); }
 static double u_not(double x, const Params *p) { (void)p; return x == 0; }
+static double u_sin(double x, const Params *p) { (void)p; return sin(x); }
+static double u_cos(double x, const Params *p) { (void)p; return cos(x); }
+static double u_tan(double x, const Params *p) { (void)p; return tan(x); }
+static double u_asin(double x, const Params *p) { (void)p; return asin(x); }
+static double u_acos(double x, const Params *p) { (void)p; return acos(x); }
+static double u_atan(double x, const Params *p) { (void)p; return atan(x); }
+static double u_sinh(double x, const Params *p) { (void)p; return sinh(x); }
+static double u_cosh(double x, const Params *p) { (void)p; return cosh(x); }
+static double u_asinh(double x, const Params *p) { (void)p; return asinh(x); }
+static double u_acosh(double x, const Params *p) { (void)p; return acosh(x); }
+static double u_atanh(double x, const Params *p) { (void)p; return atanh(x); }
 static double u_round(double x, const Params *p) { (void)p; return nearbyint(x); }
 static double u_sign(double x, const Params *p) { (void)p; return x > 0 ? 1 : x < 0 ? -1 : x; }
 static double u_isnan(double x, const Params *p) { (void)p; return isnan(x); }
@@ -183,6 +194,17 @@ static const UnaryOp unary_ops[OP_COUNT] = {
 	[OP_IsInf] = {DTM_FLOAT, u_isinf, NULL, 1, 1, 0, true},
 	[OP_Sign] = {DTM_NUM, u_sign, i_sign, 0, 0, 0},
 	[OP_Round] = {DTM_FLOAT, u_round, NULL, 0, 0, 0},
+	[OP_Sin] = {DTM_FLOAT, u_sin, NULL, 0, 0, 0},
+	[OP_Cos] = {DTM_FLOAT, u_cos, NULL, 0, 0, 0},
+	[OP_Tan] = {DTM_FLOAT, u_tan, NULL, 0, 0, 0},
+	[OP_Asin] = {DTM_FLOAT, u_asin, NULL, 0, 0, 0},
+	[OP_Acos] = {DTM_FLOAT, u_acos, NULL, 0, 0, 0},
+	[OP_Atan] = {DTM_FLOAT, u_atan, NULL, 0, 0, 0},
+	[OP_Sinh] = {DTM_FLOAT, u_sinh, NULL, 0, 0, 0},
+	[OP_Cosh] = {DTM_FLOAT, u_cosh, NULL, 0, 0, 0},
+	[OP_Asinh] = {DTM_FLOAT, u_asinh, NULL, 0, 0, 0},
+	[OP_Acosh] = {DTM_FLOAT, u_acosh, NULL, 0, 0, 0},
+	[OP_Atanh] = {DTM_FLOAT, u_atanh, NULL, 0, 0, 0},
 };
 
 /* Clip bounds: attributes before opset 11 (float only), inputs after. */
@@ -692,6 +714,8 @@ UNARY(HardSwish) UNARY(Elu) UNARY(Selu) UNARY(Softplus) UNARY(Softsign)
 UNARY(Exp) UNARY(Log) UNARY(Sqrt) UNARY(Neg) UNARY(Abs) UNARY(Reciprocal)
 UNARY(Floor) UNARY(Ceil) UNARY(Erf)
 UNARY(Not) UNARY(IsNaN) UNARY(IsInf) UNARY(Sign) UNARY(Round)
+UNARY(Sin) UNARY(Cos) UNARY(Tan) UNARY(Asin) UNARY(Acos) UNARY(Atan)
+UNARY(Sinh) UNARY(Cosh) UNARY(Asinh) UNARY(Acosh) UNARY(Atanh)
 const OpImpl op_impl_Clip = {clip_infer, unary_eval, NULL};
 
 BINARY(Add) BINARY(Sub) BINARY(Mul) BINARY(Div) BINARY(Pow) BINARY(PRelu)
