@@ -35,8 +35,9 @@ bool scalar_i64(OpKind op, double alpha, double beta, double gamma, bool uns, co
  * The attributes alpha, beta, gamma that op takes from node n (the op's
  * own node, or the one fused into a layer): its ONNX attributes of those
  * names, except IsInf (alpha detect_negative, beta detect_positive), Mod
- * (alpha fmod) and BitShift (alpha 1 for direction RIGHT, 0 for LEFT); ONNX
- * defaults for those absent (loop_apply_defaults).
+ * (alpha fmod), BitShift (alpha 1 for direction RIGHT, 0 for LEFT), Gelu
+ * (alpha 1 for approximate tanh, 0 for none) and Shrink (alpha lambd, beta
+ * bias); ONNX defaults for those absent (loop_apply_defaults).
  */
 void scalar_node_attrs(const Node *n, OpKind op, double *alpha, double *beta, double *gamma);
 

@@ -468,7 +468,8 @@ typedef enum FKind {
 	F_HELPER, F_RELU, F_ELU, F_SELU, F_SOFTPLUS, F_ERF, F_LEAKY, F_SIGMOID, F_TANH, F_HARDSIGMOID, F_HARDSWISH, F_CLIP,
 	F_SOFTSIGN, F_EXP, F_LOG, F_SQRT, F_NEG, F_ABS, F_RECIP, F_FLOOR, F_CEIL, F_ADD, F_SUB,
 	F_MUL, F_DIV, F_POW, F_PRELU, F_MAX, F_MIN, F_CAST, F_EQ, F_LT, F_GT, F_LE, F_GE, F_AND,
-	F_OR, F_XOR, F_NOT, F_ISNAN, F_ISINF, F_WHERE, F_MOD, F_SIGN, F_ROUND, F_LIBM
+	F_OR, F_XOR, F_NOT, F_ISNAN, F_ISINF, F_WHERE, F_MOD, F_SIGN, F_ROUND, F_LIBM, F_GELU,
+	F_MISH, F_THRELU, F_CELU, F_SHRINK
 } FKind;
 
 static const unsigned char fkinds[OP_COUNT] = {
@@ -485,7 +486,8 @@ static const unsigned char fkinds[OP_COUNT] = {
 	[OP_Mod] = F_MOD, [OP_Sign] = F_SIGN, [OP_Round] = F_ROUND, [OP_Sin] = F_LIBM,
 	[OP_Cos] = F_LIBM, [OP_Tan] = F_LIBM, [OP_Asin] = F_LIBM, [OP_Acos] = F_LIBM,
 	[OP_Atan] = F_LIBM, [OP_Sinh] = F_LIBM, [OP_Cosh] = F_LIBM, [OP_Asinh] = F_LIBM,
-	[OP_Acosh] = F_LIBM, [OP_Atanh] = F_LIBM,
+	[OP_Acosh] = F_LIBM, [OP_Atanh] = F_LIBM, [OP_Gelu] = F_GELU, [OP_Mish] = F_MISH,
+	[OP_ThresholdedRelu] = F_THRELU, [OP_Celu] = F_CELU, [OP_Shrink] = F_SHRINK,
 };
 
 /* The libm function of each F_LIBM op (cpu_imports.def lists them). */
@@ -574,6 +576,31 @@ static LLVMValueRef softplus_pos(CpuEmit *e, LLVMValueRef x)
 	return LLVMBuildFAdd(e->b, x, t, "");
 }
 
+/* u_gelu: x * Phi(x) through erf, or its tanh form (alpha 1). */
+static LLVMValueRef fgelu(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMValueRef x)
+{
+	LLVMValueRef t;
+
+	if (n->alpha != 0) {
+		t = LLVMBuildFMul(e->b, LLVMBuildFMul(e->b, x, x, ""), x, "");
+		t = LLVMBuildFAdd(e->b, x, LLVMBuildFMul(e->b, cfp(ft, 0.044715), t, ""), "");
+		t = libm1(e, "tanh", LLVMBuildFMul(e->b, cfp(ft, 0.797884560802865355879892119868763737), t, ""));
+	} else {
+		t = libm1(e, "erf", LLVMBuildFMul(e->b, x, cfp(ft, 0.707106781186547524400844362104849039), ""));
+	}
+	t = LLVMBuildFAdd(e->b, cfp(ft, 1), t, "");
+	return LLVMBuildFMul(e->b, LLVMBuildFMul(e->b, cfp(ft, 0.5), x, ""), t, "");
+}
+
+/* u_shrink: alpha is lambd, beta bias. */
+static LLVMValueRef fshrink(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMValueRef x)
+{
+	LLVMValueRef hi = fsel(e, LLVMRealOGT, x, cfp(ft, n->alpha),
+	                       LLVMBuildFSub(e->b, x, cfp(ft, n->beta), ""), cfp(ft, 0));
+
+	return fsel(e, LLVMRealOLT, x, cfp(ft, -n->alpha), LLVMBuildFAdd(e->b, x, cfp(ft, n->beta), ""), hi);
+}
+
 static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMValueRef *x, int nx)
 {
 	LLVMValueRef zero = cfp(ft, 0), one = cfp(ft, 1), t;
@@ -644,6 +671,17 @@ static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVa
 		return fsel(e, LLVMRealOGT, x[0], zero, one, t);
 	case F_ROUND: return fintrinsic(e, "llvm.roundeven", x, 1);
 	case F_LIBM: return libm1(e, libm_names[n->fn], x[0]);
+	case F_GELU: return fgelu(e, n, ft, x[0]);
+	case F_MISH:
+		t = fsel(e, LLVMRealOGT, x[0], zero, softplus_pos(e, x[0]),
+		         libm1(e, "log1p", fintrinsic(e, "llvm.exp", x, 1)));
+		return LLVMBuildFMul(e->b, x[0], libm1(e, "tanh", t), "");
+	case F_THRELU: return fsel(e, LLVMRealOGT, x[0], cfp(ft, n->alpha), x[0], zero);
+	case F_CELU:
+		t = libm1(e, "expm1", LLVMBuildFDiv(e->b, x[0], cfp(ft, n->alpha), ""));
+		t = LLVMBuildFMul(e->b, cfp(ft, n->alpha), t, "");
+		return fsel(e, LLVMRealOGT, x[0], zero, x[0], t);
+	case F_SHRINK: return fshrink(e, n, ft, x[0]);
 	}
 	nnac_unreachable();
 }

@@ -137,6 +137,33 @@ static double u_softplus(double x, const Params *p)
 	return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
 }
 
+#define SQRT1_2 0.707106781186547524400844362104849039
+#define SQRT_2_PI 0.797884560802865355879892119868763737
+
+/* alpha 0: x * Phi(x) exactly (erf); 1: the tanh approximation. */
+static double u_gelu(double x, const Params *p)
+{
+	if (p->alpha != 0)
+		return 0.5 * x * (1 + tanh(SQRT_2_PI * (x + 0.044715 * x * x * x)));
+	return 0.5 * x * (1 + erf(x * SQRT1_2));
+}
+
+static double u_mish(double x, const Params *p) { return x * tanh(u_softplus(x, p)); }
+static double u_thresholded(double x, const Params *p) { return x > p->alpha ? x : 0; }
+
+/* max(0, x) + min(0, alpha * expm1(x / alpha)): one of the two is 0 for
+ * alpha > 0, and NaN passes through. */
+static double u_celu(double x, const Params *p)
+{
+	return x > 0 ? x : p->alpha * expm1(x / p->alpha);
+}
+
+/* alpha is lambd, beta bias. */
+static double u_shrink(double x, const Params *p)
+{
+	return x < -p->alpha ? x + p->beta : x > p->alpha ? x - p->beta : 0;
+}
+
 static double u_clip(double x, const Params *p)
 {
 	if (p->has_lo && x < p->lo)
@@ -205,6 +232,11 @@ static const UnaryOp unary_ops[OP_COUNT] = {
 	[OP_Asinh] = {DTM_FLOAT, u_asinh, NULL, 0, 0, 0},
 	[OP_Acosh] = {DTM_FLOAT, u_acosh, NULL, 0, 0, 0},
 	[OP_Atanh] = {DTM_FLOAT, u_atanh, NULL, 0, 0, 0},
+	[OP_Gelu] = {DTM_FLOAT, u_gelu, NULL, 0, 0, 0},
+	[OP_Mish] = {DTM_FLOAT, u_mish, NULL, 0, 0, 0},
+	[OP_ThresholdedRelu] = {DTM_FLOAT, u_thresholded, NULL, 1.0, 0, 0},
+	[OP_Celu] = {DTM_FLOAT, u_celu, NULL, 1.0, 0, 0},
+	[OP_Shrink] = {DTM_FLOAT, u_shrink, NULL, 0.5, 0, 0},
 };
 
 /* Clip bounds: attributes before opset 11 (float only), inputs after. */
@@ -250,10 +282,14 @@ static Status infer_result(Graph *g, Node *n, bool pred)
 
 static Status unary_infer(Graph *g, Node *n)
 {
+	const char *approx = attr_s(n, "approximate", "none");
 	Status st = infer_nin(g, n, 1, 1);
 
 	if (st == ST_OK)
 		st = infer_dtype(g, n, 0, unary_ops[n->op].types);
+	if (st == ST_OK && n->op == OP_Gelu && strcmp(approx, "none") != 0 &&
+	    strcmp(approx, "tanh") != 0)
+		return node_error(g, n, ST_INVALID, "approximate is '%s', not none or tanh", approx);
 	return st == ST_OK ? infer_result(g, n, unary_ops[n->op].pred) : st;
 }
 
@@ -716,6 +752,7 @@ UNARY(Floor) UNARY(Ceil) UNARY(Erf)
 UNARY(Not) UNARY(IsNaN) UNARY(IsInf) UNARY(Sign) UNARY(Round)
 UNARY(Sin) UNARY(Cos) UNARY(Tan) UNARY(Asin) UNARY(Acos) UNARY(Atan)
 UNARY(Sinh) UNARY(Cosh) UNARY(Asinh) UNARY(Acosh) UNARY(Atanh)
+UNARY(Gelu) UNARY(Mish) UNARY(ThresholdedRelu) UNARY(Celu) UNARY(Shrink)
 const OpImpl op_impl_Clip = {clip_infer, unary_eval, NULL};
 
 BINARY(Add) BINARY(Sub) BINARY(Mul) BINARY(Div) BINARY(Pow) BINARY(PRelu)
@@ -785,6 +822,15 @@ void scalar_node_attrs(const Node *n, OpKind op, double *alpha, double *beta, do
 	}
 	if (op == OP_BitShift) {
 		*alpha = (double)(strcmp(attr_s(n, "direction", "LEFT"), "RIGHT") == 0);
+		return;
+	}
+	if (op == OP_Gelu) {
+		*alpha = (double)(strcmp(attr_s(n, "approximate", "none"), "tanh") == 0);
+		return;
+	}
+	if (op == OP_Shrink) {
+		*alpha = attr_f(n, "lambd", *alpha);
+		*beta = attr_f(n, "bias", *beta);
 		return;
 	}
 	*alpha = attr_f(n, "alpha", *alpha);
