@@ -1,15 +1,18 @@
 /*
  * Reference kernels for the elementwise ops: the unary activations and math
- * functions (Relu ... Erf), the binary arithmetic ops with NumPy
- * broadcasting (Add, Sub, Mul, Div, Pow, PRelu) and the variadic ones (Sum,
- * Max, Min, Mean).
+ * functions (Relu ... Erf, Sign, Round, the trigonometric and hyperbolic
+ * functions, Gelu ... Shrink), the binary ops with NumPy broadcasting (Add,
+ * Sub, Mul, Div, Pow, PRelu, Mod, BitShift), the variadic ones (Sum, Max,
+ * Min, Mean), the predicates, whose result is a bool (Equal ... Xor, Not,
+ * IsNaN, IsInf), and Where, which broadcasts all three of its inputs.
  *
  * Both families are table driven: each op contributes one scalar function
  * per number kind, and a single loop per family applies it.  Floating-point
  * work runs in double and rounds once on store.  Integer element types take
  * the exact path (64-bit arithmetic done unsigned so it wraps the way the
  * element type does, then truncated to the element width on store) whenever
- * the op has one; integer Div truncates toward zero like C.
+ * the op has one; integer Div truncates toward zero like C.  Bools take the
+ * integer path too, and a predicate of integers compares them exactly.
  *
  * The loop IR's `apply` reuses the same scalar functions one element at a
  * time (ir/scalar.h, at the end of this file).
