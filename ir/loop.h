@@ -277,12 +277,21 @@ bool loop_kernel_steps(const LoopProgram *p, int k, int64_t *steps);
 /*
  * The elementwise ops that `apply` may name, with their scalar semantics
  * shared with the graph interpreter (ir/interp/elementwise.c): one place
- * for each function.  Arity 1 (unary activations and math, Cast), 2 (Add,
- * Sub, Mul, Div, Pow, PRelu, Max, Min) or 3 (Clip: x, lo, hi); 0 means the
- * op cannot be applied elementwise.
+ * for each function.  Arity 1 (unary activations and math, Not, IsNaN,
+ * IsInf, Cast), 2 (Add, Sub, Mul, Div, Pow, PRelu, Max, Min, the
+ * comparisons, And, Or, Xor) or 3 (Clip: x, lo, hi; Where: c, a, b); 0
+ * means the op cannot be applied elementwise.
  */
 int loop_apply_arity(OpKind op);
 void loop_apply_defaults(OpKind op, double *alpha, double *beta, double *gamma);
+/* Whether op is a predicate: its result is a bool (Equal, Less, And, Not,
+ * IsNaN...), and its destination must be one. */
+bool loop_apply_pred(OpKind op);
+/* Whether apply's integer path compares as unsigned: by the type of the
+ * first operand for predicates and for the ops of other than two operands
+ * (Clip's x), by the destination's for the others; an operand that is a
+ * literal is DT_UNDEF and does not count. */
+bool loop_apply_unsigned(OpKind op, DType dst, DType x0, DType x1);
 
 /* Textual form (ir/loop_parse.y, ir/loop_lex.l, ir/loop_print.c). */
 Status loop_parse(LoopProgram *p, const char *path, const char *text, size_t len);

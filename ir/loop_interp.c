@@ -279,15 +279,27 @@ static bool compile_ref(Compiler *c, XStmt *s, int r)
 	return true;
 }
 
+static bool int_like(DType dt)
+{
+	return dtype_is_int(dt) || dt == DT_BOOL;
+}
+
+/* Whether every operand is an integer or a bool (buffer or literal). */
 static bool int_operands(const XStmt *s)
 {
 	for (int k = 1; k < s->nref; k++) {
 		const XRef *r = &s->ref[k];
 
-		if (r->base ? !dtype_is_int(r->v.dt) : r->lit.is_float)
+		if (r->base ? !int_like(r->v.dt) : r->lit.is_float)
 			return false;
 	}
 	return true;
+}
+
+/* An operand's type for loop_apply_unsigned: DT_UNDEF for a literal. */
+static DType ref_dt(const XStmt *s, int k)
+{
+	return k < s->nref && s->ref[k].base ? s->ref[k].v.dt : DT_UNDEF;
 }
 
 /* The arithmetic a statement runs in, and its literals in the destination's type. */
@@ -304,9 +316,8 @@ static void stmt_kind(XStmt *s)
 		s->uns = !dtype_is_signed(dt);
 		break;
 	case LN_APPLY:
-		s->int_path = dtype_is_int(dt) && int_operands(s) && scalar_has_i64(n->fn);
-		s->uns = !dtype_is_signed(loop_apply_arity(n->fn) != 2 && s->ref[1].base
-		                         ? s->ref[1].v.dt : dt);
+		s->int_path = int_like(dt) && int_operands(s) && scalar_has_i64(n->fn);
+		s->uns = loop_apply_unsigned(n->fn, dt, ref_dt(s, 1), ref_dt(s, 2));
 		break;
 	case LN_QUANTIZE:
 		s->src_rounds = !s->ref[2].base || s->ref[2].v.dt == s->ref[1].v.dt;

@@ -11,8 +11,8 @@
  *   - copy moves the element's bytes (same type on both sides); with a pad
  *     value, a source index outside its dimension reads the pad value;
  *   - apply: the shared scalar functions (ir/scalar.h), in integers when
- *     every operand and the destination are integers and the op has an
- *     exact integer form, else in double;
+ *     every operand and the destination are integers or bools and the op
+ *     has an exact integer form, else in double;
  *   - reduce: sum, or max and min that propagate NaN as np.maximum does;
  *   - quantize, dequantize, requantize: as the graph interpreter's
  *     QuantizeLinear, DequantizeLinear and QLinearConv compute them.
@@ -392,7 +392,7 @@ static void apply_any(Exec *x, const XStmt *s, int64_t n)
 
 			for (int k = 1; k < s->nref; k++)
 				xi[k - 1] = get_i(&s->ref[k], o[k] + t * s->ref[k].stride);
-			scalar_i64(nd->fn, s->uns, xi, &y);
+			scalar_i64(nd->fn, nd->alpha, nd->beta, nd->gamma, s->uns, xi, &y);
 			val_set_i64((Value *)&d->v, od, y);
 		} else {
 			double xf[LOOP_MAX_ARGS];
@@ -454,7 +454,7 @@ static void reduce_any(Exec *x, const XStmt *s, int64_t n)
 		if (s->int_path) {
 			int64_t xi[2] = {val_get_i64(&d->v, od), val_get_i64(&r->v, os)}, y = 0;
 
-			scalar_i64(op, s->uns, xi, &y);
+			scalar_i64(op, 0, 0, 0, s->uns, xi, &y);
 			val_set_i64((Value *)&d->v, od, y);
 		} else {
 			double xf[2] = {val_get_f64(&d->v, od), val_get_f64(&r->v, os)};

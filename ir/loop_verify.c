@@ -23,6 +23,7 @@
  * kernel's name as context).
  */
 #include "loop.h"
+#include "scalar.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -494,10 +495,25 @@ static void check_same_type(Verifier *v, const LoopNode *n)
 		     arg_name(v, &n->arg[0]), dtype_name(d), arg_name(v, &n->arg[1]), dtype_name(s));
 }
 
+/* Whether apply's destination and every operand are integers (BitShift,
+ * which has no float form, needs them to be). */
+static bool apply_all_ints(Verifier *v, const LoopNode *n)
+{
+	for (int k = 0; k < n->narg; k++) {
+		const LoopArg *a = &n->arg[k];
+
+		if (a->buf >= 0 ? !dtype_is_int(arg_dt(v, a)) : a->lit.is_float)
+			return false;
+	}
+	return true;
+}
+
 /*
- * Cast from a float to bf16 truncates in the graph interpreter before opset
- * 19 and rounds from then on; the loop IR does not know the opset, so it
- * refuses the pair rather than disagree with one of them.
+ * A predicate (Equal, IsNaN...) writes a bool; an op without a float form
+ * (BitShift) takes integers only.  Cast from a float to bf16
+ * truncates in the graph interpreter before opset 19 and rounds from then
+ * on; the loop IR does not know the opset, so it refuses the pair rather
+ * than disagree with one of them.
  */
 static void check_apply(Verifier *v, const LoopNode *n)
 {
@@ -515,6 +531,11 @@ static void check_apply(Verifier *v, const LoopNode *n)
 	}
 	if (!need_ref(v, n, 0, "destination"))
 		return;
+	if (!scalar_has_f64(n->fn) && !apply_all_ints(v, n))
+		NERR(v, n, "apply: %s takes integer operands into an integer", op_name(n->fn));
+	if (loop_apply_pred(n->fn) && arg_dt(v, &n->arg[0]) != DT_BOOL)
+		NERR(v, n, "apply: %s gives a bool, and '%s' is %s", op_name(n->fn),
+		     arg_name(v, &n->arg[0]), dtype_name(arg_dt(v, &n->arg[0])));
 	if (n->fn == OP_Cast && arg_dt(v, &n->arg[0]) == DT_BF16 &&
 	    dtype_is_float(arg_dt(v, &n->arg[1])) && arg_dt(v, &n->arg[1]) != DT_BF16)
 		NERR(v, n, "apply: Cast from %s to bf16 rounds or truncates depending on the opset; "

@@ -165,7 +165,7 @@ Status lower_reduce(LowerCx *cx, const Node *n);          /* ReduceSum ... Reduc
 Status lower_argext(LowerCx *cx, const Node *n);          /* ArgMax, ArgMin */
 /* lower_elem.c */
 Status lower_unary(LowerCx *cx, const Node *n);           /* activations, math, Cast */
-Status lower_binary(LowerCx *cx, const Node *n);          /* Add ... PRelu, Sum/Max/Min/Mean */
+Status lower_binary(LowerCx *cx, const Node *n);          /* Add ... PRelu, Equal ... Xor, Where, Sum/Max/Min/Mean */
 /* The activation the graph's fusion pass recorded on n (n->fused_act),
  * applied in place on n's output 0 at the end of the current kernel. */
 Status lower_fused_act(LowerCx *cx, const Node *n);

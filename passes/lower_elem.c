@@ -1,8 +1,10 @@
 /*
  * Lowering of the elementwise ops: the unary activations and math functions
- * (Relu ... Erf, Clip, Cast), the binary arithmetic ops with broadcasting
- * (Add, Sub, Mul, Div, Pow, PRelu), the variadic ones (Sum, Max, Min,
- * Mean), and the activation the graph fusion pass recorded on a layer.
+ * (Relu ... Erf, Clip, Cast, Not, IsNaN, IsInf), the binary ops with
+ * broadcasting (Add, Sub, Mul, Div, Pow, PRelu, the comparisons, And, Or,
+ * Xor), Where (three operands, all broadcast), the variadic ones (Sum,
+ * Max, Min, Mean), and the activation the graph fusion pass recorded on a
+ * layer.
  *
  * Each becomes one nest over the output with one `apply` per element, whose
  * scalar semantics are the graph interpreter's own (ir/scalar.h): floats
@@ -23,6 +25,7 @@
 #include <string.h>
 
 #include "interp/window.h"
+#include "scalar.h"
 
 #define LN2 0.693147180559945309417232121458176568
 
@@ -66,15 +69,12 @@ static void int_range(DType dt, int64_t *lo, int64_t *hi)
 	}
 }
 
-/* Attributes of unary op `op` as node a writes them, ONNX defaults else. */
-static ApplyAttrs unary_attrs(const Node *a, OpKind op)
+/* Attributes of op `op` as node a writes them, ONNX defaults else. */
+static ApplyAttrs node_attrs(const Node *a, OpKind op)
 {
 	ApplyAttrs at;
 
-	loop_apply_defaults(op, &at.alpha, &at.beta, &at.gamma);
-	at.alpha = attr_f(a, "alpha", at.alpha);
-	at.beta = attr_f(a, "beta", at.beta);
-	at.gamma = attr_f(a, "gamma", at.gamma);
+	scalar_node_attrs(a, op, &at.alpha, &at.beta, &at.gamma);
 	return at;
 }
 
@@ -129,7 +129,7 @@ static Status emit_unary(LowerCx *cx, const Node *a, OpKind op, int y, int x)
 {
 	int64_t dims[MAX_RANK];
 	int rank = lower_buf_shape(cx, y, dims), vars[MAX_RANK], in, nargs = 1;
-	ApplyAttrs at = unary_attrs(a, op);
+	ApplyAttrs at = node_attrs(a, op);
 	LoopArg args[3];
 	bool none = false;
 
@@ -267,12 +267,7 @@ Status lower_fused_act(LowerCx *cx, const Node *n)
 	return emit_unary(cx, &cx->g->nodes[n->fused_node], n->fused_act, y, y);
 }
 
-/* Binary ops. */
-
-static bool has_legacy_attrs(OpKind op)
-{
-	return op == OP_Add || op == OP_Sub || op == OP_Mul || op == OP_Div || op == OP_Pow;
-}
+/* Binary ops, and Where. */
 
 /*
  * Opset < 7 broadcasting of B (buffer b) onto A of rank a_rank: B's dims
@@ -313,7 +308,7 @@ static LoopArg operand_ref(LowerCx *cx, const Node *n, int k, int out_rank, cons
 			int64_t axis = out_rank >= 2 && lb->rank == 1 ? 1 : out_rank - lb->rank;
 			return legacy_ref(cx, b, out_rank, axis, vars);
 		}
-		if (has_legacy_attrs(n->op) && attr_i(n, "broadcast", 0))
+		if (attr_i(n, "broadcast", 0))
 			return legacy_ref(cx, b, out_rank, attr_i(n, "axis", out_rank - lb->rank), vars);
 	}
 	if (lb->rank == out_rank && same_dims(cx, b, lower_out(cx, n, 0)))
@@ -373,11 +368,11 @@ static void emit_variadic(LowerCx *cx, const Node *n, int y, int rank, const int
 
 Status lower_binary(LowerCx *cx, const Node *n)
 {
-	static const ApplyAttrs none = {0, 0, 0};
-	int y = lower_out(cx, n, 0), vars[MAX_RANK], in;
+	ApplyAttrs at = node_attrs(n, n->op);
+	int y = lower_out(cx, n, 0), vars[MAX_RANK], in, nargs = loop_apply_arity(n->op);
 	int64_t dims[MAX_RANK];
 	int rank = lower_buf_shape(cx, y, dims);
-	LoopArg args[2];
+	LoopArg args[3];
 
 	if (win_prod(dims, rank) == 0)
 		return ST_OK;
@@ -386,8 +381,8 @@ Status lower_binary(LowerCx *cx, const Node *n)
 		return loop_oom(cx->p);
 	}
 	in = lower_elem_nest(cx, rank, dims, NULL, vars);
-	args[0] = operand_ref(cx, n, 0, rank, vars);
-	args[1] = operand_ref(cx, n, 1, rank, vars);
-	emit_apply(cx, in, n->op, lower_ref(cx, y, vars), args, 2, &none);
+	for (int k = 0; k < nargs; k++)
+		args[k] = operand_ref(cx, n, k, rank, vars);
+	emit_apply(cx, in, n->op, lower_ref(cx, y, vars), args, nargs, &at);
 	return loop_oom(cx->p);
 }

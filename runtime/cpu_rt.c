@@ -10,6 +10,7 @@
  * static library's member holding them is linked in.
  */
 #include "cpu_abi.h"
+#include "loop.h"
 #include "scalar.h"
 
 double nnac_rt_apply_f64(int op, double alpha, double beta, double gamma, const double *x)
@@ -17,11 +18,15 @@ double nnac_rt_apply_f64(int op, double alpha, double beta, double gamma, const 
 	return scalar_f64((OpKind)op, alpha, beta, gamma, x);
 }
 
+/* The integer forms that read an attribute (Mod's fmod, BitShift's
+ * direction) are inlined by backends/cpu: this helper has none to pass. */
 int64_t nnac_rt_apply_i64(int op, int uns, const int64_t *x)
 {
+	double alpha, beta, gamma;
 	int64_t y = 0;
 
-	if (!scalar_i64((OpKind)op, uns != 0, x, &y))
+	loop_apply_defaults((OpKind)op, &alpha, &beta, &gamma);
+	if (!scalar_i64((OpKind)op, alpha, beta, gamma, uns != 0, x, &y))
 		nnac_unreachable();
 	return y;
 }

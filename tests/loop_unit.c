@@ -477,6 +477,26 @@ static void test_verify_types(void)
 	CHECK(loop_verify(&P) == ST_INTERNAL && diag_has("Cast from f32 to bf16"));
 	prog_free();
 
+	/* a predicate writes a bool: into f32 refused, into bool accepted */
+	i = base_prog(&x, &y);
+	P.nodes[P.nodes[i].body].fn = OP_Less;
+	CHECK(loop_verify(&P) == ST_INTERNAL && diag_has("apply: Less gives a bool, and 'Y' is f32"));
+	prog_free();
+	base_prog(&x, &y);
+	h = buf("H", DT_BOOL, 1, DIMS(8), 0);
+	i = loop_for(-1, "j", 0, 8, 1);
+	s = stmt(i, LN_APPLY, 3, ref(h, 1, V(i)), ref(x, 1, V(i)), loop_lit_float(0.5));
+	P.nodes[s].fn = OP_Less;
+	CHECK(loop_verify(&P) == ST_OK);
+	prog_free();
+
+	/* BitShift has no float form */
+	i = base_prog(&x, &y);
+	P.nodes[P.nodes[i].body].fn = OP_BitShift;
+	CHECK(loop_verify(&P) == ST_INTERNAL &&
+	      diag_has("apply: BitShift takes integer operands into an integer"));
+	prog_free();
+
 	/* writes into an input, into a view of a constant */
 	i = base_prog(&x, &y);
 	stmt(i, LN_FILL, 2, ref(x, 1, V(i)), loop_lit_float(0));

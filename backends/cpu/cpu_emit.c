@@ -22,6 +22,7 @@
  *     selects the pad value where an index falls outside, so no branch and
  *     no out-of-bounds access.
  */
+#include <math.h>
 #include <string.h>
 
 #include "cpu_int.h"
@@ -466,7 +467,9 @@ static void emit_mac(CpuEmit *e, int node)
 typedef enum FKind {
 	F_HELPER, F_RELU, F_ELU, F_SELU, F_SOFTPLUS, F_ERF, F_LEAKY, F_SIGMOID, F_TANH, F_HARDSIGMOID, F_HARDSWISH, F_CLIP,
 	F_SOFTSIGN, F_EXP, F_LOG, F_SQRT, F_NEG, F_ABS, F_RECIP, F_FLOOR, F_CEIL, F_ADD, F_SUB,
-	F_MUL, F_DIV, F_POW, F_PRELU, F_MAX, F_MIN, F_CAST
+	F_MUL, F_DIV, F_POW, F_PRELU, F_MAX, F_MIN, F_CAST, F_EQ, F_LT, F_GT, F_LE, F_GE, F_AND,
+	F_OR, F_XOR, F_NOT, F_ISNAN, F_ISINF, F_WHERE, F_MOD, F_SIGN, F_ROUND, F_LIBM, F_GELU,
+	F_MISH, F_THRELU, F_CELU, F_SHRINK
 } FKind;
 
 static const unsigned char fkinds[OP_COUNT] = {
@@ -477,6 +480,21 @@ static const unsigned char fkinds[OP_COUNT] = {
 	[OP_Neg] = F_NEG, [OP_Abs] = F_ABS, [OP_Reciprocal] = F_RECIP, [OP_Floor] = F_FLOOR,
 	[OP_Ceil] = F_CEIL, [OP_Add] = F_ADD, [OP_Sub] = F_SUB, [OP_Mul] = F_MUL, [OP_Div] = F_DIV,
 	[OP_Pow] = F_POW, [OP_PRelu] = F_PRELU, [OP_Max] = F_MAX, [OP_Min] = F_MIN, [OP_Cast] = F_CAST,
+	[OP_Equal] = F_EQ, [OP_Less] = F_LT, [OP_Greater] = F_GT, [OP_LessOrEqual] = F_LE,
+	[OP_GreaterOrEqual] = F_GE, [OP_And] = F_AND, [OP_Or] = F_OR, [OP_Xor] = F_XOR,
+	[OP_Not] = F_NOT, [OP_IsNaN] = F_ISNAN, [OP_IsInf] = F_ISINF, [OP_Where] = F_WHERE,
+	[OP_Mod] = F_MOD, [OP_Sign] = F_SIGN, [OP_Round] = F_ROUND, [OP_Sin] = F_LIBM,
+	[OP_Cos] = F_LIBM, [OP_Tan] = F_LIBM, [OP_Asin] = F_LIBM, [OP_Acos] = F_LIBM,
+	[OP_Atan] = F_LIBM, [OP_Sinh] = F_LIBM, [OP_Cosh] = F_LIBM, [OP_Asinh] = F_LIBM,
+	[OP_Acosh] = F_LIBM, [OP_Atanh] = F_LIBM, [OP_Gelu] = F_GELU, [OP_Mish] = F_MISH,
+	[OP_ThresholdedRelu] = F_THRELU, [OP_Celu] = F_CELU, [OP_Shrink] = F_SHRINK,
+};
+
+/* The libm function of each F_LIBM op (cpu_imports.def lists them). */
+static const char *const libm_names[OP_COUNT] = {
+	[OP_Sin] = "sin", [OP_Cos] = "cos", [OP_Tan] = "tan", [OP_Asin] = "asin",
+	[OP_Acos] = "acos", [OP_Atan] = "atan", [OP_Sinh] = "sinh", [OP_Cosh] = "cosh",
+	[OP_Asinh] = "asinh", [OP_Acosh] = "acosh", [OP_Atanh] = "atanh",
 };
 
 /* x < lo ? lo : x > hi ? hi : x, NaN kept (clamp and Clip of ir/interp). */
@@ -515,6 +533,40 @@ static LLVMValueRef fhelper(CpuEmit *e, const LoopNode *n, LLVMValueRef *x, int 
 	return call(e, "nnac_rt_apply_f64", e->f64, pt, 5, args);
 }
 
+/* a p b as 0 or 1 in float type ft. */
+static LLVMValueRef fcmp01(CpuEmit *e, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b,
+                           LLVMTypeRef ft)
+{
+	return LLVMBuildUIToFP(e->b, LLVMBuildFCmp(e->b, p, a, b, ""), ft, "");
+}
+
+/* x != 0 as C reads a float as a truth value (NaN is true). */
+static LLVMValueRef ftruth(CpuEmit *e, LLVMValueRef x)
+{
+	return LLVMBuildFCmp(e->b, LLVMRealUNE, x, cfp(LLVMTypeOf(x), 0), "");
+}
+
+/* u_isinf: an infinity of a sign the node detects (alpha: negative, beta:
+ * positive). */
+static LLVMValueRef fisinf(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMValueRef x)
+{
+	LLVMValueRef neg = LLVMBuildFCmp(e->b, LLVMRealOEQ, x, cfp(ft, -INFINITY), "");
+	LLVMValueRef pos = LLVMBuildFCmp(e->b, LLVMRealOEQ, x, cfp(ft, INFINITY), "");
+	LLVMValueRef no = LLVMConstInt(e->i1, 0, 0);
+
+	neg = n->alpha != 0 ? neg : no;
+	pos = n->beta != 0 ? pos : no;
+	return LLVMBuildUIToFP(e->b, LLVMBuildOr(e->b, neg, pos, ""), ft, "");
+}
+
+/* (a op b) for an i1 op, of the truth values of floats a and b, as 0 or 1. */
+static LLVMValueRef flogic(CpuEmit *e, LLVMOpcode op, LLVMValueRef a, LLVMValueRef b)
+{
+	LLVMValueRef t = LLVMBuildBinOp(e->b, op, ftruth(e, a), ftruth(e, b), "");
+
+	return LLVMBuildUIToFP(e->b, t, LLVMTypeOf(a), "");
+}
+
 /* x + log1p(exp(-x)): Softplus for x > 0 without overflowing exp. */
 static LLVMValueRef softplus_pos(CpuEmit *e, LLVMValueRef x)
 {
@@ -522,6 +574,31 @@ static LLVMValueRef softplus_pos(CpuEmit *e, LLVMValueRef x)
 
 	t = libm1(e, "log1p", fintrinsic(e, "llvm.exp", &t, 1));
 	return LLVMBuildFAdd(e->b, x, t, "");
+}
+
+/* u_gelu: x * Phi(x) through erf, or its tanh form (alpha 1). */
+static LLVMValueRef fgelu(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMValueRef x)
+{
+	LLVMValueRef t;
+
+	if (n->alpha != 0) {
+		t = LLVMBuildFMul(e->b, LLVMBuildFMul(e->b, x, x, ""), x, "");
+		t = LLVMBuildFAdd(e->b, x, LLVMBuildFMul(e->b, cfp(ft, 0.044715), t, ""), "");
+		t = libm1(e, "tanh", LLVMBuildFMul(e->b, cfp(ft, 0.797884560802865355879892119868763737), t, ""));
+	} else {
+		t = libm1(e, "erf", LLVMBuildFMul(e->b, x, cfp(ft, 0.707106781186547524400844362104849039), ""));
+	}
+	t = LLVMBuildFAdd(e->b, cfp(ft, 1), t, "");
+	return LLVMBuildFMul(e->b, LLVMBuildFMul(e->b, cfp(ft, 0.5), x, ""), t, "");
+}
+
+/* u_shrink: alpha is lambd, beta bias. */
+static LLVMValueRef fshrink(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMValueRef x)
+{
+	LLVMValueRef hi = fsel(e, LLVMRealOGT, x, cfp(ft, n->alpha),
+	                       LLVMBuildFSub(e->b, x, cfp(ft, n->beta), ""), cfp(ft, 0));
+
+	return fsel(e, LLVMRealOLT, x, cfp(ft, -n->alpha), LLVMBuildFAdd(e->b, x, cfp(ft, n->beta), ""), hi);
 }
 
 static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMValueRef *x, int nx)
@@ -576,6 +653,35 @@ static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVa
 	case F_MAX: return fpick(e, LLVMRealOGT, x[0], x[1]);
 	case F_MIN: return fpick(e, LLVMRealOLT, x[0], x[1]);
 	case F_CAST: return x[0];
+	case F_EQ: return fcmp01(e, LLVMRealOEQ, x[0], x[1], ft);
+	case F_LT: return fcmp01(e, LLVMRealOLT, x[0], x[1], ft);
+	case F_GT: return fcmp01(e, LLVMRealOGT, x[0], x[1], ft);
+	case F_LE: return fcmp01(e, LLVMRealOLE, x[0], x[1], ft);
+	case F_GE: return fcmp01(e, LLVMRealOGE, x[0], x[1], ft);
+	case F_AND: return flogic(e, LLVMAnd, x[0], x[1]);
+	case F_OR: return flogic(e, LLVMOr, x[0], x[1]);
+	case F_XOR: return flogic(e, LLVMXor, x[0], x[1]);
+	case F_NOT: return fcmp01(e, LLVMRealOEQ, x[0], zero, ft);
+	case F_ISNAN: return fcmp01(e, LLVMRealUNO, x[0], x[0], ft);
+	case F_ISINF: return fisinf(e, n, ft, x[0]);
+	case F_WHERE: return LLVMBuildSelect(e->b, ftruth(e, x[0]), x[1], x[2], "");
+	case F_MOD: return LLVMBuildFRem(e->b, x[0], x[1], "");
+	case F_SIGN:
+		t = fsel(e, LLVMRealOLT, x[0], zero, cfp(ft, -1), x[0]);
+		return fsel(e, LLVMRealOGT, x[0], zero, one, t);
+	case F_ROUND: return fintrinsic(e, "llvm.roundeven", x, 1);
+	case F_LIBM: return libm1(e, libm_names[n->fn], x[0]);
+	case F_GELU: return fgelu(e, n, ft, x[0]);
+	case F_MISH:
+		t = fsel(e, LLVMRealOGT, x[0], zero, softplus_pos(e, x[0]),
+		         libm1(e, "log1p", fintrinsic(e, "llvm.exp", x, 1)));
+		return LLVMBuildFMul(e->b, x[0], libm1(e, "tanh", t), "");
+	case F_THRELU: return fsel(e, LLVMRealOGT, x[0], cfp(ft, n->alpha), x[0], zero);
+	case F_CELU:
+		t = libm1(e, "expm1", LLVMBuildFDiv(e->b, x[0], cfp(ft, n->alpha), ""));
+		t = LLVMBuildFMul(e->b, cfp(ft, n->alpha), t, "");
+		return fsel(e, LLVMRealOGT, x[0], zero, x[0], t);
+	case F_SHRINK: return fshrink(e, n, ft, x[0]);
 	}
 	nnac_unreachable();
 }
@@ -584,19 +690,42 @@ static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVa
 
 typedef enum IKind {
 	I_HELPER, I_RELU, I_NEG, I_ABS, I_CLIP, I_ADD, I_SUB, I_MUL, I_DIV, I_PRELU, I_MAX,
-	I_MIN, I_CAST, I_POW
+	I_MIN, I_CAST, I_POW, I_EQ, I_LT, I_GT, I_LE, I_GE, I_AND, I_OR, I_XOR, I_NOT, I_WHERE,
+	I_MOD, I_SHIFT, I_SIGN
 } IKind;
 
 static const unsigned char ikinds[OP_COUNT] = {
 	[OP_Relu] = I_RELU, [OP_Neg] = I_NEG, [OP_Abs] = I_ABS, [OP_Clip] = I_CLIP, [OP_Add] = I_ADD,
 	[OP_Sub] = I_SUB, [OP_Mul] = I_MUL, [OP_Div] = I_DIV, [OP_Pow] = I_POW,
 	[OP_PRelu] = I_PRELU, [OP_Max] = I_MAX, [OP_Min] = I_MIN, [OP_Cast] = I_CAST,
+	[OP_Equal] = I_EQ, [OP_Less] = I_LT, [OP_Greater] = I_GT, [OP_LessOrEqual] = I_LE,
+	[OP_GreaterOrEqual] = I_GE, [OP_And] = I_AND, [OP_Or] = I_OR, [OP_Xor] = I_XOR,
+	[OP_Not] = I_NOT, [OP_Where] = I_WHERE, [OP_Mod] = I_MOD, [OP_BitShift] = I_SHIFT,
+	[OP_Sign] = I_SIGN,
 };
 
 /* ilt of ir/interp/elementwise.c: a < b, unsigned when uns. */
 static LLVMValueRef ilt(CpuEmit *e, LLVMValueRef a, LLVMValueRef b, bool uns)
 {
 	return LLVMBuildICmp(e->b, uns ? LLVMIntULT : LLVMIntSLT, a, b, "");
+}
+
+/* An i1 as a 64-bit 0 or 1. */
+static LLVMValueRef i01(CpuEmit *e, LLVMValueRef c)
+{
+	return LLVMBuildZExt(e->b, c, e->i64, "");
+}
+
+/* x != 0 */
+static LLVMValueRef itruth(CpuEmit *e, LLVMValueRef x)
+{
+	return LLVMBuildICmp(e->b, LLVMIntNE, x, cint(e->i64, 0), "");
+}
+
+/* (a op b) for an i1 op, of the truth values of a and b, as 0 or 1. */
+static LLVMValueRef ilogic(CpuEmit *e, LLVMOpcode op, LLVMValueRef a, LLVMValueRef b)
+{
+	return i01(e, LLVMBuildBinOp(e->b, op, itruth(e, a), itruth(e, b), ""));
 }
 
 /* i_div: truncating; x / 0 is 0, x / -1 wraps (no trap in either). */
@@ -614,6 +743,46 @@ static LLVMValueRef idiv(CpuEmit *e, LLVMValueRef a, LLVMValueRef b, bool uns)
 	q = LLVMBuildSDiv(e->b, a, LLVMBuildSelect(e->b, LLVMBuildOr(e->b, bz, bm1, ""), one, b, ""), "");
 	q = LLVMBuildSelect(e->b, bm1, LLVMBuildSub(e->b, zero, a, ""), q, "");
 	return LLVMBuildSelect(e->b, bz, zero, q, "");
+}
+
+/* i_mod: the remainder with b's sign (fmod 0) or a's (fmod 1); x mod 0
+ * and x mod -1 are 0, with no trap. */
+static LLVMValueRef imod(CpuEmit *e, LLVMValueRef a, LLVMValueRef b, bool uns, bool fmod)
+{
+	LLVMValueRef zero = cint(e->i64, 0), one = cint(e->i64, 1);
+	LLVMValueRef bz = LLVMBuildICmp(e->b, LLVMIntEQ, b, zero, ""), bad = bz, r, fix;
+
+	if (!uns)
+		bad = LLVMBuildOr(e->b, bz, LLVMBuildICmp(e->b, LLVMIntEQ, b, cint(e->i64, -1), ""), "");
+	b = LLVMBuildSelect(e->b, bad, one, b, "");
+	r = uns ? LLVMBuildURem(e->b, a, b, "") : LLVMBuildSRem(e->b, a, b, "");
+	if (!uns && !fmod) {
+		fix = LLVMBuildICmp(e->b, LLVMIntSLT, LLVMBuildXor(e->b, r, b, ""), zero, "");
+		fix = LLVMBuildAnd(e->b, fix, LLVMBuildICmp(e->b, LLVMIntNE, r, zero, ""), "");
+		r = LLVMBuildSelect(e->b, fix, LLVMBuildAdd(e->b, r, b, ""), r, "");
+	}
+	return LLVMBuildSelect(e->b, bad, zero, r, "");
+}
+
+/* i_shift: a << b or a >> b (right), 0 when b is 64 or more. */
+static LLVMValueRef ishift(CpuEmit *e, LLVMValueRef a, LLVMValueRef b, bool right)
+{
+	LLVMValueRef in = LLVMBuildICmp(e->b, LLVMIntULT, b, cint(e->i64, 64), "");
+	LLVMValueRef n = LLVMBuildSelect(e->b, in, b, cint(e->i64, 0), "");
+	LLVMValueRef r = right ? LLVMBuildLShr(e->b, a, n, "") : LLVMBuildShl(e->b, a, n, "");
+
+	return LLVMBuildSelect(e->b, in, r, cint(e->i64, 0), "");
+}
+
+/* i_sign: -1, 0 or 1 (0 or 1 unsigned). */
+static LLVMValueRef isign(CpuEmit *e, LLVMValueRef x, bool uns)
+{
+	LLVMValueRef zero = cint(e->i64, 0);
+	LLVMValueRef pos = i01(e, LLVMBuildICmp(e->b, uns ? LLVMIntNE : LLVMIntSGT, x, zero, ""));
+
+	if (uns)
+		return pos;
+	return LLVMBuildSub(e->b, pos, i01(e, LLVMBuildICmp(e->b, LLVMIntSLT, x, zero, "")), "");
 }
 
 static LLVMValueRef ihelper(CpuEmit *e, const LoopNode *n, bool uns, LLVMValueRef *x, int nx)
@@ -726,19 +895,38 @@ static LLVMValueRef iapply(CpuEmit *e, const LoopNode *n, bool uns, LLVMValueRef
 	case I_MAX: return LLVMBuildSelect(e->b, ilt(e, x[0], x[1], uns), x[1], x[0], "");
 	case I_MIN: return LLVMBuildSelect(e->b, ilt(e, x[1], x[0], uns), x[1], x[0], "");
 	case I_CAST: return x[0];
+	case I_EQ: return i01(e, LLVMBuildICmp(e->b, LLVMIntEQ, x[0], x[1], ""));
+	case I_LT: return i01(e, ilt(e, x[0], x[1], uns));
+	case I_GT: return i01(e, ilt(e, x[1], x[0], uns));
+	case I_LE: return i01(e, LLVMBuildNot(e->b, ilt(e, x[1], x[0], uns), ""));
+	case I_GE: return i01(e, LLVMBuildNot(e->b, ilt(e, x[0], x[1], uns), ""));
+	case I_AND: return ilogic(e, LLVMAnd, x[0], x[1]);
+	case I_OR: return ilogic(e, LLVMOr, x[0], x[1]);
+	case I_XOR: return ilogic(e, LLVMXor, x[0], x[1]);
+	case I_NOT: return i01(e, LLVMBuildNot(e->b, itruth(e, x[0]), ""));
+	case I_WHERE: return LLVMBuildSelect(e->b, itruth(e, x[0]), x[1], x[2], "");
+	case I_MOD: return imod(e, x[0], x[1], uns, n->alpha != 0);
+	case I_SHIFT: return ishift(e, x[0], x[1], n->alpha != 0);
+	case I_SIGN: return isign(e, x[0], uns);
 	}
 	nnac_unreachable();
 }
 
-/* Whether apply runs in integers, as stmt_kind of ir/loop_interp.c decides. */
+static bool int_like(DType dt)
+{
+	return dtype_is_int(dt) || dt == DT_BOOL;
+}
+
+/* Whether apply runs in integers, as stmt_kind of ir/loop_interp.c decides:
+ * integers and bools throughout, and an op with an integer form. */
 static bool apply_int_path(const CpuEmit *e, const LoopNode *n)
 {
-	if (!dtype_is_int(arg_dt(e, &n->arg[0])) || !scalar_has_i64(n->fn))
+	if (!int_like(arg_dt(e, &n->arg[0])) || !scalar_has_i64(n->fn))
 		return false;
 	for (int k = 1; k < n->narg; k++) {
 		const LoopArg *a = &n->arg[k];
 
-		if (a->buf >= 0 ? !dtype_is_int(arg_dt(e, a)) : a->lit.is_float)
+		if (a->buf >= 0 ? !int_like(arg_dt(e, a)) : a->lit.is_float)
 			return false;
 	}
 	return true;
@@ -754,8 +942,8 @@ static Status emit_apply(CpuEmit *e, int ni)
 	if ((unsigned)n->fn >= OP_COUNT)
 		return cpu_error(e, ni, ST_UNSUPPORTED, "apply of an unknown op %d", (int)n->fn);
 	if (apply_int_path(e, n)) {
-		bool uns = !dtype_is_signed(loop_apply_arity(n->fn) != 2 && n->arg[1].buf >= 0
-		                            ? arg_dt(e, &n->arg[1]) : dt);
+		bool uns = loop_apply_unsigned(n->fn, dt, arg_dt(e, &n->arg[1]),
+		                               nx > 1 ? arg_dt(e, &n->arg[2]) : DT_UNDEF);
 
 		for (int k = 0; k < nx; k++)
 			x[k] = load_i(e, &n->arg[k + 1], e->i64);
