@@ -54,8 +54,7 @@ static char ein_char(int l)
 	return l < 26 ? (char)('A' + l) : l < EIN_LETTERS ? (char)('a' + l - 26) : '.';
 }
 
-/* The equation's term i (0-based; the output term is after "->"), without
- * blanks, in buf.  Returns false if the term is too long. */
+/* The term s[0..len) without its blanks, in buf; false if too long. */
 static bool ein_term_text(const char *s, size_t len, char *buf, size_t cap)
 {
 	size_t k = 0;
