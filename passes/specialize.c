@@ -6,7 +6,8 @@
  * constants before shape inference; larger or floating inputs stay inputs.
  * The interpreter then runs on the same values, so results do not change.
  * A small floating input is bound only when it feeds an operand that sets
- * an output shape whatever its type: Range's bounds, OneHot's depth.
+ * an output shape whatever its type: Range's bounds, OneHot's depth,
+ * NonZero's data (its output's length is the count of nonzero elements).
  */
 #include "passes.h"
 
@@ -17,7 +18,7 @@ enum { SPECIALIZE_LIMIT = 64 };   /* elements */
 /* Whether operand k of n sets n's output shape whatever its type. */
 static bool shape_operand(const Node *n, int k)
 {
-	return n->op == OP_Range || (n->op == OP_OneHot && k == 1);
+	return n->op == OP_Range || n->op == OP_NonZero || (n->op == OP_OneHot && k == 1);
 }
 
 /* Whether tensor t is such an operand of a live node. */

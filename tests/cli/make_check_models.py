@@ -24,6 +24,11 @@ a subgraph.
                        reads for no op, which is no second problem for an
                        op it does not know); the first graph holds an
                        unsupported op
+  check_value_shape.onnx  ops whose output shape depends on a value that
+                       is computed at run time: a TopK whose K is a
+                       ReduceMax of an input too large to be bound, a
+                       NonZero of a graph input; and an Einsum whose
+                       equation has more terms than inputs
 
 None of the models passes onnx.checker (unknown ops); nnac must still read
 them.  The script is deterministic; rerun it after changing a model.
@@ -115,11 +120,23 @@ def graph_list():
     save("check_graphs.onnx", [switch], [value("x", [1, 4])], [value("y", None)], vendor=True)
 
 
+def value_shape():
+    nodes = [
+        node("ReduceMax", ["ki"], ["k"], name="k_max", keepdims=1),
+        node("TopK", ["x", "k"], ["v", "i"], name="topk_1"),
+        node("NonZero", ["x"], ["nz"], name="nonzero_2"),
+        node("Einsum", ["x"], ["e"], name="einsum_3", equation="ij,jk->ik"),
+    ]
+    save("check_value_shape.onnx", nodes, [value("x", [3, 100]), value("ki", [100], INT64)],
+         [value("v", None), value("i", None), value("nz", None), value("e", None)])
+
+
 def main():
     sequence()
     if_branches()
     loop_and_scan()
     graph_list()
+    value_shape()
 
 
 if __name__ == "__main__":
