@@ -325,24 +325,21 @@ static void attn_mask_strides(AttnBias *ab)
 static double attn_bias(const AttnBias *ab, int64_t b, int64_t h, int64_t i, int64_t j,
                         int64_t sq)
 {
-	double bias = 0;
+	int64_t offset = ab->nonpad ? ab->nonpad[b] - sq : ab->past;
+	double m;
 
-	if (ab->causal) {
-		int64_t offset = ab->nonpad ? ab->nonpad[b] - sq : ab->past;
-		if (j > i + offset)
-			bias = -INFINITY;
-	}
+	if (ab->causal && j > i + offset)
+		return -INFINITY;
 	if (ab->nonpad && j >= ab->nonpad[b])
-		bias = -INFINITY;
-	if (ab->mask) {
-		int64_t k = b * ab->mstride[0] + h * ab->mstride[1] + i * ab->mstride[2] + j;
-		double m = j < ab->mkeys ? ab->mvals[k] : -INFINITY;
-
-		if (ab->mask->dt == DT_BOOL)
-			m = m != 0 ? 0 : -INFINITY;
-		bias += m;
-	}
-	return bias;
+		return -INFINITY;
+	if (!ab->mask)
+		return 0;
+	if (j >= ab->mkeys)
+		return -INFINITY;   /* past the end of a short mask */
+	m = ab->mvals[b * ab->mstride[0] + h * ab->mstride[1] + i * ab->mstride[2] + j];
+	if (ab->mask->dt == DT_BOOL)
+		return m != 0 ? 0 : -INFINITY;
+	return m;
 }
 
 /* One query row's probabilities from x[0..t) in place; zero when no key is
