@@ -45,6 +45,8 @@ else
 	echo "conformance-1.22: 0 passed, 1 failed (the onnx 1.22.0 wheel could not be fetched)" >>"$LOG/summary"
 	status=1
 fi
+# Interpreter cases the node suites leave out (tests/node_cases/make_cases.py).
+run_suite node-cases "$BUILD/nnac-conformance" --label node-cases tests/node_cases
 run_suite loop-cases "$BUILD/nnac-conformance" --loops --label loop-cases tests/loop_cases
 # The same cases through the CPU backend, unoptimized to keep CI fast (at
 # --cpu-opt 2 they take five times as long): every element type and
