@@ -19,8 +19,9 @@
  * nonpad_kv_seqlen[b] - Sq with one, else 0) and the padding of
  * nonpad_kv_seqlen (key j masked when j >= nonpad_kv_seqlen[b]).  A row
  * whose bias is -inf everywhere has no key: its probabilities are zero.
- * qk_matmul_output holds s before softcap (mode 0), after it (1), x (2) or
- * p (3).  Everything runs in double and rounds once on store; computing in
+ * qk_matmul_output holds s before softcap (mode 0, as the spec says; the
+ * onnx.reference of onnx 1.23 returns it after softcap), after it (1), x (2)
+ * or p (3).  Everything runs in double and rounds once on store; computing in
  * double also covers every softmax_precision.
  *
  * RotaryEmbedding rotates pairs of the first rotary_embedding_dim (R)
