@@ -45,8 +45,9 @@ else
 	echo "conformance-1.22: 0 passed, 1 failed (the onnx 1.22.0 wheel could not be fetched)" >>"$LOG/summary"
 	status=1
 fi
-# The graph interpreter's own node cases: edge cases the ONNX suite leaves
-# out (tests/node_cases/gen.py).
+# The graph interpreter's own node cases: edge cases the ONNX suites leave
+# out, their expected outputs from onnx.reference (tests/node_cases/gen.py:
+# losses, TopK, NonZero, Einsum; make_cases.py: Attention, RotaryEmbedding).
 run_suite node-cases "$BUILD/nnac-conformance" --label node-cases tests/node_cases
 run_suite loop-cases "$BUILD/nnac-conformance" --loops --label loop-cases tests/loop_cases
 # The same cases through the CPU backend, unoptimized to keep CI fast (at

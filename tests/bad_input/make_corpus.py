@@ -167,6 +167,47 @@ def shape_cases(c):
     c.node_case("reshape_size", reshape, "reshape_7", "Reshape")
 
 
+def attention(name, q_shape, kv_shape, **attrs):
+    """One Attention node 'name' (opset 23) from q, k and v to y."""
+    node = helper.make_node("Attention", ["q", "k", "v"], ["y"], name=name, **attrs)
+    return model([node], [tensor("q", q_shape), tensor("k", kv_shape), tensor("v", kv_shape)],
+                 [tensor("y", None)], opsets=(("", 23),))
+
+
+def rotary(name, **attrs):
+    """One RotaryEmbedding node 'name' (opset 23) on x [1,2,3,8] with caches [5,4]."""
+    node = helper.make_node("RotaryEmbedding", ["x", "cos", "sin", "pos"], ["y"], name=name, **attrs)
+    return model([node], [tensor("x", [1, 2, 3, 8]), tensor("cos", [5, 4]), tensor("sin", [5, 4]),
+                          tensor("pos", [1, 3], TensorProto.INT64)], [tensor("y", None)],
+                 opsets=(("", 23),))
+
+
+def attention_cases(c):
+    """Attention and RotaryEmbedding attributes that make no sense."""
+    q3, kv3 = [1, 2, 8], [1, 3, 8]
+    for name, q, kv, attrs, expect in (
+            ("attention_heads_zero", q3, kv3, dict(q_num_heads=0, kv_num_heads=2), "q_num_heads is 0"),
+            ("attention_heads_missing", q3, kv3, dict(q_num_heads=2), "3-D inputs need attribute kv_num_heads"),
+            ("attention_gqa_heads", [1, 3, 2, 4], [1, 2, 3, 4], {}, "3 query heads are not a multiple of 2 key"),
+            ("attention_qk_mode", [1, 1, 2, 4], [1, 1, 3, 4], dict(qk_matmul_output_mode=4),
+             "qk_matmul_output_mode is 4"),
+            ("attention_scale", [1, 1, 2, 4], [1, 1, 3, 4], dict(scale=-1.0), "scale is -1"),
+            ("attention_softcap", [1, 1, 2, 4], [1, 1, 3, 4], dict(softcap=-2.0), "softcap is -2")):
+        filename = c.onnx(name + ".onnx", attention("attn", q, kv, **attrs))
+        c.case(name, f"NNAC check CASES/{filename}", f"{filename}: node 'attn' (Attention): {expect}")
+    filename = c.onnx("rotary_dim_odd.onnx", rotary("rope", rotary_embedding_dim=3))
+    c.case("rotary_dim_odd", f"NNAC check CASES/{filename}",
+           f"{filename}: node 'rope' (RotaryEmbedding): rotary_embedding_dim 3 must be even")
+    good = c.onnx("rotary_good.onnx", rotary("rope"))
+    c.npy("rotary_x.npy", np.ones((1, 2, 3, 8), np.float32))
+    c.npy("rotary_cache.npy", np.ones((5, 4), np.float32))
+    c.npy("rotary_pos.npy", np.array([[0, 1, 5]], np.int64))
+    c.case("rotary_position_range",
+           f"NNAC run CASES/{good} --input x=CASES/rotary_x.npy --input cos=CASES/rotary_cache.npy "
+           "--input sin=CASES/rotary_cache.npy --input pos=CASES/rotary_pos.npy --output-dir OUT",
+           f"{good}: node 'rope' (RotaryEmbedding): position_ids[0][2] = 5 is outside the 5 cached")
+
+
 def nested_ifs(depth):
     """depth Ifs, each in the then_branch of the one before; the else
     branches are empty."""
@@ -521,7 +562,7 @@ def other_cases(c):
 def main():
     os.makedirs(CASES_DIR, exist_ok=True)
     corpus = Corpus(CASES_DIR)
-    for make in (file_cases, op_cases, subgraph_cases, shape_cases, tensor_cases, size_cases, graph_cases,
+    for make in (file_cases, op_cases, attention_cases, subgraph_cases, shape_cases, tensor_cases, size_cases, graph_cases,
                  binding_cases, run_input_cases, budget_cases, other_cases):
         make(corpus)
     corpus.manifest()
