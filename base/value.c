@@ -464,6 +464,17 @@ void bcast_offsets(const Value *out, const Value *in, int64_t *offs)
 	}
 }
 
+void val_split_at(const Value *v, int64_t axis, int64_t *outer, int64_t *inner)
+{
+	*outer = *inner = 1;
+	for (int d = 0; d < v->rank; d++) {
+		if (d < axis)
+			*outer *= v->dims[d];
+		else if (d > axis)
+			*inner *= v->dims[d];
+	}
+}
+
 bool norm_axis(int64_t *axis, int rank)
 {
 	if (*axis < -rank || *axis >= rank)

@@ -101,6 +101,9 @@ void val_from_i64(Value *v, const int64_t *x);
 bool bcast_shape(const Value *a, const Value *b, Value *out);
 void bcast_offsets(const Value *out, const Value *in, int64_t *offs);
 
+/* The elements before and after axis: v is [outer, dims[axis], inner]. */
+void val_split_at(const Value *v, int64_t axis, int64_t *outer, int64_t *inner);
+
 /* Normalizes axis into [0, rank); false if out of range [-rank, rank). */
 bool norm_axis(int64_t *axis, int rank);
 

@@ -116,6 +116,8 @@ int lower_apply_ab(LowerCx *cx, int parent, OpKind op, LoopArg dst, LoopArg a, L
 
 /* Reference to buf indexed by idx (one per dimension of buf). */
 LoopArg lower_ref(LowerCx *cx, int buf, const int *idx);
+/* A literal holding x as stored into type dt (val_set_f64's conversion). */
+LoopArg lower_typed_lit(DType dt, double x);
 /* buf[0, ..., 0]: the one element of a scalar or per-tensor parameter. */
 LoopArg lower_first_ref(LowerCx *cx, int buf);
 /* 0 as a literal of dt's kind. */

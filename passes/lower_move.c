@@ -63,8 +63,7 @@ static int view_of(LowerCx *cx, int base, int rank, const int64_t *dims)
 	return b;
 }
 
-/* A literal holding x as stored into type dt (val_set_f64's conversion). */
-static LoopArg typed_lit(DType dt, double x)
+LoopArg lower_typed_lit(DType dt, double x)
 {
 	unsigned char bytes[8] = {0};
 	Value v = {dt, 0, {0}, bytes};
@@ -90,7 +89,7 @@ static void dropout_mask(LowerCx *cx, const Node *n)
 	if (win_prod(dims, rank) == 0)
 		return;
 	in = lower_elem_nest(cx, rank, dims, NULL, vars);
-	lower_emit2(cx, in, LN_FILL, lower_ref(cx, m, vars), typed_lit(cx->p->bufs[m].dt, 1.0));
+	lower_emit2(cx, in, LN_FILL, lower_ref(cx, m, vars), lower_typed_lit(cx->p->bufs[m].dt, 1.0));
 }
 
 Status lower_reshape(LowerCx *cx, const Node *n)
@@ -386,9 +385,9 @@ static Status pad_value(LowerCx *cx, const Node *n, DType dt, LoopArg *v, bool *
 
 	*is_lit = true;
 	if (cx->g->opset < 11) {
-		*v = typed_lit(dt, attr_f(n, "value", 0.0));
+		*v = lower_typed_lit(dt, attr_f(n, "value", 0.0));
 	} else if (!t || val_numel(&t->v) == 0) {
-		*v = typed_lit(dt, 0.0);
+		*v = lower_typed_lit(dt, 0.0);
 	} else if (t->v.data) {
 		*v = dtype_is_float(dt) ? loop_lit_float(val_get_f64(&t->v, 0))
 		                        : loop_lit_int(val_get_i64(&t->v, 0));
@@ -589,7 +588,7 @@ static int64_t *tap_table(LowerCx *cx, const ResizePlan *p, int d, const AxisTap
 /* Y = extrapolation_value wherever some axis' coordinate is outside the crop. */
 static void extrapolate(LowerCx *cx, const ResizePlan *p, int y, const AxisTaps *t)
 {
-	LoopArg v = typed_lit(cx->p->bufs[y].dt, p->extrapolation);
+	LoopArg v = lower_typed_lit(cx->p->bufs[y].dt, p->extrapolation);
 
 	for (int d = 0; d < p->rank; d++) {
 		for (int64_t o = 0; o < p->out[d];) {

@@ -432,18 +432,6 @@ static DType red_acc_type(OpKind op, DType dt)
 	return dt;
 }
 
-/* A literal of x as stored into type dt (val_set_f64's conversion). */
-static LoopArg stored_lit(DType dt, double x)
-{
-	unsigned char bytes[8] = {0};
-	Value v = {dt, 0, {0}, bytes};
-
-	val_set_f64(&v, 0, x);
-	if (dtype_is_float(dt))
-		return loop_lit_float(val_get_f64(&v, 0));
-	return loop_lit_int(val_get_i64(&v, 0));
-}
-
 /* The identity of the combination in type dt. */
 static LoopArg red_identity(RedComb c, DType dt)
 {
@@ -472,7 +460,7 @@ static LoopArg empty_value(OpKind op, DType dt)
 	case RFIN_SQRT: v = sqrt(v); break;
 	case RFIN_LOG: v = log(v) + (r.map == RMAP_EXP ? norm_red_shift(-INFINITY) : 0); break;
 	}
-	return stored_lit(dt, v);
+	return lower_typed_lit(dt, v);
 }
 
 /* x as the reduce statement reads it: widened to the accumulator's type. */

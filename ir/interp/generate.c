@@ -468,16 +468,11 @@ static Status cumsum_eval(EvalCtx *cx, const Node *n, const Value *const *in, Va
 	const Value *x = in[0];
 	bool excl = attr_i(n, "exclusive", 0) != 0, rev = attr_i(n, "reverse", 0) != 0;
 	bool fl = dtype_is_float(x->dt);
-	int64_t axis, len, inner = 1, outer = 1;
+	int64_t axis, len, inner, outer;
 
 	TRY(gen_cumsum_axis(cx->g, n, in, x->rank, &axis));
 	len = x->dims[axis];
-	for (int d = 0; d < x->rank; d++) {
-		if (d < axis)
-			outer *= x->dims[d];
-		else if (d > axis)
-			inner *= x->dims[d];
-	}
+	val_split_at(x, axis, &outer, &inner);
 	for (int64_t o = 0; o < outer; o++)
 		for (int64_t s = 0; s < inner; s++) {
 			double acc = 0;

@@ -876,19 +876,14 @@ static Status arg_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value
 {
 	const Value *x = in[0];
 	bool max = n->op == OP_ArgMax, last = attr_i(n, "select_last_index", 0) != 0;
-	int64_t axis, len, inner = 1, outer = 1;
+	int64_t axis, len, inner, outer;
 	double *v = val_to_f64(cx->scratch, x);
 
 	if (!v)
 		return eval_oom(cx, n);
 	TRY(norm_arg_axis(cx->g, n, x->rank, &axis));
 	len = x->dims[axis];
-	for (int d = 0; d < x->rank; d++) {
-		if (d < axis)
-			outer *= x->dims[d];
-		else if (d > axis)
-			inner *= x->dims[d];
-	}
+	val_split_at(x, axis, &outer, &inner);
 	for (int64_t o = 0; o < outer; o++)
 		for (int64_t s = 0; s < inner; s++) {
 			const double *row = v + o * len * inner + s;

@@ -368,16 +368,11 @@ static Status onehot_infer(Graph *g, Node *n)
 static Status onehot_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
 {
 	const Value *y = out[0];
-	int64_t axis, depth, inner = 1, outer = 1;
+	int64_t axis, depth, inner, outer;
 
 	TRY(check_axis(cx->g, n, y->rank, &axis));
 	depth = y->dims[axis];
-	for (int d = 0; d < y->rank; d++) {
-		if (d < axis)
-			outer *= y->dims[d];
-		else if (d > axis)
-			inner *= y->dims[d];
-	}
+	val_split_at(y, axis, &outer, &inner);
 	for (int64_t o = 0; o < outer; o++)
 		for (int64_t s = 0; s < inner; s++) {
 			double v = val_get_f64(in[0], o * inner + s);
