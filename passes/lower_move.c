@@ -25,6 +25,7 @@
  * elements into f64 temporaries, and the last pass stores into the output
  * with one rounding, as the graph interpreter computes in double.
  */
+#include "checked.h"
 #include "lower.h"
 
 #include <math.h>
@@ -222,16 +223,26 @@ static bool run_fits(const int64_t *t, int64_t s, int64_t e, int64_t a, int64_t 
  */
 static bool fit_form(const int64_t *t, int64_t s, int64_t e, int64_t max_c, Run *r)
 {
-	double slope = e - s > 1 ? (double)(t[e - 1] - t[s]) / (double)(e - 1 - s) : 0;
+	double slope = e - s > 1 ? ((double)t[e - 1] - (double)t[s]) / (double)(e - 1 - s) : 0;
 
 	for (int64_t c = 1; c <= max_c; c++) {
-		int64_t a0 = (int64_t)floor(slope * (double)c);
+		int64_t a0;
+
+		if (!(fabs(slope * (double)c) < 0x1p62))
+			break;    /* a slope this steep fits no run */
+		a0 = (int64_t)floor(slope * (double)c);
 
 		for (int64_t a = a0 - 1; a <= a0 + 1; a++) {
 			int64_t lo = INT64_MIN, hi = INT64_MAX;
 
 			for (int64_t o = s; o < e && lo <= hi; o++) {
-				int64_t l = c * t[o] - a * o, h = l + c - 1;
+				int64_t l, ao, h;
+
+				if (!ck_mul(c, t[o], &l) || !ck_mul(a, o, &ao) || ao == INT64_MIN ||
+				    !ck_add(l, -ao, &l) || !ck_add(l, c - 1, &h)) {
+					lo = 1, hi = 0;    /* indices this large fit no run */
+					break;
+				}
 				lo = l > lo ? l : lo;
 				hi = h < hi ? h : hi;
 			}
@@ -247,11 +258,14 @@ static bool fit_form(const int64_t *t, int64_t s, int64_t e, int64_t max_c, Run 
 /* The longest prefix of t[s..count) that one affine map covers. */
 static Run affine_run(const int64_t *t, int64_t s, int64_t count)
 {
-	int64_t slope = s + 1 < count ? t[s + 1] - t[s] : 0, e = s + 1;
+	/* in wrapping arithmetic: a table of absurd indices (a hostile
+	 * model's) makes runs the loop verifier then refuses, never overflow */
+	uint64_t slope = s + 1 < count ? (uint64_t)t[s + 1] - (uint64_t)t[s] : 0;
+	int64_t e = s + 1;
 
-	while (e < count && t[e] == t[s] + slope * (e - s))
+	while (e < count && (uint64_t)t[e] == (uint64_t)t[s] + slope * (uint64_t)(e - s))
 		e++;
-	return (Run){s, e - s, slope, t[s] - slope * s, 1};
+	return (Run){s, e - s, (int64_t)slope, (int64_t)((uint64_t)t[s] - slope * (uint64_t)s), 1};
 }
 
 /*
