@@ -83,6 +83,38 @@ static void reduce_into(LowerCx *cx, LoopReduce op, int acc, int x, const bool *
  * BatchNormalization.
  */
 
+/* The steps InstanceNormalization and LayerNormalization share, over the
+ * f64 copy d of the input (shape dims) and accumulators reduced over red
+ * (kept as size-1 dimensions when keep), len elements to each:
+ *   center: mean = sum d / len,  d -= mean
+ *   root_mean_square: acc = sqrt(sum d^2 / len + eps) */
+static void center(LowerCx *cx, int mean, int d, int rank, const int64_t *dims, const bool *red, bool keep,
+                   int64_t len)
+{
+	int vars[MAX_RANK], in;
+
+	lower_fill_elems(cx, mean, loop_lit_float(0.0));
+	reduce_into(cx, LR_SUM, mean, d, red, keep);
+	apply_all(cx, mean, OP_Div, -1, loop_lit_float((double)len));
+	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	lower_apply_ab(cx, in, OP_Sub, lower_ref(cx, d, vars), lower_ref(cx, d, vars),
+	               acc_ref(cx, mean, rank, red, keep, vars));
+}
+
+static void root_mean_square(LowerCx *cx, int acc, int d, int rank, const int64_t *dims, const bool *red,
+                             bool keep, int64_t len, double eps)
+{
+	int vars[MAX_RANK], in;
+
+	lower_fill_elems(cx, acc, loop_lit_float(0.0));
+	in = lower_elem_nest(cx, rank, dims, red, vars);
+	lower_emit(cx, in, LN_MAC, 3, (LoopArg[]){acc_ref(cx, acc, rank, red, keep, vars),
+	           lower_ref(cx, d, vars), lower_ref(cx, d, vars)});
+	apply_all(cx, acc, OP_Div, -1, loop_lit_float((double)len));
+	apply_all(cx, acc, OP_Add, -1, loop_lit_float(eps));
+	apply_all(cx, acc, OP_Sqrt, -1, loop_lit_int(0));
+}
+
 static bool bn_spatial(const Graph *g, const Node *n)
 {
 	return g->opset >= 9 || attr_i(n, "spatial", 1) != 0;
@@ -214,19 +246,8 @@ Status lower_instancenorm(LowerCx *cx, const Node *n)
 	lower_cast_elems(cx, d, x);
 	mean = lower_temp(cx, "in_mean", DT_F64, 2, pd);
 	var = lower_temp(cx, "in_scale", DT_F64, 2, pd);
-	lower_fill_elems(cx, mean, loop_lit_float(0.0));
-	reduce_into(cx, LR_SUM, mean, d, red, false);
-	apply_all(cx, mean, OP_Div, -1, loop_lit_float((double)len));
-	in = lower_elem_nest(cx, rank, dims, NULL, vars);
-	lower_apply_ab(cx, in, OP_Sub, lower_ref(cx, d, vars), lower_ref(cx, d, vars),
-	               acc_ref(cx, mean, rank, red, false, vars));
-	lower_fill_elems(cx, var, loop_lit_float(0.0));
-	in = lower_elem_nest(cx, rank, dims, red, vars);
-	lower_emit(cx, in, LN_MAC, 3, (LoopArg[]){acc_ref(cx, var, rank, red, false, vars),
-	           lower_ref(cx, d, vars), lower_ref(cx, d, vars)});
-	apply_all(cx, var, OP_Div, -1, loop_lit_float((double)len));
-	apply_all(cx, var, OP_Add, -1, loop_lit_float(attr_f(n, "epsilon", 1e-5)));
-	apply_all(cx, var, OP_Sqrt, -1, loop_lit_int(0));
+	center(cx, mean, d, rank, dims, red, false, len);
+	root_mean_square(cx, var, d, rank, dims, red, false, len, attr_f(n, "epsilon", 1e-5));
 	in = lower_elem_nest(cx, 2, pd, NULL, vars);
 	lower_apply_ab(cx, in, OP_Div, lower_ref(cx, var, vars), lower_ref(cx, sc, vars + 1),
 	               lower_ref(cx, var, vars));
@@ -292,21 +313,10 @@ Status lower_layernorm(LowerCx *cx, const Node *n)
 	lower_cast_elems(cx, d, x);
 	if (!rms) {
 		mean = lower_temp(cx, "ln_mean", DT_F64, rank, sd);
-		lower_fill_elems(cx, mean, loop_lit_float(0.0));
-		reduce_into(cx, LR_SUM, mean, d, red, true);
-		apply_all(cx, mean, OP_Div, -1, loop_lit_float((double)len));
-		in = lower_elem_nest(cx, rank, dims, NULL, vars);
-		lower_apply_ab(cx, in, OP_Sub, lower_ref(cx, d, vars), lower_ref(cx, d, vars),
-		               acc_ref(cx, mean, rank, red, true, vars));
+		center(cx, mean, d, rank, dims, red, true, len);
 	}
 	q = lower_temp(cx, "ln_q", DT_F64, rank, sd);
-	lower_fill_elems(cx, q, loop_lit_float(0.0));
-	in = lower_elem_nest(cx, rank, dims, red, vars);
-	lower_emit(cx, in, LN_MAC, 3, (LoopArg[]){acc_ref(cx, q, rank, red, true, vars),
-	           lower_ref(cx, d, vars), lower_ref(cx, d, vars)});
-	apply_all(cx, q, OP_Div, -1, loop_lit_float((double)len));
-	apply_all(cx, q, OP_Add, -1, loop_lit_float(attr_f(n, "epsilon", 1e-5)));
-	apply_all(cx, q, OP_Sqrt, -1, loop_lit_int(0));
+	root_mean_square(cx, q, d, rank, dims, red, true, len, attr_f(n, "epsilon", 1e-5));
 	ln_stat_out(cx, n, 1, mean, OP_Cast);
 	ln_stat_out(cx, n, 2, q, OP_Div);
 	in = lower_elem_nest(cx, rank, dims, NULL, vars);
