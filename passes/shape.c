@@ -1,9 +1,12 @@
 /*
  * Shape inference.  Walks the nodes in topological order and asks each op's
  * infer function for its output types.  A node whose inputs are all
- * constant and whose outputs are small integer tensors is evaluated on the
- * spot: that is how exporters compute Reshape targets (Shape -> Gather ->
- * Concat), and later shapes depend on the values.
+ * constant and whose outputs are small (SHAPE_MATH_LIMIT elements) is
+ * evaluated on the spot: that is how exporters compute Reshape targets
+ * (Shape -> Gather -> Concat), and later shapes depend on the values.  The
+ * conditions and scale factors beside them fold too: a grouped-query test
+ * Equal -> Not -> And -> Where choosing an Expand shape, a window length
+ * cast to float for Range.
  *
  * A node of an op nnac does not know only exists in a graph whose import
  * reported it (`nnac check` infers shapes after such an import, to list the
@@ -14,7 +17,7 @@
 
 #include "interp.h"
 
-enum { SHAPE_MATH_LIMIT = 64 };   /* elements: "small" for shape arithmetic */
+enum { SHAPE_MATH_LIMIT = 64 };   /* elements: "small" for shape arithmetic, any type */
 
 static bool inputs_typed(Graph *g, const Node *n)
 {
@@ -28,7 +31,7 @@ static bool is_shape_math(Graph *g, const Node *n)
 {
 	for (int i = 0; i < n->nout; i++) {
 		const Tensor *t = node_out(g, n, i);
-		if (t && (!dtype_is_int(t->v.dt) || val_numel(&t->v) > SHAPE_MATH_LIMIT))
+		if (t && val_numel(&t->v) > SHAPE_MATH_LIMIT)
 			return false;
 	}
 	return node_inputs_const(g, n);
