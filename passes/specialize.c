@@ -6,8 +6,9 @@
  * constants before shape inference; larger or floating inputs stay inputs.
  * The interpreter then runs on the same values, so results do not change.
  * A small floating input is bound only when it feeds an operand that sets
- * an output shape whatever its type: Range's bounds, OneHot's depth,
- * NonZero's data (its output's length is the count of nonzero elements).
+ * an output shape whatever its type: Range's bounds, OneHot's depth, and
+ * the data that decide the length of an output: NonZero's and Unique's X,
+ * every input of NonMaxSuppression, Compress's condition.
  */
 #include "passes.h"
 
@@ -18,7 +19,10 @@ enum { SPECIALIZE_LIMIT = 64 };   /* elements */
 /* Whether operand k of n sets n's output shape whatever its type. */
 static bool shape_operand(const Node *n, int k)
 {
-	return n->op == OP_Range || n->op == OP_NonZero || (n->op == OP_OneHot && k == 1);
+	bool any = n->op == OP_Range || n->op == OP_NonZero || n->op == OP_Unique ||
+	           n->op == OP_NonMaxSuppression;
+
+	return any || ((n->op == OP_OneHot || n->op == OP_Compress) && k == 1);
 }
 
 /* Whether tensor t is such an operand of a live node. */
