@@ -5,7 +5,13 @@ that suite leaves out: TopK on NaN, -0/+0, infinities, int64 extremes,
 k = 0 and opset 1; NonZero on floats with NaN, 3-D and all-zero inputs;
 Einsum in implicit form (upper case first), with three inputs, ellipsis
 broadcasting, ellipsis axes summed, a 3-way diagonal, blanks, integers;
-the losses on f64 with int32 labels, f16, and a negative ignore_index.
+the losses on f64 with int32 labels, f16, and a negative ignore_index;
+Unique on NaN and -0/+0, unsorted along an axis, on int32 slices;
+NonMaxSuppression without a score threshold, with a zero
+max_output_boxes_per_class (none kept), with tied scores in the center
+format; Compress without axis on a shorter condition; ReverseSequence on
+3-D integers; TensorScatter without write_indices, circular on f16;
+LinearAttention with an f32 state beside f16 activations.
 Expected outputs come from onnx.reference.  The seed is fixed; rerun
 after changing a case.
 
@@ -98,6 +104,50 @@ def main():
          "w": np.abs(fl(4)).astype(np.float16)}, 13)
     nll = h.make_node("NegativeLogLikelihoodLoss", ["x", "t"], ["y"], reduction="none", ignore_index=-5)
     case("nll_none_negative_ii", nll, {"x": fl(2, 3, 2), "t": np.array([[0, -5], [2, 1]], np.int64)}, 13)
+
+    data_dependent()
+
+
+def nms(name, boxes, scores, *args, **attrs):
+    names = ["b", "s", "m", "i", "t"][:2 + len(args)]
+    case("nms_" + name, h.make_node("NonMaxSuppression", names, ["y"], **attrs),
+         dict(zip(names, (boxes, scores) + args)), 11)
+
+
+def data_dependent():
+    """The ops whose output length depends on the data, and the
+    sequence-model ops of opsets 24 and 27."""
+    unique = h.make_node("Unique", ["x"], ["y", "i", "inv", "c"])
+    case("unique_nan_zero", unique, {"x": np.array([np.nan, 2, -0.0, np.nan, 0.0, 2, -1], np.float32)}, 11)
+    unique = h.make_node("Unique", ["x"], ["y", "i", "inv", "c"], axis=0, sorted=0)
+    case("unique_unsorted_axis0", unique, {"x": np.array([[3, 1], [0, 2], [3, 1], [0, 1]], np.int64)}, 11)
+    unique = h.make_node("Unique", ["x"], ["y", "i", "inv"], axis=-2)
+    case("unique_int32_3d", unique, {"x": rng.integers(0, 2, (2, 5, 2)).astype(np.int32)}, 11)
+
+    boxes = rng.uniform(0, 4, (2, 7, 4)).astype(np.float32)
+    scores = rng.uniform(0, 1, (2, 3, 7)).astype(np.float32)
+    nms("no_score_threshold", boxes, scores, k(4), np.array([0.2], np.float32))
+    nms("zero_max_output", boxes, scores, k(0), np.array([0.5], np.float32))
+    nms("center_ties", boxes, np.full((2, 1, 7), 0.5, np.float32), k(5), np.array([0.1], np.float32),
+        np.array([0.4], np.float32), center_point_box=1)
+
+    compress = h.make_node("Compress", ["x", "c"], ["y"])
+    case("compress_flat_short", compress, {"x": rng.integers(-9, 9, (3, 4)).astype(np.int64),
+         "c": np.array([1, 0, 1, 1, 0, 1, 1], bool)}, 11)
+    revseq = h.make_node("ReverseSequence", ["x", "l"], ["y"], batch_axis=0, time_axis=1)
+    case("reversesequence_3d_int", revseq, {"x": rng.integers(0, 99, (3, 5, 2)).astype(np.int32),
+         "l": np.array([5, 0, 3], np.int64)}, 10)
+    scatter = h.make_node("TensorScatter", ["p", "u"], ["y"], axis=-3)
+    case("tensorscatter_no_indices", scatter, {"p": fl(2, 6, 2, 3), "u": fl(2, 4, 2, 3)}, 24)
+    scatter = h.make_node("TensorScatter", ["p", "u", "w"], ["y"], axis=1, mode="circular")
+    case("tensorscatter_circular_f16", scatter, {"p": fl(3, 4, 2).astype(np.float16),
+         "u": fl(3, 3, 2).astype(np.float16), "w": np.array([3, 0, 2], np.int64)}, 24)
+    attn = h.make_node("LinearAttention", ["q", "k", "v", "s", "g", "b"], ["y", "s1"],
+                       q_num_heads=4, kv_num_heads=2, chunk_size=2)
+    case("linear_attention_f32_state_f16", attn, {
+        "q": fl(1, 3, 8).astype(np.float16), "k": fl(1, 3, 4).astype(np.float16),
+        "v": fl(1, 3, 6).astype(np.float16), "s": fl(1, 2, 2, 3),
+        "g": -np.abs(fl(1, 3, 2)).astype(np.float16), "b": (rng.uniform(0, 1, (1, 3, 2))).astype(np.float16)}, 27)
 
 
 if __name__ == "__main__":
