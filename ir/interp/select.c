@@ -268,7 +268,7 @@ typedef struct Nms {
 
 /* A candidate of one (batch, class): sorted by key, then index. */
 typedef struct NmsCand {
-	int64_t key;   /* ~sort_key of the score: higher scores first */
+	int64_t key;   /* sort_key of the score, largest first */
 	int64_t idx;
 } NmsCand;
 
@@ -349,11 +349,11 @@ static int64_t nms_class(const Nms *p, int64_t b, int64_t c, NmsCand *cand, int6
 	int64_t nbox = p->boxes->dims[1], ncand = 0, nkept = 0;
 
 	for (int64_t i = 0; i < nbox; i++) {
-		double s = val_get_f64(p->scores, (b * p->scores->dims[1] + c) * nbox + i);
+		int64_t at = (b * p->scores->dims[1] + c) * nbox + i;
 
-		if (p->has_min_score && !(s > p->min_score))
+		if (p->has_min_score && !(val_get_f64(p->scores, at) > p->min_score))
 			continue;
-		cand[ncand].key = ~sort_key(p->scores, (b * p->scores->dims[1] + c) * nbox + i, false);
+		cand[ncand].key = sort_key(p->scores, at, true);
 		cand[ncand++].idx = i;
 	}
 	qsort(cand, (size_t)ncand, sizeof(*cand), nmscand_cmp);
@@ -373,8 +373,8 @@ static int64_t nms_class(const Nms *p, int64_t b, int64_t c, NmsCand *cand, int6
 static int64_t nms_run(const Nms *p, Arena *a, int64_t *y)
 {
 	int64_t nbox = p->boxes->dims[1], rows = 0;
-	NmsCand *cand = arena_alloc(a, (size_t)(nbox + 1) * sizeof(*cand));
-	int64_t *kept = arena_alloc(a, (size_t)(nbox + 1) * sizeof(*kept));
+	NmsCand *cand = arena_alloc(a, (size_t)nbox * sizeof(*cand));
+	int64_t *kept = arena_alloc(a, (size_t)nbox * sizeof(*kept));
 
 	if (!cand || !kept)
 		return -1;
@@ -508,14 +508,14 @@ static bool unique_plan(const Value *x, int64_t axis, bool sorted, Arena *a, Uni
 
 	unique_view(x, axis, p);
 	m = p->outer * p->inner;
-	keys = arena_alloc(a, (size_t)(p->len * m + 1) * sizeof(*keys));
-	rows = arena_alloc(a, (size_t)(p->len + 1) * sizeof(*rows));
-	pairs = arena_alloc(a, (size_t)(2 * p->len + 1) * sizeof(*pairs));
-	pos = arena_alloc(a, (size_t)(p->len + 1) * sizeof(*pos));
-	group = arena_alloc(a, (size_t)(p->len + 1) * sizeof(*group));
-	p->first = arena_alloc(a, (size_t)(p->len + 1) * sizeof(*p->first));
-	p->counts = arena_alloc(a, (size_t)(p->len + 1) * sizeof(*p->counts));
-	p->inverse = arena_alloc(a, (size_t)(p->len + 1) * sizeof(*p->inverse));
+	keys = arena_alloc(a, (size_t)(p->len * m) * sizeof(*keys));
+	rows = arena_alloc(a, (size_t)p->len * sizeof(*rows));
+	pairs = arena_alloc(a, (size_t)(2 * p->len) * sizeof(*pairs));
+	pos = arena_alloc(a, (size_t)p->len * sizeof(*pos));
+	group = arena_alloc(a, (size_t)p->len * sizeof(*group));
+	p->first = arena_alloc(a, (size_t)p->len * sizeof(*p->first));
+	p->counts = arena_alloc(a, (size_t)p->len * sizeof(*p->counts));
+	p->inverse = arena_alloc(a, (size_t)p->len * sizeof(*p->inverse));
 	if (!keys || !rows || !pairs || !pos || !group || !p->first || !p->counts || !p->inverse)
 		return false;
 	for (int64_t i = 0; i < p->len; i++) {

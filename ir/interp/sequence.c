@@ -343,9 +343,9 @@ static Status la_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value 
 			return eval_oom(cx, n);
 	nstate = p.b * p.hkv * p.dk * p.dv;
 	group = p.hq / p.hkv;
-	y = arena_alloc(cx->scratch, (size_t)(p.b * p.t * p.hq * p.dv + 1) * sizeof(*y));
-	state = arena_alloc(cx->scratch, (size_t)(nstate + 1) * sizeof(*state));
-	vt = arena_alloc(cx->scratch, (size_t)(p.dv + 1) * sizeof(*vt));
+	y = arena_alloc(cx->scratch, (size_t)(p.b * p.t * p.hq * p.dv) * sizeof(*y));
+	state = arena_alloc(cx->scratch, (size_t)nstate * sizeof(*state));
+	vt = arena_alloc(cx->scratch, (size_t)p.dv * sizeof(*vt));
 	if (!y || !state || !vt)
 		return eval_oom(cx, n);
 	for (int64_t i = 0; i < nstate; i++)
@@ -461,7 +461,7 @@ static Status cc_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value 
 	double *xs = val_to_f64(cx->scratch, x), *w = val_to_f64(cx->scratch, in[CC_W]);
 	double *bias = in[CC_BIAS] ? val_to_f64(cx->scratch, in[CC_BIAS]) : NULL;
 	double *past = in[CC_PAST] ? val_to_f64(cx->scratch, in[CC_PAST]) : NULL;
-	double *pad = arena_alloc(cx->scratch, (size_t)(plen + 1) * sizeof(*pad));
+	double *pad = arena_alloc(cx->scratch, (size_t)plen * sizeof(*pad));
 	bool silu = false;
 
 	TRY(cc_activation(cx->g, n, &silu));
