@@ -19,7 +19,52 @@ void graph_init(Graph *g, Diag *diag, const char *path)
 
 void graph_free(Graph *g)
 {
+	for (int i = 0; i < g->nbodies; i++)
+		graph_free(g->bodies[i]);
 	arena_free(&g->arena);
+}
+
+Graph *graph_add_body(Graph *g)
+{
+	Graph *b = arena_alloc(&g->arena, sizeof(Graph));
+
+	if (!b || !arena_grow(&g->arena, (void **)&g->bodies, &g->cap_bodies, g->nbodies, sizeof(Graph *)))
+		return NULL;
+	graph_init(b, g->diag, g->path);
+	b->dir = g->dir, b->opset = g->opset, b->ir_version = g->ir_version;
+	g->bodies[g->nbodies++] = b;
+	return b;
+}
+
+/* Reverses nodes [lo, hi) of g. */
+static void reverse_nodes(Graph *g, int lo, int hi)
+{
+	for (hi--; lo < hi; lo++, hi--) {
+		Node t = g->nodes[lo];
+		g->nodes[lo] = g->nodes[hi];
+		g->nodes[hi] = t;
+	}
+}
+
+void graph_move_nodes(Graph *g, int from, int at)
+{
+	int n = g->nnodes - from;
+
+	/* A rotation by three reversals: node i of [at, nnodes) goes to
+	 * at + (i - at + n) mod (nnodes - at). */
+	reverse_nodes(g, at, from);
+	reverse_nodes(g, from, g->nnodes);
+	reverse_nodes(g, at, g->nnodes);
+	for (int i = 0; i < g->nnodes; i++) {
+		Node *x = &g->nodes[i];
+		if (x->fused_node >= at)
+			x->fused_node = x->fused_node >= from ? x->fused_node - from + at : x->fused_node + n;
+	}
+	for (int t = 0; t < g->ntensors; t++) {
+		int *p = &g->tensors[t].producer;
+		if (*p >= at)
+			*p = *p >= from ? *p - from + at : *p + n;
+	}
 }
 
 Status graph_oom(Graph *g)
@@ -186,7 +231,7 @@ Status node_verror(Graph *g, const char *scope, const Node *n, Status st, const 
 
 	vsnprintf(text, sizeof(text), fmt, ap);
 	if (!n)
-		return diag_add(g->diag, st, "%s: %s", g->path, text);
+		return diag_add(g->diag, st, "%s: %s%s", g->path, scope ? scope : "", text);
 	domain = shown_domain(n);
 	return diag_add(g->diag, st, "%s: %snode '%s' (%s%s%s): %s", g->path, scope ? scope : "",
 	                n->name, domain, *domain ? "." : "", n->op_type, text);

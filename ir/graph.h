@@ -48,6 +48,7 @@ typedef struct Attr {
 	double *floats;
 	const char **strings;
 	Value *t;            /* ATTR_TENSOR: one; ATTR_TENSORS: n */
+	struct Graph *body;  /* ATTR_GRAPH: If's branch, Loop's or Scan's body */
 } Attr;
 
 /* TENSOR_DEFAULT: an initializer that graph.input lists too.  From IR
@@ -79,6 +80,7 @@ typedef struct Node {
 	unsigned flags;      /* NODE_* */
 	OpKind fused_act;    /* OP_COUNT, or an OPF_ACT op fused into this node */
 	int fused_node;      /* the fused activation node, for its attributes */
+	int ncapture;        /* the last ncapture inputs: outer values its bodies read */
 } Node;
 
 typedef struct Graph {
@@ -96,6 +98,16 @@ typedef struct Graph {
 	int nnodes, cap_nodes;
 	int *inputs, ninputs;    /* graph inputs that are not initializers */
 	int *outputs, noutputs;
+
+	/* A body (an If branch, a Loop or Scan body) reads values of the scopes
+	 * around it by name.  Each such value is a tensor of the body,
+	 * captures[k].t, which the node holding the body takes as its input
+	 * captures[k].in (one of its last ncapture inputs): so the outer graph
+	 * orders and keeps that value like any other input. */
+	struct BodyCapture { int t, in; } *captures;
+	int ncaptures, cap_captures;
+	struct Graph **bodies;   /* the bodies of this graph's nodes, owned */
+	int nbodies, cap_bodies;
 } Graph;
 
 /* Building. */
@@ -107,6 +119,13 @@ int graph_find_tensor(const Graph *g, const char *name);
  * and the model is IR version 4 or later (TENSOR_DEFAULT). */
 bool graph_overridable(const Graph *g, const Tensor *t);
 int graph_add_node(Graph *g, const char *name, OpKind op, int nin, int nout);
+/* A new empty body owned by g (freed with it), with g's path, folder and
+ * opsets; NULL when out of memory. */
+Graph *graph_add_body(Graph *g);
+/* Moves nodes [from, nnodes) to index at (<= from), the nodes [at, from)
+ * after them, and renumbers what refers to nodes by index (producers,
+ * fused activations): how a pass inserts nodes in topological order. */
+void graph_move_nodes(Graph *g, int from, int at);
 Status graph_oom(Graph *g);
 
 /* A graph of its own (sub, initialized by the caller) holding nodes[0..n)
@@ -139,7 +158,8 @@ Status graph_error(Graph *g, Status st, const char *fmt, ...)
 /* The same for a node of a subgraph body (If's branches, a Loop's body),
  * which is not in g: scope names the nodes and attributes that hold the
  * body, as "node 'if_1' (If) then_branch: ", and is printed before the node
- * (NULL: none).  n NULL leaves out the node part. */
+ * (NULL: none).  n NULL leaves out the node part: a message about the
+ * body itself. */
 Status node_verror(Graph *g, const char *scope, const Node *n, Status st, const char *fmt,
                    va_list ap) __attribute__((format(printf, 5, 0)));
 /* "node 'NAME' (OP)", as the messages name n (OP carries its domain when

@@ -236,9 +236,12 @@ int loop_add_const(LoopProgram *p, int a, int64_t c)
 		return -1;
 	if (c == 0)
 		return a;
+	/* Wrapping: a constant this far out of range (a hostile model's
+	 * index) makes a reference the verifier refuses, not undefined
+	 * behaviour here. */
 	if (p->exprs[a].kind == LE_CONST)
-		return loop_const(p, p->exprs[a].c + c);
-	return c > 0 ? loop_add(p, a, loop_const(p, c)) : loop_sub(p, a, loop_const(p, -c));
+		return loop_const(p, (int64_t)((uint64_t)p->exprs[a].c + (uint64_t)c));
+	return c > 0 || c == INT64_MIN ? loop_add(p, a, loop_const(p, c)) : loop_sub(p, a, loop_const(p, -c));
 }
 
 /* Nodes. */

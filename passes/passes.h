@@ -17,6 +17,16 @@
  * skipping nodes downstream of a failure; otherwise it stops at the first.
  */
 Status pass_infer_shapes(Graph *g, bool keep_going);
+/* The same over nodes [from, *to), *to moving as control flow is inlined. */
+Status shape_infer_span(Graph *g, int from, int *to, bool keep_going);
+/*
+ * Control flow (passes/control.c): whether op is If, Loop or Scan, whose
+ * bodies shape inference inlines when it reaches one.  control_expand()
+ * puts the inlined nodes, inferred, in front of node, marks node dead and
+ * sets *added to their count.
+ */
+bool control_is(OpKind op);
+Status control_expand(Graph *g, int node, int *added);
 /* Binds small integer graph inputs to the given values (one per g->inputs
  * entry) as constants, so shape operands fed from inputs become static. */
 Status pass_specialize_inputs(Graph *g, const Value *inputs);

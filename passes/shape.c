@@ -72,21 +72,29 @@ static Status infer_node(Graph *g, Node *n)
 	return st;
 }
 
-Status pass_infer_shapes(Graph *g, bool keep_going)
+Status shape_infer_span(Graph *g, int from, int *to, bool keep_going)
 {
 	Status worst = ST_OK;
 
-	for (int i = 0; i < g->nnodes; i++) {
+	for (int i = from; i < *to; i++) {
 		Node *n = &g->nodes[i];
+		int added = 0;
 		Status st;
 
 		if (n->flags & NODE_DEAD)
 			continue;
 		if (!inputs_typed(g, n))
 			continue;   /* downstream of a reported failure */
-		st = infer_node(g, n);
+		if (control_is(n->op)) {
+			st = control_expand(g, i, &added);
+			*to += added;
+			i += added;   /* past the inlined nodes, inferred, to the dead node */
+		} else {
+			st = infer_node(g, n);
+		}
 		if (st == ST_OK)
 			continue;
+		n = &g->nodes[i];
 		for (int k = 0; k < n->nout; k++)
 			if (n->out[k] >= 0)
 				g->tensors[n->out[k]].v.dt = DT_UNDEF;
@@ -96,4 +104,11 @@ Status pass_infer_shapes(Graph *g, bool keep_going)
 			return worst;
 	}
 	return worst;
+}
+
+Status pass_infer_shapes(Graph *g, bool keep_going)
+{
+	int to = g->nnodes;
+
+	return shape_infer_span(g, 0, &to, keep_going);
 }

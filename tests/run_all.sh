@@ -47,8 +47,11 @@ else
 fi
 # The graph interpreter's own node cases: edge cases the ONNX suites leave
 # out, their expected outputs from onnx.reference (tests/node_cases/gen.py:
-# losses, TopK, NonZero, Einsum; make_cases.py: Attention, RotaryEmbedding).
+# losses, TopK, NonZero, Einsum...; make_cases.py: Attention, RotaryEmbedding,
+# control flow), and through the loop IR and the cpu target where they lower.
 run_suite node-cases "$BUILD/nnac-conformance" --label node-cases tests/node_cases
+run_suite loop-node-cases "$BUILD/nnac-conformance" --loops --label loop-node-cases tests/node_cases
+run_suite cpu-node-cases "$BUILD/nnac-conformance" --cpu --label cpu-node-cases tests/node_cases
 run_suite loop-cases "$BUILD/nnac-conformance" --loops --label loop-cases tests/loop_cases
 # The same cases through the CPU backend, unoptimized to keep CI fast (at
 # --cpu-opt 2 they take five times as long): every element type and

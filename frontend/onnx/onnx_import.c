@@ -8,12 +8,13 @@
  * the business of shape inference.  Problems are recorded and the import
  * goes on, so `nnac check` can list them all.
  *
- * The bodies of graph attributes (If's branches, Loop's and Scan's body) do
- * not become part of the graph: no op that has one is supported.  Their
- * nodes get the same checks (known op, arity, attributes, nested bodies),
- * so that everything a model would need is listed at once; their messages
- * name the path to them, "node 'if_1' (If) then_branch: node 'n3' (Foo)".
- * Their inputs are not linked, since a body reads its outer scope.
+ * The bodies of graph attributes (If's branches, Loop's and Scan's body)
+ * are imported as graphs of their own, owned by the graph of their node
+ * (Attr.body), with the same checks; their messages name the path to them,
+ * "node 'if_1' (If) then_branch: node 'n3' (Foo)".  A body reads values of
+ * the scopes around it by name: each becomes a capture of the body and an
+ * input of the node holding it (graph.h), so that the outer graph orders
+ * and keeps it.  Shape inference inlines the bodies (passes/control.c).
  */
 #include "onnx_internal.h"
 
@@ -29,6 +30,7 @@ typedef struct Importer {
 	Status worst;
 	const char *scope;   /* while in a body: the path to it, else "" */
 	int depth;           /* bodies open */
+	struct Importer *outer;   /* in a body: the importer of the graph around it */
 } Importer;
 
 static void note(Importer *im, Status st)
@@ -49,6 +51,38 @@ static Status bad_node(Importer *im, const Node *n, Status st, const char *fmt, 
 	node_verror(im->g, im->scope, n, st, fmt, ap);
 	va_end(ap);
 	return st;
+}
+
+/* graph_error() with the path of the body being read. */
+static Status bad_graph(Importer *im, Status st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static Status bad_graph(Importer *im, Status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	node_verror(im->g, im->scope, NULL, st, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+/* The tensor of im's graph named name: one defined there or, in a body, a
+ * value of a scope around it, captured into the body on first use; -1 when
+ * no scope defines it (or out of memory). */
+static int resolve(Importer *im, const char *name)
+{
+	Graph *g = im->g;
+	int t = graph_find_tensor(g, name), o;
+
+	if (t >= 0 || !im->outer || (o = resolve(im->outer, name)) < 0)
+		return t;
+	if ((t = graph_add_tensor(g, name)) < 0 ||
+	    !arena_grow(&g->arena, (void **)&g->captures, &g->cap_captures, g->ncaptures, sizeof(*g->captures)))
+		return note(im, graph_oom(g)), -1;
+	/* .in holds the outer tensor until the node takes it (take_captures) */
+	g->captures[g->ncaptures++] = (struct BodyCapture){t, o};
+	return t;
 }
 
 static bool default_domain(const char *domain)
@@ -76,12 +110,12 @@ static void read_initializers(Importer *im, const Onnx__GraphProto *gp)
 		int t;
 
 		if (!tp->name || !*tp->name) {
-			note(im, graph_error(g, ST_INVALID, "initializer %zu has no name", i));
+			note(im, bad_graph(im, ST_INVALID, "initializer %zu has no name", i));
 			continue;
 		}
 		if (graph_find_tensor(g, tp->name) >= 0) {
-			note(im, graph_error(g, ST_INVALID, "initializer '%s' is given twice (the ONNX checker "
-			                     "refuses such a model; which one holds is not defined)", tp->name));
+			note(im, bad_graph(im, ST_INVALID, "initializer '%s' is given twice (the ONNX checker "
+			                   "refuses such a model; which one holds is not defined)", tp->name));
 			continue;
 		}
 		t = graph_add_tensor(g, tp->name);
@@ -93,7 +127,7 @@ static void read_initializers(Importer *im, const Onnx__GraphProto *gp)
 		note(im, onnx_decode_tensor(tp, g->path, g->dir, &g->arena, g->diag, &g->tensors[t].v));
 	}
 	if (gp->n_sparse_initializer)
-		note(im, graph_error(g, ST_UNSUPPORTED, "sparse initializers are not supported"));
+		note(im, bad_graph(im, ST_UNSUPPORTED, "sparse initializers are not supported"));
 }
 
 static ShapeBinding *find_binding(Importer *im, const char *name)
@@ -364,11 +398,11 @@ static Status link_inputs(Importer *im, Node *n, const Onnx__NodeProto *np)
 		const char *name = np->input[k];
 		if (!name || !*name)
 			continue;
-		n->in[k] = graph_find_tensor(im->g, name);
+		n->in[k] = resolve(im, name);
 		if (n->in[k] < 0)
-			return node_error(im->g, n, ST_INVALID,
-			                  "input '%s' is not a graph input, an initializer, or an output of an earlier node",
-			                  name);
+			return bad_node(im, n, ST_INVALID,
+			                "input '%s' is not a graph input, an initializer, or an output of an earlier node",
+			                name);
 	}
 	return ST_OK;
 }
@@ -384,7 +418,7 @@ static Status link_outputs(Importer *im, Node *n, const Onnx__NodeProto *np)
 		if (!name || !*name)
 			continue;
 		if (graph_find_tensor(g, name) >= 0)
-			return node_error(g, n, ST_INVALID, "output '%s' is already defined", name);
+			return bad_node(im, n, ST_INVALID, "output '%s' is already defined", name);
 		t = graph_add_tensor(g, name);
 		if (t < 0)
 			return graph_oom(g);
@@ -413,56 +447,128 @@ static const char *node_name(const Onnx__NodeProto *np, size_t idx, char *buf, s
 	return buf;
 }
 
-static void read_body_node(Importer *im, const Onnx__NodeProto *np, size_t idx);
+static void read_node(Importer *im, const Onnx__NodeProto *np, size_t idx);
+static void read_outputs(Importer *im, const Onnx__GraphProto *gp);
 
-/* Checks the nodes of body gp, attribute attr (element k of a list of
- * graphs when k >= 0) of node n. */
-static void read_body(Importer *im, const Node *n, const char *attr, long k,
-                      const Onnx__GraphProto *gp)
+/* A body's inputs: the values its node passes in (a Loop's iteration
+ * number, condition and carried values...), typed by the node when shape
+ * inference inlines the body; the declared types may leave out shapes. */
+static void read_body_inputs(Importer *im, const Onnx__GraphProto *gp)
+{
+	Graph *g = im->g;
+
+	g->inputs = arena_alloc(&g->arena, (gp->n_input + 1) * sizeof(int));
+	if (!g->inputs) {
+		note(im, graph_oom(g));
+		return;
+	}
+	for (size_t i = 0; i < gp->n_input; i++) {
+		const char *name = gp->input[i]->name;
+		int t;
+
+		if (!name || !*name || graph_find_tensor(g, name) >= 0) {
+			note(im, bad_graph(im, ST_INVALID, "body input %zu ('%s') has no name or is defined twice",
+			                   i, name ? name : ""));
+			continue;
+		}
+		if ((t = graph_add_tensor(g, name)) < 0) {
+			note(im, graph_oom(g));
+			return;
+		}
+		g->tensors[t].flags |= TENSOR_INPUT;
+		g->inputs[g->ninputs++] = t;
+	}
+}
+
+/* Imports body gp, attribute attr (element k of a list of graphs when
+ * k >= 0) of node n, as a body of im's graph; NULL when it cannot exist
+ * (too deep, out of memory), which is reported. */
+static Graph *read_body(Importer *im, const Node *n, const char *attr, long k,
+                        const Onnx__GraphProto *gp)
 {
 	Arena *a = &im->g->arena;
-	const char *outer = im->scope, *where, *scope = NULL;
+	const char *where, *scope = NULL;
+	Importer bi = *im;
 
 	if (im->depth == MAX_NESTING) {
 		note(im, bad_node(im, n, ST_UNSUPPORTED, "attribute '%s': subgraphs nested more than %d deep",
 		                  attr, MAX_NESTING));
-		return;
+		return NULL;
 	}
 	where = node_where(a, n);
 	if (where)
-		scope = k < 0 ? arena_printf(a, "%s%s %s: ", outer, where, attr)
-		              : arena_printf(a, "%s%s %s[%ld]: ", outer, where, attr, k);
-	if (!scope) {
+		scope = k < 0 ? arena_printf(a, "%s%s %s: ", im->scope, where, attr)
+		              : arena_printf(a, "%s%s %s[%ld]: ", im->scope, where, attr, k);
+	if (!scope || !(bi.g = graph_add_body(im->g))) {
 		note(im, graph_oom(im->g));
-		return;
+		return NULL;
 	}
-	im->scope = scope;
-	im->depth++;
+	bi.opt = NULL;   /* --shape binds the model's inputs, not a body's */
+	bi.worst = ST_OK, bi.scope = scope, bi.depth++, bi.outer = im;
+	read_initializers(&bi, gp);
+	read_body_inputs(&bi, gp);
 	for (size_t i = 0; i < gp->n_node; i++)
-		read_body_node(im, gp->node[i], i);
-	im->depth--;
-	im->scope = outer;
+		read_node(&bi, gp->node[i], i);
+	read_outputs(&bi, gp);
+	note(im, bi.worst);
+	return bi.g;
 }
 
-/* Reads np's attributes into n->attr, or only checks them when n->attr is
- * NULL, and checks the bodies of its graph attributes. */
+/* Makes the values n's bodies capture inputs of n, each once, after its
+ * own: captures[k].in turns from the outer tensor into n's input index. */
+static Status take_captures(Importer *im, Node *n)
+{
+	int extra = 0, nin = n->nin, *in;
+
+	for (int i = 0; i < n->nattr; i++)
+		if (n->attr[i].body)
+			extra += n->attr[i].body->ncaptures;
+	if (extra == 0)
+		return ST_OK;
+	if (!(in = arena_alloc(&im->g->arena, (size_t)(n->nin + extra + 1) * sizeof(int))))
+		return graph_oom(im->g);
+	memcpy(in, n->in, (size_t)n->nin * sizeof(int));
+	for (int i = 0; i < n->nattr; i++) {
+		Graph *b = n->attr[i].body;
+		for (int k = 0; b && k < b->ncaptures; k++) {
+			int j = n->nin;
+			while (j < nin && in[j] != b->captures[k].in)
+				j++;
+			if (j == nin)
+				in[nin++] = b->captures[k].in;
+			b->captures[k].in = j;
+		}
+	}
+	n->in = in;
+	n->ncapture = nin - n->nin;
+	n->nin = nin;
+	return ST_OK;
+}
+
+/* Reads np's attributes into n->attr, importing the bodies of its graph
+ * attributes (a list of graphs, which no supported op takes, is imported
+ * for its checks only). */
 static void read_attrs(Importer *im, Node *n, const Onnx__NodeProto *np)
 {
 	for (size_t k = 0; k < np->n_attribute; k++) {
 		const Onnx__AttributeProto *ap = np->attribute[k];
 		const char *name = ap->name ? ap->name : "";
-		Attr scratch;
-		Status st = read_attr(im, n, ap, n->attr ? &n->attr[n->nattr] : &scratch);
+		Attr *a = &n->attr[n->nattr];
+		Status st = read_attr(im, n, ap, a);
 
 		note(im, st);
-		if (st == ST_OK && n->attr)
+		if (st == ST_OK)
 			n->nattr++;
-		if (ap->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH && ap->g)
-			read_body(im, n, name, -1, ap->g);
+		if (ap->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH && ap->g) {
+			Graph *b = read_body(im, n, name, -1, ap->g);
+			if (st == ST_OK)
+				a->body = b;
+		}
 		if (ap->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPHS)
 			for (size_t i = 0; i < ap->n_graphs; i++)
 				read_body(im, n, name, (long)i, ap->graphs[i]);
 	}
+	note(im, take_captures(im, n));
 }
 
 static void read_node(Importer *im, const Onnx__NodeProto *np, size_t idx)
@@ -498,24 +604,6 @@ static void read_node(Importer *im, const Onnx__NodeProto *np, size_t idx)
 	read_attrs(im, n, np);
 }
 
-/* A node of a body: the checks of read_node but the links, on a node that
- * is not added to the graph. */
-static void read_body_node(Importer *im, const Onnx__NodeProto *np, size_t idx)
-{
-	char fallback[64];
-	Node n = {0};
-
-	n.op_type = np->op_type ? np->op_type : "";
-	n.domain = np->domain ? np->domain : "";
-	n.op = default_domain(np->domain) ? op_lookup(n.op_type) : OP_UNKNOWN;
-	n.name = node_name(np, idx, fallback, sizeof(fallback));
-	n.nin = (int)np->n_input;
-	n.nout = (int)np->n_output;
-	note(im, check_op(im, &n));
-	note(im, check_arity(im, &n));
-	read_attrs(im, &n, np);
-}
-
 static void read_outputs(Importer *im, const Onnx__GraphProto *gp)
 {
 	Graph *g = im->g;
@@ -527,18 +615,18 @@ static void read_outputs(Importer *im, const Onnx__GraphProto *gp)
 	}
 	for (size_t i = 0; i < gp->n_output; i++) {
 		const char *name = gp->output[i]->name;
-		int t = name ? graph_find_tensor(g, name) : -1;
+		int t = name ? resolve(im, name) : -1;
 
 		if (t < 0) {
-			note(im, graph_error(g, ST_INVALID, "graph output '%s' is not produced by any node",
-			                     name ? name : ""));
+			note(im, bad_graph(im, ST_INVALID, "graph output '%s' is not produced by any node",
+			                   name ? name : ""));
 			continue;
 		}
 		g->tensors[t].flags |= TENSOR_OUTPUT;
 		g->outputs[g->noutputs++] = t;
 	}
 	if (g->noutputs == 0 && im->worst == ST_OK)
-		note(im, graph_error(g, ST_INVALID, "the graph has no outputs"));
+		note(im, bad_graph(im, ST_INVALID, "the graph has no outputs"));
 }
 
 static void check_bindings(Importer *im)
@@ -566,7 +654,7 @@ Status onnx_import(Graph *g, const char *path, const OnnxOptions *opt)
 Status onnx_import_mem(Graph *g, const char *path, const uint8_t *buf, size_t len,
                        const OnnxOptions *opt)
 {
-	Importer im = {g, opt, ST_OK, "", 0};
+	Importer im = {g, opt, ST_OK, "", 0, NULL};
 	Onnx__ModelProto *m;
 
 	g->path = arena_strdup(&g->arena, path);

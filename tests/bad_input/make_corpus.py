@@ -221,12 +221,53 @@ def nested_ifs(depth):
     return model([inner], [tensor("c", [], TensorProto.BOOL)], [tensor("y", None)])
 
 
+def loop_model(name, m_value, body_nodes, m_input=False):
+    """A Loop carrying x [1, 4] through body_nodes (v_in -> v_out), its trip
+    count m a constant of m_value or (m_input) a graph input."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c_in"], ["c_out"])] + body_nodes, "body",
+        [tensor("i", [], TensorProto.INT64), tensor("c_in", [], TensorProto.BOOL), tensor("v_in", None)],
+        [tensor("c_out", [], TensorProto.BOOL), tensor("v_out", None)])
+    loop = helper.make_node("Loop", ["m", "", "x"], ["y"], name=name, body=body)
+    inputs = [tensor("x", [1, 4])] + ([tensor("m", [], TensorProto.INT64)] if m_input else [])
+    inits = [] if m_input else [numpy_helper.from_array(np.array(m_value, np.int64), "m")]
+    return model([loop], inputs, [tensor("y", None)], inits)
+
+
 def subgraph_cases(c):
-    """Bodies of If, Loop and Scan nodes, which nnac checks but does not
-    take (tests/cli/check_*.onnx list their problems)."""
+    """Bodies of If, Loop and Scan nodes, which shape inference inlines
+    (passes/control.c) where it can: what it cannot, and malformed bodies."""
     deep = c.onnx("deep_subgraphs.onnx", nested_ifs(20))
     c.case("deep_subgraphs", f"NNAC check CASES/{deep}",
            "then_branch: node 'if_16' (If): attribute 'then_branch': subgraphs nested more than 16 deep")
+    relu = [helper.make_node("Relu", ["v_in"], ["v_out"], name="r")]
+    f = c.onnx("loop_runtime_trip_count.onnx", loop_model("lp", 0, relu, m_input=True))
+    c.case("loop_runtime_trip_count", f"NNAC check CASES/{f}",
+           f"{f}: node 'lp' (Loop): the trip count 'm' is computed at run time; nnac unrolls loops")
+    f = c.onnx("loop_unroll_limit.onnx", loop_model("lp", 10 ** 6, relu))
+    c.case("loop_unroll_limit", f"NNAC check CASES/{f}",
+           f"{f}: node 'lp' (Loop): unrolling it takes more than 65536 nodes")
+    f = c.onnx("body_unknown_name.onnx",
+               loop_model("lp", 2, [helper.make_node("Add", ["v_in", "nowhere"], ["v_out"], name="a")]))
+    c.case("body_unknown_name", f"NNAC check CASES/{f}",
+           f"{f}: node 'lp' (Loop) body: node 'a' (Add): input 'nowhere' is not a graph input")
+    branches = [helper.make_graph([helper.make_node("Constant", [], [f"{b}_out"], name=f"{b}_k",
+                                                    value=numpy_helper.from_array(np.zeros(n, np.float32)))],
+                                  b, [], [tensor(f"{b}_out", None)])
+                for b, n in (("then", 2), ("else", 3))]
+    f = c.onnx("if_branches_disagree.onnx", model(
+        [helper.make_node("If", ["c"], ["y"], name="sel", then_branch=branches[0], else_branch=branches[1])],
+        [tensor("c", [], TensorProto.BOOL)], [tensor("y", None)]))
+    c.case("if_branches_disagree", f"NNAC check CASES/{f}",
+           f"{f}: node 'sel' (If): output 0 is f32[2] from then_branch and f32[3] from else_branch")
+    scan_body = helper.make_graph([helper.make_node("Add", ["s", "a"], ["s2"]), helper.make_node("Add", ["s2", "b"], ["s3"])],
+                                  "body", [tensor("s", None), tensor("a", None), tensor("b", None)],
+                                  [tensor("s3", None)])
+    f = c.onnx("scan_lengths_differ.onnx", model(
+        [helper.make_node("Scan", ["s0", "xa", "xb"], ["s"], name="sc", body=scan_body, num_scan_inputs=2)],
+        [tensor("s0", [4]), tensor("xa", [3, 4]), tensor("xb", [5, 4])], [tensor("s", None)]))
+    c.case("scan_lengths_differ", f"NNAC check CASES/{f}",
+           f"{f}: node 'sc' (Scan): scan input 1 has 5 slices, scan input 0 3")
 
 
 def tensor_cases(c):

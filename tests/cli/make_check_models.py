@@ -10,15 +10,17 @@ a subgraph.
                        an Add of shapes [2,3] and [4,5] on inputs of its
                        own; relu_mid between the two unsupported ops has
                        no problem and must not get one
-  check_if.onnx        an If (unsupported) whose then_branch holds a
+  check_if.onnx        an If whose then_branch holds a
                        Relu with an unknown attribute and an unsupported
                        op after it, and whose else_branch holds two
                        unsupported ops, the second unnamed (Qux_1); a
                        Relu after the If has no problem
   check_loop.onnx      a Loop whose body holds an unsupported op and an If
-                       with an unsupported op in its then_branch, and a
-                       Scan whose body holds one; an Add of their results
-                       has no problem
+                       with an unsupported op in its then_branch, and
+                       whose trip count is a graph input (so it cannot be
+                       unrolled), and a Scan whose body holds an
+                       unsupported op; an Add of their results has no
+                       problem
   check_graphs.onnx    an op of the vendor domain com.example with an
                        attribute that holds a list of graphs (a type nnac
                        reads for no op, which is no second problem for an

@@ -6,7 +6,12 @@ Covered: Attention with nonpad_kv_seqlen, is_causal and a bool mask shorter
 than the keys; 3-D grouped-query Attention with a past cache, causal bool
 mask, softcap and qk_matmul_output mode 2; double inputs with a rank-1 mask,
 mode 3 and softmax_precision; RotaryEmbedding on 3-D input, interleaved and
-partial, with and without position_ids.
+partial, with and without position_ids.  Control flow, which shape inference
+inlines: If on a condition computed at run time (both branches run, Where
+selects) reading outer values; Loop carrying a value, stacking a scan
+output, stopping early on a condition the body computes, with an If nested
+in its body that reads the body's and the graph's values; Scan over two
+inputs along axis 1, one reversed, stacking a reversed output along -1.
 
 usage: python3 tests/node_cases/make_cases.py   (then run
     build/nnac-conformance --label node-cases tests/node_cases)
@@ -81,6 +86,98 @@ def rotary_cases():
          ["Y"], 23, num_heads=3, rotary_embedding_dim=8)
 
 
+
+def graph_case(name, nodes, inputs, outputs, opset, inits=(), oracle="reference"):
+    """A case of several nodes: inputs (name, array) pairs, outputs names;
+    expected outputs from onnx.reference, or from ONNX Runtime where the
+    reference lacks the feature (oracle="ort")."""
+    feeds = dict(inputs)
+    vis = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+           for n, a in inputs]
+    # ONNX Runtime wants the outputs' element types (float in its cases).
+    elem = F if oracle == "ort" else onnx.TensorProto.UNDEFINED
+    untyped = [helper.make_tensor_value_info(o, elem, None) for o in outputs]
+    graph = helper.make_graph(nodes, name, vis, untyped,
+                              [numpy_helper.from_array(a, n) for n, a in inits])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 10
+    if oracle == "ort":
+        import onnxruntime
+        results = onnxruntime.InferenceSession(model.SerializeToString()).run(None, feeds)
+    else:
+        results = ReferenceEvaluator(model).run(None, feeds)
+    model.graph.ClearField("output")
+    model.graph.output.extend(
+        helper.make_tensor_value_info(o, helper.np_dtype_to_tensor_dtype(r.dtype), r.shape)
+        for o, r in zip(outputs, results))
+    data = os.path.join(OUT, name, "test_data_set_0")
+    os.makedirs(data, exist_ok=True)
+    onnx.save(model, os.path.join(OUT, name, "model.onnx"))
+    for k, (n, a) in enumerate(inputs):
+        onnx.save_tensor(numpy_helper.from_array(a, n), os.path.join(data, f"input_{k}.pb"))
+    for k, (o, r) in enumerate(zip(outputs, results)):
+        onnx.save_tensor(numpy_helper.from_array(r, o), os.path.join(data, f"output_{k}.pb"))
+
+
+def body(name, nodes, inputs, outputs):
+    """A body graph; inputs and outputs as (name, TensorProto type, shape)."""
+    return helper.make_graph(nodes, name,
+                             [helper.make_tensor_value_info(*v) for v in inputs],
+                             [helper.make_tensor_value_info(*v) for v in outputs])
+
+
+F, B, I = onnx.TensorProto.FLOAT, onnx.TensorProto.BOOL, onnx.TensorProto.INT64
+mk = helper.make_node
+
+
+def control_cases():
+    # If on sign(sum(x)): x has 80 elements, more than specialization binds,
+    # so the condition is known only at run time.
+    for tag, shift in (("then", 1.0), ("else", -1.0)):
+        x = normal(8, 10) + np.float32(shift)
+        then_b = body("then", [mk("Mul", ["x", "w"], ["t_out"])], [], [("t_out", F, (8, 10))])
+        else_b = body("else", [mk("Constant", [], ["one"], value_float=1.0),
+                               mk("Sub", ["x", "one"], ["e_out"])], [], [("e_out", F, (8, 10))])
+        graph_case(f"if_runtime_condition_{tag}",
+                   [mk("ReduceSum", ["x"], ["s"], keepdims=0), mk("Constant", [], ["zero"], value_float=0.0),
+                    mk("Greater", ["s", "zero"], ["c"]),
+                    mk("If", ["c"], ["y"], then_branch=then_b, else_branch=else_b)],
+                   [("x", x)], ["y"], 17, inits=[("w", normal(10))])
+    # Loop (values of rank 1: onnx.reference stacks scan outputs with
+    # vstack, right only for them): at most 6 iterations, the body stops
+    # after iteration 3; each
+    # iteration halves the carried value and adds x or subtracts it as the
+    # iteration number is even or odd (an If inside the body).
+    even = body("even", [mk("Add", ["half", "x"], ["ev"])], [], [("ev", F, (6,))])
+    odd = body("odd", [mk("Sub", ["half", "x"], ["od"])], [], [("od", F, (6,))])
+    loop_b = body("loop", [
+        mk("Constant", [], ["h"], value_float=0.5), mk("Mul", ["v_in", "h"], ["half"]),
+        mk("Constant", [], ["two"], value_int=2), mk("Mod", ["i", "two"], ["r"]),
+        mk("Constant", [], ["zero_i"], value_int=0), mk("Equal", ["r", "zero_i"], ["is_even"]),
+        mk("If", ["is_even"], ["v_out"], then_branch=even, else_branch=odd),
+        mk("Constant", [], ["three"], value_int=3), mk("Less", ["i", "three"], ["c_out"]),
+        mk("Identity", ["v_out"], ["scan"])],
+        [("i", I, ()), ("c_in", B, ()), ("v_in", F, (6,))],
+        [("c_out", B, ()), ("v_out", F, (6,)), ("scan", F, (6,))])
+    graph_case("loop_early_exit_nested_if",
+               [mk("Loop", ["m", "go", "v0"], ["v", "vs"], body=loop_b)],
+               [("x", normal(6)), ("v0", normal(6))], ["v", "vs"], 17,
+               inits=[("m", np.array(6, np.int64)), ("go", np.array(True))])
+    # Scan: a running product state over slices along axis 1 of a and (read
+    # backwards) b; the scan output is stacked in reverse along the last axis.
+    scan_b = body("scan", [mk("Mul", ["p_in", "a_t"], ["prod"]), mk("Add", ["prod", "b_t"], ["p_out"]),
+                           mk("Tanh", ["p_out"], ["y_t"])],
+                  [("p_in", F, (3,)), ("a_t", F, (3,)), ("b_t", F, (3,))],
+                  [("p_out", F, (3,)), ("y_t", F, (3,))])
+    graph_case("scan_axes_directions",
+               [mk("Scan", ["p0", "a", "b"], ["p", "y"], body=scan_b, num_scan_inputs=2,
+                   scan_input_axes=[1, 1], scan_input_directions=[0, 1], scan_output_axes=[-1],
+                   scan_output_directions=[1])],
+               [("p0", normal(3)), ("a", normal(3, 5)), ("b", normal(3, 5))], ["p", "y"], 16,
+               oracle="ort")  # onnx.reference scans outputs forwards only
+
+
 if __name__ == "__main__":
     attention_cases()
     rotary_cases()
+    control_cases()
