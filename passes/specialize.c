@@ -7,7 +7,10 @@
  * The interpreter then runs on the same values, so results do not change.
  * A small floating input is bound only when it feeds an operand that sets
  * an output shape whatever its type: Range's bounds, OneHot's depth,
- * NonZero's data (its output's length is the count of nonzero elements).
+ * NonZero's data (its output's length is the count of nonzero elements),
+ * Resize's and Upsample's scales (the output is floor(scale * input)).
+ * Resize's roi sets no shape and stays an input: the interpreter reads it
+ * at run time.
  */
 #include "passes.h"
 
@@ -16,9 +19,13 @@
 enum { SPECIALIZE_LIMIT = 64 };   /* elements */
 
 /* Whether operand k of n sets n's output shape whatever its type. */
-static bool shape_operand(const Node *n, int k)
+static bool shape_operand(const Graph *g, const Node *n, int k)
 {
-	return n->op == OP_Range || n->op == OP_NonZero || (n->op == OP_OneHot && k == 1);
+	/* Resize keeps scales in input 2 from opset 11, in input 1 before */
+	int scales = n->op == OP_Resize && g->opset >= 11 ? 2 : 1;
+
+	return n->op == OP_Range || n->op == OP_NonZero || (n->op == OP_OneHot && k == 1) ||
+	       ((n->op == OP_Resize || n->op == OP_Upsample) && k == scales);
 }
 
 /* Whether tensor t is such an operand of a live node. */
@@ -28,7 +35,7 @@ static bool feeds_shape(const Graph *g, int t)
 		const Node *n = &g->nodes[i];
 
 		for (int k = 0; !(n->flags & NODE_DEAD) && k < n->nin; k++)
-			if (n->in[k] == t && shape_operand(n, k))
+			if (n->in[k] == t && shape_operand(g, n, k))
 				return true;
 	}
 	return false;
