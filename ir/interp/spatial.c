@@ -15,7 +15,12 @@
 #include <math.h>
 #include <string.h>
 
+#include "checked.h"
 #include "op.h"
+
+/* Attribute values beyond this (strides, pads, kernel sizes) are taken for
+ * malformed: it keeps every size computed from them inside int64. */
+#define MAX_GEOMETRY ((int64_t)1 << 40)
 
 /* The multi-index after idx in row-major order over dims[0..rank). */
 static void next_index(int64_t *idx, const int64_t *dims, int rank)
@@ -154,8 +159,7 @@ static Status grid_sample_infer(Graph *g, Node *n)
 	dims[0] = x->dims[0];
 	dims[1] = x->dims[1];
 	memcpy(dims + 2, grid->dims + 1, (size_t)p.r * sizeof(int64_t));
-	infer_out(g, n, 0, x->dt, x->rank, dims);
-	return ST_OK;
+	return sized_out(g, n, x->dt, x->rank, dims);
 }
 
 /* x mirrored at lo and hi (as often as needed) into [lo, hi]. */
@@ -209,8 +213,8 @@ static int64_t grid_pixel(const GridPlan *p, int d, int64_t i)
 
 /*
  * The taps of normalized coordinate v along axis d into idx[] and w[]
- * (4 slots each); returns their count.  A NaN coordinate samples nothing
- * (the output is 0 there).
+ * (4 slots each); returns their count.  A NaN coordinate, or an empty
+ * axis, samples nothing (the output is 0 there).
  */
 static int grid_taps(const GridPlan *p, int d, double v, int64_t *idx, double *w)
 {
@@ -225,7 +229,7 @@ static int grid_taps(const GridPlan *p, int d, double v, int64_t *idx, double *w
 		x = x < 0 ? 0 : x > len - 1 ? len - 1 : x;
 	else if ((x < lo || x > hi) && p->padding == GS_REFLECTION)
 		x = reflect(x, lo, hi);
-	if (isnan(x))
+	if (isnan(x) || p->in[d] == 0)
 		return 0;
 	/* far outside, every tap reads a zero; keeps the casts defined */
 	x = x < lo - 4 ? lo - 4 : x > hi + 4 ? hi + 4 : x;
@@ -432,7 +436,8 @@ static Status col2im_plan(Graph *g, const Node *n, Col2ImPlan *p)
 		int64_t span = p->dil[d] * (block[d] - 1) + 1;
 
 		if (image[d] < 0 || block[d] < 1 || p->dil[d] < 1 || p->strides[d] < 1 ||
-		    p->pads[d] < 0 || p->pads[d + p->r] < 0 || image[d] > ((int64_t)1 << 40) ||
+		    p->pads[d] < 0 || p->pads[d + p->r] < 0 || image[d] > MAX_GEOMETRY ||
+		    p->pads[d] > MAX_GEOMETRY || p->pads[d + p->r] > MAX_GEOMETRY ||
 		    block[d] > ((int64_t)1 << 20) || p->dil[d] > ((int64_t)1 << 20))
 			return node_error(g, n, ST_INVALID, "axis %d: image %lld, block %lld, dilation %lld, "
 			                  "stride %lld or pads are out of range", d, (long long)image[d],
@@ -442,8 +447,8 @@ static Status col2im_plan(Graph *g, const Node *n, Col2ImPlan *p)
 		p->grid[d] = (image[d] + p->pads[d] + p->pads[d + p->r] - span) / p->strides[d] + 1;
 		if (p->grid[d] < 1)
 			return node_error(g, n, ST_INVALID, "axis %d holds no block position", d);
-		p->kernel *= block[d];
-		cols *= p->grid[d];
+		if (!ck_mul(p->kernel, block[d], &p->kernel) || !ck_mul(cols, p->grid[d], &cols))
+			return node_error(g, n, ST_INVALID, "the block or its positions are too many");
 	}
 	if (x->rank != 3 || x->dims[1] % p->kernel != 0 || x->dims[2] != cols)
 		return node_error(g, n, ST_INVALID, "input must be [N, C * %lld, %lld]",
@@ -621,10 +626,13 @@ static Status unpool_shape(Graph *g, const Node *n, const Value *x, int64_t *dim
 	dims[0] = x->dims[0];
 	dims[1] = x->dims[1];
 	for (int d = 0; d < r; d++) {
-		if (kernel[d] < 1 || strides[d] < 1 || strides[d] > ((int64_t)1 << 20) ||
-		    kernel[d] > ((int64_t)1 << 20) || pads[d] < 0 || pads[d + r] < 0)
+		if (kernel[d] < 1 || strides[d] < 1 || strides[d] > MAX_GEOMETRY ||
+		    kernel[d] > MAX_GEOMETRY || pads[d] < 0 || pads[d + r] < 0 ||
+		    pads[d] > MAX_GEOMETRY || pads[d + r] > MAX_GEOMETRY)
 			return node_error(g, n, ST_INVALID, "axis %d: kernel, stride or pads out of range", d);
-		dims[d + 2] = (x->dims[d + 2] - 1) * strides[d] - pads[d] - pads[d + r] + kernel[d];
+		if (!ck_mul(x->dims[d + 2] - 1, strides[d], &dims[d + 2]))
+			return node_error(g, n, ST_INVALID, "axis %d unpools to too large a size", d);
+		dims[d + 2] += kernel[d] - pads[d] - pads[d + r];
 		if (dims[d + 2] < 0)
 			return node_error(g, n, ST_INVALID, "axis %d unpools to a negative size", d);
 	}
@@ -713,7 +721,7 @@ static Status deform_check(Graph *g, const Node *n, int i, const int64_t *want)
 static Status deform_plan(Graph *g, const Node *n, DeformPlan *p)
 {
 	const Value *x = &node_in(g, n, 0)->v, *w = &node_in(g, n, 1)->v;
-	int64_t kernel[2] = {0, 0};
+	int64_t kernel[2] = {0, 0}, taps;
 
 	memset(p, 0, sizeof(*p));
 	if (x->rank != 4)
@@ -736,7 +744,8 @@ static Status deform_plan(Graph *g, const Node *n, DeformPlan *p)
 	p->kw = w->dims[3];
 	if ((kernel[0] && kernel[0] != p->kh) || (kernel[1] && kernel[1] != p->kw))
 		return node_error(g, n, ST_INVALID, "kernel_shape does not match W");
-	if (p->group < 1 || p->ogroup < 1 || p->chans % p->group || p->outc % p->group ||
+	if (p->group < 1 || p->ogroup < 1 || p->group > p->chans || p->ogroup > p->chans ||
+	    p->chans % p->group || p->outc % p->group ||
 	    p->chans % p->ogroup || w->dims[1] * p->group != p->chans)
 		return node_error(g, n, ST_INVALID, "group %lld or offset_group %lld does not divide the "
 		                  "channels", (long long)p->group, (long long)p->ogroup);
@@ -744,7 +753,8 @@ static Status deform_plan(Graph *g, const Node *n, DeformPlan *p)
 		int64_t k = d ? p->kw : p->kh, span;
 
 		if (p->dil[d] < 1 || p->strides[d] < 1 || p->dil[d] > ((int64_t)1 << 20) ||
-		    k > ((int64_t)1 << 20) || p->pads[d] < 0 || p->pads[d + 2] < 0)
+		    k > ((int64_t)1 << 20) || p->pads[d] < 0 || p->pads[d + 2] < 0 ||
+		    p->pads[d] > MAX_GEOMETRY || p->pads[d + 2] > MAX_GEOMETRY)
 			return node_error(g, n, ST_INVALID, "dilations, strides or pads out of range");
 		span = p->dil[d] * (k - 1) + 1;
 		*(d ? &p->ow : &p->oh) = ((d ? p->iw : p->ih) + p->pads[d] + p->pads[d + 2] - span) /
@@ -752,9 +762,10 @@ static Status deform_plan(Graph *g, const Node *n, DeformPlan *p)
 		if ((d ? p->ow : p->oh) < 1)
 			return node_error(g, n, ST_INVALID, "the kernel does not fit the padded input");
 	}
-	TRY(deform_check(g, n, 2, (int64_t[]){p->batch, p->ogroup * 2 * p->kh * p->kw, p->oh, p->ow}));
+	taps = ck_mul_sat(p->ogroup, ck_mul_sat(p->kh, p->kw));
+	TRY(deform_check(g, n, 2, (int64_t[]){p->batch, ck_mul_sat(2, taps), p->oh, p->ow}));
 	if (has_input(n, 4))
-		TRY(deform_check(g, n, 4, (int64_t[]){p->batch, p->ogroup * p->kh * p->kw, p->oh, p->ow}));
+		TRY(deform_check(g, n, 4, (int64_t[]){p->batch, taps, p->oh, p->ow}));
 	if (has_input(n, 3) && (node_in(g, n, 3)->v.rank != 1 || node_in(g, n, 3)->v.dims[0] != p->outc))
 		return node_error(g, n, ST_INVALID, "B must be [%lld]", (long long)p->outc);
 	return ST_OK;
@@ -769,8 +780,7 @@ static Status deform_conv_infer(Graph *g, Node *n)
 		if (has_input(n, i))
 			TRY(infer_dtype(g, n, i, DTM_FLOAT));
 	TRY(deform_plan(g, n, &p));
-	infer_out(g, n, 0, node_in(g, n, 0)->v.dt, 4, (int64_t[]){p.batch, p.outc, p.oh, p.ow});
-	return ST_OK;
+	return sized_out(g, n, node_in(g, n, 0)->v.dt, 4, (int64_t[]){p.batch, p.outc, p.oh, p.ow});
 }
 
 static int64_t deform_conv_macs(Graph *g, const Node *n)
@@ -779,7 +789,8 @@ static int64_t deform_conv_macs(Graph *g, const Node *n)
 
 	if (deform_plan(g, n, &p) != ST_OK)
 		return 0;
-	return p.batch * p.outc * p.oh * p.ow * (p.chans / p.group) * p.kh * p.kw;
+	return ck_mul_sat(ck_mul_sat(ck_mul_sat(p.batch, p.outc), ck_mul_sat(p.oh, p.ow)),
+	                  ck_mul_sat(p.chans / p.group, ck_mul_sat(p.kh, p.kw)));
 }
 
 /* The plane x [ih, iw] at (h, w), bilinear, zero outside. */
