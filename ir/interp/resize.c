@@ -7,7 +7,10 @@
  * with indices clamped to the edge as the ONNX reference pads by `edge`.
  * An output element is the sum over the product of its axes' taps,
  * accumulated in double.  Nearest copies whole elements, so it is exact for
- * every element type.
+ * every element type.  With antialias, linear and cubic downsampling widen
+ * their kernel by 1 / scale (more taps, weights normalized to sum 1).
+ * Resize-18's `axes` and keep_aspect_ratio_policy only decide the scales
+ * and sizes: the plan always covers every axis.
  *
  * Older forms carry their own fixed choices: Upsample (opset 7-9) and
  * Resize-10 use the asymmetric transform and the "simple" nearest rounding
