@@ -527,8 +527,9 @@ Status lower_gather(LowerCx *cx, const Node *n)
  * the scales or sizes constant.
  */
 
-/* The taps of one axis: for output o, idx[o][k] (clamped) and w[o][k];
- * outside[o] marks a coordinate outside the crop (extrapolation). */
+/* The taps of one axis: for output o, idx[o][k] (clamped) and w[o][k],
+ * k < ntaps (more than MAX_TAPS with antialias); outside[o] marks a
+ * coordinate outside the crop (extrapolation). */
 typedef struct AxisTaps {
 	int ntaps;
 	int64_t *idx;
@@ -542,15 +543,15 @@ static bool axis_taps(LowerCx *cx, const ResizePlan *p, int d, AxisTaps *t)
 {
 	int64_t out = p->out[d];
 
-	t->ntaps = p->mode == RZ_NEAREST ? 1 : p->mode == RZ_LINEAR ? 2 : 4;
-	t->idx = arena_alloc(&cx->p->arena, (size_t)out * MAX_TAPS * sizeof(int64_t));
-	t->w = arena_alloc(&cx->p->arena, (size_t)out * MAX_TAPS * sizeof(double));
+	t->ntaps = p->ntaps[d];
+	t->idx = arena_alloc(&cx->p->arena, (size_t)out * (size_t)t->ntaps * sizeof(int64_t));
+	t->w = arena_alloc(&cx->p->arena, (size_t)out * (size_t)t->ntaps * sizeof(double));
 	t->outside = arena_alloc(&cx->p->arena, (size_t)out * sizeof(bool));
 	if (!t->idx || !t->w || !t->outside)
 		return false;
 	for (int64_t o = 0; o < out; o++)
-		t->outside[o] = resize_taps(p, d, o, true, t->idx + o * MAX_TAPS,
-		                            t->w + o * MAX_TAPS) == 0;
+		t->outside[o] = resize_taps(p, d, o, true, t->idx + o * t->ntaps,
+		                            t->w + o * t->ntaps) == 0;
 	return true;
 }
 
@@ -566,9 +567,9 @@ static bool axis_is_identity(const ResizePlan *p, int d, const AxisTaps *t)
 		if (t->outside[o])
 			return false;
 		for (int k = 0; k < t->ntaps; k++) {
-			double w = t->w[o * MAX_TAPS + k];
+			double w = t->w[o * t->ntaps + k];
 
-			if (t->idx[o * MAX_TAPS + k] == o)
+			if (t->idx[o * t->ntaps + k] == o)
 				sum += w;
 			else if (w != 0)
 				return false;
@@ -590,10 +591,10 @@ static int64_t *tap_table(LowerCx *cx, const ResizePlan *p, int d, const AxisTap
 		return NULL;
 	for (int64_t o = 0; o < out && last < 0; o++)
 		if (!t->outside[o])
-			last = t->idx[o * MAX_TAPS + k];
+			last = t->idx[o * t->ntaps + k];
 	for (int64_t o = 0; o < out; o++) {
 		if (!t->outside[o])
-			last = t->idx[o * MAX_TAPS + k];
+			last = t->idx[o * t->ntaps + k];
 		tab[o] = last < 0 ? 0 : last;
 	}
 	return tab;
@@ -652,7 +653,7 @@ static int weight_buf(LowerCx *cx, const Node *n, const ResizePlan *p, int d, co
 		return -1;
 	for (int64_t o = 0; o < dims[0]; o++)
 		for (int k = 0; k < t->ntaps; k++)
-			w[o * t->ntaps + k] = t->outside[o] ? 0 : t->w[o * MAX_TAPS + k];
+			w[o * t->ntaps + k] = t->outside[o] ? 0 : t->w[o * t->ntaps + k];
 	return lower_const(cx, arena_printf(&cx->p->arena, "%s_w%d", n->name, d), DT_F64, 2, dims, w);
 }
 
@@ -732,6 +733,9 @@ Status lower_resize(LowerCx *cx, const Node *n)
 	ResizePlan p;
 
 	TRY(resize_plan(cx->g, n, NULL, NULL, &node_in(cx->g, n, 0)->v, &p));
+	if (p.roi_at_run_time)
+		return node_error(cx->g, n, ST_UNSUPPORTED, "input 1 'roi' is computed at run time; "
+		                  "the loop IR needs tf_crop_and_resize's roi to be a constant");
 	if (loop_buf_numel(&cx->p->bufs[y]) == 0)
 		return ST_OK;
 	for (int d = 0; d < p.rank; d++) {

@@ -7,11 +7,13 @@
  * The interpreter then runs on the same values, so results do not change.
  * A small floating (or bool) input is bound only when its value reaches,
  * directly or through other nodes, an operand that sets an output shape
- * whatever its type: Range's bounds, OneHot's depth, and the data that
- * decide the length of an output: NonZero's and Unique's X, every input of
- * NonMaxSuppression, Compress's condition; and the operands that decide
- * how control flow is inlined: If's condition, Loop's trip count and
- * condition, Scan's sequence lengths.
+ * whatever its type: Range's bounds, OneHot's depth, Resize's and
+ * Upsample's scales (the output is floor(scale * input)), and the data
+ * that decide the length of an output: NonZero's and Unique's X, every
+ * input of NonMaxSuppression, Compress's condition; and the operands that
+ * decide how control flow is inlined: If's condition, Loop's trip count
+ * and condition, Scan's sequence lengths.  Resize's roi sets no shape and
+ * stays an input: the interpreter reads it at run time.
  */
 #include "passes.h"
 
@@ -21,12 +23,15 @@ enum { SPECIALIZE_LIMIT = 64 };   /* elements */
 
 /* Whether operand k of n sets n's output shape whatever its type (or,
  * for control flow, which nodes shape inference inlines). */
-static bool shape_operand(const Node *n, int k)
+static bool shape_operand(const Graph *g, const Node *n, int k)
 {
+	/* Resize keeps scales in input 2 from opset 11, in input 1 before */
+	int scales = n->op == OP_Resize && g->opset >= 11 ? 2 : 1;
 	bool any = n->op == OP_Range || n->op == OP_NonZero || n->op == OP_Unique ||
 	           n->op == OP_NonMaxSuppression;
 
 	return any || ((n->op == OP_OneHot || n->op == OP_Compress) && k == 1) ||
+	       ((n->op == OP_Resize || n->op == OP_Upsample) && k == scales) ||
 	       ((n->op == OP_If || n->op == OP_Scan) && k == 0) || (n->op == OP_Loop && k < 2);
 }
 
@@ -78,7 +83,7 @@ static bool feeds_shape(const Graph *g, Readers *r, int t)
 		for (int e = r->first[u]; e < r->first[u + 1]; e++) {
 			const Node *n = &g->nodes[r->node[e]];
 			for (int k = 0; k < n->nin; k++)
-				if (n->in[k] == u && shape_operand(n, k))
+				if (n->in[k] == u && shape_operand(g, n, k))
 					return true;
 			for (int k = 0; k < n->nout; k++)
 				if (n->out[k] >= 0 && !r->seen[n->out[k]]) {

@@ -7,7 +7,10 @@
  * with indices clamped to the edge as the ONNX reference pads by `edge`.
  * An output element is the sum over the product of its axes' taps,
  * accumulated in double.  Nearest copies whole elements, so it is exact for
- * every element type.
+ * every element type.  With antialias, linear and cubic downsampling widen
+ * their kernel by 1 / scale (more taps, weights normalized to sum 1).
+ * Resize-18's `axes` and keep_aspect_ratio_policy only decide the scales
+ * and sizes: the plan always covers every axis.
  *
  * Older forms carry their own fixed choices: Upsample (opset 7-9) and
  * Resize-10 use the asymmetric transform and the "simple" nearest rounding
@@ -27,9 +30,12 @@ static const char *const nearest_names[] = {"round_prefer_floor", "round_prefer_
 
 /* An output dimension larger than this is taken for a malformed scale. */
 #define MAX_RESIZED_DIM ((int64_t)1 << 40)
+/* The widest antialias filter planned: a downscale by about 1/4096. */
+#define MAX_ANTIALIAS_TAPS 16384
 
-/* Per axis, for each output coordinate: up to MAX_TAPS input indices and
- * weights; n == 0 marks a coordinate outside the crop (extrapolation). */
+/* Per axis, for each output coordinate: up to the plan's ntaps input
+ * indices and weights; n == 0 marks a coordinate outside the crop
+ * (extrapolation). */
 typedef struct Taps {
 	int64_t *idx;
 	double *w;
@@ -89,16 +95,22 @@ static Status pick(Graph *g, const Node *n, const char *attr, const char *def,
 	return node_error(g, n, ST_INVALID, "%s '%s' is not a known value", attr, s);
 }
 
-static Status resize_attrs(Graph *g, const Node *n, ResizePlan *p)
+static const char *const policy_names[] = {"stretch", "not_larger", "not_smaller"};
+enum { KA_STRETCH, KA_NOT_LARGER, KA_NOT_SMALLER };
+
+static Status resize_attrs(Graph *g, const Node *n, ResizePlan *p, int *policy)
 {
 	bool old = n->op == OP_Upsample || g->opset < 11;
 
+	*policy = KA_STRETCH;
 	TRY(pick(g, n, "mode", "nearest", mode_names, old ? 2 : 3, &p->mode));
 	p->coord = CT_ASYMMETRIC;
 	p->nearest = NM_SIMPLE;
 	p->cubic_a = attr_f(n, "cubic_coeff_a", -0.75);
 	p->exclude_outside = attr_i(n, "exclude_outside", 0) != 0;
 	p->extrapolation = attr_f(n, "extrapolation_value", 0.0);
+	/* antialias changes nothing for nearest (the spec names linear and cubic) */
+	p->antialias = attr_i(n, "antialias", 0) != 0 && p->mode != RZ_NEAREST;
 	if (old)
 		return ST_OK;
 	if (strcmp(attr_s(n, "coordinate_transformation_mode", ""), "tf_half_pixel_for_nn") == 0)
@@ -106,16 +118,17 @@ static Status resize_attrs(Graph *g, const Node *n, ResizePlan *p)
 	else
 		TRY(pick(g, n, "coordinate_transformation_mode", "half_pixel", coord_names,
 		         (int)ARRAY_LEN(coord_names), &p->coord));
+	TRY(pick(g, n, "keep_aspect_ratio_policy", "stretch", policy_names,
+	         (int)ARRAY_LEN(policy_names), policy));
 	return pick(g, n, "nearest_mode", "round_prefer_floor", nearest_names,
 	            (int)ARRAY_LEN(nearest_names), &p->nearest);
 }
 
-/* scales, sizes and roi from wherever this op and opset keep them. */
+/* scales and sizes from wherever this op and opset keep them. */
 static Status resize_args(Graph *g, const Node *n, const Value *const *in, Arena *a,
-                          FloatArg *scales, IntArg *sizes, FloatArg *roi)
+                          FloatArg *scales, IntArg *sizes)
 {
 	*sizes = (IntArg){NULL, 0};
-	*roi = (FloatArg){NULL, 0};
 	if (n->op == OP_Upsample && g->opset < 9) {
 		scales->v = attr_floats(n, "scales", &scales->n);
 		return ST_OK;
@@ -123,66 +136,168 @@ static Status resize_args(Graph *g, const Node *n, const Value *const *in, Arena
 	if (n->op == OP_Upsample || g->opset < 11)
 		return float_input(g, n, in, a, 1, scales);
 	TRY(float_input(g, n, in, a, 2, scales));
-	TRY(int_input(g, n, in, a, 3, sizes));
-	return float_input(g, n, in, a, 1, roi);
+	return int_input(g, n, in, a, 3, sizes);
 }
 
-/* Output size and scale of axis d. */
-static Status resize_axis(Graph *g, const Node *n, ResizePlan *p, int d, const FloatArg *scales,
-                          const IntArg *sizes)
+/* The axes that scales, sizes and roi describe: `axes`, else all in order. */
+static Status resize_axes(Graph *g, const Node *n, int rank, int *axes, int *naxes)
 {
-	int64_t in = p->in[d];
+	bool seen[MAX_RANK] = {false};
+	const int64_t *v = attr_ints(n, "axes", naxes);
 
-	if (scales->n) {
-		double s = scales->v[d];
-		if (!(s > 0) || s * (double)in >= (double)MAX_RESIZED_DIM)
-			return node_error(g, n, ST_INVALID, "scale %g of axis %d is out of range", s, d);
-		p->scale[d] = s;
-		p->length[d] = s * (double)in;
-		p->out[d] = (int64_t)floor(p->length[d]);
-	} else {
-		if (sizes->v[d] < 0 || sizes->v[d] >= MAX_RESIZED_DIM)
-			return node_error(g, n, ST_INVALID, "size %lld of axis %d is out of range",
-			                  (long long)sizes->v[d], d);
-		p->out[d] = sizes->v[d];
-		p->length[d] = (double)p->out[d];
-		p->scale[d] = in > 0 ? p->length[d] / (double)in : 1.0;
+	if (!v) {
+		*naxes = rank;
+		for (int d = 0; d < rank; d++)
+			axes[d] = d;
+		return ST_OK;
 	}
-	if (in == 0 && p->out[d] != 0)
-		return node_error(g, n, ST_INVALID, "axis %d is empty and cannot be enlarged", d);
+	if (*naxes > rank)
+		return node_error(g, n, ST_INVALID, "axes has %d values for rank %d", *naxes, rank);
+	for (int i = 0; i < *naxes; i++) {
+		int64_t d = v[i] < 0 ? v[i] + rank : v[i];
+
+		if (d < 0 || d >= rank || seen[d])
+			return node_error(g, n, ST_INVALID, "axis %lld is out of range or repeated",
+			                  (long long)v[i]);
+		seen[d] = true;
+		axes[i] = (int)d;
+	}
 	return ST_OK;
 }
 
-static Status resize_roi(Graph *g, const Node *n, ResizePlan *p, const FloatArg *roi)
+/* Axis d resized by scale s. */
+static Status scale_axis(Graph *g, const Node *n, ResizePlan *p, int d, double s)
 {
+	if (!(s > 0) || s * (double)p->in[d] >= (double)MAX_RESIZED_DIM)
+		return node_error(g, n, ST_INVALID, "scale %g of axis %d is out of range", s, d);
+	p->scale[d] = s;
+	p->length[d] = s * (double)p->in[d];
+	p->out[d] = (int64_t)floor(p->length[d]);
+	return ST_OK;
+}
+
+/*
+ * Axes resized to sizes: stretched, each to its size, or (policies
+ * not_larger and not_smaller) all by one scale, the smallest or largest
+ * size / input ratio, with the sizes rounded half up from it.
+ */
+static Status size_axes(Graph *g, const Node *n, ResizePlan *p, const int *axes, int naxes,
+                        const int64_t *sizes, int policy)
+{
+	double common = policy == KA_NOT_LARGER ? INFINITY : 0;
+
+	for (int i = 0; i < naxes; i++) {
+		int d = axes[i];
+
+		if (sizes[i] < 0 || sizes[i] >= MAX_RESIZED_DIM)
+			return node_error(g, n, ST_INVALID, "size %lld of axis %d is out of range",
+			                  (long long)sizes[i], d);
+		p->out[d] = sizes[i];
+		p->length[d] = (double)sizes[i];
+		p->scale[d] = p->in[d] > 0 ? p->length[d] / (double)p->in[d] : 1.0;
+		common = policy == KA_NOT_LARGER ? fmin(common, p->scale[d]) : fmax(common, p->scale[d]);
+		if (policy != KA_STRETCH && p->in[d] == 0)
+			return node_error(g, n, ST_UNSUPPORTED,
+			                  "keep_aspect_ratio_policy on the empty axis %d", d);
+	}
+	if (policy == KA_STRETCH)
+		return ST_OK;
+	for (int i = 0; i < naxes; i++) {
+		int d = axes[i];
+
+		TRY(scale_axis(g, n, p, d, common));
+		p->out[d] = (int64_t)(p->length[d] + 0.5);
+	}
+	return ST_OK;
+}
+
+/*
+ * The roi of tf_crop_and_resize, [starts, ends] of the listed axes.  Other
+ * modes ignore it, so it is not even read.  During planning without the
+ * run-time values (in == NULL) a roi computed at run time is left for eval.
+ */
+static Status resize_roi(Graph *g, const Node *n, const Value *const *in, Arena *a, ResizePlan *p,
+                         const int *axes, int naxes)
+{
+	FloatArg roi;
+
+	for (int d = 0; d < p->rank; d++) {
+		p->roi[d] = 0;
+		p->roi[d + p->rank] = 1;
+	}
 	if (p->coord != CT_TF_CROP_AND_RESIZE)
 		return ST_OK;
-	if (roi->n != 2 * p->rank)
+	if (!in && has_input(n, 1) && !node_in(g, n, 1)->v.data) {
+		p->roi_at_run_time = true;
+		return ST_OK;
+	}
+	TRY(float_input(g, n, in, a, 1, &roi));
+	if (roi.n != 2 * naxes)
 		return node_error(g, n, ST_INVALID, "tf_crop_and_resize needs a roi of %d values, has %d",
-		                  2 * p->rank, roi->n);
-	memcpy(p->roi, roi->v, (size_t)roi->n * sizeof(double));
+		                  2 * naxes, roi.n);
+	for (int i = 0; i < naxes; i++) {
+		p->roi[axes[i]] = roi.v[i];
+		p->roi[axes[i] + p->rank] = roi.v[i + naxes];
+	}
+	return ST_OK;
+}
+
+/*
+ * The taps of axis d.  With antialias a downsampling filter is widened by
+ * 1 / scale (its support covers that many more input elements) and its
+ * weights normalized to sum 1; the first tap then lies further left.
+ */
+static Status axis_filter(Graph *g, const Node *n, ResizePlan *p, int d)
+{
+	double s = fmin(p->scale[d], 1.0), reach = p->mode == RZ_LINEAR ? 1 : 2, first;
+
+	p->ntaps[d] = p->mode == RZ_NEAREST ? 1 : p->mode == RZ_LINEAR ? 2 : 4;
+	p->first_tap[d] = p->mode == RZ_CUBIC ? -1 : 0;
+	if (!p->antialias)
+		return ST_OK;
+	first = floor(-reach / s) + 1;
+	if (2 - 2 * first > MAX_ANTIALIAS_TAPS)
+		return node_error(g, n, ST_UNSUPPORTED, "antialias with scale %g of axis %d needs a filter "
+		                  "of more than %d taps", p->scale[d], d, MAX_ANTIALIAS_TAPS);
+	p->first_tap[d] = (int)first;
+	p->ntaps[d] = 2 - 2 * (int)first;
 	return ST_OK;
 }
 
 Status resize_plan(Graph *g, const Node *n, const Value *const *in, Arena *a, const Value *x,
                    ResizePlan *p)
 {
-	FloatArg scales = {NULL, 0}, roi;
+	FloatArg scales = {NULL, 0};
 	IntArg sizes;
+	int axes[MAX_RANK], naxes, policy, count;
 
 	memset(p, 0, sizeof(*p));
-	TRY(resize_attrs(g, n, p));
-	TRY(resize_args(g, n, in, a, &scales, &sizes, &roi));
+	TRY(resize_attrs(g, n, p, &policy));
+	TRY(resize_args(g, n, in, a, &scales, &sizes));
 	if ((scales.n > 0) == (sizes.n > 0))
 		return node_error(g, n, ST_INVALID, "exactly one of scales and sizes must be given");
-	if ((scales.n && scales.n != x->rank) || (sizes.n && sizes.n != x->rank))
-		return node_error(g, n, ST_INVALID, "%s has %d values for rank %d",
-		                  scales.n ? "scales" : "sizes", scales.n ? scales.n : sizes.n, x->rank);
 	p->rank = x->rank;
 	memcpy(p->in, x->dims, sizeof(p->in));
-	for (int d = 0; d < x->rank; d++)
-		TRY(resize_axis(g, n, p, d, &scales, &sizes));
-	return resize_roi(g, n, p, &roi);
+	TRY(resize_axes(g, n, x->rank, axes, &naxes));
+	count = scales.n ? scales.n : sizes.n;
+	if (count != naxes)
+		return node_error(g, n, ST_INVALID, "%s has %d values for %d axes",
+		                  scales.n ? "scales" : "sizes", count, naxes);
+	for (int d = 0; d < p->rank; d++) {
+		p->out[d] = p->in[d];
+		p->length[d] = (double)p->in[d];
+		p->scale[d] = 1;
+	}
+	for (int i = 0; i < naxes && scales.n; i++)
+		TRY(scale_axis(g, n, p, axes[i], scales.v[i]));
+	if (sizes.n)
+		TRY(size_axes(g, n, p, axes, naxes, sizes.v, policy));
+	for (int d = 0; d < p->rank; d++) {
+		if (p->in[d] == 0 && p->out[d] != 0)
+			return node_error(g, n, ST_INVALID, "axis %d is empty and cannot be enlarged", d);
+		TRY(axis_filter(g, n, p, d));
+	}
+	return resize_roi(g, n, in, a, p, axes, naxes);
 }
 
 static Status resize_infer(Graph *g, Node *n)
@@ -259,11 +374,34 @@ static double cubic_weight(double t, double A)
 	return 0;
 }
 
+/*
+ * The antialias filter: taps floor(x) + first_tap ... at distances scaled
+ * by the (downsampling) scale, the kernel's support widened by 1 / scale,
+ * weights normalized to sum 1.
+ */
+static int antialias_taps(const ResizePlan *p, int d, double f, double r, int64_t *idx, double *w)
+{
+	double s = fmin(p->scale[d], 1.0), sum = 0;
+
+	for (int k = 0; k < p->ntaps[d]; k++) {
+		double i = p->first_tap[d] + k, t = s * (i - r);
+
+		idx[k] = (int64_t)(f + i);
+		w[k] = p->mode == RZ_LINEAR ? fmax(0, 1 - fabs(t)) : cubic_weight(t, p->cubic_a);
+		sum += w[k];
+	}
+	for (int k = 0; k < p->ntaps[d] && sum != 0; k++)
+		w[k] /= sum;
+	return p->ntaps[d];
+}
+
 /* Taps for input coordinate x before clamping; returns their count. */
 static int kernel_taps(const ResizePlan *p, int d, double x, int64_t *idx, double *w)
 {
 	double f = floor(x), r = x - f;
 
+	if (p->antialias)
+		return antialias_taps(p, d, f, r, idx, w);
 	switch (p->mode) {
 	case RZ_NEAREST:
 		idx[0] = nearest_index(p, d, x);
@@ -310,28 +448,30 @@ static int finish_taps(const ResizePlan *p, int d, int count, bool keep_zero, in
 
 int resize_taps(const ResizePlan *p, int d, int64_t o, bool keep_zero, int64_t *idx, double *w)
 {
-	double in = (double)p->in[d], x = resize_coord(p, d, (double)o);
+	double in = (double)p->in[d], x = resize_coord(p, d, (double)o), margin = 4 + p->ntaps[d];
 
 	if (p->coord == CT_TF_CROP_AND_RESIZE && (x < 0 || x > in - 1))
 		return 0;
 	/* far outside, every tap clamps to the edge anyway; keeps casts defined */
-	x = x < -4 ? -4 : x > in + 4 ? in + 4 : x;
+	x = x < -margin ? -margin : x > in + margin ? in + margin : x;
 	return finish_taps(p, d, kernel_taps(p, d, x, idx, w), keep_zero, idx, w);
 }
 
 static void axis_taps(const ResizePlan *p, int d, Taps *t)
 {
+	int64_t m = p->ntaps[d];
+
 	for (int64_t o = 0; o < p->out[d]; o++)
-		t->n[o] = resize_taps(p, d, o, false, t->idx + o * MAX_TAPS, t->w + o * MAX_TAPS);
+		t->n[o] = resize_taps(p, d, o, false, t->idx + o * m, t->w + o * m);
 }
 
 static bool alloc_taps(Arena *a, const ResizePlan *p, Taps *t)
 {
 	for (int d = 0; d < p->rank; d++) {
-		size_t m = (size_t)p->out[d] + 1;
+		size_t m = (size_t)p->out[d] + 1, k = (size_t)p->ntaps[d];
 
-		t[d].idx = arena_alloc(a, m * MAX_TAPS * sizeof(int64_t));
-		t[d].w = arena_alloc(a, m * MAX_TAPS * sizeof(double));
+		t[d].idx = arena_alloc(a, m * k * sizeof(int64_t));
+		t[d].w = arena_alloc(a, m * k * sizeof(double));
 		t[d].n = arena_alloc(a, m * sizeof(int));
 		if (!t[d].idx || !t[d].w || !t[d].n)
 			return false;
@@ -355,8 +495,8 @@ static double resize_point(const ResizePlan *p, const Taps *t, const int64_t *o,
 		int64_t off = 0;
 
 		for (d = 0; d < p->rank; d++) {
-			w *= t[d].w[o[d] * MAX_TAPS + k[d]];
-			off += t[d].idx[o[d] * MAX_TAPS + k[d]] * strides[d];
+			w *= t[d].w[o[d] * p->ntaps[d] + k[d]];
+			off += t[d].idx[o[d] * p->ntaps[d] + k[d]] * strides[d];
 		}
 		sum += w * x[off];
 		for (d = p->rank - 1; d >= 0; d--) {
@@ -379,7 +519,7 @@ static void nearest_point(const ResizePlan *p, const Taps *t, const int64_t *o,
 			val_set_f64(y, k, p->extrapolation);
 			return;
 		}
-		off += t[d].idx[o[d] * MAX_TAPS] * strides[d];
+		off += t[d].idx[o[d] * p->ntaps[d]] * strides[d];
 	}
 	memcpy((char *)y->data + k * es, (const char *)x->data + off * es, (size_t)es);
 }
