@@ -159,6 +159,8 @@ static const LowerFn lower_fns[OP_COUNT] = {
 	[OP_BitwiseXor] = lower_binary,
 	[OP_BitwiseNot] = lower_unary,
 	[OP_Swish] = lower_unary,
+	[OP_CumProd] = lower_cumsum,
+	[OP_LpPool] = lower_pool,
 };
 
 /* Buffers. */
