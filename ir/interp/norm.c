@@ -86,7 +86,8 @@ static Status bn_check_mode(Graph *g, const Node *n)
 			return node_error(g, n, ST_INVALID, "BatchNormalization-%lld has 3 outputs, "
 			                  "not %d", (long long)g->opset, n->nout);
 		if (g->opset >= 14)
-			return node_error(g, n, ST_INVALID, "output %d is present but training_mode is 0", i);
+			return node_error(g, n, ST_UNSUPPORTED, "output %d is present but training_mode "
+			                  "is 0; nnac computes the running statistics only in training mode", i);
 		return node_error(g, n, ST_UNSUPPORTED, "training-mode output %d of opset %lld is not "
 		                  "supported (training mode only from opset 14)", i, (long long)g->opset);
 	}
