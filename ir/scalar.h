@@ -21,7 +21,8 @@
 /* op(x...) in double, with the op's attributes alpha, beta, gamma;
  * only for an op with a float form (scalar_has_f64). */
 double scalar_f64(OpKind op, double alpha, double beta, double gamma, const double *x);
-/* Whether op has a float form: all but BitShift, which takes only integers. */
+/* Whether op has a float form: all but BitShift and the Bitwise ops, which
+ * take only integers. */
 bool scalar_has_f64(OpKind op);
 /* Whether op has an exact integer form (scalar_i64 succeeds). */
 bool scalar_has_i64(OpKind op);

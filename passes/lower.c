@@ -153,6 +153,14 @@ static const LowerFn lower_fns[OP_COUNT] = {
 	[OP_Scatter] = lower_indexed,
 	[OP_ScatterND] = lower_indexed,
 	[OP_OneHot] = lower_indexed,
+	/* issue 15: bitwise, normalization and signal ops */
+	[OP_BitwiseAnd] = lower_binary,
+	[OP_BitwiseOr] = lower_binary,
+	[OP_BitwiseXor] = lower_binary,
+	[OP_BitwiseNot] = lower_unary,
+	[OP_Swish] = lower_unary,
+	[OP_CumProd] = lower_cumsum,
+	[OP_LpPool] = lower_pool,
 };
 
 /* Buffers. */

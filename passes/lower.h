@@ -156,7 +156,7 @@ Status lower_matmul(LowerCx *cx, const Node *n);          /* MatMul, MatMulInteg
 Status lower_quantize(LowerCx *cx, const Node *n);        /* QuantizeLinear */
 Status lower_dequantize(LowerCx *cx, const Node *n);      /* DequantizeLinear */
 /* lower_pool.c */
-Status lower_pool(LowerCx *cx, const Node *n);            /* MaxPool, AveragePool, Global* */
+Status lower_pool(LowerCx *cx, const Node *n);            /* MaxPool, AveragePool, LpPool, Global* */
 Status lower_lrn(LowerCx *cx, const Node *n);
 /* lower_norm.c */
 Status lower_batchnorm(LowerCx *cx, const Node *n);
@@ -185,7 +185,7 @@ Status lower_expand(LowerCx *cx, const Node *n);
 Status lower_tile(LowerCx *cx, const Node *n);
 Status lower_eyelike(LowerCx *cx, const Node *n);
 Status lower_trilu(LowerCx *cx, const Node *n);
-Status lower_cumsum(LowerCx *cx, const Node *n);
+Status lower_cumsum(LowerCx *cx, const Node *n);         /* CumSum, CumProd */
 Status lower_space(LowerCx *cx, const Node *n);           /* DepthToSpace, SpaceToDepth */
 /* GatherElements, GatherND, Scatter*, OneHot: refused (run-time indices) */
 Status lower_indexed(LowerCx *cx, const Node *n);

@@ -142,7 +142,7 @@ Status lower_trilu(LowerCx *cx, const Node *n)
 	return loop_oom(cx->p);
 }
 
-/* CumSum: the statement at axis step t (0 for the first element, else
+/* CumSum (CumProd): the statement at axis step t (0 for the first element, else
  * the loop variable tv) under parent; dims' axis loop is left out. */
 static void cumsum_step(LowerCx *cx, int parent, const Node *n, int acc, int x, int axis,
                         int64_t len, int tv)
@@ -150,7 +150,7 @@ static void cumsum_step(LowerCx *cx, int parent, const Node *n, int acc, int x, 
 	bool excl = attr_i(n, "exclusive", 0) != 0, rev = attr_i(n, "reverse", 0) != 0;
 	int64_t dims[MAX_RANK];
 	int rank = lower_buf_shape(cx, x, dims), vars[MAX_RANK], pos, prev, in;
-	bool first = tv < 0;
+	bool first = tv < 0, prod = n->op == OP_CumProd;
 
 	dims[axis] = 1;
 	in = parent;
@@ -173,11 +173,13 @@ static void cumsum_step(LowerCx *cx, int parent, const Node *n, int acc, int x, 
 		b[axis] = prev;
 		s[axis] = excl ? prev : pos;
 		if (first && excl)
-			lower_emit2(cx, in, LN_FILL, lower_ref(cx, acc, a), lower_zero_lit(cx->p->bufs[acc].dt));
+			lower_emit2(cx, in, LN_FILL, lower_ref(cx, acc, a),
+			            prod ? lower_typed_lit(cx->p->bufs[acc].dt, 1.0)
+			                 : lower_zero_lit(cx->p->bufs[acc].dt));
 		else if (first)
 			lower_apply(cx, in, OP_Cast, 2, (LoopArg[]){lower_ref(cx, acc, a), lower_ref(cx, x, s)});
 		else
-			lower_apply_ab(cx, in, OP_Add, lower_ref(cx, acc, a), lower_ref(cx, acc, b),
+			lower_apply_ab(cx, in, prod ? OP_Mul : OP_Add, lower_ref(cx, acc, a), lower_ref(cx, acc, b),
 			               lower_ref(cx, x, s));
 	}
 }

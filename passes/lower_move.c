@@ -93,12 +93,28 @@ static void dropout_mask(LowerCx *cx, const Node *n)
 	lower_emit2(cx, in, LN_FILL, lower_ref(cx, m, vars), lower_typed_lit(cx->p->bufs[m].dt, 1.0));
 }
 
+/* Whether Dropout is the identity whatever the run-time values: training
+ * mode off, or on with a constant ratio (shape inference allows only 0). */
+static bool dropout_is_identity(const Graph *g, const Node *n)
+{
+	const Value *mode = has_input(n, 2) ? &g->tensors[n->in[2]].v : NULL;
+
+	if (!mode)
+		return true;
+	if (!mode->data)
+		return false;
+	return !val_get_i64(mode, 0) || (has_input(n, 1) && g->tensors[n->in[1]].v.data);
+}
+
 Status lower_reshape(LowerCx *cx, const Node *n)
 {
 	int x = lower_buf(cx, n->in[0]), y, v;
 	int64_t dims[MAX_RANK];
 	int rank;
 
+	if (n->op == OP_Dropout && !dropout_is_identity(cx->g, n))
+		return node_error(cx->g, n, ST_UNSUPPORTED, "training_mode or ratio is computed at "
+		                  "run time; the loop IR lowers Dropout only as the identity");
 	if (n->op == OP_Dropout)
 		dropout_mask(cx, n);
 	if (lower_view(cx, n, 0, x, 0))

@@ -206,6 +206,9 @@ Status lower_batchnorm(LowerCx *cx, const Node *n)
 	bool spatial = bn_spatial(cx->g, n);
 	DType dt = cx->p->bufs[x].dt;
 
+	if (cx->g->opset >= 14 && attr_i(n, "training_mode", 0) != 0)
+		return node_error(cx->g, n, ST_UNSUPPORTED, "training_mode=1 (statistics of the batch) "
+		                  "has no loop lowering");
 	if (win_prod(dims, rank) == 0)
 		return ST_OK;
 	if (bn_params_const(cx->g, n))

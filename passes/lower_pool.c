@@ -1,5 +1,5 @@
 /*
- * Lowering of pooling: MaxPool, AveragePool, GlobalAveragePool,
+ * Lowering of pooling: MaxPool, AveragePool, LpPool, GlobalAveragePool,
  * GlobalMaxPool, and LRN (a window across channels).
  *
  * A windowed pool reads a padded copy of X (a kernel temporary made with
@@ -19,7 +19,9 @@
  * the explicit padding with count_include_pad); that number is separable
  * per axis, and when it varies near the borders it is a compile-time const
  * buffer over the output positions.  Sums of f16/bf16 inputs accumulate in
- * an f64 temporary.
+ * an f64 temporary.  LpPool sums |Xp|^p (an f64 copy of the padded input
+ * raised by applies; padding is 0 and adds nothing) and takes the p-th
+ * root in its epilogue.
  */
 #include "lower.h"
 
@@ -336,6 +338,29 @@ static Status lower_argmax(LowerCx *cx, const Node *n, const Pool *pm, int y, in
 	return loop_oom(cx->p);
 }
 
+/* LpPool: (sum over the window of |x|^p)^(1/p), accumulated in f64. */
+static void lower_lp_pool(LowerCx *cx, const Node *n, const Pool *pm, int x, int y)
+{
+	double p = (double)attr_i(n, "p", 2);
+	int64_t dims[MAX_RANK], pdims[MAX_RANK];
+	int rank = lower_buf_shape(cx, y, dims), vars[MAX_RANK], in, xp, pw, acc;
+
+	xp = padded_input(cx, x, pm, loop_lit_float(0.0));
+	lower_buf_shape(cx, xp, pdims);
+	pw = lower_temp(cx, "pool_pow", DT_F64, rank, pdims);
+	in = plane_nest(cx, rank, pdims, vars);
+	lower_apply_ab(cx, in, OP_Abs, lower_ref(cx, pw, vars), lower_ref(cx, xp, vars),
+	               loop_lit_int(0));
+	lower_apply_ab(cx, in, OP_Pow, lower_ref(cx, pw, vars), lower_ref(cx, pw, vars),
+	               loop_lit_float(p));
+	acc = lower_temp(cx, "pool_acc", DT_F64, rank, dims);
+	fill_all(cx, acc, loop_lit_float(0.0));
+	window_nest(cx, pm, LR_SUM, acc, pw);
+	in = plane_nest(cx, rank, dims, vars);
+	lower_apply_ab(cx, in, OP_Pow, lower_ref(cx, y, vars), lower_ref(cx, acc, vars),
+	               loop_lit_float(1 / p));
+}
+
 static Status lower_window_pool(LowerCx *cx, const Node *n)
 {
 	int x = lower_buf(cx, n->in[0]), y = lower_out(cx, n, 0), xp, acc;
@@ -348,6 +373,10 @@ static Status lower_window_pool(LowerCx *cx, const Node *n)
 		return ST_OK;
 	for (int i = 0; i < pm.nsp; i++)
 		nnac_assert(pm.out[i] == cx->p->bufs[y].dims[2 + i]);
+	if (n->op == OP_LpPool) {
+		lower_lp_pool(cx, n, &pm, x, y);
+		return loop_oom(cx->p);
+	}
 	xp = padded_input(cx, x, &pm, is_max ? lower_lowest_lit(dt) : loop_lit_float(0.0));
 	if (is_max) {
 		fill_all(cx, y, lower_lowest_lit(dt));

@@ -2,7 +2,8 @@
  * Reference kernels for the elementwise ops: the unary activations and math
  * functions (Relu ... Erf, Sign, Round, the trigonometric and hyperbolic
  * functions, Gelu ... Shrink), the binary ops with NumPy broadcasting (Add,
- * Sub, Mul, Div, Pow, PRelu, Mod, BitShift), the variadic ones (Sum, Max,
+ * Sub, Mul, Div, Pow, PRelu, Mod, BitShift, BitwiseAnd, BitwiseOr,
+ * BitwiseXor; BitwiseNot is unary), the variadic ones (Sum, Max,
  * Min, Mean), the predicates, whose result is a bool (Equal ... Xor, Not,
  * IsNaN, IsInf), and Where, which broadcasts all three of its inputs.
  *
@@ -152,6 +153,7 @@ static double u_gelu(double x, const Params *p)
 }
 
 static double u_mish(double x, const Params *p) { return x * tanh(u_softplus(x, p)); }
+static double u_swish(double x, const Params *p) { return x / (1 + exp(-p->alpha * x)); }
 static double u_thresholded(double x, const Params *p) { return x > p->alpha ? x : 0; }
 
 /* max(0, x) + min(0, alpha * expm1(x / alpha)): one of the two is 0 for
@@ -180,6 +182,9 @@ static int64_t i_relu(int64_t x, const Params *p) { return !p->uns && x < 0 ? 0 
 static int64_t i_not(int64_t x, const Params *p) { (void)p; return x == 0; }
 static int64_t i_sign(int64_t x, const Params *p) { return p->uns ? x != 0 : (x > 0) - (x < 0); }
 static int64_t i_neg(int64_t x, const Params *p) { (void)p; return (int64_t)(0 - (uint64_t)x); }
+/* The store truncates to the element width, so ~ on 64 bits is exact for
+ * every integer type, signed or not. */
+static int64_t i_bnot(int64_t x, const Params *p) { (void)p; return (int64_t)~(uint64_t)x; }
 
 static int64_t i_abs(int64_t x, const Params *p)
 {
@@ -240,6 +245,8 @@ static const UnaryOp unary_ops[OP_COUNT] = {
 	[OP_ThresholdedRelu] = {DTM_FLOAT, u_thresholded, NULL, 1.0, 0, 0},
 	[OP_Celu] = {DTM_FLOAT, u_celu, NULL, 1.0, 0, 0},
 	[OP_Shrink] = {DTM_FLOAT, u_shrink, NULL, 0.5, 0, 0},
+	[OP_Swish] = {DTM_FLOAT, u_swish, NULL, 1.0, 0, 0},
+	[OP_BitwiseNot] = {DTM_INT, NULL, i_bnot, 0, 0, 0},
 };
 
 /* Clip bounds: attributes before opset 11 (float only), inputs after. */
@@ -339,9 +346,9 @@ static Status unary_eval(EvalCtx *cx, const Node *n, const Value *const *in, Val
 	Params p;
 	double *x;
 
-	nnac_assert(u->f);
+	nnac_assert(u->f || u->fi);
 	unary_params(cx->g->opset, n, in, &p);
-	if (u->fi && int_like(in[0]->dt)) {
+	if (u->fi && (int_like(in[0]->dt) || !u->f)) {
 		for (int64_t i = 0; i < len; i++)
 			val_set_i64(out[0], i, u->fi(val_get_i64(in[0], i), &p));
 		return ST_OK;
@@ -400,6 +407,9 @@ static int64_t i_ge(int64_t a, int64_t b, const Params *p) { return !ilt(a, b, p
 static int64_t i_and(int64_t a, int64_t b, const Params *p) { (void)p; return a != 0 && b != 0; }
 static int64_t i_or(int64_t a, int64_t b, const Params *p) { (void)p; return a != 0 || b != 0; }
 static int64_t i_xor(int64_t a, int64_t b, const Params *p) { (void)p; return (a != 0) != (b != 0); }
+static int64_t i_band(int64_t a, int64_t b, const Params *p) { (void)p; return a & b; }
+static int64_t i_bor(int64_t a, int64_t b, const Params *p) { (void)p; return a | b; }
+static int64_t i_bxor(int64_t a, int64_t b, const Params *p) { (void)p; return a ^ b; }
 
 static int64_t i_prelu(int64_t x, int64_t s, const Params *p)
 {
@@ -488,6 +498,9 @@ static const BinaryOp binary_ops[OP_COUNT] = {
 	[OP_Xor] = {DTM(BOOL), b_xor, i_xor, false, true, true},
 	[OP_Mod] = {DTM_NUM, b_fmod, i_mod, false, false, false},
 	[OP_BitShift] = {DTM_UINT, NULL, i_shift, false, false, false},
+	[OP_BitwiseAnd] = {DTM_INT, NULL, i_band, false, false, false},
+	[OP_BitwiseOr] = {DTM_INT, NULL, i_bor, false, false, false},
+	[OP_BitwiseXor] = {DTM_INT, NULL, i_bxor, false, false, false},
 };
 
 static bool has_legacy_attrs(OpKind op)
@@ -756,12 +769,14 @@ UNARY(Not) UNARY(IsNaN) UNARY(IsInf) UNARY(Sign) UNARY(Round)
 UNARY(Sin) UNARY(Cos) UNARY(Tan) UNARY(Asin) UNARY(Acos) UNARY(Atan)
 UNARY(Sinh) UNARY(Cosh) UNARY(Asinh) UNARY(Acosh) UNARY(Atanh)
 UNARY(Gelu) UNARY(Mish) UNARY(ThresholdedRelu) UNARY(Celu) UNARY(Shrink)
+UNARY(Swish) UNARY(BitwiseNot)
 const OpImpl op_impl_Clip = {clip_infer, unary_eval, NULL};
 
 BINARY(Add) BINARY(Sub) BINARY(Mul) BINARY(Div) BINARY(Pow) BINARY(PRelu)
 BINARY(Sum) BINARY(Max) BINARY(Min) BINARY(Mean)
 BINARY(Equal) BINARY(Less) BINARY(Greater) BINARY(LessOrEqual) BINARY(GreaterOrEqual)
 BINARY(And) BINARY(Or) BINARY(Xor) BINARY(Mod) BINARY(BitShift)
+BINARY(BitwiseAnd) BINARY(BitwiseOr) BINARY(BitwiseXor)
 const OpImpl op_impl_Where = {where_infer, where_eval, NULL};
 
 /*
@@ -779,7 +794,7 @@ int loop_apply_arity(OpKind op)
 		return 1;
 	if (op == OP_Clip || op == OP_Where)
 		return 3;
-	if (unary_ops[op].f)
+	if (unary_ops[op].f || unary_ops[op].fi)
 		return 1;
 	if ((binary_ops[op].f || binary_ops[op].fi) && op != OP_Sum && op != OP_Mean)
 		return 2;

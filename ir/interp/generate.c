@@ -1,6 +1,6 @@
 /*
  * Reference kernels of the ops that make or rearrange tensors by index
- * arithmetic: Expand, Tile, Range, Size, EyeLike, Trilu, CumSum,
+ * arithmetic: Expand, Tile, Range, Size, EyeLike, Trilu, CumSum, CumProd,
  * DepthToSpace and SpaceToDepth.
  *
  * Every output size computed from attributes or constant inputs (Tile's
@@ -427,9 +427,9 @@ static Status trilu_eval(EvalCtx *cx, const Node *n, const Value *const *in, Val
 const OpImpl op_impl_Trilu = {trilu_infer, trilu_eval, NULL};
 
 /*
- * CumSum: running sums along one axis (an input), optionally exclusive
- * (the element itself left out) and reversed.  Floats sum in double and
- * round once per output; integers wrap in 64 bits.
+ * CumSum and CumProd: running sums (products) along one axis (an input),
+ * optionally exclusive (the element itself left out) and reversed.  Floats
+ * accumulate in double and round once per output; integers wrap in 64 bits.
  */
 
 #define DTM_CUMSUM (DTM_FLOAT | DTM(I32) | DTM(I64) | DTM(U32) | DTM(U64))
@@ -463,42 +463,61 @@ static Status cumsum_infer(Graph *g, Node *n)
 	return infer_same(g, n);
 }
 
+/* The running sum or product of one run: len elements stride apart from
+ * element first, visited backwards when rev. */
+typedef struct CumRun {
+	int64_t first, len, stride;
+	bool prod, excl, rev, fl;
+} CumRun;
+
+static void cum_run(const CumRun *r, const Value *x, Value *y)
+{
+	double acc = r->prod ? 1 : 0;
+	uint64_t iacc = r->prod ? 1 : 0;
+
+	for (int64_t t = 0; t < r->len; t++) {
+		int64_t e = r->first + (r->rev ? r->len - 1 - t : t) * r->stride;
+		double v = r->fl ? val_get_f64(x, e) : 0;
+		uint64_t iv = r->fl ? 0 : (uint64_t)val_get_i64(x, e);
+
+		if (!r->excl) {
+			acc = r->prod ? acc * v : acc + v;
+			iacc = r->prod ? iacc * iv : iacc + iv;
+		}
+		if (r->fl)
+			val_set_f64(y, e, acc);
+		else
+			val_set_i64(y, e, (int64_t)iacc);
+		if (r->excl) {
+			acc = r->prod ? acc * v : acc + v;
+			iacc = r->prod ? iacc * iv : iacc + iv;
+		}
+	}
+}
+
 static Status cumsum_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
 {
 	const Value *x = in[0];
-	bool excl = attr_i(n, "exclusive", 0) != 0, rev = attr_i(n, "reverse", 0) != 0;
-	bool fl = dtype_is_float(x->dt);
-	int64_t axis, len, inner, outer;
+	CumRun r = {
+		.prod = n->op == OP_CumProd, .fl = dtype_is_float(x->dt),
+		.excl = attr_i(n, "exclusive", 0) != 0, .rev = attr_i(n, "reverse", 0) != 0,
+	};
+	int64_t axis, inner, outer;
 
 	TRY(gen_cumsum_axis(cx->g, n, in, x->rank, &axis));
-	len = x->dims[axis];
+	r.len = x->dims[axis];
 	val_split_at(x, axis, &outer, &inner);
+	r.stride = inner;
 	for (int64_t o = 0; o < outer; o++)
 		for (int64_t s = 0; s < inner; s++) {
-			double acc = 0;
-			uint64_t iacc = 0;
-
-			for (int64_t t = 0; t < len; t++) {
-				int64_t e = (o * len + (rev ? len - 1 - t : t)) * inner + s;
-
-				if (!excl) {
-					acc += fl ? val_get_f64(x, e) : 0;
-					iacc += fl ? 0 : (uint64_t)val_get_i64(x, e);
-				}
-				if (fl)
-					val_set_f64(out[0], e, acc);
-				else
-					val_set_i64(out[0], e, (int64_t)iacc);
-				if (excl) {
-					acc += fl ? val_get_f64(x, e) : 0;
-					iacc += fl ? 0 : (uint64_t)val_get_i64(x, e);
-				}
-			}
+			r.first = o * r.len * inner + s;
+			cum_run(&r, x, out[0]);
 		}
 	return ST_OK;
 }
 
 const OpImpl op_impl_CumSum = {cumsum_infer, cumsum_eval, NULL};
+const OpImpl op_impl_CumProd = {cumsum_infer, cumsum_eval, NULL};
 
 /*
  * DepthToSpace and SpaceToDepth, seen in one 6-D iteration space

@@ -18,7 +18,7 @@ Status gen_eyelike_type(Graph *g, const Node *n, DType *dt);
 Status gen_trilu_k(Graph *g, const Node *n, const Value *const *in, int64_t *k);
 /* Whether Trilu keeps element (i, j) of a matrix for offset k. */
 bool gen_trilu_keep(const Node *n, int64_t i, int64_t j, int64_t k);
-/* CumSum's normalized axis (input 1) over rank dimensions. */
+/* CumSum's and CumProd's normalized axis (input 1) over rank dimensions. */
 Status gen_cumsum_axis(Graph *g, const Node *n, const Value *const *in, int rank, int64_t *axis);
 
 /* DepthToSpace and SpaceToDepth in the iteration space (n, c, h, i, w, j)

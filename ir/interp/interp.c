@@ -106,7 +106,7 @@ static int64_t node_steps(Graph *g, const Node *n)
 	const OpImpl *impl = op_impl(n->op);
 	int64_t steps = impl->macs ? impl->macs(g, n) : 0;
 
-	if (n->op == OP_MaxPool || n->op == OP_AveragePool)
+	if (n->op == OP_MaxPool || n->op == OP_AveragePool || n->op == OP_LpPool)
 		steps = ck_add_sat(steps, win_pool_steps(g, n));
 	for (int k = 0; k < n->nout; k++)
 		if (n->out[k] >= 0)

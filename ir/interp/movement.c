@@ -863,25 +863,28 @@ static Status identity_infer(Graph *g, Node *n)
 	return infer_same(g, n);
 }
 
-/* Training mode drops at random; only a ratio of 0 keeps Y = X. */
+/*
+ * Training mode drops at random; only a ratio of 0 keeps Y = X.  A
+ * training_mode computed at run time is checked by eval, which refuses
+ * the random case then (with a ratio computed at run time too).
+ */
 static Status dropout_training(Graph *g, const Node *n)
 {
 	const Value *mode = in_val(g, n, 2);
 	double *ratio, r = 0.5;
 	int count;
 
-	if (!mode)
+	if (!mode || !mode->data)
 		return ST_OK;
-	if (!mode->data)
-		return node_error(g, n, ST_UNSUPPORTED, "training_mode is computed at run time; nnac "
-		                  "needs it to be a constant");
 	if (val_numel(mode) != 1)
 		return node_error(g, n, ST_INVALID, "training_mode must be a single bool");
 	if (!val_get_i64(mode, 0))
 		return ST_OK;
-	if (has_input(n, 1)) {
+	if (has_input(n, 1) && in_val(g, n, 1)->data) {
 		TRY(infer_const_floats(g, n, 1, &ratio, &count));
 		r = count > 0 ? ratio[0] : r;
+	} else if (has_input(n, 1)) {
+		return ST_OK;   /* ratio known at run time: eval checks it */
 	}
 	if (r != 0)
 		return node_error(g, n, ST_UNSUPPORTED, "training_mode with ratio %g drops elements at random", r);
@@ -908,9 +911,32 @@ static Status dropout_infer(Graph *g, Node *n)
 	return ST_OK;
 }
 
+/* The run-time training_mode and ratio: true with a ratio other than 0
+ * would drop elements at random, which no reference can reproduce. */
+static Status dropout_check_run(EvalCtx *cx, const Node *n, const Value *const *in)
+{
+	double r = 0.5;
+
+	if (!has_input(n, 2))
+		return ST_OK;
+	if (val_numel(in[2]) != 1)
+		return node_error(cx->g, n, ST_INVALID, "training_mode must be a single bool");
+	if (!val_get_i64(in[2], 0))
+		return ST_OK;
+	if (has_input(n, 1)) {
+		if (val_numel(in[1]) != 1)
+			return node_error(cx->g, n, ST_INVALID, "ratio must be a scalar");
+		r = val_get_f64(in[1], 0);
+	}
+	if (r != 0)
+		return node_error(cx->g, n, ST_UNSUPPORTED, "training_mode is true at run time with "
+		                  "ratio %g: Dropout would drop elements at random", r);
+	return ST_OK;
+}
+
 static Status dropout_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
 {
-	(void)cx;
+	TRY(dropout_check_run(cx, n, in));
 	copy_bytes(out[0]->data, in[0]->data, val_bytes(in[0]));
 	if (n->nout > 1 && out[1])
 		for (int64_t i = 0; i < val_numel(out[1]); i++)

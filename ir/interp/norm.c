@@ -1,6 +1,7 @@
 /*
  * Reference kernels for normalization, softmax and reductions:
- * BatchNormalization (inference), InstanceNormalization,
+ * BatchNormalization (inference, and training mode from opset 14),
+ * InstanceNormalization,
  * LayerNormalization, RMSNormalization, Softmax, LogSoftmax, the
  * reductions (ReduceSum ... ReduceSumSquare), ArgMax and ArgMin.
  *
@@ -61,15 +62,35 @@ static bool bn_spatial(const Graph *g, const Node *n)
 	return g->opset >= 9 || attr_i(n, "spatial", 1) != 0;
 }
 
-/* Only the inference outputs are computed: training mode is rejected. */
+/* Training mode (opset 14 on): Y from the batch's own statistics, and
+ * the running mean and variance updated with momentum. */
+static bool bn_training(const Graph *g, const Node *n)
+{
+	return g->opset >= 14 && attr_i(n, "training_mode", 0) != 0;
+}
+
+/*
+ * From opset 14 training mode has the outputs running_mean and
+ * running_var; the five training outputs of the older opsets (with
+ * saved_mean and saved_var, whose meaning changed between versions) are
+ * not computed.
+ */
 static Status bn_check_mode(Graph *g, const Node *n)
 {
-	for (int i = 1; i < n->nout; i++)
-		if (n->out[i] >= 0)
-			return node_error(g, n, ST_UNSUPPORTED,
-			                  "training-mode output %d is not supported (inference only)", i);
-	if (g->opset >= 14 && attr_i(n, "training_mode", 0) != 0)
-		return infer_bad_attr(g, n, "training_mode", "training mode is not supported");
+	bool training = bn_training(g, n);
+
+	for (int i = 1; i < n->nout; i++) {
+		if (n->out[i] < 0 || (training && i < 3))
+			continue;
+		if (training)
+			return node_error(g, n, ST_INVALID, "BatchNormalization-%lld has 3 outputs, "
+			                  "not %d", (long long)g->opset, n->nout);
+		if (g->opset >= 14)
+			return node_error(g, n, ST_UNSUPPORTED, "output %d is present but training_mode "
+			                  "is 0; nnac computes the running statistics only in training mode", i);
+		return node_error(g, n, ST_UNSUPPORTED, "training-mode output %d of opset %lld is not "
+		                  "supported (training mode only from opset 14)", i, (long long)g->opset);
+	}
 	if (g->opset >= 9 && attr_find(n, "spatial"))
 		return node_error(g, n, ST_INVALID, "attribute 'spatial' was removed in opset 9");
 	if (g->opset >= 7 && attr_find(n, "is_test"))
@@ -118,7 +139,40 @@ static Status bn_infer(Graph *g, Node *n)
 		if (st != ST_OK)
 			return st;
 	}
+	for (int i = 1; i < 3; i++)
+		infer_out(g, n, i, node_in(g, n, 2 + i)->v.dt, 1, node_in(g, n, 2 + i)->v.dims);
 	return infer_same(g, n);
+}
+
+/*
+ * Replaces the mean and variance parameters p[3], p[4] by the batch's own
+ * (population) statistics per channel, and stores the running statistics
+ * momentum * input + (1 - momentum) * batch into out[1] and out[2].
+ */
+static void bn_batch_stats(const Node *n, const double *x, int64_t total, int64_t c,
+                           int64_t inner, double **p, Value *const *out)
+{
+	double mom = attr_f(n, "momentum", 0.9);
+	int64_t count = c > 0 ? total / c : 0;
+
+	for (int64_t k = 0; k < c; k++) {
+		double mean = 0, var = 0;
+
+		for (int64_t i = 0; i < total; i++)
+			if ((i / inner) % c == k)
+				mean += x[i];
+		mean /= (double)count;
+		for (int64_t i = 0; i < total; i++)
+			if ((i / inner) % c == k)
+				var += (x[i] - mean) * (x[i] - mean);
+		var /= (double)count;
+		if (n->nout > 1 && out[1])
+			val_set_f64(out[1], k, p[3][k] * mom + mean * (1 - mom));
+		if (n->nout > 2 && out[2])
+			val_set_f64(out[2], k, p[4][k] * mom + var * (1 - mom));
+		p[3][k] = mean;
+		p[4][k] = var;
+	}
 }
 
 static Status bn_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value *const *out)
@@ -139,6 +193,8 @@ static Status bn_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value 
 	}
 	if (!y)
 		return eval_oom(cx, n);
+	if (bn_training(cx->g, n))
+		bn_batch_stats(n, y, total, c, inner, p, out);
 	for (int64_t i = 0; i < total; i++) {
 		int64_t k = (i / stride) % nparam;
 		y[i] = (y[i] - p[3][k]) / sqrt(p[4][k] + eps) * p[1][k] + p[2][k];
@@ -364,11 +420,7 @@ const OpImpl op_impl_RMSNormalization = { ln_infer, ln_eval, NULL };
  * From opset 13 len is the single dimension `axis` (default -1).
  */
 
-typedef struct SoftmaxGeom {
-	int64_t outer, len, inner;
-} SoftmaxGeom;
-
-static bool softmax_geom(const Graph *g, const Node *n, const Value *x, SoftmaxGeom *sg)
+bool norm_softmax_geom(const Graph *g, const Node *n, const Value *x, SoftmaxGeom *sg)
 {
 	bool coerce = g->opset < 13;
 	int64_t axis = attr_i(n, "axis", coerce ? 1 : -1);
@@ -390,7 +442,7 @@ static Status softmax_infer(Graph *g, Node *n)
 		st = infer_dtype(g, n, 0, DTM_FLOAT);
 	if (st != ST_OK)
 		return st;
-	if (!softmax_geom(g, n, &node_in(g, n, 0)->v, &sg))
+	if (!norm_softmax_geom(g, n, &node_in(g, n, 0)->v, &sg))
 		return node_error(g, n, ST_INVALID, "axis %lld is out of range for rank %d",
 		                  (long long)attr_i(n, "axis", g->opset < 13 ? 1 : -1),
 		                  node_in(g, n, 0)->v.rank);
@@ -420,7 +472,7 @@ static Status softmax_run(EvalCtx *cx, const Node *n, const Value *x, Value *y, 
 
 	if (!v)
 		return eval_oom(cx, n);
-	softmax_geom(cx->g, n, x, &sg);
+	norm_softmax_geom(cx->g, n, x, &sg);
 	for (int64_t o = 0; o < sg.outer; o++)
 		for (int64_t s = 0; s < sg.inner; s++)
 			softmax_row(v + o * sg.len * sg.inner + s, sg.len, sg.inner, log_out);

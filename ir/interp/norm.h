@@ -35,4 +35,13 @@ int64_t norm_int_highest(DType dt);
 /* ArgMax's and ArgMin's normalized axis over rank dimensions. */
 Status norm_arg_axis(Graph *g, const Node *n, int rank, int64_t *axis);
 
+/* Softmax's view of X as [outer, len, inner], normalized along len: before
+ * opset 13 X is coerced to 2-D at `axis` (default 1), len the whole
+ * trailing block; from opset 13 len is dimension `axis` (default -1).
+ * Softmax, LogSoftmax and Hardmax share it.  False: axis out of range. */
+typedef struct SoftmaxGeom {
+	int64_t outer, len, inner;
+} SoftmaxGeom;
+bool norm_softmax_geom(const Graph *g, const Node *n, const Value *x, SoftmaxGeom *sg);
+
 #endif

@@ -1,5 +1,5 @@
 /*
- * Pooling over windows: MaxPool, AveragePool, GlobalAveragePool,
+ * Pooling over windows: MaxPool, AveragePool, LpPool, GlobalAveragePool,
  * GlobalMaxPool, and LRN (a window across channels).
  *
  * X is [N][C][spatial...] with any number of spatial dimensions; each
@@ -13,7 +13,8 @@
  * padding is dropped, as the ONNX specification and PyTorch do.  Padding
  * taps never win a max; for the average they count only with
  * count_include_pad, and only the explicit (or auto_pad) padding counts,
- * never the extra reach of ceil_mode.
+ * never the extra reach of ceil_mode.  For LpPool padding taps are zeros,
+ * which add nothing to the sum of |x|^p.
  */
 #include <math.h>
 #include <string.h>
@@ -221,12 +222,26 @@ static Status avg_pool_infer(Graph *g, Node *n)
 	return st ? st : pool_attrs_infer(g, n, DTM_FLOAT, &pm);
 }
 
-/* Pools every plane; window() fills y[o] (and idx[o] when idx != NULL). */
-typedef void WindowFn(const Pool *pm, const double *x, const int64_t *oidx, bool flag,
+/* LpPool's p: an integer of at least 1 (the schema reads it as an integer,
+ * as opset 2 on has it; opset 1's float form is refused at import). */
+static Status lp_pool_infer(Graph *g, Node *n)
+{
+	Pool pm;
+	int64_t p = attr_i(n, "p", 2);
+
+	if (p < 1)
+		return node_error(g, n, ST_INVALID, "p is %lld, expected at least 1", (long long)p);
+	return pool_attrs_infer(g, n, DTM_FLOAT, &pm);
+}
+
+/* Pools every plane; window() fills y[o] (and idx[o] when idx != NULL).
+ * arg is the op's parameter: storage_order (MaxPool), count_include_pad
+ * (AveragePool) as 0 or 1, p (LpPool). */
+typedef void WindowFn(const Pool *pm, const double *x, const int64_t *oidx, double arg,
                       double *y, int64_t *idx);
 
 static Status pool_eval(EvalCtx *cx, const Node *n, const Value *xv, Value *yv, Value *iv,
-                        WindowFn *window, bool flag)
+                        WindowFn *window, double arg)
 {
 	Pool pm;
 	Status st = win_pool_geom(cx->g, n, xv, &pm);
@@ -250,7 +265,7 @@ static Status pool_eval(EvalCtx *cx, const Node *n, const Value *xv, Value *yv, 
 		int64_t oidx[MAX_SP] = {0};
 
 		for (int64_t o = 0; o < osz; o++, win_next_index(oidx, pm.out, pm.nsp)) {
-			window(&pm, x + p * isz, oidx, flag, &y[p * osz + o], idx ? &idx[p * osz + o] : NULL);
+			window(&pm, x + p * isz, oidx, arg, &y[p * osz + o], idx ? &idx[p * osz + o] : NULL);
 			if (idx)
 				idx[p * osz + o] += p * isz;
 		}
@@ -261,19 +276,37 @@ static Status pool_eval(EvalCtx *cx, const Node *n, const Value *xv, Value *yv, 
 	return ST_OK;
 }
 
-/* flag: storage_order is column-major. */
-static void max_window(const Pool *pm, const double *x, const int64_t *oidx, bool flag,
+/* col: storage_order is column-major (1). */
+static void max_window(const Pool *pm, const double *x, const int64_t *oidx, double col,
                        double *y, int64_t *idx)
 {
 	int64_t best = window_argmax(pm, x, oidx);
 
 	*y = best >= 0 ? x[best] : -INFINITY;
 	if (idx)
-		*idx = best < 0 ? 0 : flag ? col_major(pm, best) : best;
+		*idx = best < 0 ? 0 : col != 0 ? col_major(pm, best) : best;
 }
 
-/* flag: count_include_pad. */
-static void avg_window(const Pool *pm, const double *x, const int64_t *oidx, bool flag,
+/* (sum of |x|^p over the window's taps)^(1/p); padding adds nothing. */
+static void lp_window(const Pool *pm, const double *x, const int64_t *oidx, double p,
+                      double *y, int64_t *idx)
+{
+	int64_t ksz = win_prod(pm->k, pm->nsp);
+	int64_t kidx[MAX_SP] = {0};
+	double sum = 0;
+
+	(void)idx;
+	for (int64_t t = 0; t < ksz; t++, win_next_index(kidx, pm->k, pm->nsp)) {
+		int64_t off = tap_offset(pm, oidx, kidx);
+
+		if (off >= 0)
+			sum += pow(fabs(x[off]), p);
+	}
+	*y = pow(sum, 1 / p);
+}
+
+/* include: count_include_pad (1). */
+static void avg_window(const Pool *pm, const double *x, const int64_t *oidx, double include,
                        double *y, int64_t *idx)
 {
 	int64_t ksz = win_prod(pm->k, pm->nsp), count = 0;
@@ -287,7 +320,7 @@ static void avg_window(const Pool *pm, const double *x, const int64_t *oidx, boo
 		if (off >= 0) {
 			sum += x[off];
 			count++;
-		} else if (off == TAP_PAD && flag) {
+		} else if (off == TAP_PAD && include != 0) {
 			count++;
 		}
 	}
@@ -304,6 +337,12 @@ static Status avg_pool_eval(EvalCtx *cx, const Node *n, const Value *const *in,
                             Value *const *out)
 {
 	return pool_eval(cx, n, in[0], out[0], NULL, avg_window, attr_i(n, "count_include_pad", 0) == 1);
+}
+
+static Status lp_pool_eval(EvalCtx *cx, const Node *n, const Value *const *in,
+                           Value *const *out)
+{
+	return pool_eval(cx, n, in[0], out[0], NULL, lp_window, (double)attr_i(n, "p", 2));
 }
 
 static Status global_infer(Graph *g, Node *n)
@@ -430,6 +469,7 @@ static Status lrn_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value
 
 const OpImpl op_impl_MaxPool = { max_pool_infer, max_pool_eval, NULL };
 const OpImpl op_impl_AveragePool = { avg_pool_infer, avg_pool_eval, NULL };
+const OpImpl op_impl_LpPool = { lp_pool_infer, lp_pool_eval, NULL };
 const OpImpl op_impl_GlobalAveragePool = { global_infer, global_avg_eval, NULL };
 const OpImpl op_impl_GlobalMaxPool = { global_infer, global_max_eval, NULL };
 const OpImpl op_impl_LRN = { lrn_infer, lrn_eval, NULL };
