@@ -187,6 +187,7 @@ static int expr(LoopProgram *p, LoopExprKind kind, int a, int b, int64_t c)
 	e->a = a;
 	e->b = b;
 	e->c = c;
+	e->list = -1;
 	e->depth = 1 + (a >= 0 ? p->exprs[a].depth : 0);
 	if (b >= 0 && p->exprs[b].depth + 1 > e->depth)
 		e->depth = p->exprs[b].depth + 1;
@@ -228,6 +229,36 @@ int loop_mod(LoopProgram *p, int a, int64_t c)
 {
 	nnac_assert(c > 0);
 	return a < 0 ? -1 : expr(p, LE_MOD, a, -1, c);
+}
+
+int loop_load(LoopProgram *p, int buf, int nidx, const int *idx)
+{
+	int e, list = p->nilist, depth = 0;
+
+	if (buf < 0)
+		return -1;
+	for (int d = 0; d < nidx; d++) {
+		if (idx[d] < 0)
+			return -1;
+		if (p->exprs[idx[d]].depth > depth)
+			depth = p->exprs[idx[d]].depth;
+	}
+	for (int d = 0; d < nidx; d++) {
+		if (!grow(p, (void **)&p->ilist, &p->cap_ilist, p->nilist, sizeof(int)))
+			return -1;
+		p->ilist[p->nilist++] = idx[d];
+	}
+	e = expr(p, LE_LOAD, -1, -1, buf);
+	if (e >= 0) {
+		p->exprs[e].list = list;
+		p->exprs[e].depth = 1 + depth;
+	}
+	return e;
+}
+
+const int *loop_load_idx(const LoopProgram *p, int e)
+{
+	return p->ilist + p->exprs[e].list;
 }
 
 int loop_add_const(LoopProgram *p, int a, int64_t c)

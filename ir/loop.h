@@ -27,7 +27,14 @@
  *
  * Index expressions are affine in the loop variables of the enclosing loops,
  * plus floor division and modulo by positive constants.  A variable is
- * referred to by the index of the `for` node that binds it.
+ * referred to by the index of the `for` node that binds it.  A loaded index
+ * (LE_LOAD, `table[ids[i], j]`) is the value of an element of an integer
+ * buffer, known only at run time: gathers and scatters whose indices are
+ * data.  It stands alone as one whole index of a reference, its own
+ * indices are affine, and the verifier cannot bound it, so every use is
+ * checked when it runs: a value v < 0 becomes v + dim once (ONNX's
+ * negative indices), and what is still outside [0, dim) stops the run with
+ * an error naming the kernel, the statement, the value and the dimension.
  *
  * Statements read and write buffer elements through LoopArgs: a buffer and
  * one index expression per dimension, or a literal.  arg[0] is always the
@@ -59,12 +66,14 @@ typedef enum LoopExprKind {
 	LE_MUL,              /* c * a, c a constant (printed first) */
 	LE_DIV,              /* floor(a / c), c > 0 */
 	LE_MOD,              /* a - c * floor(a / c), c > 0 */
+	LE_LOAD,             /* buffer c at indices ilist[list .. list + rank): run-time value */
 } LoopExprKind;
 
 typedef struct LoopExpr {
 	LoopExprKind kind;
-	int a, b;            /* operand expressions, -1 when unused */
-	int64_t c;           /* constant, multiplier, divisor, or for-node index */
+	int a, b;            /* operand expressions, -1 when unused (LE_LOAD: both -1) */
+	int64_t c;           /* constant, multiplier, divisor, for-node index, or buffer */
+	int list;            /* LE_LOAD: its first index in the program's ilist, else -1 */
 	int depth;           /* 1 for a leaf, else 1 + its deepest operand's */
 } LoopExpr;
 
@@ -174,6 +183,8 @@ typedef struct LoopProgram {
 	int nnodes, cap_nodes;
 	LoopExpr *exprs;
 	int nexprs, cap_exprs;
+	int *ilist;          /* index expressions of the loads, a buffer's rank each */
+	int nilist, cap_ilist;
 	const char *tail_doc;    /* comment lines after the last item, or NULL */
 } LoopProgram;
 
@@ -212,6 +223,10 @@ int loop_div(LoopProgram *p, int a, int64_t c);
 int loop_mod(LoopProgram *p, int a, int64_t c);
 /* a + c, with c folded away when 0 and merged into a constant a. */
 int loop_add_const(LoopProgram *p, int a, int64_t c);
+/* The element buf[idx[0], ..., idx[nidx-1]] of an integer buffer, read at
+ * run time (nidx == its rank); loop_load_idx gives a load's indices. */
+int loop_load(LoopProgram *p, int buf, int nidx, const int *idx);
+const int *loop_load_idx(const LoopProgram *p, int e);
 
 /* Nodes.  loop_append adds node to the end of the list whose head is *head
  * (a kernel's body or a loop's body). */
@@ -243,6 +258,10 @@ void loop_push_arg(LoopProgram *p, int s, LoopArg a);
  * loop_expr_subst: a copy of e with every use of for-node v replaced by
  * expression r (shared, not copied); e itself when v does not occur.
  * loop_expr_uses: whether for-node v occurs in e.
+ * loop_expr_has_load: whether e holds a loaded index (LE_LOAD) anywhere.
+ * A load is not affine; its range is the whole of int64 (only the run-time
+ * check bounds it); loop_expr_eval must not be given one (the interpreter
+ * reads the loaded element itself).
  */
 enum { LOOP_MAX_TERMS = 16 };
 typedef struct LoopAffine {
@@ -258,6 +277,9 @@ void loop_expr_range(const LoopProgram *p, int e, const int64_t *lo, const int64
 int64_t loop_expr_eval(const LoopProgram *p, int e, const int64_t *vars);
 int loop_expr_subst(LoopProgram *p, int e, int v, int r);
 bool loop_expr_uses(const LoopProgram *p, int e, int v);
+bool loop_expr_has_load(const LoopProgram *p, int e);
+/* Whether operand a has a loaded index (then it is one whole index). */
+bool loop_arg_has_load(const LoopProgram *p, const LoopArg *a);
 /* The same expression with every affine part (the whole of e, or the
  * operands of / and %) rebuilt in canonical order: variables in order of
  * their for-node index, constant last; e itself when nothing changes. */

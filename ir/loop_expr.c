@@ -15,6 +15,10 @@
  * small one; evaluation wraps (unsigned arithmetic) as the index of a
  * program that passed the verifier never comes near the limits.
  *
+ * A loaded index (LE_LOAD) is not affine and its range is all of int64:
+ * only the run-time check bounds it.  Its own indices are expressions like
+ * any other, so substitution and simplification go into them.
+ *
  * loop_expr_simplify rebuilds an affine expression in canonical order and,
  * for one with division or modulo, rebuilds the affine parts below them, so
  * that `(4*yo + yi) / 2` reads the same whichever pass produced it.
@@ -94,6 +98,7 @@ static bool affine_acc(const LoopProgram *p, int e, int64_t m, LoopAffine *out)
 		return !__builtin_mul_overflow(m, x->c, &mc) && affine_acc(p, x->a, mc, out);
 	case LE_DIV:
 	case LE_MOD:
+	case LE_LOAD:
 		return false;
 	}
 	nnac_unreachable();
@@ -212,6 +217,10 @@ void loop_expr_range(const LoopProgram *p, int e, const int64_t *lo, const int64
 		loop_expr_range(p, x->a, lo, hi, &amn, &amx);
 		divmod_range(x->kind, x->c, amn, amx, min, max);
 		return;
+	case LE_LOAD:
+		*min = INT64_MIN;
+		*max = INT64_MAX;
+		return;
 	}
 	nnac_unreachable();
 }
@@ -228,6 +237,7 @@ int64_t loop_expr_eval(const LoopProgram *p, int e, const int64_t *vars)
 	case LE_MUL: return wrap_mul(x->c, loop_expr_eval(p, x->a, vars));
 	case LE_DIV: return floor_div(loop_expr_eval(p, x->a, vars), x->c);
 	case LE_MOD: return floor_mod(loop_expr_eval(p, x->a, vars), x->c);
+	case LE_LOAD: break;    /* needs memory: the interpreter reads loads itself */
 	}
 	nnac_unreachable();
 }
@@ -244,8 +254,54 @@ bool loop_expr_uses(const LoopProgram *p, int e, int v)
 	case LE_MUL:
 	case LE_DIV:
 	case LE_MOD: return loop_expr_uses(p, x->a, v);
+	case LE_LOAD:
+		for (int d = 0; d < p->bufs[x->c].rank; d++)
+			if (loop_expr_uses(p, loop_load_idx(p, e)[d], v))
+				return true;
+		return false;
 	}
 	nnac_unreachable();
+}
+
+bool loop_expr_has_load(const LoopProgram *p, int e)
+{
+	const LoopExpr *x = &p->exprs[e];
+
+	switch (x->kind) {
+	case LE_CONST:
+	case LE_VAR: return false;
+	case LE_ADD:
+	case LE_SUB: return loop_expr_has_load(p, x->a) || loop_expr_has_load(p, x->b);
+	case LE_MUL:
+	case LE_DIV:
+	case LE_MOD: return loop_expr_has_load(p, x->a);
+	case LE_LOAD: return true;
+	}
+	nnac_unreachable();
+}
+
+bool loop_arg_has_load(const LoopProgram *p, const LoopArg *a)
+{
+	for (int d = 0; a->buf >= 0 && d < a->nidx; d++)
+		if (p->exprs[a->idx[d]].kind == LE_LOAD)
+			return true;
+	return false;
+}
+
+/* Load e with every index i replaced by f(i) (NULL: failed); e itself when
+ * nothing changes. */
+static int load_map(LoopProgram *p, int e, int (*f)(LoopProgram *, int, int, int), int v, int r)
+{
+	int idx[MAX_RANK], buf = (int)p->exprs[e].c, n = p->bufs[buf].rank;
+	bool same = true;
+
+	for (int d = 0; d < n; d++) {
+		idx[d] = f(p, loop_load_idx(p, e)[d], v, r);
+		if (idx[d] < 0)
+			return -1;
+		same &= idx[d] == loop_load_idx(p, e)[d];
+	}
+	return same ? e : loop_load(p, buf, n, idx);
 }
 
 /* e's node with operands a and b (builders may move p->exprs). */
@@ -259,6 +315,7 @@ static int rebuild(LoopProgram *p, LoopExprKind k, int64_t c, int a, int b)
 	case LE_MUL: return loop_mul(p, c, a);
 	case LE_DIV: return loop_div(p, a, c);
 	case LE_MOD: return loop_mod(p, a, c);
+	case LE_LOAD: break;    /* load_map rebuilds loads */
 	}
 	nnac_unreachable();
 }
@@ -272,6 +329,8 @@ int loop_expr_subst(LoopProgram *p, int e, int v, int r)
 		return e;
 	if (x.kind == LE_VAR)
 		return r;
+	if (x.kind == LE_LOAD)
+		return load_map(p, e, loop_expr_subst, v, r);
 	if (x.a >= 0)
 		a = loop_expr_subst(p, x.a, v, r);
 	if (x.b >= 0)
@@ -326,6 +385,13 @@ static bool same_tree(const LoopProgram *p, int x, int y)
 	return (a->a < 0 || same_tree(p, a->a, b->a)) && (a->b < 0 || same_tree(p, a->b, b->b));
 }
 
+static int simplify_in(LoopProgram *p, int e, int v, int r)
+{
+	(void)v;
+	(void)r;
+	return loop_expr_simplify(p, e);
+}
+
 int loop_expr_simplify(LoopProgram *p, int e)
 {
 	LoopExpr x = p->exprs[e];
@@ -336,6 +402,8 @@ int loop_expr_simplify(LoopProgram *p, int e)
 		s = affine_build(p, &a);
 		return s >= 0 && same_tree(p, s, e) ? e : s;
 	}
+	if (x.kind == LE_LOAD)
+		return load_map(p, e, simplify_in, 0, 0);
 	sa = x.a >= 0 ? loop_expr_simplify(p, x.a) : -1;
 	sb = x.b >= 0 ? loop_expr_simplify(p, x.b) : -1;
 	if ((x.a >= 0 && sa < 0) || (x.b >= 0 && sb < 0))

@@ -269,6 +269,11 @@ static bool compile_ref(Compiler *c, XStmt *s, int r)
 		c->pl->oom = true;
 		return false;
 	}
+	if (loop_arg_has_load(p, a)) {
+		x->loaded = true;
+		x->slot = new_slot(c->pl, 0);
+		return false;
+	}
 	for (int d = 0; d < b->rank; d++)
 		if (!loop_expr_affine(p, a->idx[d], &af[d]))
 			return false;
@@ -353,8 +358,10 @@ static int compile_stmt(Compiler *c, int ni, int parent)
 	s.n = &c->p->nodes[ni];
 	s.nref = s.n->narg;
 	s.tracked = true;
-	for (int r = 0; r < s.nref; r++)
+	for (int r = 0; r < s.nref; r++) {
 		s.tracked &= compile_ref(c, &s, r);
+		s.guarded |= s.ref[r].loaded;
+	}
 	s.noalias = true;
 	for (int r = 1; r < s.nref; r++)
 		if (s.ref[r].base && s.ref[r].root == s.ref[0].root)
@@ -754,6 +761,75 @@ static Status plan_build(LoopProgram *p, Plan *pl)
 
 static void run_list(Exec *x, int i);
 
+/* The error for loaded index d of operand i of s, which read value k
+ * (bits of the loaded buffer's type) from lb at li. */
+static Status load_error(Exec *x, const XStmt *s, int i, int d, int lb, const int *li, int64_t k)
+{
+	const LoopProgram *p = x->p;
+	const LoopKernel *kn = &p->kernels[x->kernel];
+	const LoopBuf *b = &p->bufs[lb];
+	int64_t dim = s->ref[i].dims[d];
+	char at[24 * MAX_RANK + 2] = "", val[24];
+	size_t len = 0;
+
+	for (int j = 0; j < b->rank && len < sizeof(at); j++)
+		len += (size_t)snprintf(at + len, sizeof(at) - len, "%s%lld", j ? ", " : "",
+		                        (long long)loop_expr_eval(p, li[j], x->vars));
+	if (b->dt == DT_U64)
+		snprintf(val, sizeof(val), "%llu", (unsigned long long)k);
+	else
+		snprintf(val, sizeof(val), "%lld", (long long)k);
+	return loop_error_at((LoopProgram *)p, s->n->line, s->n->col, ST_INVALID,
+	                     "kernel '%s'%s%s%s: %s: index %d of '%s' is %s, read from %s[%s], "
+	                     "outside [-%lld, %lld)", kn->name, kn->layer ? " (layer '" : "",
+	                     kn->layer ? kn->layer : "", kn->layer ? "')" : "",
+	                     loop_node_keyword(s->n->kind), d, p->bufs[s->n->arg[i].buf].name, val,
+	                     b->name, at, (long long)dim, (long long)dim);
+}
+
+/* Loaded index d of operand i of s: its value, wrapped once when negative
+ * (ONNX's negative indices); false after reporting it outside [0, dim). */
+static bool load_index(Exec *x, const XStmt *s, int i, int d, int64_t *v)
+{
+	const LoopProgram *p = x->p;
+	int e = s->ref[i].idx[d], lb = (int)p->exprs[e].c;
+	const LoopBuf *b = &p->bufs[lb];
+	const int *li = loop_load_idx(p, e);
+	Value src = {b->dt, 0, {0}, x->pl->mem[lb]};
+	int64_t o = 0, k, dim = s->ref[i].dims[d];
+
+	for (int j = 0; j < b->rank; j++)
+		o = o * b->dims[j] + loop_expr_eval(p, li[j], x->vars);
+	k = val_get_i64(&src, o);
+	*v = k < 0 && b->dt != DT_U64 ? k + dim : k;
+	if (*v >= 0 && *v < dim)
+		return true;
+	x->st = load_error(x, s, i, d, lb, li, k);
+	return false;
+}
+
+/* The offsets of s's operands with loaded indices into their slots; false
+ * (x->st set) when a loaded index is out of range. */
+static bool guard(Exec *x, const XStmt *s)
+{
+	for (int i = 0; i < s->nref; i++) {
+		const XRef *r = &s->ref[i];
+		int64_t o = 0, v;
+
+		if (!r->loaded)
+			continue;
+		for (int d = 0; d < r->rank; d++) {
+			if (x->p->exprs[r->idx[d]].kind != LE_LOAD)
+				v = loop_expr_eval(x->p, r->idx[d], x->vars);
+			else if (!load_index(x, s, i, d, &v))
+				return false;
+			o += r->estride[d] * v;
+		}
+		x->cur[r->slot] = o;
+	}
+	return true;
+}
+
 static void run_loop(Exec *x, const XNode *n)
 {
 	const XDelta *d = x->pl->deltas + n->delta0;
@@ -769,6 +845,8 @@ static void run_loop(Exec *x, const XNode *n)
 	for (int64_t k = 0; k < n->extent; k++, v += n->step) {
 		x->vars[n->var] = v;
 		run_list(x, n->body);
+		if (x->st != ST_OK)
+			return;
 		for (int j = 0; j < nd; j++)
 			cur[d[j].slot] = wrap_add(cur[d[j].slot], d[j].d);
 	}
@@ -778,7 +856,7 @@ static void run_loop(Exec *x, const XNode *n)
 
 static void run_list(Exec *x, int i)
 {
-	for (; i >= 0; i = x->pl->nodes[i].next) {
+	for (; i >= 0 && x->st == ST_OK; i = x->pl->nodes[i].next) {
 		const XNode *n = &x->pl->nodes[i];
 		const XStmt *s;
 		const XNest *m;
@@ -789,7 +867,8 @@ static void run_list(Exec *x, int i)
 			break;
 		case XN_STMT:
 			s = &x->pl->stmts[n->stmt];
-			s->run(x, s, 1);
+			if (!s->guarded || guard(x, s))
+				s->run(x, s, 1);
 			break;
 		case XN_NEST:
 			m = &x->pl->nests[n->nest];
@@ -801,7 +880,7 @@ static void run_list(Exec *x, int i)
 
 static Status plan_run(LoopProgram *p, Plan *pl)
 {
-	Exec x = {p, pl, NULL, NULL};
+	Exec x = {p, pl, NULL, NULL, 0, ST_OK};
 
 	x.cur = arena_alloc(pl->ar, (size_t)(pl->nslots + 1) * sizeof(int64_t));
 	x.vars = arena_alloc(pl->ar, (size_t)(p->nnodes + 1) * sizeof(int64_t));
@@ -809,9 +888,11 @@ static Status plan_run(LoopProgram *p, Plan *pl)
 		return oom(p);
 	if (pl->nslots > 0)
 		memcpy(x.cur, pl->init, (size_t)pl->nslots * sizeof(int64_t));
-	for (int k = 0; k < p->nkernels; k++)
+	for (int k = 0; k < p->nkernels && x.st == ST_OK; k++) {
+		x.kernel = k;
 		run_list(&x, pl->kbody[k]);
-	return ST_OK;
+	}
+	return x.st;
 }
 
 static Status copy_outputs(LoopProgram *p, const Plan *pl, Arena *a, Value *out)

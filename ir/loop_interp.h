@@ -41,6 +41,7 @@ typedef struct XRef {
 	const int *idx;      /* index expressions, for operands evaluated per element */
 	int64_t *coef;       /* flat offset step per unit of each enclosing loop's variable */
 	int root;            /* buffer that owns the memory (views resolved) */
+	bool loaded;         /* an index is loaded: slot holds the offset the guard computed */
 	LoopLit lit;         /* the literal when base == NULL */
 } XRef;
 
@@ -56,6 +57,7 @@ struct XStmt {
 	int nref;
 	XRef ref[LOOP_MAX_ARGS];
 	bool tracked;        /* every operand lives in slots: may run tight */
+	bool guarded;        /* an operand has a loaded index: checked before each run */
 	bool noalias;        /* arg[0]'s memory is disjoint from every other operand's */
 	bool int_path;       /* apply, reduce, mac: 64-bit integer arithmetic */
 	bool uns;            /* apply, reduce: unsigned integer comparisons */
@@ -150,6 +152,8 @@ struct Exec {
 	const Plan *pl;
 	int64_t *cur;        /* slot values */
 	int64_t *vars;       /* loop variable values, by `for` node index */
+	int kernel;          /* the kernel running */
+	Status st;           /* a loaded index out of range stops the run */
 };
 
 /* ir/loop_interp_exec.c */

@@ -56,6 +56,12 @@ typedef struct LoopParsePlace {
 	LoopParseFlags fl;
 } LoopParsePlace;
 
+/* The indices of a reference or a load, as they are read. */
+typedef struct LoopParseIdx {
+	int n;
+	int e[MAX_RANK];
+} LoopParseIdx;
+
 /* A comment line waiting to be placed. */
 typedef struct LoopParseNote {
 	const char *text;
@@ -80,8 +86,6 @@ typedef struct LoopParse {
 	int npending, cap_pending;
 	int64_t dims[MAX_RANK];
 	int ndims;
-	int idx[MAX_RANK];
-	int nidx;
 	LoopArg ops[LOOP_MAX_ARGS];
 	int nops;
 	bool attr_set[3];    /* alpha, beta, gamma */
@@ -136,8 +140,12 @@ static bool add_flag(LoopParse *x, LoopParseFlags *fl, unsigned flag, const char
 static bool add_buf(LoopParse *x, const char *name, const LOOPYYLTYPE *loc, DType dt,
                     const LoopParsePlace *pl);
 static bool int64_of(LoopParse *x, uint64_t u, bool neg, const LOOPYYLTYPE *loc, int64_t *v);
-static bool push_index(LoopParse *x, int e, const LOOPYYLTYPE *loc);
-static bool make_ref(LoopParse *x, const char *name, const LOOPYYLTYPE *loc, LoopArg *arg);
+static bool push_index(LoopParse *x, LoopParseIdx *l, int e, const LOOPYYLTYPE *loc);
+static bool make_ref(LoopParse *x, const char *name, const LOOPYYLTYPE *loc,
+                     const LoopParseIdx *l, LoopArg *arg);
+static int expr_load(LoopParse *x, const char *name, const LOOPYYLTYPE *loc,
+                     const LoopParseIdx *l);
+static int no_load(LoopParse *x, int e, const LOOPYYLTYPE *loc);
 static bool lit_arg(LoopParse *x, LoopParseLit l, const LOOPYYLTYPE *loc, LoopArg *arg);
 static bool push_op(LoopParse *x, LoopArg a, const LOOPYYLTYPE *loc);
 static int made(LoopParse *x, int e);
@@ -178,6 +186,7 @@ static bool finish(LoopParse *x);
 	DType dt;
 	LoopParseLit lit;
 	LoopArg arg;
+	LoopParseIdx idx;
 	LoopParseFlags fl;
 	LoopParsePlace place;
 	LoopReduce red;
@@ -207,6 +216,7 @@ static bool finish(LoopParse *x);
 %type <str> layer name
 %type <e> expr
 %type <arg> ref operand
+%type <idx> indices
 %type <lit> lit
 %type <red> reduction
 %type <rnd> rounding
@@ -463,26 +473,38 @@ operand:
 
 /* ref = NAME "[" [expr ("," expr)*] "]" */
 ref:
-	  name '[' ']'                  { x->nidx = 0; CHECK(make_ref(x, $1, &@1, &$$)); }
-	| name '[' indices ']'          { CHECK(make_ref(x, $1, &@1, &$$)); }
+	  name '[' ']'                  { LoopParseIdx none = { 0, { 0 } };
+	                                  CHECK(make_ref(x, $1, &@1, &none, &$$)); }
+	| name '[' indices ']'          { CHECK(make_ref(x, $1, &@1, &$3, &$$)); }
 	;
 
 indices:
-	  expr                          { x->nidx = 0; CHECK(push_index(x, $1, &@1)); }
-	| indices ',' expr              { CHECK(push_index(x, $3, &@3)); }
+	  expr                          { $$.n = 0; CHECK(push_index(x, &$$, $1, &@1)); }
+	| indices ',' expr              { $$ = $1; CHECK(push_index(x, &$$, $3, &@3)); }
 	;
 
-/* expr = INT | NAME | "(" expr ")" | "-" expr | expr ("+" | "-" | "*" | "/" | "%") expr */
+/* expr = INT | NAME | NAME "[" [expr ("," expr)*] "]" | "(" expr ")" | "-" expr
+ *      | expr ("+" | "-" | "*" | "/" | "%") expr
+ * NAME "[" ... "]" is a loaded index: it stands alone, never in arithmetic. */
 expr:
 	  INT                           { CHECK(($$ = expr_int(x, $1, &@1)) >= 0); }
 	| name                          { CHECK(($$ = expr_var(x, $1, &@1)) >= 0); }
+	| name '[' ']'                  { LoopParseIdx none = { 0, { 0 } };
+	                                  CHECK(($$ = expr_load(x, $1, &@1, &none)) >= 0); }
+	| name '[' indices ']'          { CHECK(($$ = expr_load(x, $1, &@1, &$3)) >= 0); }
 	| '(' expr ')'                  { $$ = $2; }
-	| '-' expr %prec UMINUS         { CHECK(($$ = shallow(x, expr_neg(x, $2), &@$)) >= 0); }
-	| expr '+' expr                 { CHECK(($$ = shallow(x, made(x, loop_add(x->p, $1, $3)), &@2)) >= 0); }
-	| expr '-' expr                 { CHECK(($$ = shallow(x, made(x, loop_sub(x->p, $1, $3)), &@2)) >= 0); }
-	| expr '*' expr                 { CHECK(($$ = shallow(x, expr_mul(x, $1, $3, &@2), &@2)) >= 0); }
-	| expr '/' expr                 { CHECK(($$ = shallow(x, expr_div(x, LE_DIV, $1, $3, &@3), &@2)) >= 0); }
-	| expr '%' expr                 { CHECK(($$ = shallow(x, expr_div(x, LE_MOD, $1, $3, &@3), &@2)) >= 0); }
+	| '-' expr %prec UMINUS         { CHECK(no_load(x, $2, &@1) >= 0);
+	                                  CHECK(($$ = shallow(x, expr_neg(x, $2), &@$)) >= 0); }
+	| expr '+' expr                 { CHECK(no_load(x, $1, &@2) >= 0 && no_load(x, $3, &@2) >= 0);
+	                                  CHECK(($$ = shallow(x, made(x, loop_add(x->p, $1, $3)), &@2)) >= 0); }
+	| expr '-' expr                 { CHECK(no_load(x, $1, &@2) >= 0 && no_load(x, $3, &@2) >= 0);
+	                                  CHECK(($$ = shallow(x, made(x, loop_sub(x->p, $1, $3)), &@2)) >= 0); }
+	| expr '*' expr                 { CHECK(no_load(x, $1, &@2) >= 0 && no_load(x, $3, &@2) >= 0);
+	                                  CHECK(($$ = shallow(x, expr_mul(x, $1, $3, &@2), &@2)) >= 0); }
+	| expr '/' expr                 { CHECK(no_load(x, $1, &@2) >= 0 && no_load(x, $3, &@2) >= 0);
+	                                  CHECK(($$ = shallow(x, expr_div(x, LE_DIV, $1, $3, &@3), &@2)) >= 0); }
+	| expr '%' expr                 { CHECK(no_load(x, $1, &@2) >= 0 && no_load(x, $3, &@2) >= 0);
+	                                  CHECK(($$ = shallow(x, expr_div(x, LE_MOD, $1, $3, &@3), &@2)) >= 0); }
 	;
 
 /* name = NAME | a keyword other than inf and nan */
@@ -901,31 +923,68 @@ static bool add_buf(LoopParse *x, const char *name, const LOOPYYLTYPE *loc, DTyp
 
 /* ---- references and expressions ---- */
 
-static bool push_index(LoopParse *x, int e, const LOOPYYLTYPE *loc)
+static bool push_index(LoopParse *x, LoopParseIdx *l, int e, const LOOPYYLTYPE *loc)
 {
-	if (x->nidx == MAX_RANK) {
+	if (l->n == MAX_RANK) {
 		loop_parse_error(x, loc, "a reference has at most %d indices", MAX_RANK);
 		return false;
 	}
-	x->idx[x->nidx++] = e;
+	l->e[l->n++] = e;
 	return true;
 }
 
-static bool make_ref(LoopParse *x, const char *name, const LOOPYYLTYPE *loc, LoopArg *arg)
+/* The buffer name indexed by l, with one index per dimension. */
+static bool indexed_buf(LoopParse *x, const char *name, const LOOPYYLTYPE *loc,
+                        const LoopParseIdx *l, int *buf)
 {
 	const LoopBuf *b;
-	int i;
 
-	if (!find_buf(x, name, loc, &i))
+	if (!find_buf(x, name, loc, buf))
 		return false;
-	b = &x->p->bufs[i];
-	if (b->rank != x->nidx) {
+	b = &x->p->bufs[*buf];
+	if (b->rank != l->n) {
 		loop_parse_error(x, loc, "'%s' has %d dimension%s but %d ind%s given", name, b->rank,
-		                 b->rank == 1 ? "" : "s", x->nidx, x->nidx == 1 ? "ex is" : "ices are");
+		                 b->rank == 1 ? "" : "s", l->n, l->n == 1 ? "ex is" : "ices are");
 		return false;
 	}
-	*arg = loop_ref(i, x->nidx, x->idx);
 	return true;
+}
+
+static bool make_ref(LoopParse *x, const char *name, const LOOPYYLTYPE *loc,
+                     const LoopParseIdx *l, LoopArg *arg)
+{
+	int i;
+
+	if (!indexed_buf(x, name, loc, l, &i))
+		return false;
+	*arg = loop_ref(i, l->n, l->e);
+	return true;
+}
+
+/* A loaded index: its own indices hold no load (the verifier checks the
+ * buffer's type, the parser only the names and counts). */
+static int expr_load(LoopParse *x, const char *name, const LOOPYYLTYPE *loc,
+                     const LoopParseIdx *l)
+{
+	int buf;
+
+	if (!indexed_buf(x, name, loc, l, &buf))
+		return -1;
+	for (int d = 0; d < l->n; d++)
+		if (x->p->exprs[l->e[d]].kind == LE_LOAD) {
+			loop_parse_error(x, loc, "the indices of a loaded index cannot be loaded themselves");
+			return -1;
+		}
+	return shallow(x, made(x, loop_load(x->p, buf, l->n, l->e)), loc);
+}
+
+/* e, or -1 after reporting that a loaded index is computed with at loc. */
+static int no_load(LoopParse *x, int e, const LOOPYYLTYPE *loc)
+{
+	if (x->p->exprs[e].kind != LE_LOAD)
+		return e;
+	loop_parse_error(x, loc, "a loaded index stands alone: it cannot be computed with");
+	return -1;
 }
 
 static bool lit_arg(LoopParse *x, LoopParseLit l, const LOOPYYLTYPE *loc, LoopArg *arg)
@@ -1023,6 +1082,8 @@ static bool const_value(const LoopProgram *p, int e, int64_t *v, bool *ovf)
 			return false;
 		*v = x->kind == LE_DIV ? floor_div(a, x->c) : a - x->c * floor_div(a, x->c);
 		return true;
+	case LE_LOAD:
+		return false;
 	}
 	nnac_unreachable();
 }

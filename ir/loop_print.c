@@ -154,6 +154,7 @@ static int expr_prec(const LoopProgram *p, const LoopExpr *e)
 	switch (e->kind) {
 	case LE_CONST:
 	case LE_VAR:
+	case LE_LOAD:
 		return PREC_ATOM;
 	case LE_ADD:
 	case LE_SUB:
@@ -177,6 +178,22 @@ static void print_var(const LoopProgram *p, FILE *f, int64_t node)
 		fprintf(f, "<bad var %" PRId64 ">", node);
 	else
 		fputs(p->nodes[node].var, f);
+}
+
+static const char *buf_name(const LoopProgram *p, int b);
+
+/* buf[i, ...]: the indices of a load, as a reference's. */
+static void print_load(const LoopProgram *p, FILE *f, const LoopExpr *e)
+{
+	int rank = e->c >= 0 && e->c < p->nbufs ? p->bufs[e->c].rank : 0;
+
+	fprintf(f, "%s[", buf_name(p, (int)(e->c >= 0 && e->c < p->nbufs ? e->c : -1)));
+	for (int k = 0; k < rank && e->list >= 0 && e->list + k < p->nilist; k++) {
+		if (k)
+			fputs(", ", f);
+		print_expr(p, f, p->ilist[e->list + k], PREC_ADD);
+	}
+	fputc(']', f);
 }
 
 static void print_expr_body(const LoopProgram *p, FILE *f, const LoopExpr *e, int prec)
@@ -209,6 +226,9 @@ static void print_expr_body(const LoopProgram *p, FILE *f, const LoopExpr *e, in
 	case LE_MOD:
 		print_expr(p, f, e->a, PREC_MUL);
 		fprintf(f, "%c%" PRId64, e->kind == LE_DIV ? '/' : '%', e->c);
+		return;
+	case LE_LOAD:
+		print_load(p, f, e);
 		return;
 	}
 	nnac_unreachable();

@@ -12,7 +12,8 @@
  *      operand counts;
  *   3. meaning, statement by statement: every index provably inside its
  *      dimension for all values of the enclosing loops (the source of a
- *      padded copy may reach outside), operand types, no writes into
+ *      padded copy may reach outside; a loaded index is checked when it
+ *      runs, and its own indices here), operand types, no writes into
  *      inputs or constants; then each level's capacity against the bytes
  *      placed there at once (program buffers plus one kernel's buffers).
  * A statement whose structure is broken is not checked for meaning, so one
@@ -304,14 +305,36 @@ static bool check_kernels(Verifier *v)
 
 /* Round 2: structure. */
 
-/* Whether expression e is well formed: indices, kinds, divisors, no cycle. */
+static bool expr_ok(Verifier *v, int e);
+
+/* A load's buffer and index list; its indices well formed and free of loads. */
+static bool load_ok(Verifier *v, const LoopExpr *x)
+{
+	const LoopProgram *p = v->p;
+	const int *idx;
+	int rank;
+
+	if (x->c < 0 || x->c >= p->nbufs || x->list < 0)
+		return false;
+	rank = p->bufs[x->c].rank;
+	if (rank < 0 || rank > MAX_RANK || x->list > p->nilist - rank)
+		return false;
+	idx = p->ilist + x->list;
+	for (int d = 0; d < rank; d++)
+		if (!expr_ok(v, idx[d]) || loop_expr_has_load(p, idx[d]))
+			return false;
+	return true;
+}
+
+/* Whether expression e is well formed: indices, kinds, divisors, no cycle;
+ * a load's indices hold no load. */
 static bool expr_ok(Verifier *v, int e)
 {
 	const LoopProgram *p = v->p;
 	const LoopExpr *x;
 	bool ok = false;
 
-	if (e < 0 || e >= p->nexprs || (unsigned)p->exprs[e].kind > LE_MOD)
+	if (e < 0 || e >= p->nexprs || (unsigned)p->exprs[e].kind > LE_LOAD)
 		return false;
 	if (v->est[e] >= 2)
 		return v->est[e] == 2;
@@ -327,6 +350,7 @@ static bool expr_ok(Verifier *v, int e)
 	case LE_MUL: ok = expr_ok(v, x->a); break;
 	case LE_DIV:
 	case LE_MOD: ok = x->c > 0 && expr_ok(v, x->a); break;
+	case LE_LOAD: ok = load_ok(v, x); break;
 	}
 	v->est[e] = ok ? 2 : 3;
 	return ok;
@@ -348,8 +372,32 @@ static int stray_var(const Verifier *v, int e)
 	case LE_MUL:
 	case LE_DIV:
 	case LE_MOD: return stray_var(v, x->a);
+	case LE_LOAD:
+		for (int d = 0; d < v->p->bufs[x->c].rank; d++)
+			if ((s = stray_var(v, loop_load_idx(v->p, e)[d])) >= 0)
+				return s;
+		return -1;
 	}
 	nnac_unreachable();
+}
+
+/* Whether loaded index e (a whole index of a reference) reads a buffer the
+ * kernel can see, of an integer type. */
+static bool load_use_ok(Verifier *v, const LoopNode *n, int e, const LoopBuf *of, int d)
+{
+	const LoopBuf *lb = &v->p->bufs[v->p->exprs[e].c];
+
+	if (lb->kernel >= 0 && lb->kernel != v->kernel) {
+		NERR(v, n, "%s: index %d of '%s' loads from '%s', a buffer of kernel '%s'",
+		     loop_node_keyword(n->kind), d, of->name, lb->name, v->p->kernels[lb->kernel].name);
+		return false;
+	}
+	if (!dtype_is_int(lb->dt)) {
+		NERR(v, n, "%s: index %d of '%s' loads from '%s', which is %s: indices are integers",
+		     loop_node_keyword(n->kind), d, of->name, lb->name, dtype_name(lb->dt));
+		return false;
+	}
+	return true;
 }
 
 /* The structure of operand i of statement n. */
@@ -394,11 +442,44 @@ static bool arg_ok(Verifier *v, const LoopNode *n, int i)
 			     loop_node_keyword(n->kind), d, b->name, shown(p->nodes[s].var));
 			return false;
 		}
+		if (p->exprs[a->idx[d]].kind == LE_LOAD) {
+			if (!load_use_ok(v, n, a->idx[d], b, d))
+				return false;
+		} else if (loop_expr_has_load(p, a->idx[d])) {
+			NERR(v, n, "%s: index %d of '%s' computes with a loaded index; a load must be a "
+			     "whole index", loop_node_keyword(n->kind), d, b->name);
+			return false;
+		}
+	}
+	if (n->kind == LN_COPY && n->has_pad && i == 1 && loop_arg_has_load(p, a)) {
+		NERR(v, n, "copy: the source of a padded copy cannot have a loaded index");
+		return false;
 	}
 	return true;
 }
 
 /* Round 3: meaning. */
+
+/* The indices of load e inside the buffer it reads (its value is checked
+ * when it runs). */
+static bool check_load_ranges(Verifier *v, const LoopNode *n, int e)
+{
+	const LoopProgram *p = v->p;
+	const LoopBuf *b = &p->bufs[p->exprs[e].c];
+
+	for (int d = 0; d < b->rank; d++) {
+		int64_t mn, mx;
+
+		loop_expr_range(p, loop_load_idx(p, e)[d], v->lo, v->hi, &mn, &mx);
+		if (mn < 0 || mx >= b->dims[d]) {
+			NERR(v, n, "%s: index %d of the load from '%s' ranges over [%lld, %lld] but the "
+			     "dimension is %lld", loop_node_keyword(n->kind), d, b->name, (long long)mn,
+			     (long long)mx, (long long)b->dims[d]);
+			return false;
+		}
+	}
+	return true;
+}
 
 static void check_ranges(Verifier *v, const LoopNode *n, int i)
 {
@@ -412,6 +493,11 @@ static void check_ranges(Verifier *v, const LoopNode *n, int i)
 	for (int d = 0; d < a->nidx; d++) {
 		int64_t mn, mx;
 
+		if (p->exprs[a->idx[d]].kind == LE_LOAD) {
+			if (!check_load_ranges(v, n, a->idx[d]))
+				return;
+			continue;
+		}
 		loop_expr_range(p, a->idx[d], v->lo, v->hi, &mn, &mx);
 		if (mn < 0 || mx >= b->dims[d]) {
 			NERR(v, n, "%s: index %d of '%s' ranges over [%lld, %lld] but the dimension is %lld",

@@ -4,8 +4,9 @@
  *     nnac-looptext DIR...
  *
  * Every DIR/NAME.loop is one case, told apart by its first line:
- *   - `# expect: TEXT`: the parser must refuse the file with exactly one
- *     diagnostic containing TEXT (e.g. `3:14: error: unknown buffer 'Q'`);
+ *   - `# expect: TEXT`: the parser, or the verifier when it parses, must
+ *     refuse the file with exactly one diagnostic containing TEXT (e.g.
+ *     `3:14: error: unknown buffer 'Q'`);
  *   - anything else: a canonical file.  It must parse, pass the verifier,
  *     and print back byte for byte (the first differing line is reported).
  *
@@ -103,7 +104,9 @@ static void bad_case(const char *path, const char *text, size_t len)
 	loop_init(&p, &d, path);
 	st = loop_parse(&p, path, text, len);
 	if (st == ST_OK)
-		check(false, "%s: parses, but should not", path);
+		st = loop_verify(&p);
+	if (st == ST_OK)
+		check(false, "%s: parses and verifies, but should not", path);
 	else if (d.n != 1 || !strstr(d.msg[0].text, want)) {
 		check(false, "%s: wrong diagnostic", path);
 		printf("  expected: %s\n", want);

@@ -1266,6 +1266,90 @@ static void test_merge_refused(void)
 	arena_free(&a);
 }
 
+/*
+ * Loaded indices: Gather rows by i64 ids (one negative), a scatter-add
+ * into a copy through i32 ids, then an id past the end: the run stops with
+ * an error naming the kernel, the value and the dimension, and nothing is
+ * read there.
+ */
+static const char gather_text[] =
+	"level dram\n"
+	"buf T : f32[5, 3] @dram input \"t\"\n"
+	"buf I : i64[4] @dram input \"i\"\n"
+	"buf J : i32[2] @dram input \"j\"\n"
+	"buf Y : f32[4, 3] @dram output \"y\"\n"
+	"buf S : f32[5, 3] @dram output \"s\"\n"
+	"kernel g \"Gather_7\" {\n"
+	"\tfor r in 0..4 {\n"
+	"\t\tfor c in 0..3 {\n"
+	"\t\t\tcopy Y[r, c] = T[I[r], c]\n"
+	"\t\t}\n"
+	"\t}\n"
+	"}\n"
+	"kernel s {\n"
+	"\tfor r in 0..5 {\n"
+	"\t\tfor c in 0..3 {\n"
+	"\t\t\tcopy S[r, c] = T[r, c]\n"
+	"\t\t}\n"
+	"\t}\n"
+	"\tfor r in 0..2 {\n"
+	"\t\tfor c in 0..3 {\n"
+	"\t\t\treduce sum S[J[r], c] <- Y[r + 2, 2 - c]\n"
+	"\t\t}\n"
+	"\t}\n"
+	"}\n";
+
+static void test_loads(void)
+{
+	int64_t ids[4] = {4, 0, -1, 2};
+	int32_t js[2] = {1, 1};
+	Arena a;
+	Value in[3], out[2];
+	Status st;
+	bool ok = true;
+	int e, v;
+
+	arena_init(&a);
+	diag_init(&D);
+	loop_init(&P, &D, "gather.loop");
+	CHECK(loop_parse(&P, "gather.loop", gather_text, sizeof(gather_text) - 1) == ST_OK);
+	in[0] = vec(&a, DT_F32, 2, DIMS(5, 3));
+	in[1] = vec(&a, DT_I64, 1, DIMS(4));
+	in[2] = vec(&a, DT_I32, 1, DIMS(2));
+	for (int k = 0; k < 15; k++)
+		((float *)in[0].data)[k] = (float)k;
+	memcpy(in[1].data, ids, sizeof(ids));
+	memcpy(in[2].data, js, sizeof(js));
+	st = loop_run(&P, &a, in, out);
+	CHECK(st == ST_OK);
+	for (int r = 0; st == ST_OK && r < 4; r++)
+		for (int c = 0; c < 3; c++)
+			ok &= ((float *)out[0].data)[r * 3 + c] == (float)(((ids[r] + 5) % 5) * 3 + c);
+	for (int r = 0; st == ST_OK && r < 5; r++)
+		for (int c = 0; c < 3; c++) {
+			float want = (float)(r * 3 + c);
+
+			if (r == 1)   /* Y[2] is row 4, Y[3] row 2, both reversed */
+				want += (float)(4 * 3 + 2 - c) + (float)(2 * 3 + 2 - c);
+			ok &= ((float *)out[1].data)[r * 3 + c] == want;
+		}
+	CHECK(ok);
+	ids[2] = -6;
+	memcpy(in[1].data, ids, sizeof(ids));
+	CHECK(loop_run(&P, &a, in, out) == ST_INVALID && D.n == 1 &&
+	      strstr(D.msg[0].text, "gather.loop:10:4: error: kernel 'g' (layer 'Gather_7'): copy: "
+	                            "index 0 of 'T' is -6, read from I[2], outside [-5, 5)"));
+	/* substitution reaches into a load's indices; the load stays a load */
+	e = P.nodes[P.kernels[0].body].body;   /* the c loop */
+	v = loop_var(&P, P.kernels[0].body);
+	e = loop_expr_subst(&P, P.nodes[P.nodes[e].body].arg[1].idx[0], P.kernels[0].body,
+	                    loop_add_const(&P, v, 0));
+	CHECK(P.exprs[e].kind == LE_LOAD && loop_expr_uses(&P, e, P.kernels[0].body) &&
+	      !loop_expr_affine(&P, e, &(LoopAffine){0}) && loop_expr_has_load(&P, e));
+	prog_free();
+	arena_free(&a);
+}
+
 int main(void)
 {
 	test_affine();
@@ -1283,6 +1367,7 @@ int main(void)
 	test_maxpool();
 	test_softmax();
 	test_quant();
+	test_loads();
 	test_int_mac();
 	test_views_misc();
 	test_merge_epilogues();

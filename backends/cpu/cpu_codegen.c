@@ -88,6 +88,8 @@ LLVMValueRef cpu_emit_expr(CpuEmit *e, int ex)
 		return floor_div(e, cpu_emit_expr(e, x->a), x->c);
 	case LE_MOD:
 		return floor_mod(e, cpu_emit_expr(e, x->a), x->c);
+	case LE_LOAD:
+		break;
 	}
 	nnac_unreachable();
 }
@@ -1050,6 +1052,11 @@ Status cpu_compile(const LoopProgram *p, const CpuOptions *opt, uint8_t **so, si
 	if (st != ST_OK)
 		return st;
 	emit_init(&e, p, d);
+	for (int i = 0; i < p->nnodes && e.st == ST_OK; i++)
+		for (int a = 0; p->nodes[i].kind != LN_FOR && a < p->nodes[i].narg; a++)
+			if (loop_arg_has_load(p, &p->nodes[i].arg[a]))
+				e.st = diag_add(d, ST_UNSUPPORTED, "%s: loaded indices are not compiled yet",
+				                p->path ? p->path : "program");
 	if (e.st == ST_OK) {
 		LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
 		char *dl = LLVMCopyStringRepOfTargetData(td);
