@@ -178,7 +178,7 @@ Status lower_concat(LowerCx *cx, const Node *n);
 Status lower_split(LowerCx *cx, const Node *n);
 Status lower_slice(LowerCx *cx, const Node *n);
 Status lower_pad(LowerCx *cx, const Node *n);
-Status lower_gather(LowerCx *cx, const Node *n);
+Status lower_gather(LowerCx *cx, const Node *n);          /* constant indices, else lower_gather_loaded */
 Status lower_resize(LowerCx *cx, const Node *n);          /* Resize, Upsample */
 /* lower_gen.c */
 Status lower_expand(LowerCx *cx, const Node *n);
@@ -187,8 +187,12 @@ Status lower_eyelike(LowerCx *cx, const Node *n);
 Status lower_trilu(LowerCx *cx, const Node *n);
 Status lower_cumsum(LowerCx *cx, const Node *n);         /* CumSum, CumProd */
 Status lower_space(LowerCx *cx, const Node *n);           /* DepthToSpace, SpaceToDepth */
-/* GatherElements, GatherND, Scatter*, OneHot: refused (run-time indices) */
+/* OneHot: refused (its indices are compared, not loaded) */
 Status lower_indexed(LowerCx *cx, const Node *n);
+/* lower_index.c: loaded indices */
+Status lower_gather_loaded(LowerCx *cx, const Node *n);   /* Gather, computed indices */
+Status lower_elements(LowerCx *cx, const Node *n);        /* GatherElements, ScatterElements, Scatter */
+Status lower_nd(LowerCx *cx, const Node *n);              /* GatherND, ScatterND */
 /* lower_rnn.c */
 Status lower_rnn(LowerCx *cx, const Node *n);             /* RNN, GRU, LSTM */
 

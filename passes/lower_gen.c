@@ -233,14 +233,11 @@ Status lower_space(LowerCx *cx, const Node *n)
 	return loop_oom(cx->p);
 }
 
-/* The ops indexed by run-time tensors: the loop IR has no indexed
- * references yet (its indices are affine in the loop variables), so they
- * stay with the graph interpreter. */
+/* OneHot compares its run-time indices with every coordinate along the
+ * new axis; it stays with the graph interpreter. */
 Status lower_indexed(LowerCx *cx, const Node *n)
 {
-	int i = n->op == OP_OneHot ? 0 : 1;
-
 	return node_error(cx->g, n, ST_UNSUPPORTED, "%s indexes with the values of '%s', known only "
-	                  "at run time; the loop IR indexes with affine expressions of its loops",
-	                  op_name(n->op), node_in(cx->g, n, i)->name);
+	                  "at run time; the loop IR loads indices but does not compare with them",
+	                  op_name(n->op), node_in(cx->g, n, 0)->name);
 }

@@ -499,7 +499,8 @@ Status lower_pad(LowerCx *cx, const Node *n)
 /*
  * Gather with constant indices: Y, seen as X's shape with the axis
  * replaced by the flat index count, copies X's slab k_j for every j; the
- * index sequence becomes runs.
+ * index sequence becomes runs.  Computed indices become loaded indices
+ * (lower_gather_loaded, passes/lower_index.c).
  */
 Status lower_gather(LowerCx *cx, const Node *n)
 {
@@ -510,8 +511,7 @@ Status lower_gather(LowerCx *cx, const Node *n)
 	Axis ax[MAX_RANK];
 
 	if (!it->v.data)
-		return node_error(cx->g, n, ST_UNSUPPORTED, "indices '%s' are computed at run time; "
-		                  "the loop IR indexes with affine expressions only", it->name);
+		return lower_gather_loaded(cx, n);
 	TRY(move_gather_axis(cx->g, n, rank, &axis));
 	count = val_numel(&it->v);
 	memcpy(vd, xd, sizeof(vd));

@@ -204,7 +204,7 @@ static bool expr_closed(const LoopProgram *p, int e)
 {
 	const LoopExpr *x = &p->exprs[e];
 
-	if (x->kind == LE_VAR)
+	if (x->kind == LE_VAR || x->kind == LE_LOAD)
 		return false;
 	return (x->a < 0 || expr_closed(p, x->a)) && (x->b < 0 || expr_closed(p, x->b));
 }
