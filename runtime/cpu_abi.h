@@ -1,6 +1,6 @@
 /*
  * The contract between code the cpu target generates and the runtime that
- * runs it (ABI 4): the exported entry points, how work is split over
+ * runs it (ABI 5): the exported entry points, how work is split over
  * threads, and the helpers the generated code may call.  It lives below
  * both: backends/cpu emits code against it, runtime/ loads and calls it.
  *
@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-enum { NNAC_CPU_ABI = 4 };
+enum { NNAC_CPU_ABI = 5 };
 
 /*
  * How generated code runs work on several threads (ABI 2).  A loop nest
@@ -35,6 +35,22 @@ typedef void (*NnacTaskFn)(void *const *roots, int64_t lo, int64_t hi);
  * kernel k and mark(mark_cx, nkernels) after the last: a runtime that
  * traces records the time of each. */
 typedef void (*NnacMarkFn)(void *cx, int64_t kernel);
+/*
+ * (ABI 5) How a run fails.  A loaded index (docs/loopir.md) is checked
+ * before it is used: a negative value v becomes v + bound once, and one
+ * still outside [0, bound) is not used.  The code claims the record by
+ * compare-and-swap of kernel from -1 (the first failure wins, whatever
+ * thread it happens on), fills in the rest, and returns from the task or
+ * kernel; nnac_main returns after the kernel that failed.  The runtime sets
+ * kernel to -1 before a run and reads the record after it.
+ */
+typedef struct NnacFail {
+	int64_t kernel;      /* -1, or the kernel that failed */
+	int64_t buf;         /* the buffer (index in the program's buffer table) indexed */
+	int64_t dim;         /* its dimension indexed */
+	int64_t value;       /* the value loaded, as int64 (a u64's bits) */
+	int64_t bound;       /* that dimension's size */
+} NnacFail;
 typedef struct NnacPar {
 	void (*parallel_for)(void *pool, NnacTaskFn fn, void *const *roots, int64_t n);
 	void *pool;
@@ -42,6 +58,7 @@ typedef struct NnacPar {
 	                      * contraction makes about that many tasks */
 	NnacMarkFn mark;     /* NULL: no marks */
 	void *mark_cx;
+	NnacFail *fail;      /* (ABI 5) never NULL while nnac_main runs */
 } NnacPar;
 
 /* The runtime helpers the generated code calls (runtime/cpu_rt.c); the

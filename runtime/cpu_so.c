@@ -28,7 +28,7 @@ void cpu_so_serial_for(void *pool, NnacTaskFn fn, void *const *roots, int64_t n)
 	fn(roots, 0, n);
 }
 
-static const NnacPar serial = {cpu_so_serial_for, NULL, 1, NULL, NULL};
+static const NnacPar serial = {cpu_so_serial_for, NULL, 1, NULL, NULL, NULL};
 
 /* Keeps the helpers the generated code calls in every executable that can
  * load it (a static library links only the members something refers to).
@@ -131,9 +131,14 @@ Status cpu_so_open(const char *what, const uint8_t *so, size_t len, CpuSo **out,
 	return ST_OK;
 }
 
-void cpu_so_run(CpuSo *s, void *const *bufs, const NnacPar *par)
+bool cpu_so_run(CpuSo *s, void *const *bufs, const NnacPar *par, NnacFail *fail)
 {
-	s->main(bufs, par ? par : &serial);
+	NnacPar run = par ? *par : serial;
+
+	*fail = (NnacFail){-1, 0, 0, 0, 0};
+	run.fail = fail;
+	s->main(bufs, &run);
+	return fail->kernel < 0;
 }
 
 void cpu_so_close(CpuSo *s)

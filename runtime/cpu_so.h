@@ -31,8 +31,10 @@ void cpu_so_serial_for(void *pool, NnacTaskFn fn, void *const *roots, int64_t n)
  * ("m.nnb: section program_cpu 'cpu': shared object"). */
 Status cpu_so_open(const char *what, const uint8_t *so, size_t len, CpuSo **out, Diag *d);
 /* Runs every kernel: bufs[i] is the memory of the program's buffer i
- * (views included), 64-byte aligned; par NULL runs on this thread alone. */
-void cpu_so_run(CpuSo *s, void *const *bufs, const NnacPar *par);
+ * (views included), 64-byte aligned; par NULL runs on this thread alone
+ * (par->fail is ignored: fail is used).  False when a kernel stopped on an
+ * index out of range, which *fail then describes (cpu_abi.h). */
+bool cpu_so_run(CpuSo *s, void *const *bufs, const NnacPar *par, NnacFail *fail);
 void cpu_so_close(CpuSo *s);
 
 #endif

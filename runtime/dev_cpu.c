@@ -375,7 +375,7 @@ static Status set_threads(Device *dv, int n)
 		return st;
 	rt_pool_destroy(m->pool);
 	m->pool = pool;
-	m->par = (NnacPar){rt_pool_for, pool, n, NULL, NULL};
+	m->par = (NnacPar){rt_pool_for, pool, n, NULL, NULL, NULL};
 	return ST_OK;
 }
 
@@ -391,17 +391,34 @@ static void mark(void *cx, int64_t k)
 	mk->at[k] = device_clock() - mk->t0;
 }
 
+/* A kernel stopped on a loaded index out of range (cpu_abi.h, NnacFail):
+ * the layer, the buffer and dimension, the value and the range. */
+static Status index_error(const Device *dv, const CpuState *m, const NnacFail *f)
+{
+	const Buf *b = f->buf >= 0 && f->buf < m->nb ? &m->b[f->buf] : NULL;
+
+	if (f->kernel >= m->nkernels || !b || f->dim < 0 || f->dim >= b->rank)
+		return diag_add(dv->diag, ST_INTERNAL, "%s: kernel %lld reported a bad index failure",
+		                dv->path, (long long)f->kernel);
+	return diag_add(dv->diag, ST_INVALID, "%s: kernel %lld (layer '%s'): index %lld of '%s' is "
+	                "%lld, outside [-%lld, %lld)", dv->path, (long long)f->kernel,
+	                m->kernel[f->kernel], (long long)f->dim, b->name, (long long)f->value,
+	                (long long)f->bound, (long long)f->bound);
+}
+
 static Status run(Device *dv)
 {
 	CpuState *m = dv->state;
-	NnacPar par = m->pool ? m->par : (NnacPar){cpu_so_serial_for, NULL, 1, NULL, NULL};
+	NnacPar par = m->pool ? m->par : (NnacPar){cpu_so_serial_for, NULL, 1, NULL, NULL, NULL};
+	NnacFail fail;
 
 	if (m->marks.at) {
 		par.mark = mark;
 		par.mark_cx = &m->marks;
 		m->marks.t0 = device_clock();
 	}
-	cpu_so_run(m->so, m->ptr, &par);
+	if (!cpu_so_run(m->so, m->ptr, &par, &fail))
+		return index_error(dv, m, &fail);
 	return ST_OK;
 }
 

@@ -296,7 +296,8 @@ static Status cpu_run(LoopProgram *p, Diag *d, int opt_level, const Value *in, V
                       void ***memp)
 {
 	CpuOptions co = {NULL, NULL, opt_level, 1, 0, 0, 0, 0};
-	const NnacPar par = {reverse_for, NULL, 3, NULL, NULL};
+	const NnacPar par = {reverse_for, NULL, 3, NULL, NULL, NULL};
+	NnacFail fail;
 	uint8_t *so = NULL;
 	size_t len = 0;
 	CpuSo *s = NULL;
@@ -309,8 +310,11 @@ static Status cpu_run(LoopProgram *p, Diag *d, int opt_level, const Value *in, V
 	*memp = mem = calloc((size_t)p->nbufs + 1, sizeof(void *));
 	if (st == ST_OK && (!mem || !cpu_bind(p, in, mem)))
 		st = diag_add(d, ST_NOMEM, "%s: out of memory", p->path);
-	if (st == ST_OK)
-		cpu_so_run(s, mem, &par);
+	if (st == ST_OK && !cpu_so_run(s, mem, &par, &fail))
+		st = diag_add(d, ST_INVALID, "%s: kernel %lld: index %lld of '%s' is %lld, outside "
+		              "[-%lld, %lld)", p->path, (long long)fail.kernel, (long long)fail.dim,
+		              p->bufs[fail.buf].name, (long long)fail.value, (long long)fail.bound,
+		              (long long)fail.bound);
 	cpu_so_close(s);
 	for (int k = 0; st == ST_OK && k < loop_count_outputs(p); k++) {
 		const LoopBuf *b = &p->bufs[loop_output_buf(p, k)];

@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nnb  # noqa: E402
 from e2e import Report, nnac  # noqa: E402
 
-ABI = 4   # NNAC_CPU_ABI (runtime/cpu_abi.h)
+ABI = 5   # NNAC_CPU_ABI (runtime/cpu_abi.h)
 PREFIX = "section program_cpu 'cpu': shared object: "
 
 HEADER = """

@@ -242,14 +242,15 @@ static const char relu_text[] =
 	"\t}\n"
 	"}\n";
 
-/* p compiled for the cpu and written as a bundle to path. */
-static Status cpu_write(const LoopProgram *p, const char *path, Diag *d)
+/* p compiled for the cpu (opt NULL: the defaults) and written as a bundle
+ * to path. */
+static Status cpu_write(const LoopProgram *p, const CpuOptions *opt, const char *path, Diag *d)
 {
 	static const char meta[] = "target=cpu\n";
 	NnbWriter *w = nnb_writer_new();
 	uint8_t *so = NULL;
 	size_t len = 0;
-	Status st = w ? cpu_compile(p, NULL, &so, &len, d) : diag_add(d, ST_NOMEM, "out of memory");
+	Status st = w ? cpu_compile(p, opt, &so, &len, d) : diag_add(d, ST_NOMEM, "out of memory");
 
 	if (st == ST_OK)
 		st = cpu_bundle_add(p, so, len, w, d);
@@ -289,6 +290,71 @@ static int rt_cycle(const char *path, char *err, size_t len)
 	return rc;
 }
 
+/* A Gather by run-time ids, compiled for the cpu. */
+static const char gather_text[] =
+	"level dram\n"
+	"buf T : f32[5, 3] @dram input \"t\"\n"
+	"buf I : i32[4] @dram input \"i\"\n"
+	"buf Y : f32[4, 3] @dram output \"y\"\n"
+	"kernel g \"Gather_7\" {\n"
+	"\tfor r in 0..4 {\n"
+	"\t\tfor c in 0..3 {\n"
+	"\t\t\tcopy Y[r, c] = T[I[r], c]\n"
+	"\t\t}\n"
+	"\t}\n"
+	"}\n";
+
+/* Its bundle, with every nest split across threads, run on 2 threads with
+ * ids in range (one negative), then with one past the range: nnac_run
+ * fails naming the layer, the input indexed (by its tensor's name), the
+ * value and the range. */
+static void test_cpu_loaded_index(void)
+{
+	const CpuOptions split = {NULL, NULL, 3, 1, 0, 0, 0, 0};
+	char dir[] = "/tmp/nnac-unit-XXXXXX", path[64], err[256];
+	int32_t ids[4] = {4, 0, -1, 2};
+	NnacModel *m = NULL;
+	LoopProgram p;
+	Diag d;
+	bool ok = true;
+
+	if (!mkdtemp(dir)) {
+		CHECK(!"cannot make a temporary folder");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/gather.nnb", dir);
+	diag_init(&d);
+	loop_init(&p, &d, "gather.loop");
+	CHECK(loop_parse(&p, "gather.loop", gather_text, sizeof(gather_text) - 1) == ST_OK &&
+	      loop_verify(&p) == ST_OK && cpu_write(&p, &split, path, &d) == ST_OK);
+	CHECK(nnac_open(path, &m, err, sizeof(err)) == 0 && nnac_set_threads(m, 2) == 0);
+	if (m) {
+		float *t = nnac_input_data(m, 0);
+		const float *y = nnac_output_data(m, 0);
+
+		for (int k = 0; k < 15; k++)
+			t[k] = (float)k;
+		memcpy(nnac_input_data(m, 1), ids, sizeof(ids));
+		CHECK(nnac_run(m) == 0);
+		for (int r = 0; r < 4; r++)
+			for (int c = 0; c < 3; c++)
+				ok &= y[r * 3 + c] == (float)(((ids[r] + 5) % 5) * 3 + c);
+		CHECK(ok);
+		ids[2] = -6;
+		memcpy(nnac_input_data(m, 1), ids, sizeof(ids));
+		CHECK(nnac_run(m) != 0 && strstr(nnac_error(m), "kernel 0 (layer 'Gather_7'): index 0 of "
+		                                 "'t' is -6, outside [-5, 5)"));
+		ids[2] = 5;
+		memcpy(nnac_input_data(m, 1), ids, sizeof(ids));
+		CHECK(nnac_run(m) != 0 && strstr(nnac_error(m), "'t' is 5, outside [-5, 5)"));
+		nnac_close(m);
+	}
+	unlink(path);
+	rmdir(dir);
+	loop_free(&p);
+	diag_free(&d);
+}
+
 /* Each allocation of compiling and writing a cpu bundle, and then of
  * opening and running it with the runtime library, fails alone: out of
  * memory every time, in the diagnostics or in the runtime's error text. */
@@ -313,7 +379,7 @@ static void test_alloc_failure_cpu(void)
 		Status st;
 
 		test_alloc_fail_once(n);
-		st = cpu_write(&p, path, &d);
+		st = cpu_write(&p, NULL, path, &d);
 		done = test_alloc_restore() < n;
 		if (done ? st != ST_OK : st != ST_NOMEM || d.n != 1 ||
 		                         !strstr(d.msg[0].text, "out of memory")) {
@@ -438,6 +504,7 @@ int main(void)
 	test_alloc_failure_once();
 	test_alloc_failure_tensor();
 	test_alloc_failure_cpu();
+	test_cpu_loaded_index();
 	test_alloc_failure_tpu();
 	return test_summary("unit");
 }

@@ -13,6 +13,11 @@
  * additions.  Index expressions become i64 arithmetic that wraps, as loop_expr_eval
  * computes them; division and modulo round toward minus infinity.
  *
+ * A statement with loaded indices checks them first (cpu_emit.c); the
+ * function that finds one out of range records it in par->fail and
+ * returns, and nnac_main returns after any kernel that leaves a record
+ * (ABI 5).
+ *
  * The module is verified (a failure is a compiler bug, ST_INTERNAL with
  * LLVM's message), then cpu_object.c optimizes, emits and links it.
  */
@@ -92,6 +97,13 @@ LLVMValueRef cpu_emit_expr(CpuEmit *e, int ex)
 		break;
 	}
 	nnac_unreachable();
+}
+
+LLVMTypeRef cpu_par_type(CpuEmit *e)
+{
+	LLVMTypeRef f[6] = {e->ptr, e->ptr, e->i64, e->ptr, e->ptr, e->ptr};
+
+	return LLVMStructTypeInContext(e->ctx, f, 6, 0);
 }
 
 /* Loops. */
@@ -256,7 +268,7 @@ static int sink_depth(const CpuEmit *e, const int *loops, int n, int stmt)
 	int j = n;
 	int64_t st;
 
-	if (s->kind != LN_MAC || e->root[s->arg[0].buf] == e->root[s->arg[1].buf] ||
+	if (s->kind != LN_MAC || cpu_stmt_loads(p, stmt) || e->root[s->arg[0].buf] == e->root[s->arg[1].buf] ||
 	    e->root[s->arg[0].buf] == e->root[s->arg[2].buf])
 		return -1;
 	while (j > 0 && cpu_flat_step(p, &s->arg[0], loops[j - 1], &st) && st == 0) {
@@ -445,9 +457,13 @@ static void roots_used(const CpuEmit *e, int head, bool *used)
 
 		if (n->kind == LN_FOR)
 			roots_used(e, n->body, used);
-		for (int a = 0; n->kind != LN_FOR && n->kind != LN_NOTE && a < n->narg; a++)
+		for (int a = 0; n->kind != LN_FOR && n->kind != LN_NOTE && a < n->narg; a++) {
 			if (n->arg[a].buf >= 0)
 				used[e->root[n->arg[a].buf]] = true;
+			for (int d = 0; n->arg[a].buf >= 0 && d < n->arg[a].nidx; d++)
+				if (e->p->exprs[n->arg[a].idx[d]].kind == LE_LOAD)
+					used[e->root[e->p->exprs[n->arg[a].idx[d]].c]] = true;
+		}
 	}
 }
 
@@ -489,12 +505,13 @@ static LLVMValueRef open_function(CpuEmit *e, const char *name, LLVMTypeRef *ext
 /* What a function being built holds, to come back to it after building
  * another. */
 typedef struct FnState {
-	LLVMValueRef fn, fscratch, iscratch;
+	LLVMValueRef fn, fscratch, iscratch, curpar;
 	LLVMBasicBlockRef at;
 } FnState;
 
 static void save_fn(CpuEmit *e, FnState *s)
 {
+	s->curpar = e->curpar;
 	s->fn = e->fn;
 	s->fscratch = e->fscratch;
 	s->iscratch = e->iscratch;
@@ -503,6 +520,7 @@ static void save_fn(CpuEmit *e, FnState *s)
 
 static void restore_fn(CpuEmit *e, const FnState *s)
 {
+	e->curpar = s->curpar;
 	e->fn = s->fn;
 	e->fscratch = s->fscratch;
 	e->iscratch = s->iscratch;
@@ -615,6 +633,10 @@ static bool accesses_split(const CpuEmit *e, int head, int r, int buf, int dim, 
 			if (x->buf >= 0 && e->root[x->buf] == r &&
 			    (x->buf != buf || dim >= x->nidx || var_dim(e->p, x, v) != dim))
 				return false;
+			for (int d = 0; x->buf >= 0 && d < x->nidx; d++)
+				if (e->p->exprs[x->idx[d]].kind == LE_LOAD &&
+				    e->root[e->p->exprs[x->idx[d]].c] == r)
+					return false;
 		}
 	}
 	return true;
@@ -710,6 +732,7 @@ static void emit_task(CpuEmit *e, const CpuContract *c, const ParNest *pn)
 	par = LLVMGetParam(body, (unsigned)e->nargs);
 	lo = LLVMGetParam(body, (unsigned)e->nargs + 1);
 	hi = LLVMGetParam(body, (unsigned)e->nargs + 2);
+	e->curpar = par;
 	if (c)
 		cpu_contract_emit(e, c, par, lo, hi);
 	else
@@ -794,11 +817,12 @@ static void emit_top(CpuEmit *e, int head)
 
 /* The kernel's argument block for tasks: roots[j] = its j-th root, then
  * its NnacPar; and e->serial, an NnacPar of one thread for tasks it runs
- * itself (only nthreads is read from it). */
+ * itself (only nthreads and fail are read from it). */
 static void emit_roots(CpuEmit *e)
 {
-	LLVMTypeRef pt = LLVMStructTypeInContext(e->ctx, (LLVMTypeRef[]){e->ptr, e->ptr, e->i64}, 3, 0);
+	LLVMTypeRef pt = cpu_par_type(e);
 	LLVMValueRef one = LLVMBuildAlloca(e->b, pt, "serial");
+	LLVMValueRef par = LLVMBuildBitCast(e->b, e->par, LLVMPointerType(pt, 0), "");
 
 	e->roots = LLVMBuildAlloca(e->b, LLVMArrayType(e->ptr, (unsigned)e->nargs + 1), "roots");
 	e->roots = LLVMBuildBitCast(e->b, e->roots, LLVMPointerType(e->ptr, 0), "");
@@ -809,6 +833,8 @@ static void emit_roots(CpuEmit *e)
 		               LLVMBuildInBoundsGEP2(e->b, e->ptr, e->roots, &ix, 1, ""));
 	}
 	LLVMBuildStore(e->b, cint64(e, 1), LLVMBuildStructGEP2(e->b, pt, one, 2, ""));
+	LLVMBuildStore(e->b, LLVMBuildLoad2(e->b, e->ptr, LLVMBuildStructGEP2(e->b, pt, par, 5, ""), ""),
+	               LLVMBuildStructGEP2(e->b, pt, one, 5, ""));
 	e->serial = LLVMBuildBitCast(e->b, one, e->ptr, "");
 }
 
@@ -842,7 +868,7 @@ static LLVMValueRef emit_kernel(CpuEmit *e, int k, int *args, int *nargs)
 	/* kept out of nnac_main, so that a profile names the layer's kernel */
 	LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
 	                        LLVMCreateEnumAttribute(e->ctx, LLVMGetEnumAttributeKindForName("noinline", 8), 0));
-	e->par = LLVMGetParam(fn, (unsigned)*nargs);
+	e->par = e->curpar = LLVMGetParam(fn, (unsigned)*nargs);
 	emit_roots(e);
 	emit_top(e, e->p->kernels[k].body);
 	LLVMBuildRetVoid(e->b);
@@ -870,8 +896,40 @@ static void emit_mark(CpuEmit *e, LLVMValueRef main, int k)
 	LLVMPositionBuilderAtEnd(e->b, next);
 }
 
+/* Whether a statement of kernel k has a loaded index. */
+static bool list_loads(const LoopProgram *p, int head)
+{
+	for (int i = head; i >= 0; i = p->nodes[i].next)
+		if (p->nodes[i].kind == LN_FOR ? list_loads(p, p->nodes[i].body)
+		                               : p->nodes[i].kind != LN_NOTE && cpu_stmt_loads(p, i))
+			return true;
+	return false;
+}
+
+static bool kernel_loads(const LoopProgram *p, int k)
+{
+	return list_loads(p, p->kernels[k].body);
+}
+
+/* In nnac_main: return when par->fail holds a failure (ABI 5). */
+static void emit_stop_if_failed(CpuEmit *e, LLVMValueRef main)
+{
+	LLVMTypeRef pt = cpu_par_type(e);
+	LLVMValueRef par = LLVMBuildBitCast(e->b, LLVMGetParam(main, 1), LLVMPointerType(pt, 0), "");
+	LLVMValueRef f = LLVMBuildLoad2(e->b, e->ptr, LLVMBuildStructGEP2(e->b, pt, par, 5, ""), "fail");
+	LLVMValueRef k = LLVMBuildLoad2(e->b, e->i64, LLVMBuildBitCast(e->b, f, LLVMPointerType(e->i64, 0), ""), "");
+	LLVMBasicBlockRef stop = LLVMAppendBasicBlockInContext(e->ctx, main, "failed");
+	LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(e->ctx, main, "");
+
+	LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSGE, k, cint64(e, 0), ""), stop, next);
+	LLVMPositionBuilderAtEnd(e->b, stop);
+	LLVMBuildRetVoid(e->b);
+	LLVMPositionBuilderAtEnd(e->b, next);
+}
+
 /* nnac_main(bufs, par): kernel_K(bufs[root], ..., par) for every kernel, in
- * order, each preceded by a mark. */
+ * order, each preceded by a mark; after a kernel with loaded indices, a
+ * return when it failed. */
 static void emit_main(CpuEmit *e, LLVMValueRef *fns, int **args, const int *nargs)
 {
 	LLVMTypeRef pt[2] = {LLVMPointerType(e->ptr, 0), e->ptr};
@@ -895,6 +953,8 @@ static void emit_main(CpuEmit *e, LLVMValueRef *fns, int **args, const int *narg
 		av[nargs[k]] = LLVMGetParam(fn, 1);
 		emit_mark(e, fn, k);
 		LLVMBuildCall2(e->b, LLVMGlobalGetValueType(fns[k]), fns[k], av, (unsigned)nargs[k] + 1, "");
+		if (kernel_loads(e->p, k))
+			emit_stop_if_failed(e, fn);
 	}
 	emit_mark(e, fn, e->p->nkernels);
 	LLVMBuildRetVoid(e->b);
@@ -926,6 +986,7 @@ static void emit_init(CpuEmit *e, const LoopProgram *p, Diag *d)
 	memset(e, 0, sizeof(*e));
 	e->p = p;
 	e->d = d;
+	e->stmt = -1;
 	e->ctx = LLVMContextCreate();
 	LLVMContextSetDiagnosticHandler(e->ctx, ignore_diagnostic, NULL);
 	e->mod = LLVMModuleCreateWithNameInContext(p->path ? p->path : "nnac", e->ctx);
@@ -1052,11 +1113,6 @@ Status cpu_compile(const LoopProgram *p, const CpuOptions *opt, uint8_t **so, si
 	if (st != ST_OK)
 		return st;
 	emit_init(&e, p, d);
-	for (int i = 0; i < p->nnodes && e.st == ST_OK; i++)
-		for (int a = 0; p->nodes[i].kind != LN_FOR && a < p->nodes[i].narg; a++)
-			if (loop_arg_has_load(p, &p->nodes[i].arg[a]))
-				e.st = diag_add(d, ST_UNSUPPORTED, "%s: loaded indices are not compiled yet",
-				                p->path ? p->path : "program");
 	if (e.st == ST_OK) {
 		LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
 		char *dl = LLVMCopyStringRepOfTargetData(td);

@@ -460,6 +460,7 @@ bool cpu_contract_fuse_init(const CpuEmit *e, CpuContract *c, int nest)
 		return false;
 	s = &p->nodes[stmt];
 	if (s->kind != LN_COPY || s->has_pad || s->arg[0].buf != acc->buf || s->arg[1].buf < 0 ||
+	    loop_arg_has_load(p, &s->arg[1]) ||
 	    p->bufs[s->arg[1].buf].dt != DT_F32 || e->root[s->arg[1].buf] == e->root[acc->buf])
 		return false;
 	if (!acc_whole(p, c, acc_dim) || !whole(p, &s->arg[0], loops, n, init_dim))

@@ -20,7 +20,11 @@
  *     other;
  *   - a padded copy reads its source at indices clamped into the buffer and
  *     selects the pad value where an index falls outside, so no branch and
- *     no out-of-bounds access.
+ *     no out-of-bounds access;
+ *   - a loaded index is read and checked before the statement touches
+ *     anything: a negative value of a signed index buffer wraps once, and a
+ *     value still outside its dimension branches to an exit that records
+ *     the failure for the runtime (cpu_abi.h, NnacFail) and returns.
  */
 #include <math.h>
 #include <string.h>
@@ -98,6 +102,20 @@ static LLVMValueRef libm1(CpuEmit *e, const char *name, LLVMValueRef x)
 
 /* Addresses. */
 
+/* Index d of operand a: its expression, or the checked value of a
+ * loaded index of the statement being emitted (guard_loads). */
+static LLVMValueRef index_value(CpuEmit *e, const LoopArg *a, int d)
+{
+	const LoopNode *n = e->stmt >= 0 ? &e->p->nodes[e->stmt] : NULL;
+
+	if (e->p->exprs[a->idx[d]].kind != LE_LOAD)
+		return cpu_emit_expr(e, a->idx[d]);
+	for (int k = 0; n && k < n->narg; k++)
+		if (a == &n->arg[k] && e->loaded[k][d])
+			return e->loaded[k][d];
+	nnac_unreachable();    /* loads are read only through cpu_emit_stmt */
+}
+
 /* The element of operand a at indices idx (NULL: its index expressions). */
 static LLVMValueRef elem_ptr(CpuEmit *e, const LoopArg *a, LLVMValueRef *idx)
 {
@@ -108,7 +126,7 @@ static LLVMValueRef elem_ptr(CpuEmit *e, const LoopArg *a, LLVMValueRef *idx)
 	int64_t st = 1;
 
 	for (int d = b->rank - 1; d >= 0; d--) {
-		LLVMValueRef i = idx ? idx[d] : cpu_emit_expr(e, a->idx[d]);
+		LLVMValueRef i = idx ? idx[d] : index_value(e, a, d);
 
 		off = LLVMBuildAdd(e->b, off, LLVMBuildMul(e->b, i, cint(e->i64, st), ""), "");
 		st *= b->dims[d];
@@ -1051,7 +1069,92 @@ static void emit_requantize(CpuEmit *e, const LoopNode *n)
 	store_f(e, &n->arg[0], LLVMBuildFAdd(e->b, round_mode(e, n->round, q), zp, ""));
 }
 
-Status cpu_emit_stmt(CpuEmit *e, int ni)
+/* Loaded indices. */
+
+bool cpu_stmt_loads(const LoopProgram *p, int node)
+{
+	const LoopNode *n = &p->nodes[node];
+
+	for (int a = 0; n->kind != LN_FOR && n->kind != LN_NOTE && a < n->narg; a++)
+		if (loop_arg_has_load(p, &n->arg[a]))
+			return true;
+	return false;
+}
+
+/* At the builder's position, in a new block: claims the function's
+ * NnacFail (compare-and-swap of its kernel from -1), fills it in when the
+ * claim succeeds, and returns from the function. */
+static void emit_fail(CpuEmit *e, int64_t buf, int d, LLVMValueRef value, int64_t bound)
+{
+	LLVMTypeRef pt = cpu_par_type(e), ft = LLVMArrayType(e->i64, 5);
+	LLVMValueRef par = LLVMBuildBitCast(e->b, e->curpar, LLVMPointerType(pt, 0), "");
+	LLVMValueRef f = LLVMBuildLoad2(e->b, e->ptr, LLVMBuildStructGEP2(e->b, pt, par, 5, ""), "fail");
+	LLVMValueRef rec = LLVMBuildBitCast(e->b, f, LLVMPointerType(ft, 0), ""), ix[2], won;
+	LLVMValueRef field[5] = {NULL, cint(e->i64, buf), cint(e->i64, d), value, cint(e->i64, bound)};
+	LLVMBasicBlockRef fill = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "claimed");
+	LLVMBasicBlockRef out = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "fail_out");
+
+	ix[0] = cint(e->i64, 0);
+	ix[1] = cint(e->i64, 0);
+	won = LLVMBuildAtomicCmpXchg(e->b, LLVMBuildInBoundsGEP2(e->b, ft, rec, ix, 2, ""),
+	                             cint(e->i64, -1), cint(e->i64, e->kernel),
+	                             LLVMAtomicOrderingSequentiallyConsistent,
+	                             LLVMAtomicOrderingSequentiallyConsistent, 0);
+	LLVMBuildCondBr(e->b, LLVMBuildExtractValue(e->b, won, 1, ""), fill, out);
+	LLVMPositionBuilderAtEnd(e->b, fill);
+	for (int k = 1; k < 5; k++) {
+		ix[1] = cint(e->i64, k);
+		LLVMBuildStore(e->b, field[k], LLVMBuildInBoundsGEP2(e->b, ft, rec, ix, 2, ""));
+	}
+	LLVMBuildBr(e->b, out);
+	LLVMPositionBuilderAtEnd(e->b, out);
+	LLVMBuildRetVoid(e->b);
+}
+
+/* Loaded index d of operand k of statement n, read, wrapped once when
+ * negative and checked against its dimension; the builder continues where
+ * it is in range. */
+static LLVMValueRef guard_load(CpuEmit *e, const LoopNode *n, int k, int d)
+{
+	const LoopArg *a = &n->arg[k];
+	int ex = a->idx[d], lb = (int)e->p->exprs[ex].c;
+	DType dt = e->p->bufs[lb].dt;
+	LoopArg at = loop_ref(lb, e->p->bufs[lb].rank, loop_load_idx(e->p, ex));
+	int64_t dim = e->p->bufs[a->buf].dims[d];
+	LLVMValueRef v = load_raw(e, dt, elem_ptr(e, &at, NULL)), w, ok, expect[2];
+	LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "in_range");
+	LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "out_of_range");
+	LLVMTypeRef i1 = e->i1;
+
+	if (dtype_size(dt) < 8)
+		v = dtype_is_signed(dt) ? LLVMBuildSExt(e->b, v, e->i64, "") : LLVMBuildZExt(e->b, v, e->i64, "");
+	w = v;
+	if (dtype_is_signed(dt))
+		w = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, v, cint(e->i64, 0), ""),
+		                    LLVMBuildAdd(e->b, v, cint(e->i64, dim), ""), v, "");
+	expect[0] = LLVMBuildICmp(e->b, LLVMIntULT, w, cint(e->i64, dim), "");
+	expect[1] = LLVMConstInt(i1, 1, 0);
+	ok = cpu_emit_intrinsic(e, "llvm.expect", &i1, 1, expect, 2);
+	LLVMBuildCondBr(e->b, ok, in, bad);
+	LLVMPositionBuilderAtEnd(e->b, bad);
+	emit_fail(e, a->buf, d, v, dim);
+	LLVMPositionBuilderAtEnd(e->b, in);
+	return w;
+}
+
+/* Every loaded index of statement ni, checked, into e->loaded. */
+static void guard_loads(CpuEmit *e, int ni)
+{
+	const LoopNode *n = &e->p->nodes[ni];
+
+	memset(e->loaded, 0, sizeof(e->loaded));
+	for (int k = 0; k < n->narg; k++)
+		for (int d = 0; n->arg[k].buf >= 0 && d < n->arg[k].nidx; d++)
+			if (e->p->exprs[n->arg[k].idx[d]].kind == LE_LOAD)
+				e->loaded[k][d] = guard_load(e, n, k, d);
+}
+
+static Status emit_stmt(CpuEmit *e, int ni)
 {
 	const LoopNode *n = &e->p->nodes[ni];
 
@@ -1067,4 +1170,17 @@ Status cpu_emit_stmt(CpuEmit *e, int ni)
 	case LN_FOR: case LN_NOTE: case LN_COUNT: break;
 	}
 	nnac_unreachable();
+}
+
+Status cpu_emit_stmt(CpuEmit *e, int ni)
+{
+	Status st;
+
+	e->stmt = ni;
+	if (cpu_stmt_loads(e->p, ni))
+		guard_loads(e, ni);
+	st = emit_stmt(e, ni);
+	e->stmt = -1;
+	memset(e->loaded, 0, sizeof(e->loaded));
+	return st;
 }

@@ -8,6 +8,13 @@
  * operand's address is its root parameter plus the view's offset plus the
  * flat row-major offset of its indices, all i64.  While a kernel is built,
  * vars[f] holds the induction value (an i64 phi) of `for` node f.
+ *
+ * A statement with loaded indices first reads and checks them (cpu_emit.c,
+ * guard_loads): out of range, it claims the NnacFail record of the
+ * function's NnacPar and returns from the function (ABI 5); in range, the
+ * checked values (loaded[arg][dim]) stand for those indices in its
+ * addresses.  Contractions, sunk mac blocks and fused bias copies take no
+ * statement with loads.
  */
 #ifndef NNAC_CPU_INT_H
 #define NNAC_CPU_INT_H
@@ -29,6 +36,9 @@ typedef struct CpuEmit {
 	int kernel;              /* the kernel being built */
 	int *args, nargs;        /* its root buffers, in parameter order */
 	LLVMValueRef par;        /* its NnacPar* parameter */
+	LLVMValueRef curpar;     /* the NnacPar* of the function being built (a task's own) */
+	int stmt;                /* the statement being emitted, -1 between statements */
+	LLVMValueRef loaded[LOOP_MAX_ARGS][MAX_RANK];   /* its checked loaded indices, or NULL */
 	LLVMValueRef roots;      /* i8** to its roots and par, the argument block of its tasks */
 	LLVMValueRef serial;     /* an NnacPar* of one thread, for tasks it calls itself */
 	LLVMValueRef *vars;      /* per `for` node: its induction value */
@@ -129,8 +139,12 @@ void cpu_mark_loop(CpuEmit *e, LLVMValueRef br, bool vectorize, bool unroll);
  * one statement (*stmt, -1 when the nest ends otherwise); the number of
  * loops. */
 int cpu_perfect_nest(const LoopProgram *p, int f, int *loops, int *stmt);
-/* cpu_codegen.c: index expression ex as an i64 value. */
+/* cpu_codegen.c: index expression ex as an i64 value (no load in it). */
 LLVMValueRef cpu_emit_expr(CpuEmit *e, int ex);
+/* cpu_codegen.c: the struct type of NnacPar (cpu_abi.h). */
+LLVMTypeRef cpu_par_type(CpuEmit *e);
+/* cpu_emit.c: whether statement node has a loaded index. */
+bool cpu_stmt_loads(const LoopProgram *p, int node);
 /* cpu_codegen.c: "FILE: kernel 'K': statement at L:C: MSG" into e->d. */
 Status cpu_error(CpuEmit *e, int node, Status st, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
