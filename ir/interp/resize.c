@@ -363,8 +363,7 @@ static int64_t nearest_index(const ResizePlan *p, int d, double x)
 	nnac_unreachable();
 }
 
-/* Keys' cubic convolution kernel at distance t, with coefficient A. */
-static double cubic_weight(double t, double A)
+double resize_cubic_weight(double t, double A)
 {
 	t = fabs(t);
 	if (t <= 1)
@@ -387,7 +386,7 @@ static int antialias_taps(const ResizePlan *p, int d, double f, double r, int64_
 		double i = p->first_tap[d] + k, t = s * (i - r);
 
 		idx[k] = (int64_t)(f + i);
-		w[k] = p->mode == RZ_LINEAR ? fmax(0, 1 - fabs(t)) : cubic_weight(t, p->cubic_a);
+		w[k] = p->mode == RZ_LINEAR ? fmax(0, 1 - fabs(t)) : resize_cubic_weight(t, p->cubic_a);
 		sum += w[k];
 	}
 	for (int k = 0; k < p->ntaps[d] && sum != 0; k++)
@@ -416,7 +415,7 @@ static int kernel_taps(const ResizePlan *p, int d, double x, int64_t *idx, doubl
 	case RZ_CUBIC:
 		for (int k = 0; k < 4; k++) {
 			idx[k] = (int64_t)f - 1 + k;
-			w[k] = cubic_weight(r + 1 - k, p->cubic_a);
+			w[k] = resize_cubic_weight(r + 1 - k, p->cubic_a);
 		}
 		return 4;
 	}

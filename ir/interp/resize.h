@@ -60,4 +60,8 @@ Status resize_plan(Graph *g, const Node *n, const Value *const *in, Arena *a, co
  */
 int resize_taps(const ResizePlan *p, int d, int64_t o, bool keep_zero, int64_t *idx, double *w);
 
+/* Keys' cubic convolution kernel at distance t, with coefficient A (Resize
+ * uses cubic_coeff_a, GridSample -0.75). */
+double resize_cubic_weight(double t, double A);
+
 #endif

@@ -17,6 +17,7 @@
 
 #include "checked.h"
 #include "op.h"
+#include "resize.h"
 
 /* Attribute values beyond this (strides, pads, kernel sizes) are taken for
  * malformed: it keeps every size computed from them inside int64. */
@@ -75,17 +76,6 @@ static Status ints_attr(Graph *g, const Node *n, const char *name, int want, int
 	for (int i = 0; i < want; i++)
 		out[i] = v ? v[i] : def;
 	return ST_OK;
-}
-
-/* Keys' cubic convolution kernel at distance t, coefficient A. */
-static double keys_weight(double t, double A)
-{
-	t = fabs(t);
-	if (t <= 1)
-		return ((A + 2) * t - (A + 3)) * t * t + 1;
-	if (t < 2)
-		return ((A * t - 5 * A) * t + 8 * A) * t - 4 * A;
-	return 0;
 }
 
 /*
@@ -249,7 +239,7 @@ static int grid_taps(const GridPlan *p, int d, double v, int64_t *idx, double *w
 	case GS_CUBIC:
 		for (int k = 0; k < 4; k++) {
 			idx[count] = grid_pixel(p, d, (int64_t)f - 1 + k);
-			w[count++] = keys_weight(t + 1 - k, -0.75);
+			w[count++] = resize_cubic_weight(t + 1 - k, -0.75);
 		}
 		break;
 	}

@@ -16,14 +16,15 @@ inputs along axis 1, one reversed, stacking a reversed output along -1.
 usage: python3 tests/node_cases/make_cases.py   (then run
     build/nnac-conformance --label node-cases tests/node_cases)
 """
-import os
+import sys
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
+from onnx import helper
 
-OUT = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True   # no __pycache__ among the cases
+from casefile import write_case  # noqa: E402
+
 rng = np.random.default_rng(15)
 
 
@@ -32,29 +33,9 @@ def normal(*shape, dtype=np.float32):
 
 
 def case(name, op, inputs, outputs, opset, **attrs):
-    """inputs: (name, array) pairs and outputs names, '' for an absent optional one."""
+    """One node: inputs (name, array) pairs and outputs names, '' for an absent optional one."""
     node = helper.make_node(op, [n for n, _ in inputs], outputs, **attrs)
-    feeds = {n: a for n, a in inputs if n}
-    outputs_present = [o for o in outputs if o]
-    vis = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
-           for n, a in feeds.items()]
-    untyped = [helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None)
-               for o in outputs_present]
-    model = helper.make_model(helper.make_graph([node], name, vis, untyped),
-                              opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 10
-    results = ReferenceEvaluator(model).run(None, feeds)
-    model.graph.ClearField("output")
-    model.graph.output.extend(
-        helper.make_tensor_value_info(o, helper.np_dtype_to_tensor_dtype(r.dtype), r.shape)
-        for o, r in zip(outputs_present, results))
-    data = os.path.join(OUT, name, "test_data_set_0")
-    os.makedirs(data, exist_ok=True)
-    onnx.save(model, os.path.join(OUT, name, "model.onnx"))
-    for k, (n, a) in enumerate(feeds.items()):
-        onnx.save_tensor(numpy_helper.from_array(a, n), os.path.join(data, f"input_{k}.pb"))
-    for k, (o, r) in enumerate(zip(outputs_present, results)):
-        onnx.save_tensor(numpy_helper.from_array(r, o), os.path.join(data, f"output_{k}.pb"))
+    write_case(name, [node], inputs, outputs, opset)
 
 
 def attention_cases():
@@ -87,38 +68,6 @@ def rotary_cases():
 
 
 
-def graph_case(name, nodes, inputs, outputs, opset, inits=(), oracle="reference"):
-    """A case of several nodes: inputs (name, array) pairs, outputs names;
-    expected outputs from onnx.reference, or from ONNX Runtime where the
-    reference lacks the feature (oracle="ort")."""
-    feeds = dict(inputs)
-    vis = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
-           for n, a in inputs]
-    # ONNX Runtime wants the outputs' element types (float in its cases).
-    elem = F if oracle == "ort" else onnx.TensorProto.UNDEFINED
-    untyped = [helper.make_tensor_value_info(o, elem, None) for o in outputs]
-    graph = helper.make_graph(nodes, name, vis, untyped,
-                              [numpy_helper.from_array(a, n) for n, a in inits])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 10
-    if oracle == "ort":
-        import onnxruntime
-        results = onnxruntime.InferenceSession(model.SerializeToString()).run(None, feeds)
-    else:
-        results = ReferenceEvaluator(model).run(None, feeds)
-    model.graph.ClearField("output")
-    model.graph.output.extend(
-        helper.make_tensor_value_info(o, helper.np_dtype_to_tensor_dtype(r.dtype), r.shape)
-        for o, r in zip(outputs, results))
-    data = os.path.join(OUT, name, "test_data_set_0")
-    os.makedirs(data, exist_ok=True)
-    onnx.save(model, os.path.join(OUT, name, "model.onnx"))
-    for k, (n, a) in enumerate(inputs):
-        onnx.save_tensor(numpy_helper.from_array(a, n), os.path.join(data, f"input_{k}.pb"))
-    for k, (o, r) in enumerate(zip(outputs, results)):
-        onnx.save_tensor(numpy_helper.from_array(r, o), os.path.join(data, f"output_{k}.pb"))
-
-
 def body(name, nodes, inputs, outputs):
     """A body graph; inputs and outputs as (name, TensorProto type, shape)."""
     return helper.make_graph(nodes, name,
@@ -138,7 +87,7 @@ def control_cases():
         then_b = body("then", [mk("Mul", ["x", "w"], ["t_out"])], [], [("t_out", F, (8, 10))])
         else_b = body("else", [mk("Constant", [], ["one"], value_float=1.0),
                                mk("Sub", ["x", "one"], ["e_out"])], [], [("e_out", F, (8, 10))])
-        graph_case(f"if_runtime_condition_{tag}",
+        write_case(f"if_runtime_condition_{tag}",
                    [mk("ReduceSum", ["x"], ["s"], keepdims=0), mk("Constant", [], ["zero"], value_float=0.0),
                     mk("Greater", ["s", "zero"], ["c"]),
                     mk("If", ["c"], ["y"], then_branch=then_b, else_branch=else_b)],
@@ -159,7 +108,7 @@ def control_cases():
         mk("Identity", ["v_out"], ["scan"])],
         [("i", I, ()), ("c_in", B, ()), ("v_in", F, (6,))],
         [("c_out", B, ()), ("v_out", F, (6,)), ("scan", F, (6,))])
-    graph_case("loop_early_exit_nested_if",
+    write_case("loop_early_exit_nested_if",
                [mk("Loop", ["m", "go", "v0"], ["v", "vs"], body=loop_b)],
                [("x", normal(6)), ("v0", normal(6))], ["v", "vs"], 17,
                inits=[("m", np.array(6, np.int64)), ("go", np.array(True))])
@@ -169,7 +118,7 @@ def control_cases():
                            mk("Tanh", ["p_out"], ["y_t"])],
                   [("p_in", F, (3,)), ("a_t", F, (3,)), ("b_t", F, (3,))],
                   [("p_out", F, (3,)), ("y_t", F, (3,))])
-    graph_case("scan_axes_directions",
+    write_case("scan_axes_directions",
                [mk("Scan", ["p0", "a", "b"], ["p", "y"], body=scan_b, num_scan_inputs=2,
                    scan_input_axes=[1, 1], scan_input_directions=[0, 1], scan_output_axes=[-1],
                    scan_output_directions=[1])],
