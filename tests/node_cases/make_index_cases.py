@@ -17,14 +17,14 @@ and repeated indices.
 usage: python3 tests/node_cases/make_index_cases.py   (then run
     build/nnac-conformance --label node-cases tests/node_cases)
 """
-import os
+import sys
 
 import numpy as np
-import onnx
-from onnx import helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
+from onnx import helper
 
-OUT = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True   # no __pycache__ among the cases
+from casefile import write_case  # noqa: E402
+
 rng = np.random.default_rng(1516)
 
 
@@ -35,25 +35,7 @@ def normal(*shape, dtype=np.float32):
 def case(name, op, inputs, outputs, opset, **attrs):
     """inputs: (name, array) pairs, every one a graph input."""
     node = helper.make_node(op, [n for n, _ in inputs], outputs, **attrs)
-    feeds = dict(inputs)
-    vis = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
-           for n, a in feeds.items()]
-    untyped = [helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in outputs]
-    model = helper.make_model(helper.make_graph([node], name, vis, untyped),
-                              opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 10
-    results = ReferenceEvaluator(model).run(None, feeds)
-    model.graph.ClearField("output")
-    model.graph.output.extend(
-        helper.make_tensor_value_info(o, helper.np_dtype_to_tensor_dtype(r.dtype), r.shape)
-        for o, r in zip(outputs, results))
-    data = os.path.join(OUT, name, "test_data_set_0")
-    os.makedirs(data, exist_ok=True)
-    onnx.save(model, os.path.join(OUT, name, "model.onnx"))
-    for k, (n, a) in enumerate(feeds.items()):
-        onnx.save_tensor(numpy_helper.from_array(a, n), os.path.join(data, f"input_{k}.pb"))
-    for k, (o, r) in enumerate(zip(outputs, results)):
-        onnx.save_tensor(numpy_helper.from_array(np.asarray(r), o), os.path.join(data, f"output_{k}.pb"))
+    write_case(name, [node], inputs, outputs, opset)
 
 
 def index_cases():
