@@ -19,6 +19,10 @@
 4. The library refuses a corrupt bundle with a message naming the file,
    runs a bf16 TPU bundle on the simulator device (within bf16 of the
    interpreter) and refuses it more than one thread.
+5. A model of two graph inputs, token ids and a bias: an embedding lookup
+   whose ids are known only at run time, compiled for cpu, against NumPy;
+   an id out of range stops the run with exit 2 and a message naming the
+   layer and the value, and writes no output.
 
 usage: python3 tests/test_runtime.py BUILD_DIR [--all-zoo]   (from the repository root)
 """
@@ -295,6 +299,40 @@ def check_installed(build, rep, tmp, nnb):
 BF16_MAX_ERR = 0.02
 
 
+def check_embedding(build, rep, tmp):
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto
+    rng = np.random.RandomState(13)
+    table = rng.rand(50, 8).astype(np.float32)
+    g = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["e"], name="embed"), helper.make_node("Add", ["e", "bias"], ["y"])],
+        "embedding", [helper.make_tensor_value_info("ids", TensorProto.INT64, [2, 70]),
+                      helper.make_tensor_value_info("bias", TensorProto.FLOAT, [8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [numpy_helper.from_array(table, "table")])
+    model, nnb = os.path.join(tmp, "embedding.onnx"), os.path.join(tmp, "embedding.nnb")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), model)
+    ids, bias = rng.randint(-50, 50, (2, 70)), rng.rand(8).astype(np.float32)
+    np.save(os.path.join(tmp, "ids.npy"), ids)
+    np.save(os.path.join(tmp, "bias.npy"), bias)
+    r = nnac(build, "compile", model, "--target", "cpu", "-o", nnb)
+    rep.check(r.returncode == 0, "embedding compile (two inputs)", r.stderr.strip())
+    got = os.path.join(tmp, "embedding-got")
+    r = nnac(build, "run", nnb, "--input", "ids=" + os.path.join(tmp, "ids.npy"),
+             "--input", "bias=" + os.path.join(tmp, "bias.npy"), "--output-dir", got)
+    rep.check(r.returncode == 0, "embedding run", r.stderr.strip())
+    if r.returncode == 0:
+        err = float(np.max(np.abs(outputs(got)["y"] - (table[ids] + bias))))
+        rep.check(err == 0, "embedding against NumPy", "max |error| %.3g" % err)
+    ids[1, 3] = 50
+    np.save(os.path.join(tmp, "ids.npy"), ids)
+    bad = os.path.join(tmp, "embedding-bad")
+    r = nnac(build, "run", nnb, "--input", "ids=" + os.path.join(tmp, "ids.npy"),
+             "--input", "bias=" + os.path.join(tmp, "bias.npy"), "--output-dir", bad)
+    rep.check(r.returncode == 2 and "(layer 'embed')" in r.stderr and "is 50, outside [-50, 50)" in r.stderr
+              and not os.path.exists(os.path.join(bad, "y.npy")),
+              "embedding id out of range", "exit %d: %s" % (r.returncode, r.stderr.strip()))
+
+
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else "build"
     rep = Report()
@@ -304,6 +342,7 @@ def main():
         check_zoo(build, rep, tmp, ZOO + (ZOO_MORE if "--all-zoo" in sys.argv else []))
         check_trace(build, rep, tmp, nnb)
         check_installed(build, rep, tmp, nnb)
+        check_embedding(build, rep, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("runtime: %d passed, %d failed" % (rep.passed, rep.failed))

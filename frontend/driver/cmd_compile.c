@@ -333,7 +333,12 @@ static Status add_meta(Cli *cli, const Target *t, TargetJob *job)
 		dims[0] = '\0';
 		for (int d = 0; d < v->rank; d++)
 			n += (size_t)snprintf(dims + n, sizeof(dims) - n, "%s%lld", d ? "," : "", (long long)v->dims[d]);
-		nnb_put(&m, "input=", 6);
+		char key[32];
+
+		/* input.K=NAME=DIMS: keys appear once, a name may hold any byte but
+		 * NUL and CR (the last '=' ends it) */
+		snprintf(key, sizeof(key), "input.%d=", i);
+		nnb_put(&m, key, strlen(key));
 		meta_line(&m, g->tensors[g->inputs[i]].name, dims);
 	}
 	for (int i = 0; i < job->nmeta; i++) {
