@@ -258,7 +258,8 @@ int loop_load(LoopProgram *p, int buf, int nidx, const int *idx)
 
 const int *loop_load_idx(const LoopProgram *p, int e)
 {
-	return p->ilist + p->exprs[e].list;
+	/* a scalar index buffer's list is empty, and so may the whole list be */
+	return p->ilist ? p->ilist + p->exprs[e].list : NULL;
 }
 
 int loop_add_const(LoopProgram *p, int a, int64_t c)

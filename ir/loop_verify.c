@@ -308,9 +308,10 @@ static bool check_kernels(Verifier *v)
 static bool expr_ok(Verifier *v, int e);
 
 /* A load's buffer and index list; its indices well formed and free of loads. */
-static bool load_ok(Verifier *v, const LoopExpr *x)
+static bool load_ok(Verifier *v, int e)
 {
 	const LoopProgram *p = v->p;
+	const LoopExpr *x = &p->exprs[e];
 	const int *idx;
 	int rank;
 
@@ -319,7 +320,7 @@ static bool load_ok(Verifier *v, const LoopExpr *x)
 	rank = p->bufs[x->c].rank;
 	if (rank < 0 || rank > MAX_RANK || x->list > p->nilist - rank)
 		return false;
-	idx = p->ilist + x->list;
+	idx = loop_load_idx(p, e);
 	for (int d = 0; d < rank; d++)
 		if (!expr_ok(v, idx[d]) || loop_expr_has_load(p, idx[d]))
 			return false;
@@ -350,7 +351,7 @@ static bool expr_ok(Verifier *v, int e)
 	case LE_MUL: ok = expr_ok(v, x->a); break;
 	case LE_DIV:
 	case LE_MOD: ok = x->c > 0 && expr_ok(v, x->a); break;
-	case LE_LOAD: ok = load_ok(v, x); break;
+	case LE_LOAD: ok = load_ok(v, e); break;
 	}
 	v->est[e] = ok ? 2 : 3;
 	return ok;
