@@ -102,18 +102,18 @@ class Graph:
         for n in self.nodes:
             n.output[:] = [name if o == tensor else o for o in n.output]
             n.input[:] = [name if i == tensor else i for i in n.input]
-        self.outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+        self.outputs.append(name)
 
     def model(self, name):
-        g = helper.make_graph(self.nodes, name, self.inputs, self.outputs, self.inits)
+        g = helper.make_graph(self.nodes, name, self.inputs, [], self.inits)
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="pytorch", producer_version="2.1.0")
         m.ir_version = 8
         # the outputs' types and shapes, symbolic where the inputs' are, as
         # the exporter writes them
         inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
-        del m.graph.output[:]
-        m.graph.output.extend(inferred.graph.output)
+        types = {v.name: v for v in inferred.graph.value_info}
+        m.graph.output.extend(types[o] for o in self.outputs)
         onnx.checker.check_model(m, full_check=True)
         return m
 
@@ -412,6 +412,122 @@ def gpt_graph(cfg, seed):
     return g
 
 
+# -- Llama-style decoder block (run-time positions) -------------------------
+
+LLAMA = dict(hidden=64, heads=4, kv_heads=2, inter=176, vocab=1000, theta=10000.0, eps=1e-6)
+
+
+def rmsnorm(g, x, w, eps, scope, name):
+    """LlamaRMSNorm: x * rsqrt(mean(x^2) + eps) * weight."""
+    v = g.op("ReduceMean", [g.op("Pow", [x, g.const(2.0, np.float32)], scope)], scope, axes=[-1], keepdims=1)
+    r = g.op("Div", [g.const(1.0, np.float32), g.op("Sqrt", [g.op("Add", [v, g.const(eps, np.float32)], scope)],
+                                                   scope)], scope)
+    return g.op("Mul", [g.init(name, w), g.op("Mul", [x, r], scope)], scope)
+
+
+def llama_graph(cfg, seed):
+    """A Llama-style decoder (one layer) whose positions and mask are
+    computed at run time from a left-padded attention_mask over past and
+    new tokens, as transformers' exports for generation write them:
+    position_ids = cumsum(mask) - 1 (1 where padded), sliced to the new
+    tokens; rotary angles = inv_freq @ positions, then Cos and Sin; the
+    causal mask from Range/Less, merged with the padding mask by
+    Equal/And/Where; RMSNorm, grouped-query attention (repeat_kv by
+    Unsqueeze/Expand/Reshape), a SiLU-gated MLP (Sigmoid, Mul); outputs
+    logits, the next token (ArgMax of the last position) and the cache."""
+    r = RandomWeights(seed)
+    h, heads, kvh = cfg["hidden"], cfg["heads"], cfg["kv_heads"]
+    hd = h // heads
+    g = Graph()
+    ids = g.input("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"])
+    mask = g.input("attention_mask", TensorProto.INT64, ["batch_size", "total_sequence_length"])
+    past_k = g.input("past_key", TensorProto.FLOAT, ["batch_size", kvh, "past_sequence_length", hd])
+    past_v = g.input("past_value", TensorProto.FLOAT, ["batch_size", kvh, "past_sequence_length", hd])
+    sc = "/model"
+    pos = g.op("Sub", [g.op("CumSum", [mask, g.const(-1)], sc), g.const(1)], sc)
+    pos = g.op("Where", [g.op("Equal", [mask, g.const(0)], sc), g.const(1), pos], sc)
+    slen = g.dim(ids, 1, sc)
+    pos = g.op("Slice", [pos, g.op("Neg", [slen], sc), g.const([1 << 62]), g.const([1]), g.const([1])], sc)
+    # causal [S, T]: key j is visible to new token i when j <= past + i
+    plen, tlen = g.dim(past_k, 2, sc), g.dim(mask, 1, sc)
+    sq = lambda t: g.op("Squeeze", [t, g.const([0])], sc)  # noqa: E731
+    rows = g.op("Add", [g.op("Range", [g.const(0), sq(slen), g.const(1)], sc), sq(plen)], sc)
+    cols = g.op("Range", [g.const(0), sq(tlen), g.const(1)], sc)
+    future = g.op("Less", [g.op("Unsqueeze", [rows, g.const([1])], sc), cols], sc)
+    causal = g.op("Where", [future, g.const(F32_MIN, np.float32), g.const(0.0, np.float32)], sc)
+    causal = g.op("Unsqueeze", [causal, g.const([0, 1])], sc)
+    pad = g.op("Equal", [g.op("Unsqueeze", [mask, g.const([1, 2])], sc), g.const(0)], sc)
+    pad = g.op("And", [g.op("Equal", [causal, g.const(0.0, np.float32)], sc), pad], sc)
+    add_mask = g.op("Where", [pad, g.const(F32_MIN, np.float32), causal], sc)
+    # rotary: freqs = inv_freq[None, :, None] @ position_ids[:, None, :]
+    inv = (1.0 / cfg["theta"] ** (np.arange(0, hd, 2, dtype=np.float64) / hd)).astype(np.float32)
+    e = sc + "/rotary_emb"
+    invx = g.op("Expand", [g.init("model.rotary_emb.inv_freq", inv[None, :, None]),
+                           g.op("Concat", [g.dim(ids, 0, e), g.const([hd // 2, 1])], e, axis=0)], e)
+    posf = g.op("Cast", [g.op("Unsqueeze", [pos, g.const([1])], e)], e, to=TensorProto.FLOAT)
+    freqs = g.op("Transpose", [g.op("MatMul", [invx, posf], e)], e, perm=[0, 2, 1])
+    emb = g.op("Concat", [freqs, freqs], e, axis=-1)
+    cos = g.op("Unsqueeze", [g.op("Cos", [emb], e), g.const([1])], e)
+    sin = g.op("Unsqueeze", [g.op("Sin", [emb], e), g.const([1])], e)
+    x = g.op("Gather", [g.init("model.embed_tokens.weight", r.table(cfg["vocab"], h)), ids], sc + "/embed_tokens")
+    ly = sc + "/layers.0"
+    t = rmsnorm(g, x, r.norm(h)[0], cfg["eps"], ly + "/input_layernorm", "model.layers.0.input_layernorm.weight")
+    a = ly + "/self_attn"
+
+    def proj(nout, name):
+        w = (r.rng.standard_normal((nout, h)) / np.sqrt(h)).astype(np.float32)
+        return g.op("MatMul", [t, g.init("onnx::MatMul_%s" % name, w.T.copy())], a + "/%s/MatMul" % name)
+
+    def rotate(u):
+        x1 = g.op("Slice", [u, g.const([0]), g.const([hd // 2]), g.const([3]), g.const([1])], a)
+        x2 = g.op("Slice", [u, g.const([hd // 2]), g.const([1 << 62]), g.const([3]), g.const([1])], a)
+        half = g.op("Concat", [g.op("Neg", [x2], a), x1], a, axis=-1)
+        return g.op("Add", [g.op("Mul", [u, cos], a), g.op("Mul", [half, sin], a)], a)
+
+    q = rotate(g.split_heads(proj(h, "q_proj"), heads, hd, a, [0, 2, 1, 3]))
+    k = rotate(g.split_heads(proj(kvh * hd, "k_proj"), kvh, hd, a, [0, 2, 1, 3]))
+    v = g.split_heads(proj(kvh * hd, "v_proj"), kvh, hd, a, [0, 2, 1, 3])
+    k = g.op("Concat", [past_k, k], a, axis=-2)
+    v = g.op("Concat", [past_v, v], a, axis=-2)
+    present_k, present_v = k, v
+
+    def repeat_kv(u):
+        u = g.op("Unsqueeze", [u, g.const([2])], a)
+        shape = g.op("Concat", [g.dim(u, 0, a), g.const([kvh, heads // kvh]), g.dim(u, 3, a), g.const([hd])],
+                     a, axis=0)
+        u = g.op("Expand", [u, shape], a)
+        shape = g.op("Concat", [g.dim(u, 0, a), g.const([heads]), g.dim(u, 3, a), g.const([hd])], a, axis=0)
+        return g.op("Reshape", [u, shape], a)
+
+    k, v = repeat_kv(k), repeat_kv(v)
+    s = g.op("MatMul", [q, g.op("Transpose", [k], a, perm=[0, 1, 3, 2])], a)
+    s = g.op("Div", [s, g.const(float(np.sqrt(hd)), np.float32)], a)
+    s = g.op("Add", [s, add_mask], a)
+    s = g.op("Softmax", [s], a, axis=-1)
+    ctx = g.merge_heads(g.op("MatMul", [s, v], a), h, a)
+    wo = (r.rng.standard_normal((h, h)) / np.sqrt(h)).astype(np.float32)
+    x = g.op("Add", [x, g.op("MatMul", [ctx, g.init("onnx::MatMul_o_proj", wo.T.copy())], a + "/o_proj")], ly)
+    t = rmsnorm(g, x, r.norm(h)[0], cfg["eps"], ly + "/post_attention_layernorm",
+                "model.layers.0.post_attention_layernorm.weight")
+    m = ly + "/mlp"
+    wg, wu, wd = ((r.rng.standard_normal(sh) / np.sqrt(sh[1])).astype(np.float32)
+                  for sh in ((cfg["inter"], h), (cfg["inter"], h), (h, cfg["inter"])))
+    gate = g.op("MatMul", [t, g.init("onnx::MatMul_gate_proj", wg.T.copy())], m + "/gate_proj")
+    gate = g.op("Mul", [gate, g.op("Sigmoid", [gate], m + "/act_fn")], m + "/act_fn")
+    up = g.op("MatMul", [t, g.init("onnx::MatMul_up_proj", wu.T.copy())], m + "/up_proj")
+    y = g.op("MatMul", [g.op("Mul", [gate, up], m), g.init("onnx::MatMul_down_proj", wd.T.copy())], m + "/down_proj")
+    x = g.op("Add", [x, y], ly)
+    x = rmsnorm(g, x, r.norm(h)[0], cfg["eps"], sc + "/norm", "model.norm.weight")
+    wl = (r.rng.standard_normal((cfg["vocab"], h)) / np.sqrt(h)).astype(np.float32)
+    logits = g.op("MatMul", [x, g.init("onnx::MatMul_lm_head", wl.T.copy())], "/lm_head")
+    last = g.op("Gather", [logits, g.const(-1)], "", axis=1)
+    g.output(logits, "logits")
+    g.output(g.op("ArgMax", [last], "", axis=-1, keepdims=0), "next_token")
+    g.output(present_k, "present_key")
+    g.output(present_v, "present_value")
+    return g
+
+
 # -- ViT-style encoder ----------------------------------------------------
 
 VIT = dict(layers=2, hidden=64, heads=4, inter=256, patch=8, channels=3, labels=10, eps=1e-12)
@@ -607,6 +723,7 @@ def make_all(out_dir, cache=None):
     made = {
         "bert": bert_graph(random_bert_weights(BERT_TINY, 1501), BERT_TINY, "pooler").model("bert"),
         "gpt": gpt_graph(GPT, 1502).model("gpt"),
+        "llama": llama_graph(LLAMA, 1505).model("llama"),
         "vit16": vit_graph(VIT, (32, 32), 1503).model("vit16"),
         "vit128": vit_graph(VIT, (64, 128), 1504).model("vit128"),
     }
