@@ -36,6 +36,9 @@ under the exporter's node names (/encoder/layer.0/attention/self/query/MatMul):
          as newer transformers exports do, mean pooling over the mask and
          L2 normalization (sentence_embedding)
 
+Each random-weight model but vit128 also comes in float16 (NAME_f16.onnx),
+as the exporter writes it after model.half().
+
 The random weights are seeded (numpy default_rng), so every run writes the
 same files.  A WordPiece tokenizer for the MiniLM vocabulary is here too.
 
@@ -740,6 +743,38 @@ class WordPiece:
         return ids, mask, np.zeros_like(ids)
 
 
+# -- half precision --------------------------------------------------------
+
+F16_MIN = float(np.finfo(np.float16).min)
+
+
+def to_fp16(m):
+    """The model as the exporter writes it after model.half(): float
+    weights, constants, Casts and float inputs and outputs in float16, the
+    mask value finfo(float16).min instead of float32's."""
+    m = onnx.ModelProto.FromString(m.SerializeToString())
+    g = m.graph
+    for i, t in enumerate(g.initializer):
+        if t.data_type == TensorProto.FLOAT:
+            g.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name))
+    for n in g.node:
+        for a in n.attribute:
+            if a.name == "to" and a.i == TensorProto.FLOAT:
+                a.i = TensorProto.FLOAT16
+            if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == TensorProto.FLOAT:
+                v = np.maximum(numpy_helper.to_array(a.t), F16_MIN).astype(np.float16)
+                a.t.CopyFrom(numpy_helper.from_array(v, a.t.name))
+    for v in g.input:
+        if v.type.tensor_type.elem_type == TensorProto.FLOAT:
+            v.type.tensor_type.elem_type = TensorProto.FLOAT16
+    outs = [o.name for o in g.output]
+    del g.output[:]
+    types = {v.name: v for v in onnx.shape_inference.infer_shapes(m, strict_mode=True).graph.value_info}
+    g.output.extend(types[o] for o in outs)
+    onnx.checker.check_model(m, full_check=True)
+    return m
+
+
 # -- all of them ----------------------------------------------------------
 
 def make_all(out_dir, cache=None):
@@ -752,6 +787,8 @@ def make_all(out_dir, cache=None):
         "vit16": vit_graph(VIT, (32, 32), 1503).model("vit16"),
         "vit128": vit_graph(VIT, (64, 128), 1504).model("vit128"),
     }
+    for name in ("bert", "gpt", "llama", "vit16"):
+        made[name + "_f16"] = to_fp16(made[name])
     if cache is not None:
         made["minilm"] = minilm_graph(fetch_minilm(cache)).model("minilm")
     paths = {}
