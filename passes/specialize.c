@@ -35,79 +35,40 @@ static bool shape_operand(const Graph *g, const Node *n, int k)
 	       ((n->op == OP_If || n->op == OP_Scan) && k == 0) || (n->op == OP_Loop && k < 2);
 }
 
-/* The live nodes reading each tensor: those of tensor t are
- * node[first[t] .. first[t + 1]). */
-typedef struct Readers {
-	int *first, *node;
-	int *queue;          /* tensors to visit */
-	bool *seen;
-} Readers;
-
-static bool readers_init(Graph *g, Readers *r)
+/* Marks in feeds[] every tensor whose value reaches such an operand of a
+ * live node, through any nodes in between (a window length cast to float,
+ * a trip count computed from Range's bounds): one walk from the last node
+ * to the first, since a node comes after the nodes it reads from. */
+static void mark_shape_feeds(const Graph *g, bool *feeds)
 {
-	int edges = 0;
+	for (int i = g->nnodes - 1; i >= 0; i--) {
+		const Node *n = &g->nodes[i];
+		bool all = false;
 
-	for (int i = 0; i < g->nnodes; i++)
-		edges += g->nodes[i].flags & NODE_DEAD ? 0 : g->nodes[i].nin;
-	r->first = arena_alloc(&g->arena, (size_t)(g->ntensors + 2) * sizeof(int));
-	r->node = arena_alloc(&g->arena, (size_t)(edges + 1) * sizeof(int));
-	r->queue = arena_alloc(&g->arena, (size_t)(g->ntensors + 1) * sizeof(int));
-	r->seen = arena_alloc(&g->arena, (size_t)g->ntensors + 1);
-	if (!r->first || !r->node || !r->queue || !r->seen)
-		return false;
-	for (int i = 0; i < g->nnodes; i++)
-		for (int k = 0; !(g->nodes[i].flags & NODE_DEAD) && k < g->nodes[i].nin; k++)
-			if (g->nodes[i].in[k] >= 0)
-				r->first[g->nodes[i].in[k] + 2]++;
-	for (int t = 0; t < g->ntensors; t++)
-		r->first[t + 2] += r->first[t + 1];
-	for (int i = 0; i < g->nnodes; i++)
-		for (int k = 0; !(g->nodes[i].flags & NODE_DEAD) && k < g->nodes[i].nin; k++)
-			if (g->nodes[i].in[k] >= 0)
-				r->node[r->first[g->nodes[i].in[k] + 1]++] = i;
-	return true;
-}
-
-/* Whether tensor t's value reaches such an operand of a live node, through
- * any nodes in between (a window length cast to float, a trip count
- * computed from Range's bounds). */
-static bool feeds_shape(const Graph *g, Readers *r, int t)
-{
-	int head = 0, tail = 0;
-
-	memset(r->seen, 0, (size_t)g->ntensors);
-	r->seen[t] = true;
-	r->queue[tail++] = t;
-	while (head < tail) {
-		int u = r->queue[head++];
-		for (int e = r->first[u]; e < r->first[u + 1]; e++) {
-			const Node *n = &g->nodes[r->node[e]];
-			for (int k = 0; k < n->nin; k++)
-				if (n->in[k] == u && shape_operand(g, n, k))
-					return true;
-			for (int k = 0; k < n->nout; k++)
-				if (n->out[k] >= 0 && !r->seen[n->out[k]]) {
-					r->seen[n->out[k]] = true;
-					r->queue[tail++] = n->out[k];
-				}
-		}
+		if (n->flags & NODE_DEAD)
+			continue;
+		for (int k = 0; k < n->nout; k++)
+			all |= n->out[k] >= 0 && feeds[n->out[k]];
+		for (int k = 0; k < n->nin; k++)
+			if (n->in[k] >= 0 && (all || shape_operand(g, n, k)))
+				feeds[n->in[k]] = true;
 	}
-	return false;
 }
 
 Status pass_specialize_inputs(Graph *g, const Value *inputs)
 {
-	Readers r;
+	bool *feeds = arena_alloc(&g->arena, (size_t)g->ntensors + 1);
 
-	if (!readers_init(g, &r))
+	if (!feeds)
 		return graph_oom(g);
+	mark_shape_feeds(g, feeds);
 	for (int i = 0; i < g->ninputs; i++) {
 		Tensor *t = &g->tensors[g->inputs[i]];
 		const Value *v = &inputs[i];
 
 		if (val_numel(v) > SPECIALIZE_LIMIT)
 			continue;
-		if (!dtype_is_int(v->dt) && !feeds_shape(g, &r, g->inputs[i]))
+		if (!dtype_is_int(v->dt) && !feeds[g->inputs[i]])
 			continue;
 		if (v->dt != t->v.dt || !val_same_shape(v, &t->v))
 			continue;   /* interp_run reports the mismatch */
