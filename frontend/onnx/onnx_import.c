@@ -31,6 +31,7 @@ typedef struct Importer {
 	const char *scope;   /* while in a body: the path to it, else "" */
 	int depth;           /* bodies open */
 	struct Importer *outer;   /* in a body: the importer of the graph around it */
+	int *slot, cap_slot; /* take_captures: 1 + the input index of tensor t, 0 when none */
 } Importer;
 
 static void note(Importer *im, Status st)
@@ -505,6 +506,7 @@ static Graph *read_body(Importer *im, const Node *n, const char *attr, long k,
 	}
 	bi.opt = NULL;   /* --shape binds the model's inputs, not a body's */
 	bi.worst = ST_OK, bi.scope = scope, bi.depth++, bi.outer = im;
+	bi.slot = NULL, bi.cap_slot = 0;
 	read_initializers(&bi, gp);
 	read_body_inputs(&bi, gp);
 	for (size_t i = 0; i < gp->n_node; i++)
@@ -518,6 +520,7 @@ static Graph *read_body(Importer *im, const Node *n, const char *attr, long k,
  * own: captures[k].in turns from the outer tensor into n's input index. */
 static Status take_captures(Importer *im, Node *n)
 {
+	Graph *g = im->g;
 	int extra = 0, nin = n->nin, *in;
 
 	for (int i = 0; i < n->nattr; i++)
@@ -525,20 +528,25 @@ static Status take_captures(Importer *im, Node *n)
 			extra += n->attr[i].body->ncaptures;
 	if (extra == 0)
 		return ST_OK;
-	if (!(in = arena_alloc(&im->g->arena, (size_t)(n->nin + extra + 1) * sizeof(int))))
-		return graph_oom(im->g);
+	while (g->ntensors > im->cap_slot)
+		if (!arena_grow(&g->arena, (void **)&im->slot, &im->cap_slot, im->cap_slot, sizeof(int)))
+			return graph_oom(g);
+	if (!(in = arena_alloc(&g->arena, (size_t)(n->nin + extra + 1) * sizeof(int))))
+		return graph_oom(g);
 	memcpy(in, n->in, (size_t)n->nin * sizeof(int));
 	for (int i = 0; i < n->nattr; i++) {
 		Graph *b = n->attr[i].body;
 		for (int k = 0; b && k < b->ncaptures; k++) {
-			int j = n->nin;
-			while (j < nin && in[j] != b->captures[k].in)
-				j++;
-			if (j == nin)
-				in[nin++] = b->captures[k].in;
-			b->captures[k].in = j;
+			int t = b->captures[k].in;
+			if (!im->slot[t]) {
+				in[nin] = t;
+				im->slot[t] = 1 + nin++;
+			}
+			b->captures[k].in = im->slot[t] - 1;
 		}
 	}
+	for (int j = n->nin; j < nin; j++)
+		im->slot[in[j]] = 0;   /* clean for the next node */
 	n->in = in;
 	n->ncapture = nin - n->nin;
 	n->nin = nin;
@@ -654,7 +662,7 @@ Status onnx_import(Graph *g, const char *path, const OnnxOptions *opt)
 Status onnx_import_mem(Graph *g, const char *path, const uint8_t *buf, size_t len,
                        const OnnxOptions *opt)
 {
-	Importer im = {g, opt, ST_OK, "", 0, NULL};
+	Importer im = {g, opt, ST_OK, "", 0, NULL, NULL, 0};
 	Onnx__ModelProto *m;
 
 	g->path = arena_strdup(&g->arena, path);
