@@ -90,6 +90,21 @@ static Status infer_added(Graph *g, int k)
 	return shape_infer_span(g, k, &to, false);
 }
 
+/* A new node named full, counted against UNROLL_NODES; -1 when out of
+ * memory or past the limit (*st says which). */
+static int new_node(Expand *x, const char *full, OpKind op, int nin, int nout, Status *st)
+{
+	Graph *g = x->g;
+	int k = full ? graph_add_node(g, full, op, nin, nout) : -1;
+
+	*st = k < 0 ? graph_oom(g) : ST_OK;
+	if (k >= 0 && g->nnodes - x->first > UNROLL_NODES) {
+		*st = node_error(g, ctl(x), ST_UNSUPPORTED, "unrolling it takes more than %d nodes", UNROLL_NODES);
+		k = -1;
+	}
+	return k;
+}
+
 /* Adds node op named "<n>/name" reading ins, writing outs (-1: a fresh
  * tensor of that name) with attributes attr, and infers it.  *out0, when
  * not NULL, receives its first output. */
@@ -98,13 +113,12 @@ static Status add_node(Expand *x, OpKind op, const char *name, const int *ins, i
 {
 	Graph *g = x->g;
 	char *full = arena_printf(&g->arena, "%s/%s", ctl(x)->name, name);
-	int k = full ? graph_add_node(g, full, op, nin, 1) : -1;
+	Status st;
+	int k = new_node(x, full, op, nin, 1, &st);
 	Node *c;
 
 	if (k < 0)
-		return graph_oom(g);
-	if (g->nnodes - x->first > UNROLL_NODES)
-		return node_error(g, ctl(x), ST_UNSUPPORTED, "unrolling it takes more than %d nodes", UNROLL_NODES);
+		return st;
 	c = &g->nodes[k];
 	memcpy(c->in, ins, (size_t)nin * sizeof(int));
 	c->attr = attr, c->nattr = nattr;
@@ -124,6 +138,18 @@ static Attr *int_attr(Graph *g, const char *name, int64_t v)
 	if (a)
 		*a = (Attr){.name = name, .kind = ATTR_INT, .i = v};
 	return a;
+}
+
+/* Slice index of t along axis, the axis dropped: Gather with a constant
+ * index. */
+static Status take_slice(Expand *x, const char *name, int t, int64_t axis, int64_t index, int *out)
+{
+	int idx = const_scalar(x, name, DT_I64, index);
+	Attr *a = int_attr(x->g, "axis", axis);
+
+	if (idx < 0 || !a)
+		return graph_oom(x->g);
+	return add_node(x, OP_Gather, name, (int[]){t, idx}, 2, -1, a, 1, out);
 }
 
 /* x's value with a dimension of 1 inserted at axis: Reshape to a constant
@@ -202,14 +228,12 @@ static Status inline_body(Expand *x, Graph *b, const char *what, const int *ins,
 	for (int i = 0; i < b->nnodes; i++) {
 		const Node *s = &b->nodes[i];
 		char *name = arena_printf(&g->arena, "%s/%s/%s", ctl(x)->name, what, s->name);
-		int k = name ? graph_add_node(g, name, s->op, s->nin, s->nout) : -1;
+		Status st;
+		int k = new_node(x, name, s->op, s->nin, s->nout, &st);
 		Node *c;
 
 		if (k < 0)
-			return graph_oom(g);
-		if (g->nnodes - x->first > UNROLL_NODES)
-			return node_error(g, ctl(x), ST_UNSUPPORTED, "unrolling it takes more than %d nodes",
-			                  UNROLL_NODES);
+			return st;
 		c = &g->nodes[k];
 		c->op_type = s->op_type, c->domain = s->domain;
 		c->attr = s->attr, c->nattr = s->nattr, c->ncapture = s->ncapture;
@@ -248,9 +272,11 @@ static Status condition(Expand *x, const char *what, int t, bool *known, bool *v
 {
 	const Value *v = &x->g->tensors[t].v;
 
+	char type[160];
+
 	if (v->dt != DT_BOOL || val_numel(v) != 1)
-		return node_error(x->g, ctl(x), ST_INVALID, "%s must be one bool, not %s %s", what,
-		                  dtype_name(v->dt), val_numel(v) == 1 ? "" : "of several elements");
+		return node_error(x->g, ctl(x), ST_INVALID, "%s must be one bool, not %s", what,
+		                  val_type_str(v, type, sizeof(type)));
 	*known = v->data != NULL;
 	*value = *known && val_get_i64(v, 0) != 0;
 	return ST_OK;
@@ -272,13 +298,12 @@ static Status check_agree(Expand *x, int k, int a, int b)
 static Status expand_if(Expand *x)
 {
 	Graph *g = x->g, *tb = body_of(ctl(x), "then_branch"), *eb = body_of(ctl(x), "else_branch");
-	int nout = ctl(x)->nout, cond = ctl(x)->in[0], scalar;
+	int nout = ctl(x)->nout, cond = ctl(x)->in[0], scalar, empty;
 	int *to = arena_alloc(&g->arena, (size_t)(nout + 1) * sizeof(int));
 	int *eo = arena_alloc(&g->arena, (size_t)(nout + 1) * sizeof(int));
-	int empty = new_const(x, "scalar_shape", DT_I64, 1, &(int64_t){0});
 	bool known, value;
 
-	if (!to || !eo || empty < 0)
+	if (!to || !eo)
 		return graph_oom(g);
 	TRY(check_body(x, "then_branch", tb, 0, nout));
 	TRY(check_body(x, "else_branch", eb, 0, nout));
@@ -291,6 +316,8 @@ static Status expand_if(Expand *x)
 	}
 	TRY(inline_body(x, tb, "then_branch", NULL, to));
 	TRY(inline_body(x, eb, "else_branch", NULL, eo));
+	if ((empty = new_const(x, "scalar_shape", DT_I64, 1, &(int64_t){0})) < 0)
+		return graph_oom(g);
 	TRY(add_node(x, OP_Reshape, "cond", (int[]){cond, empty}, 2, -1, NULL, 0, &scalar));
 	for (int k = 0; k < nout; k++) {
 		TRY(check_agree(x, k, to[k], eo[k]));
@@ -453,13 +480,9 @@ static Status unroll_scan(Expand *x, const ScanPlan *p, const char *tag, const i
 	memcpy(ins, states, (size_t)p->ns * sizeof(int));
 	for (int64_t t = 0; t < p->iters; t++) {
 		snprintf(what, sizeof(what), "%siter%lld", tag, (long long)t);
-		for (int j = 0; j < p->nx; j++) {
-			int idx = const_scalar(x, what, DT_I64, p->in_rev[j] ? p->iters - 1 - t : t);
-			Attr *a = int_attr(g, "axis", p->in_axis[j]);
-			if (idx < 0 || !a)
-				return graph_oom(g);
-			TRY(add_node(x, OP_Gather, what, (int[]){xs[j], idx}, 2, -1, a, 1, &ins[p->ns + j]));
-		}
+		for (int j = 0; j < p->nx; j++)
+			TRY(take_slice(x, what, xs[j], p->in_axis[j], p->in_rev[j] ? p->iters - 1 - t : t,
+			               &ins[p->ns + j]));
 		TRY(inline_body(x, p->b, what, ins, outs));
 		memcpy(ins, outs, (size_t)p->ns * sizeof(int));
 		if (!remember(g, &h, &outs[p->ns]))
@@ -563,13 +586,8 @@ static Status expand_scan8(Expand *x, const ScanPlan *p)
 	}
 	for (int64_t b = 0; b < batch; b++) {
 		snprintf(tag, sizeof(tag), "batch%lld/", (long long)b);
-		for (int i = 0; i < nv; i++) {
-			int idx = const_scalar(x, tag, DT_I64, b);
-			Attr *a = int_attr(g, "axis", 0);
-			if (idx < 0 || !a)
-				return graph_oom(g);
-			TRY(add_node(x, OP_Gather, tag, (int[]){ctl(x)->in[1 + i], idx}, 2, -1, a, 1, &vb[i]));
-		}
+		for (int i = 0; i < nv; i++)
+			TRY(take_slice(x, tag, ctl(x)->in[1 + i], 0, b, &vb[i]));
 		for (int j = 0; j < p->ny; j++)
 			ys[j] = -1;
 		TRY(unroll_scan(x, p, tag, vb, vb + p->ns, fin, ys));
