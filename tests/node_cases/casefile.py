@@ -13,6 +13,13 @@ from onnx.reference import ReferenceEvaluator
 OUT = os.path.dirname(os.path.abspath(__file__))
 
 
+def node_case(name, op, inputs, outputs, opset, expected=None, **attrs):
+    """A case of one node op: inputs (name, array) pairs and outputs names,
+    '' for an absent optional one."""
+    node = helper.make_node(op, [n for n, _ in inputs], outputs, **attrs)
+    write_case(name, [node], inputs, outputs, opset, expected=expected)
+
+
 def write_case(name, nodes, inputs, outputs, opset, inits=(), expected=None, oracle="reference"):
     """inputs: (name, array) pairs, name '' for an absent optional input;
     outputs: names, '' for an absent optional one; inits: (name, array)

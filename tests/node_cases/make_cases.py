@@ -23,19 +23,13 @@ import onnx
 from onnx import helper
 
 sys.dont_write_bytecode = True   # no __pycache__ among the cases
-from casefile import write_case  # noqa: E402
+from casefile import node_case as case, write_case  # noqa: E402
 
 rng = np.random.default_rng(15)
 
 
 def normal(*shape, dtype=np.float32):
     return rng.standard_normal(shape).astype(dtype)
-
-
-def case(name, op, inputs, outputs, opset, **attrs):
-    """One node: inputs (name, array) pairs and outputs names, '' for an absent optional one."""
-    node = helper.make_node(op, [n for n, _ in inputs], outputs, **attrs)
-    write_case(name, [node], inputs, outputs, opset)
 
 
 def attention_cases():

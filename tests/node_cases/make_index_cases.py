@@ -20,22 +20,15 @@ usage: python3 tests/node_cases/make_index_cases.py   (then run
 import sys
 
 import numpy as np
-from onnx import helper
 
 sys.dont_write_bytecode = True   # no __pycache__ among the cases
-from casefile import write_case  # noqa: E402
+from casefile import node_case as case  # noqa: E402
 
 rng = np.random.default_rng(1516)
 
 
 def normal(*shape, dtype=np.float32):
     return rng.standard_normal(shape).astype(dtype)
-
-
-def case(name, op, inputs, outputs, opset, **attrs):
-    """inputs: (name, array) pairs, every one a graph input."""
-    node = helper.make_node(op, [n for n, _ in inputs], outputs, **attrs)
-    write_case(name, [node], inputs, outputs, opset)
 
 
 def index_cases():

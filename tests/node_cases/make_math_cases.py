@@ -22,22 +22,15 @@ import sys
 
 import numpy as np
 import onnx
-from onnx import helper
 
 sys.dont_write_bytecode = True   # no __pycache__ among the cases
-from casefile import write_case  # noqa: E402
+from casefile import node_case as case  # noqa: E402
 
 rng = np.random.default_rng(1515)
 
 
 def normal(*shape, dtype=np.float32):
     return rng.standard_normal(shape).astype(dtype)
-
-
-def case(name, op, inputs, outputs, opset, expected=None, **attrs):
-    """inputs: (name, array) pairs; expected: output arrays, else onnx.reference's."""
-    node = helper.make_node(op, [n for n, _ in inputs], outputs, **attrs)
-    write_case(name, [node], inputs, outputs, opset, expected=expected)
 
 
 def hardmax_2d(x, axis):
