@@ -582,6 +582,15 @@ static void check_same_type(Verifier *v, const LoopNode *n)
 		     arg_name(v, &n->arg[0]), dtype_name(d), arg_name(v, &n->arg[1]), dtype_name(s));
 }
 
+/* reduce: the source's type, or any float into an f64 accumulator. */
+static void check_reduce_types(Verifier *v, const LoopNode *n)
+{
+	if (need_ref(v, n, 0, "destination") && need_ref(v, n, 1, "source") &&
+	    arg_dt(v, &n->arg[0]) == DT_F64 && dtype_is_float(arg_dt(v, &n->arg[1])))
+		return;
+	check_same_type(v, n);
+}
+
 /* Whether apply's destination and every operand are integers (BitShift,
  * which has no float form, needs them to be). */
 static bool apply_all_ints(Verifier *v, const LoopNode *n)
@@ -667,7 +676,7 @@ static void check_types(Verifier *v, const LoopNode *n)
 		check_apply(v, n);
 		return;
 	case LN_REDUCE:
-		check_same_type(v, n);
+		check_reduce_types(v, n);
 		if (n->red != LR_SUM && n->red != LR_MAX && n->red != LR_MIN && n->red != LR_PROD)
 			NERR(v, n, "reduce: unknown reduction %d", (int)n->red);
 		return;

@@ -9,12 +9,16 @@
  * kernel empty, and the driver drops it.
  *
  * Fusion plans a chain before lowering its head: while the head's single
- * consumer is an elementwise op whose output has the same type and shape
- * and whose other inputs are constants, the consumer joins the chain (a
- * binary op may take the chained tensor as either operand: Add(bias, y)).  All
- * tensors of the chain share the buffer of the last one, so the consumers
- * compute in place in the head's kernel; pass_merge_nests then joins their
- * consecutive elementwise nests into one.
+ * consumer is an elementwise op or a row op (Softmax, LogSoftmax,
+ * LayerNormalization, RMSNormalization) whose output has the same type and
+ * shape and whose other inputs are computed before the head's kernel runs
+ * (constants, graph inputs, outputs of nodes already lowered: an attention
+ * mask), the consumer joins the chain (a binary op may take the chained
+ * tensor as either operand: Add(bias, y)).  All tensors of the chain share
+ * the buffer of the last one, so the consumers compute in place in the
+ * head's kernel; pass_merge_nests then joins their consecutive elementwise
+ * nests into one, and pass_fuse_rows runs what remains row by row where
+ * it may (attention scores: scale, mask, max, exp, sum, normalize).
  *
  * A graph output that is a graph input, a constant, or listed twice gets
  * its own buffer and a final copy kernel.
@@ -530,26 +534,46 @@ static int chain_pos(const Node *c, int t)
 	return -1;
 }
 
+/* The ops over rows (the last axes) that may end a chain: their lowering
+ * reads all of a row of X before it writes that row of Y, so Y may be X's
+ * buffer; row fusion (passes/tile_rows.c) then runs the chain's
+ * elementwise nests and the op's passes row by row. */
+static bool is_row_op(OpKind op)
+{
+	return op == OP_Softmax || op == OP_LogSoftmax || op == OP_LayerNormalization ||
+	       op == OP_RMSNormalization;
+}
+
+/* Whether tensor u is computed before the chain's kernel runs: a constant,
+ * a graph input, or the output of a node lowered already. */
+static bool ready(const Graph *g, int u, const bool *done)
+{
+	const Tensor *x = &g->tensors[u];
+
+	return x->v.data || x->producer < 0 || done[x->producer];
+}
+
 /* Whether c may compute in place on tensor t inside t's producer's kernel. */
-static bool fusable(const Graph *g, const Node *c, int t)
+static bool fusable(const Graph *g, const Node *c, int t, const bool *done)
 {
 	const Value *x = &g->tensors[t].v, *y;
 	int pos = chain_pos(c, t);
 
-	if (!is_elementwise(c->op) || c->nout < 1 || c->out[0] < 0 || pos < 0)
+	if (!(is_elementwise(c->op) || (is_row_op(c->op) && pos == 0)) || c->nout < 1 || c->out[0] < 0 ||
+	    pos < 0)
 		return false;
 	for (int i = 1; i < c->nout; i++)
 		if (c->out[i] >= 0)
 			return false;
 	for (int i = 0; i < c->nin; i++)
-		if (i != pos && (c->in[i] == t || (c->in[i] >= 0 && !g->tensors[c->in[i]].v.data)))
+		if (i != pos && (c->in[i] == t || (c->in[i] >= 0 && !ready(g, c->in[i], done))))
 			return false;
 	y = &g->tensors[c->out[0]].v;
 	return y->dt == x->dt && val_same_shape(x, y);
 }
 
 /* The fused chain starting at node h: its nodes in order into chain[]. */
-static int plan_chain(LowerCx *cx, int h, int *chain, int max)
+static int plan_chain(LowerCx *cx, int h, int *chain, int max, const bool *done)
 {
 	const Graph *g = cx->g;
 	int n = 0, cur = h;
@@ -566,7 +590,7 @@ static int plan_chain(LowerCx *cx, int h, int *chain, int max)
 				return n;
 		t = a->out[0];
 		c = sole_consumer(g, t);
-		if (c < 0 || !fusable(g, &g->nodes[c], t))
+		if (c < 0 || !fusable(g, &g->nodes[c], t, done))
 			break;
 		chain[n++] = cur = c;
 	}
@@ -610,7 +634,7 @@ static Status lower_node(LowerCx *cx, Node *n)
 static Status lower_chain(LowerCx *cx, int h, bool *done)
 {
 	enum { MAX_CHAIN = 16 };
-	int chain[MAX_CHAIN], n = plan_chain(cx, h, chain, MAX_CHAIN);
+	int chain[MAX_CHAIN], n = plan_chain(cx, h, chain, MAX_CHAIN, done);
 	LoopProgram *p = cx->p;
 
 	if (n > 1)
@@ -623,8 +647,10 @@ static Status lower_chain(LowerCx *cx, int h, bool *done)
 		TRY(lower_node(cx, &cx->g->nodes[chain[i]]));
 		done[chain[i]] = true;
 	}
-	if (cx->opt->fuse && !p->oom)
+	if (cx->opt->fuse && !p->oom) {
 		TRY(pass_merge_nests(p, cx->kernel));
+		TRY(pass_fuse_rows(p, cx->kernel));
+	}
 	if (p->kernels[cx->kernel].body < 0 && cx->kernel == p->nkernels - 1)
 		p->nkernels--;
 	return loop_oom(p);

@@ -87,7 +87,10 @@ static void reduce_into(LowerCx *cx, LoopReduce op, int acc, int x, const bool *
  * f64 copy d of the input (shape dims) and accumulators reduced over red
  * (kept as size-1 dimensions when keep), len elements to each:
  *   center: mean = sum d / len,  d -= mean
- *   root_mean_square: acc = sqrt(sum d^2 / len + eps) */
+ *   root_mean_square: acc = sqrt(sum d^2 / len + eps), the squares summed
+ *     by a mac, or (sq >= 0) written into the temporary sq and reduced,
+ *     which row fusion (passes/tile_rows.c) can run row by row with the
+ *     rest, where a mac stays in a nest of its own */
 static void center(LowerCx *cx, int mean, int d, int rank, const int64_t *dims, const bool *red, bool keep,
                    int64_t len)
 {
@@ -101,15 +104,21 @@ static void center(LowerCx *cx, int mean, int d, int rank, const int64_t *dims, 
 	               acc_ref(cx, mean, rank, red, keep, vars));
 }
 
-static void root_mean_square(LowerCx *cx, int acc, int d, int rank, const int64_t *dims, const bool *red,
-                             bool keep, int64_t len, double eps)
+static void root_mean_square(LowerCx *cx, int acc, int d, int sq, int rank, const int64_t *dims,
+                             const bool *red, bool keep, int64_t len, double eps)
 {
 	int vars[MAX_RANK], in;
 
 	lower_fill_elems(cx, acc, loop_lit_float(0.0));
-	in = lower_elem_nest(cx, rank, dims, red, vars);
-	lower_emit(cx, in, LN_MAC, 3, (LoopArg[]){acc_ref(cx, acc, rank, red, keep, vars),
-	           lower_ref(cx, d, vars), lower_ref(cx, d, vars)});
+	if (sq >= 0) {
+		in = lower_elem_nest(cx, rank, dims, NULL, vars);
+		lower_apply_ab(cx, in, OP_Mul, lower_ref(cx, sq, vars), lower_ref(cx, d, vars), lower_ref(cx, d, vars));
+		reduce_into(cx, LR_SUM, acc, sq, red, keep);
+	} else {
+		in = lower_elem_nest(cx, rank, dims, red, vars);
+		lower_emit(cx, in, LN_MAC, 3, (LoopArg[]){acc_ref(cx, acc, rank, red, keep, vars),
+		           lower_ref(cx, d, vars), lower_ref(cx, d, vars)});
+	}
 	apply_all(cx, acc, OP_Div, -1, loop_lit_float((double)len));
 	apply_all(cx, acc, OP_Add, -1, loop_lit_float(eps));
 	apply_all(cx, acc, OP_Sqrt, -1, loop_lit_int(0));
@@ -250,7 +259,7 @@ Status lower_instancenorm(LowerCx *cx, const Node *n)
 	mean = lower_temp(cx, "in_mean", DT_F64, 2, pd);
 	var = lower_temp(cx, "in_scale", DT_F64, 2, pd);
 	center(cx, mean, d, rank, dims, red, false, len);
-	root_mean_square(cx, var, d, rank, dims, red, false, len, attr_f(n, "epsilon", 1e-5));
+	root_mean_square(cx, var, d, -1, rank, dims, red, false, len, attr_f(n, "epsilon", 1e-5));
 	in = lower_elem_nest(cx, 2, pd, NULL, vars);
 	lower_apply_ab(cx, in, OP_Div, lower_ref(cx, var, vars), lower_ref(cx, sc, vars + 1),
 	               lower_ref(cx, var, vars));
@@ -267,8 +276,10 @@ Status lower_instancenorm(LowerCx *cx, const Node *n)
  * LayerNormalization and RMSNormalization over the axes from axis on, in
  * f64 temporaries as the graph interpreter computes (S the statistics'
  * shape, X's with the normalized axes 1):
- *   D = X (- mean),  Q = sqrt(mean(D^2) + eps),  Y = D / Q * Scale (+ B);
- * the optional outputs are Mean = mean and InvStdDev = 1 / Q.
+ *   D = X (- mean),  R = 1 / sqrt(mean(D^2) + eps),  Y = D * R * Scale (+ B)
+ * (one division a row; in double, within an ulp of D / sqrt(...) before
+ * the rounding to Y's type); the optional outputs are Mean = mean and
+ * InvStdDev = R.  Row fusion runs it row by row.
  */
 
 /* Output i (Mean, InvStdDev) = src, or nothing when absent. */
@@ -319,11 +330,13 @@ Status lower_layernorm(LowerCx *cx, const Node *n)
 		center(cx, mean, d, rank, dims, red, true, len);
 	}
 	q = lower_temp(cx, "ln_q", DT_F64, rank, sd);
-	root_mean_square(cx, q, d, rank, dims, red, true, len, attr_f(n, "epsilon", 1e-5));
+	root_mean_square(cx, q, d, lower_temp(cx, "ln_sq", DT_F64, rank, dims), rank, dims, red, true, len,
+	                 attr_f(n, "epsilon", 1e-5));
+	apply_all(cx, q, OP_Reciprocal, -1, loop_lit_int(0));
 	ln_stat_out(cx, n, 1, mean, OP_Cast);
-	ln_stat_out(cx, n, 2, q, OP_Div);
+	ln_stat_out(cx, n, 2, q, OP_Cast);
 	in = lower_elem_nest(cx, rank, dims, NULL, vars);
-	lower_apply_ab(cx, in, OP_Div, lower_ref(cx, d, vars), lower_ref(cx, d, vars),
+	lower_apply_ab(cx, in, OP_Mul, lower_ref(cx, d, vars), lower_ref(cx, d, vars),
 	               acc_ref(cx, q, rank, red, true, vars));
 	in = lower_elem_nest(cx, rank, dims, NULL, vars);
 	lower_apply_ab(cx, in, OP_Mul, lower_ref(cx, b >= 0 ? d : y, vars), lower_ref(cx, d, vars),
@@ -340,7 +353,13 @@ Status lower_layernorm(LowerCx *cx, const Node *n)
  * Softmax and LogSoftmax over the reduced dimensions: the one axis from
  * opset 13, everything from axis on before (the 2-D coercion).
  *   M = max X,  E = exp(X - M),  S = sum E,
- *   Softmax Y = E / S,  LogSoftmax Y = X - (M + log S).
+ *   Softmax Y = E * (1 / S),  LogSoftmax Y = X - (M + log S).
+ * S sums in f64.  E is f32 unless X is f64: the graph interpreter computes
+ * it in double, but an f32 exp of the f32 difference X - M (exact when X
+ * and M are close, where E matters) is within two ulp of f32, and it costs
+ * a third of a double's.  Softmax multiplies by the reciprocal, one
+ * division a row instead of one an element (in double, within an ulp of
+ * E / S before the rounding to Y's type).
  */
 Status lower_softmax(LowerCx *cx, const Node *n)
 {
@@ -359,7 +378,7 @@ Status lower_softmax(LowerCx *cx, const Node *n)
 	for (int d = (int)axis; d < (coerce ? rank : axis + 1); d++)
 		red[d] = true;
 	mx = lower_temp(cx, "sm_max", dt, acc_shape(rank, dims, red, false, rd), rd);
-	e = lower_temp(cx, "sm_exp", DT_F64, rank, dims);
+	e = lower_temp(cx, "sm_exp", dt == DT_F64 ? DT_F64 : DT_F32, rank, dims);
 	sum = lower_temp(cx, "sm_sum", DT_F64, cx->p->bufs[mx].rank, rd);
 	lower_fill_elems(cx, mx, lower_lowest_lit(dt));
 	reduce_into(cx, LR_MAX, mx, x, red, false);
@@ -372,14 +391,13 @@ Status lower_softmax(LowerCx *cx, const Node *n)
 	if (n->op == OP_LogSoftmax) {
 		apply_all(cx, sum, OP_Log, -1, loop_lit_int(0));
 		apply_all(cx, sum, OP_Add, mx, loop_lit_int(0));
+	} else {
+		apply_all(cx, sum, OP_Reciprocal, -1, loop_lit_int(0));
 	}
 	in = lower_elem_nest(cx, rank, dims, NULL, vars);
-	if (n->op == OP_LogSoftmax)
-		lower_apply_ab(cx, in, OP_Sub, lower_ref(cx, y, vars), lower_ref(cx, x, vars),
-		               acc_ref(cx, sum, rank, red, false, vars));
-	else
-		lower_apply_ab(cx, in, OP_Div, lower_ref(cx, y, vars), lower_ref(cx, e, vars),
-		               acc_ref(cx, sum, rank, red, false, vars));
+	lower_apply_ab(cx, in, n->op == OP_LogSoftmax ? OP_Sub : OP_Mul, lower_ref(cx, y, vars),
+	               lower_ref(cx, n->op == OP_LogSoftmax ? x : e, vars),
+	               acc_ref(cx, sum, rank, red, false, vars));
 	return loop_oom(cx->p);
 }
 

@@ -461,11 +461,26 @@ typedef struct BandCx {
 	bool oom;
 } BandCx;
 
-static int buf_root(const LoopProgram *p, int b)
+int tile_buf_root(const LoopProgram *p, int b)
 {
 	while (p->bufs[b].view_of >= 0)
 		b = p->bufs[b].view_of;
 	return b;
+}
+
+bool tile_same_affine(const LoopAffine *x, const LoopAffine *y)
+{
+	if (x->n != y->n || x->c != y->c)
+		return false;
+	for (int i = 0; i < x->n; i++) {
+		bool found = false;
+
+		for (int j = 0; j < y->n && !found; j++)
+			found = x->var[i] == y->var[j] && x->coef[i] == y->coef[j];
+		if (!found)
+			return false;
+	}
+	return true;
 }
 
 static Role arg_role(const LoopNode *n, int a, int *combine)
@@ -513,18 +528,8 @@ static void collect_access(LoopProgram *p, int n, int a, void *vcx)
 	x = &cx->acc[cx->n++];
 	x->node = n;
 	x->arg = a;
-	x->root = buf_root(p, p->nodes[n].arg[a].buf);
+	x->root = tile_buf_root(p, p->nodes[n].arg[a].buf);
 	x->role = arg_role(&p->nodes[n], a, &x->combine);
-}
-
-static bool same_affine(const LoopAffine *a, const LoopAffine *b)
-{
-	if (a->n != b->n || a->c != b->c)
-		return false;
-	for (int i = 0; i < a->n; i++)
-		if (a->var[i] != b->var[i] || a->coef[i] != b->coef[i])
-			return false;
-	return true;
 }
 
 typedef struct Stride {
@@ -640,7 +645,7 @@ static Status check_root(LoopProgram *p, const TileTree *t, int outer, const Ban
 			continue;
 		same = a->buf == ra->buf && arg_affine(p, a, cur);
 		for (int d = 0; same && d < a->nidx; d++)
-			same = same_affine(&ref[d], &cur[d]);
+			same = tile_same_affine(&ref[d], &cur[d]);
 		if (!same)
 			return tile_refuse(p, t, outer, ST_UNSUPPORTED,
 			                   "cannot reorder: '%s' is written in the band and accessed "

@@ -59,6 +59,12 @@ Status pass_double_buffer(LoopProgram *p, int for_node, int local);
  * ST_NOMEM (then the program must be dropped). */
 Status pass_merge_nests(LoopProgram *p, int kernel);
 
+/* Fuses adjacent top-level nests of kernel over the outer loops they
+ * share wherever each iteration of those loops (a row) provably touches
+ * its own elements of every buffer written (rules in passes/tile_rows.c),
+ * until no pair fuses.  Refuses nothing.  ST_OK, or ST_NOMEM. */
+Status pass_fuse_rows(LoopProgram *p, int kernel);
+
 /*
  * A deep copy of node (not its siblings), with the variable of for node
  * from[i] replaced by expression to[i] in every index expression; loops
@@ -104,6 +110,11 @@ void tile_each_ref(LoopProgram *p, int first, bool siblings, TileRefFn fn, void 
 void tile_subst(LoopProgram *p, int first, bool siblings, int v, int r);
 /* Folds a closed expression to a constant, else simplifies it. */
 int tile_tidy(LoopProgram *p, int e);
+/* The buffer owning b's memory (b itself when b is not a view). */
+int tile_buf_root(const LoopProgram *p, int b);
+/* Whether x and y are the same sum of terms, in any order (terms have
+ * distinct variables). */
+bool tile_same_affine(const LoopAffine *x, const LoopAffine *y);
 /* e as an expression again, from its affine form. */
 int tile_affine_expr(LoopProgram *p, const LoopAffine *a);
 

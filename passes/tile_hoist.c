@@ -45,13 +45,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int buf_root(const LoopProgram *p, int b)
-{
-	while (p->bufs[b].view_of >= 0)
-		b = p->bufs[b].view_of;
-	return b;
-}
-
 static int64_t level_used(const LoopProgram *p, int kernel, int level)
 {
 	int64_t used = 0;
@@ -124,7 +117,7 @@ static void hoist_collect(LoopProgram *p, int n, int a, void *vcx)
 	int b = s->arg[a].buf;
 
 	if (b != cx->buf) {
-		if (buf_root(p, b) == cx->root)
+		if (tile_buf_root(p, b) == cx->root)
 			cx->alias = b;
 		return;
 	}
@@ -449,7 +442,7 @@ Status pass_hoist(LoopProgram *p, int for_node, int buf, int level, int *local)
 	if ((st = tile_check_for(p, &t, for_node, "hoist")) != ST_OK ||
 	    (st = hoist_check(p, &t, for_node, buf, level)) != ST_OK)
 		goto out;
-	cx.root = buf_root(p, buf);
+	cx.root = tile_buf_root(p, buf);
 	outer = outer_loops(p, &t, for_node);
 	if (outer)
 		tile_each_ref(p, p->nodes[for_node].body, true, hoist_collect, &cx);
@@ -513,7 +506,7 @@ static Status find_copy_in(LoopProgram *p, const TileTree *t, DbufCx *cx)
 		int s = n == cx->cin ? -1 : nest_copy(p, n);
 
 		if (s < 0 || p->nodes[s].arg[1].buf != cx->local ||
-		    buf_root(p, p->nodes[s].arg[0].buf) != buf_root(p, cx->src))
+		    tile_buf_root(p, p->nodes[s].arg[0].buf) != tile_buf_root(p, cx->src))
 			continue;
 		if (p->nodes[s].arg[0].buf != cx->src || cx->ncout == (int)ARRAY_LEN(cx->cout))
 			return tile_refuse(p, t, cx->f, ST_UNSUPPORTED, "cannot double-buffer '%s': "
@@ -535,7 +528,7 @@ static void count_ref(LoopProgram *p, int n, int a, void *vcx)
 	int b = p->nodes[n].arg[a].buf;
 
 	cx->nbuf += b == cx->buf;
-	cx->nroot += cx->root >= 0 && buf_root(p, b) == cx->root;
+	cx->nroot += cx->root >= 0 && tile_buf_root(p, b) == cx->root;
 }
 
 static CountCx count_refs(LoopProgram *p, int first, bool siblings, int buf, int root)
@@ -603,7 +596,7 @@ static Status dbuf_legal(LoopProgram *p, const TileTree *t, DbufCx *cx)
 	const LoopBuf *l = &p->bufs[cx->local];
 	int k = t->kernel[cx->f];
 	CountCx all = count_refs(p, p->kernels[k].body, true, cx->local, -1);
-	CountCx body = count_refs(p, p->nodes[cx->f].body, true, cx->local, buf_root(p, cx->src));
+	CountCx body = count_refs(p, p->nodes[cx->f].body, true, cx->local, tile_buf_root(p, cx->src));
 	const LoopLevel *lv = &p->levels[l->level];
 
 	if (all.nbuf != body.nbuf)

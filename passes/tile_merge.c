@@ -95,13 +95,6 @@ static bool same_loops(const LoopProgram *p, const Nest *a, const Nest *b)
 	return true;
 }
 
-static int buf_root(const LoopProgram *p, int b)
-{
-	while (p->bufs[b].view_of >= 0)
-		b = p->bufs[b].view_of;
-	return b;
-}
-
 /* The indices of arg as affine forms in A's variables (from: B's loops,
  * read as A's); false when one is not affine. */
 static bool arg_affine(const LoopProgram *p, const LoopArg *arg, const Nest *a, const Nest *from,
@@ -114,22 +107,6 @@ static bool arg_affine(const LoopProgram *p, const LoopArg *arg, const Nest *a, 
 			for (int j = 0; j < from->depth; j++)
 				if (out[i].var[t] == from->loop[j])
 					out[i].var[t] = a->loop[j];
-	}
-	return true;
-}
-
-/* The same sum of terms, in any order (terms have distinct variables). */
-static bool same_affine(const LoopAffine *x, const LoopAffine *y)
-{
-	if (x->n != y->n || x->c != y->c)
-		return false;
-	for (int i = 0; i < x->n; i++) {
-		bool found = false;
-
-		for (int j = 0; j < y->n && !found; j++)
-			found = x->var[i] == y->var[j] && x->coef[i] == y->coef[j];
-		if (!found)
-			return false;
 	}
 	return true;
 }
@@ -196,7 +173,7 @@ static bool root_ok(const LoopProgram *p, const Pair *q, int root, const LoopArg
 		for (int i = 0; i < n->narg; i++) {
 			LoopAffine got[MAX_RANK];
 
-			if (n->arg[i].buf < 0 || buf_root(p, n->arg[i].buf) != root)
+			if (n->arg[i].buf < 0 || tile_buf_root(p, n->arg[i].buf) != root)
 				continue;
 			if (n->kind == LN_COPY && n->has_pad && i == 1)
 				return false;
@@ -204,7 +181,7 @@ static bool root_ok(const LoopProgram *p, const Pair *q, int root, const LoopArg
 			    !arg_affine(p, &n->arg[i], q->a, in_b ? q->b : NULL, got))
 				return false;
 			for (int d = 0; d < ref->nidx; d++)
-				if (!same_affine(&want[d], &got[d]))
+				if (!tile_same_affine(&want[d], &got[d]))
 					return false;
 			found = true;
 		}
@@ -226,7 +203,7 @@ static bool mergeable(const LoopProgram *p, const Nest *a, const Nest *b)
 		LoopAffine want[MAX_RANK];
 
 		if (!arg_affine(p, w, a, in_b ? b : NULL, want) || !one_to_one(p, a, want, w->nidx) ||
-		    !root_ok(p, &q, buf_root(p, w->buf), w, want))
+		    !root_ok(p, &q, tile_buf_root(p, w->buf), w, want))
 			return false;
 	}
 	return true;

@@ -6,7 +6,10 @@ time is printed), then at 1 and 2 threads time it with `nnac bench
 --threads T` (median of repeated runs after a warm-up) and with ONNX
 Runtime (intra-op threads T, timed from Python, which adds some 10 us per
 run) on the same seeded random input, and print nnac / ORT: below 1, nnac
-is faster.  The models: the bundled ones, the real models of
+is faster.  Beside each median wall time, the CPU time per run and
+thread (the process's CPU time over the timed runs, divided by runs and
+threads; ORT's includes Python's share of each run): on a shared
+machine, wall time well above it is time spent waiting.  The models: the bundled ones, the real models of
 ../shared/models, the zoo topologies (ResNet-50, VGG-19, SqueezeNet,
 AlexNet and the rest) with seeded random weights instead of their
 constant ones, and the transformers of models/make_transformers.py at
@@ -95,12 +98,17 @@ def nnac(build, *args):
     return subprocess.run([os.path.join(build, "nnac")] + list(args), capture_output=True, text=True)
 
 
-def nnac_median_ms(build, nnb, runs, threads, inputs=()):
+def nnac_times(build, nnb, runs, threads, inputs=()):
+    """(median wall ms, CPU ms per run and thread) of `nnac bench`."""
     r = nnac(build, "bench", nnb, "--runs", str(runs), "--threads", str(threads), *inputs)
-    m = re.search(r"median ([0-9.]+) ms", r.stdout)
+    m = re.search(r"median ([0-9.]+) ms, cpu ([0-9.]+) ms", r.stdout)
     if not m:
         raise RuntimeError(r.stderr.strip() or r.stdout.strip())
-    return float(m.group(1))
+    return float(m.group(1)), float(m.group(2))
+
+
+def nnac_median_ms(build, nnb, runs, threads, inputs=()):
+    return nnac_times(build, nnb, runs, threads, inputs)[0]
 
 
 def ort_session(model, threads):
@@ -112,18 +120,22 @@ def ort_session(model, threads):
     return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
 
 
-def ort_median_ms(model, shape_args, runs, threads, feeds=None):
-    """FEEDS, or seeded random floats shaped by SHAPE_ARGS."""
+def ort_times(model, shape_args, runs, threads, feeds=None):
+    """(median wall ms, CPU ms per run and thread) of ORT on FEEDS, or on
+    seeded random floats shaped by SHAPE_ARGS; the CPU time is the whole
+    process's (ORT's pool threads included) over the timed runs."""
     sess = ort_session(model, threads)
     if feeds is None:
         feeds = random_floats(sess, shape_args)
     sess.run(None, feeds)
     t = []
+    cpu = time.process_time()
     for _ in range(runs):
         t0 = time.perf_counter()
         sess.run(None, feeds)
         t.append((time.perf_counter() - t0) * 1e3)
-    return float(np.median(t))
+    cpu = (time.process_time() - cpu) * 1e3 / runs / threads
+    return float(np.median(t)), cpu
 
 
 def random_floats(sess, shape_args):
@@ -193,7 +205,8 @@ def transformer_list(build, tmp):
 
 
 def bench_models(build, tmp, runs, threads, only):
-    cols = "".join("%11s %9s %9s" % ("nnac ms %dt" % t, "ORT ms", "ratio") for t in threads)
+    cols = "".join("%11s %8s %9s %8s %7s" % ("nnac ms %dt" % t, "cpu/thr", "ORT ms", "cpu/thr", "ratio")
+                   for t in threads)
     print("%-20s %9s %s" % ("model", "compile s", cols))
     for name, model, shape, *feeds in model_list(build, tmp, only):
         feeds = feeds[0] if feeds else None
@@ -214,9 +227,9 @@ def bench_models(build, tmp, runs, threads, only):
             for t in threads:
                 first = nnac_median_ms(build, nnb, 1, t, inputs)
                 n = runs_for(first, runs)
-                a = nnac_median_ms(build, nnb, n, t, inputs)
-                b = ort_median_ms(model, shape, n, t, feeds)
-                line += " %11.3f %9.3f %9.2f" % (a, b, a / b)
+                a, ac = nnac_times(build, nnb, n, t, inputs)
+                b, bc = ort_times(model, shape, n, t, feeds)
+                line += " %11.3f %8.3f %9.3f %8.3f %7.2f" % (a, ac, b, bc, a / b)
         except Exception as e:  # a benchmark reports, it does not stop
             line += " %s" % e
         print(line, flush=True)

@@ -92,6 +92,8 @@ run_suite models python3 tests/test_models.py "$BUILD"
 run_suite transformers python3 tests/test_transformers.py "$BUILD"
 run_suite tpu-models python3 tests/test_tpu.py "$BUILD"
 run_suite runtime python3 tests/test_runtime.py "$BUILD"
+# The cpu target's inline exp, erf and tanh, in ulp against NumPy.
+run_suite cpu-math python3 tests/test_cpu_math.py "$BUILD"
 run_suite trust python3 tests/test_trust.py "$BUILD"
 
 echo

@@ -21,6 +21,7 @@
  * The module is verified (a failure is a compiler bug, ST_INTERNAL with
  * LLVM's message), then cpu_object.c optimizes, emits and links it.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,12 +389,111 @@ static void emit_mac_block(CpuEmit *e, const int *order, int n, int above, int s
 		close_loop(e, order[i], &open[i], false);
 }
 
+/*
+ * A reduce nest whose innermost loop v combines a contiguous run of f32 or
+ * f64 source elements into one accumulator element runs v in vectors of W
+ * lanes (the target's widest vector of the statement's float type), each
+ * lane combining every W-th element; the lanes then combine in a fixed
+ * tree (halves, then quarters, ...), the accumulator with the result, and
+ * the extent % W elements left one at a time.  Max and min give the
+ * nest's values (a NaN still wins); a sum or product adds in another, but
+ * fixed, order, within the loop IR's tolerance.  Returns W, or 0 when the
+ * nest does not qualify or v is shorter than two vectors.
+ */
+enum { MAX_VEC_LANES = 64 };
+
+static int reduce_lanes(const CpuEmit *e, const int *loops, int n, int stmt)
+{
+	const LoopProgram *p = e->p;
+	const LoopNode *s = &p->nodes[stmt], *v = &p->nodes[loops[n - 1]];
+	LLVMTypeRef ft = cpu_emit_reduce_type(e, stmt);
+	int64_t st;
+	int lanes;
+
+	if (!ft || cpu_stmt_loads(p, stmt) || e->root[s->arg[0].buf] == e->root[s->arg[1].buf] ||
+	    !cpu_flat_step(p, &s->arg[1], loops[n - 1], &st) || st != 1)
+		return 0;
+	for (int d = 0; d < s->arg[0].nidx; d++)
+		if (loop_expr_uses(p, s->arg[0].idx[d], loops[n - 1]))
+			return 0;
+	lanes = ft == e->f32 ? e->vl : e->vl / 2;
+	return lanes > 1 && lanes <= MAX_VEC_LANES && v->extent >= 2 * lanes ? lanes : 0;
+}
+
+/* The identity of red in float type ft: -0 for a sum (so that -0 stays). */
+static LLVMValueRef reduce_identity(LLVMTypeRef ft, LoopReduce red)
+{
+	switch (red) {
+	case LR_SUM: return LLVMConstReal(ft, -0.0);
+	case LR_MAX: return LLVMConstReal(ft, -INFINITY);
+	case LR_MIN: return LLVMConstReal(ft, INFINITY);
+	case LR_PROD: return LLVMConstReal(ft, 1.0);
+	}
+	nnac_unreachable();
+}
+
+/* The W lanes of vector x combined by red: halves, quarters, ... */
+static LLVMValueRef reduce_tree(CpuEmit *e, LoopReduce red, LLVMValueRef x, int W)
+{
+	for (int h = W / 2; h >= 1; h /= 2) {
+		LLVMValueRef lo[MAX_VEC_LANES], hi[MAX_VEC_LANES];
+
+		for (int t = 0; t < h; t++) {
+			lo[t] = LLVMConstInt(e->i32, (unsigned long long)t, 0);
+			hi[t] = LLVMConstInt(e->i32, (unsigned long long)(h + t), 0);
+		}
+		x = cpu_emit_reduce_combine(e, red,
+		                            LLVMBuildShuffleVector(e->b, x, LLVMGetUndef(LLVMTypeOf(x)),
+		                                                   LLVMConstVector(lo, (unsigned)h), ""),
+		                            LLVMBuildShuffleVector(e->b, x, LLVMGetUndef(LLVMTypeOf(x)),
+		                                                   LLVMConstVector(hi, (unsigned)h), ""));
+	}
+	return LLVMBuildExtractElement(e->b, x, LLVMConstInt(e->i32, 0, 0), "");
+}
+
+static void emit_reduce_lanes(CpuEmit *e, const int *loops, int n, int stmt, int W)
+{
+	const LoopNode *s = &e->p->nodes[stmt], *v = &e->p->nodes[loops[n - 1]];
+	LLVMTypeRef ft = cpu_emit_reduce_type(e, stmt), vt = LLVMVectorType(ft, (unsigned)W);
+	int64_t blocks = v->extent / W, end = v->start + v->extent * v->step;
+	OpenLoop open[LOOP_MAX_NEST], blk, tail;
+	LLVMValueRef slot = cpu_entry_alloca(e, vt, ft == e->f32 ? 4 : 8), id[MAX_VEC_LANES], ptr, acc;
+
+	for (int t = 0; t < W; t++)
+		id[t] = reduce_identity(ft, s->red);
+	for (int i = 0; i < n - 1; i++)
+		open_loop(e, loops[i], &open[i]);
+	LLVMBuildStore(e->b, LLVMConstVector(id, (unsigned)W), slot);
+	open_raw(e, v->var, &blk);
+	e->vars[loops[n - 1]] = LLVMBuildAdd(e->b, cint64(e, v->start),
+	                                     LLVMBuildMul(e->b, blk.iv, cint64(e, W * v->step), ""), "");
+	LLVMBuildStore(e->b, cpu_emit_reduce_combine(e, s->red, LLVMBuildLoad2(e->b, vt, slot, ""),
+	                                             cpu_emit_reduce_load(e, stmt, W)), slot);
+	close_raw(e, &blk, 0, 1, blocks, false);
+	ptr = cpu_emit_acc_ptr(e, stmt);
+	acc = LLVMBuildLoad2(e->b, ft, ptr, "");
+	acc = cpu_emit_reduce_combine(e, s->red, acc, reduce_tree(e, s->red, LLVMBuildLoad2(e->b, vt, slot, ""), W));
+	LLVMBuildStore(e->b, acc, ptr);
+	if (blocks * W < v->extent) {
+		open_raw(e, v->var, &tail);
+		e->vars[loops[n - 1]] = tail.iv;
+		cpu_emit_stmt(e, stmt);
+		close_raw(e, &tail, v->start + blocks * W * v->step, v->step, end, false);
+	}
+	for (int i = n - 2; i >= 0; i--)
+		close_loop(e, loops[i], &open[i], false);
+}
+
 static void emit_for(CpuEmit *e, int ni)
 {
-	int loops[LOOP_MAX_NEST], order[LOOP_MAX_NEST], n, stmt, sink, k = 0;
+	int loops[LOOP_MAX_NEST], order[LOOP_MAX_NEST], n, stmt, sink, lanes, k = 0;
 	OpenLoop open[LOOP_MAX_NEST];
 
 	n = cpu_perfect_nest(e->p, ni, loops, &stmt);
+	if (stmt >= 0 && (lanes = reduce_lanes(e, loops, n, stmt)) > 0) {
+		emit_reduce_lanes(e, loops, n, stmt, lanes);
+		return;
+	}
 	sink = stmt >= 0 ? sink_depth(e, loops, n, stmt) : -1;
 	if (sink < 0) {
 		OpenLoop l;

@@ -585,12 +585,23 @@ static LLVMValueRef flogic(CpuEmit *e, LLVMOpcode op, LLVMValueRef a, LLVMValueR
 	return LLVMBuildUIToFP(e->b, t, LLVMTypeOf(a), "");
 }
 
+/* erf and tanh: inline for f32 (cpu_math.c), libm's for doubles. */
+static LLVMValueRef ferf(CpuEmit *e, LLVMValueRef x)
+{
+	return LLVMTypeOf(x) == e->f32 ? cpu_math_erf(e, x) : libm1(e, "erf", x);
+}
+
+static LLVMValueRef ftanh(CpuEmit *e, LLVMValueRef x)
+{
+	return LLVMTypeOf(x) == e->f32 ? cpu_math_tanh(e, x) : libm1(e, "tanh", x);
+}
+
 /* x + log1p(exp(-x)): Softplus for x > 0 without overflowing exp. */
 static LLVMValueRef softplus_pos(CpuEmit *e, LLVMValueRef x)
 {
 	LLVMValueRef t = LLVMBuildFNeg(e->b, x, "");
 
-	t = libm1(e, "log1p", fintrinsic(e, "llvm.exp", &t, 1));
+	t = libm1(e, "log1p", cpu_math_exp(e, t));
 	return LLVMBuildFAdd(e->b, x, t, "");
 }
 
@@ -602,9 +613,9 @@ static LLVMValueRef fgelu(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVal
 	if (n->alpha != 0) {
 		t = LLVMBuildFMul(e->b, LLVMBuildFMul(e->b, x, x, ""), x, "");
 		t = LLVMBuildFAdd(e->b, x, LLVMBuildFMul(e->b, cfp(ft, 0.044715), t, ""), "");
-		t = libm1(e, "tanh", LLVMBuildFMul(e->b, cfp(ft, 0.797884560802865355879892119868763737), t, ""));
+		t = ftanh(e, LLVMBuildFMul(e->b, cfp(ft, 0.797884560802865355879892119868763737), t, ""));
 	} else {
-		t = libm1(e, "erf", LLVMBuildFMul(e->b, x, cfp(ft, 0.707106781186547524400844362104849039), ""));
+		t = ferf(e, LLVMBuildFMul(e->b, x, cfp(ft, 0.707106781186547524400844362104849039), ""));
 	}
 	t = LLVMBuildFAdd(e->b, cfp(ft, 1), t, "");
 	return LLVMBuildFMul(e->b, LLVMBuildFMul(e->b, cfp(ft, 0.5), x, ""), t, "");
@@ -634,15 +645,15 @@ static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVa
 		return LLVMBuildFMul(e->b, cfp(ft, n->gamma), fsel(e, LLVMRealOLE, x[0], zero, t, x[0]), "");
 	case F_SOFTPLUS:
 		return fsel(e, LLVMRealOGT, x[0], zero, softplus_pos(e, x[0]),
-		            libm1(e, "log1p", fintrinsic(e, "llvm.exp", x, 1)));
-	case F_ERF: return libm1(e, "erf", x[0]);
+		            libm1(e, "log1p", cpu_math_exp(e, x[0])));
+	case F_ERF: return ferf(e, x[0]);
 	case F_LEAKY:
 		return fsel(e, LLVMRealOLT, x[0], zero, LLVMBuildFMul(e->b, cfp(ft, n->alpha), x[0], ""), x[0]);
 	case F_SIGMOID:
 		t = LLVMBuildFNeg(e->b, x[0], "");
-		t = LLVMBuildFAdd(e->b, one, fintrinsic(e, "llvm.exp", &t, 1), "");
+		t = LLVMBuildFAdd(e->b, one, cpu_math_exp(e, t), "");
 		return LLVMBuildFDiv(e->b, one, t, "");
-	case F_TANH: return libm1(e, "tanh", x[0]);
+	case F_TANH: return ftanh(e, x[0]);
 	case F_HARDSIGMOID:
 		t = LLVMBuildFMul(e->b, cfp(ft, n->alpha), x[0], "");
 		return fclamp(e, LLVMBuildFAdd(e->b, t, cfp(ft, n->beta), ""), zero, one);
@@ -653,7 +664,7 @@ static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVa
 	case F_SOFTSIGN:
 		t = LLVMBuildFAdd(e->b, one, fintrinsic(e, "llvm.fabs", x, 1), "");
 		return LLVMBuildFDiv(e->b, x[0], t, "");
-	case F_EXP: return fintrinsic(e, "llvm.exp", x, 1);
+	case F_EXP: return cpu_math_exp(e, x[0]);
 	case F_LOG: return fintrinsic(e, "llvm.log", x, 1);
 	case F_SQRT: return fintrinsic(e, "llvm.sqrt", x, 1);
 	case F_NEG: return LLVMBuildFNeg(e->b, x[0], "");
@@ -692,8 +703,8 @@ static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVa
 	case F_GELU: return fgelu(e, n, ft, x[0]);
 	case F_MISH:
 		t = fsel(e, LLVMRealOGT, x[0], zero, softplus_pos(e, x[0]),
-		         libm1(e, "log1p", fintrinsic(e, "llvm.exp", x, 1)));
-		return LLVMBuildFMul(e->b, x[0], libm1(e, "tanh", t), "");
+		         libm1(e, "log1p", cpu_math_exp(e, x[0])));
+		return LLVMBuildFMul(e->b, x[0], ftanh(e, t), "");
 	case F_THRELU: return fsel(e, LLVMRealOGT, x[0], cfp(ft, n->alpha), x[0], zero);
 	case F_CELU:
 		t = libm1(e, "expm1", LLVMBuildFDiv(e->b, x[0], cfp(ft, n->alpha), ""));
@@ -1004,14 +1015,43 @@ static void emit_reduce(CpuEmit *e, const LoopNode *n)
 
 		d = raw_to_f(e, dt, load_raw(e, dt, ptr), ft);
 		s = load_f(e, &n->arg[1], ft);
-		switch (n->red) {
-		case LR_SUM: y = LLVMBuildFAdd(e->b, d, s, ""); break;
-		case LR_MAX: y = fpick(e, LLVMRealOGT, d, s); break;
-		case LR_MIN: y = fpick(e, LLVMRealOLT, d, s); break;
-		case LR_PROD: y = LLVMBuildFMul(e->b, d, s, ""); break;
-		}
-		store_raw(e, dt, f_to_raw(e, dt, y), ptr);
+		store_raw(e, dt, f_to_raw(e, dt, cpu_emit_reduce_combine(e, n->red, d, s)), ptr);
 	}
+}
+
+LLVMValueRef cpu_emit_reduce_combine(CpuEmit *e, LoopReduce red, LLVMValueRef acc, LLVMValueRef x)
+{
+	switch (red) {
+	case LR_SUM: return LLVMBuildFAdd(e->b, acc, x, "");
+	case LR_MAX: return fpick(e, LLVMRealOGT, acc, x);
+	case LR_MIN: return fpick(e, LLVMRealOLT, acc, x);
+	case LR_PROD: return LLVMBuildFMul(e->b, acc, x, "");
+	}
+	nnac_unreachable();
+}
+
+LLVMTypeRef cpu_emit_reduce_type(const CpuEmit *e, int node)
+{
+	const LoopNode *n = &e->p->nodes[node];
+	DType acc = arg_dt(e, &n->arg[0]), src = arg_dt(e, &n->arg[1]);
+
+	if (n->kind != LN_REDUCE || n->arg[1].buf < 0 || (acc != DT_F32 && acc != DT_F64) ||
+	    (src != DT_F32 && src != DT_F64) || dtype_size(src) > dtype_size(acc))
+		return NULL;
+	return float_type(e, n);
+}
+
+LLVMValueRef cpu_emit_reduce_load(CpuEmit *e, int node, int lanes)
+{
+	const LoopArg *a = &e->p->nodes[node].arg[1];
+	DType dt = arg_dt(e, a);
+	LLVMTypeRef vt = LLVMVectorType(elem_type(e, dt), (unsigned)lanes);
+	LLVMTypeRef ft = LLVMVectorType(float_type(e, &e->p->nodes[node]), (unsigned)lanes);
+	LLVMValueRef v = LLVMBuildLoad2(e->b, vt, LLVMBuildBitCast(e->b, elem_ptr(e, a, NULL),
+	                                                           LLVMPointerType(vt, 0), ""), "");
+
+	LLVMSetAlignment(v, (unsigned)dtype_size(dt));
+	return vt == ft ? v : LLVMBuildFPExt(e->b, v, ft, "");
 }
 
 /* quantize, dequantize, requantize */

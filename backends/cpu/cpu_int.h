@@ -121,11 +121,24 @@ Status cpu_emit_stmt(CpuEmit *e, int node);
 LLVMTypeRef cpu_emit_acc_type(CpuEmit *e, int node);
 LLVMValueRef cpu_emit_acc_ptr(CpuEmit *e, int node);
 LLVMValueRef cpu_emit_mac_step(CpuEmit *e, int node, LLVMValueRef acc);
+/* cpu_emit.c, for reduce statements run in vector lanes: the float type
+ * the statement computes in when its accumulator and source are f32 or f64
+ * (no wider source), else NULL; `lanes` source elements from the current
+ * indices on as a vector of that type; and acc combined with x by red,
+ * lane by lane when they are vectors. */
+LLVMTypeRef cpu_emit_reduce_type(const CpuEmit *e, int node);
+LLVMValueRef cpu_emit_reduce_load(CpuEmit *e, int node, int lanes);
+LLVMValueRef cpu_emit_reduce_combine(CpuEmit *e, LoopReduce red, LLVMValueRef acc, LLVMValueRef x);
 /* cpu_emit.c: the address of operand a's element at its index expressions. */
 LLVMValueRef cpu_emit_arg_ptr(CpuEmit *e, const LoopArg *a);
 /* cpu_emit.c: an intrinsic call, overloaded on tys. */
 LLVMValueRef cpu_emit_intrinsic(CpuEmit *e, const char *name, LLVMTypeRef *tys, int ntys,
                                 LLVMValueRef *args, int nargs);
+/* cpu_math.c: exp of an f32 or f64 value, and erf and tanh of an f32
+ * value, inline and vectorizable. */
+LLVMValueRef cpu_math_exp(CpuEmit *e, LLVMValueRef x);
+LLVMValueRef cpu_math_erf(CpuEmit *e, LLVMValueRef x);
+LLVMValueRef cpu_math_tanh(CpuEmit *e, LLVMValueRef x);
 /* cpu_codegen.c: an alloca of type t in the function's entry block. */
 LLVMValueRef cpu_entry_alloca(CpuEmit *e, LLVMTypeRef t, unsigned align);
 /* cpu_codegen.c: the flat element offset one step of for-node v moves

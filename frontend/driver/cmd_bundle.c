@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "device.h"
@@ -154,10 +155,19 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* CPU time of the whole process, every thread's, in seconds. */
+static double process_cpu_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 int cmd_bench(Cli *cli)
 {
 	int runs = cli->runs > 0 ? cli->runs : DEFAULT_RUNS;
-	double *t = nnac_calloc((size_t)runs, sizeof(double));
+	double *t = nnac_calloc((size_t)runs, sizeof(double)), cpu = 0;
 	Device *dv = NULL;
 	Arena a;
 	Status st;
@@ -166,14 +176,20 @@ int cmd_bench(Cli *cli)
 	st = t ? open_bound(cli, false, true, &a, &dv) : diag_add(&cli->diag, ST_NOMEM, "out of memory");
 	if (st == ST_OK)
 		st = device_run(dv);     /* warm up: page in the weights and the code */
+	if (st == ST_OK)
+		cpu = process_cpu_seconds();
 	for (int i = 0; i < runs && st == ST_OK; i++) {
 		st = device_run(dv);
 		t[i] = dv->host_seconds;
 	}
 	if (st == ST_OK) {
+		/* CPU time per run and thread beside the wall times: on a shared
+		 * machine, wall time above it is time the threads waited */
+		cpu = (process_cpu_seconds() - cpu) / runs / dv->threads;
 		qsort(t, (size_t)runs, sizeof(double), cmp_double);
-		printf("%s: %d runs on %s, %d thread%s, min %.3f ms, median %.3f ms", cli->model, runs,
-		       dv->ops->name, dv->threads, dv->threads == 1 ? "" : "s", t[0] * 1e3, t[runs / 2] * 1e3);
+		printf("%s: %d runs on %s, %d thread%s, min %.3f ms, median %.3f ms, cpu %.3f ms per run and thread",
+		       cli->model, runs, dv->ops->name, dv->threads, dv->threads == 1 ? "" : "s", t[0] * 1e3,
+		       t[runs / 2] * 1e3, cpu * 1e3);
 		if (dv->ops->simulated)
 			printf(" of host time; simulated %.3f ms per run", dv->device_seconds * 1e3);
 		printf("\n");
