@@ -38,6 +38,7 @@ static const LowerFn lower_fns[OP_COUNT] = {
 	[OP_MatMul] = lower_matmul,
 	[OP_MatMulInteger] = lower_matmul,
 	[OP_QLinearMatMul] = lower_matmul,
+	[OP_Einsum] = lower_einsum,
 	[OP_QuantizeLinear] = lower_quantize,
 	[OP_DequantizeLinear] = lower_dequantize,
 	[OP_MaxPool] = lower_pool,
@@ -157,6 +158,7 @@ static const LowerFn lower_fns[OP_COUNT] = {
 	[OP_ScatterElements] = lower_elements,
 	[OP_Scatter] = lower_elements,
 	[OP_ScatterND] = lower_nd,
+	[OP_RotaryEmbedding] = lower_rope,
 	[OP_OneHot] = lower_indexed,
 	/* issue 15: bitwise, normalization and signal ops */
 	[OP_BitwiseAnd] = lower_binary,

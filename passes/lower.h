@@ -152,6 +152,8 @@ Status lower_conv_transpose(LowerCx *cx, const Node *n);
 /* lower_matmul.c */
 Status lower_gemm(LowerCx *cx, const Node *n);
 Status lower_matmul(LowerCx *cx, const Node *n);          /* MatMul, MatMulInteger, QLinearMatMul */
+/* lower_einsum.c */
+Status lower_einsum(LowerCx *cx, const Node *n);
 /* lower_quant.c */
 Status lower_quantize(LowerCx *cx, const Node *n);        /* QuantizeLinear */
 Status lower_dequantize(LowerCx *cx, const Node *n);      /* DequantizeLinear */
@@ -193,6 +195,8 @@ Status lower_indexed(LowerCx *cx, const Node *n);
 Status lower_gather_loaded(LowerCx *cx, const Node *n);   /* Gather, computed indices */
 Status lower_elements(LowerCx *cx, const Node *n);        /* GatherElements, ScatterElements, Scatter */
 Status lower_nd(LowerCx *cx, const Node *n);              /* GatherND, ScatterND */
+/* lower_rope.c: position ids are loaded indices */
+Status lower_rope(LowerCx *cx, const Node *n);            /* RotaryEmbedding */
 /* lower_rnn.c */
 Status lower_rnn(LowerCx *cx, const Node *n);             /* RNN, GRU, LSTM */
 

@@ -17,27 +17,7 @@
 #include <string.h>
 
 #include "checked.h"
-#include "op.h"
-
-enum { EIN_LETTERS = 52, EIN_LABELS = EIN_LETTERS + MAX_RANK };
-
-/* One input's or the output's axes as label ids: letters 'A'..'Z' are
- * 0..25, 'a'..'z' 26..51, ellipsis axis q (of E) EIN_LETTERS + q. */
-typedef struct EinTerm {
-	int rank;
-	int lab[MAX_RANK];
-} EinTerm;
-
-typedef struct EinPlan {
-	int nin;
-	EinTerm *in;                 /* [nin] */
-	EinTerm out;
-	int ell;                     /* ellipsis axes E, broadcast over the inputs */
-	int64_t size[EIN_LABELS];    /* by label id; -1: unused */
-	int order[EIN_LABELS];       /* the output's labels, then the summed ones */
-	int nlab;                    /* used labels */
-	int64_t steps;               /* product of the used labels' sizes */
-} EinPlan;
+#include "einsum.h"
 
 static int ein_letter(char c)
 {
@@ -48,8 +28,7 @@ static int ein_letter(char c)
 	return -1;
 }
 
-/* Label l's letter ('.' for an ellipsis axis), for messages. */
-static char ein_char(int l)
+char einsum_label_char(int l)
 {
 	return l < 26 ? (char)('A' + l) : l < EIN_LETTERS ? (char)('a' + l - 26) : '.';
 }
@@ -125,7 +104,7 @@ static Status ein_size(Graph *g, const Node *n, EinPlan *p, int l, int64_t d)
 			return node_error(g, n, ST_INVALID, "ellipsis axes of sizes %lld and %lld do not "
 			                  "broadcast", (long long)*s, (long long)d);
 		return node_error(g, n, ST_INVALID, "label '%c' has sizes %lld and %lld",
-		                  ein_char(l), (long long)*s, (long long)d);
+		                  einsum_label_char(l), (long long)*s, (long long)d);
 	}
 	return ST_OK;
 }
@@ -205,7 +184,7 @@ static Status ein_explicit(Graph *g, const Node *n, const char *s, EinPlan *p)
 		int l = p->out.lab[a];
 
 		if (p->size[l] < 0)
-			return node_error(g, n, ST_INVALID, "output label '%c' is in no input", ein_char(l));
+			return node_error(g, n, ST_INVALID, "output label '%c' is in no input", einsum_label_char(l));
 		for (int b = 0; b < a; b++)
 			if (p->out.lab[b] == l)
 				return node_error(g, n, ST_INVALID, "output term '%s' repeats a label", buf);
@@ -233,8 +212,8 @@ static Status ein_order(Graph *g, const Node *n, EinPlan *p)
 	return ST_OK;
 }
 
-static Status ein_plan(Graph *g, const Node *n, Arena *a, const Value *const *x, int nin,
-                       EinPlan *p)
+Status einsum_plan(Graph *g, const Node *n, Arena *a, const Value *const *x, int nin,
+                   EinPlan *p)
 {
 	const char *eq = attr_s(n, "equation", NULL), *arrow;
 
@@ -280,7 +259,7 @@ static Status ein_infer(Graph *g, Node *n)
 			return node_error(g, n, ST_INVALID, "input %d is %s, input 0 %s", i,
 			                  dtype_name(x[i]->dt), dtype_name(x[0]->dt));
 	}
-	TRY(ein_plan(g, n, &g->arena, x, n->nin, &p));
+	TRY(einsum_plan(g, n, &g->arena, x, n->nin, &p));
 	for (int a = 0; a < p.out.rank; a++)
 		dims[a] = p.size[p.out.lab[a]];
 	infer_out(g, n, 0, x[0]->dt, p.out.rank, dims);
@@ -303,7 +282,7 @@ static Status ein_eval(EvalCtx *cx, const Node *n, const Value *const *in, Value
 	int64_t idx[EIN_LABELS] = {0}, inner;
 	EinPlan p;
 
-	TRY(ein_plan(cx->g, n, cx->scratch, in, n->nin, &p));
+	TRY(einsum_plan(cx->g, n, cx->scratch, in, n->nin, &p));
 	inner = val_numel(out[0]) > 0 ? p.steps / val_numel(out[0]) : 0;
 	for (int64_t o = 0; o < val_numel(out[0]); o++) {
 		double accf = 0;
@@ -341,7 +320,7 @@ static int64_t ein_macs(Graph *g, const Node *n)
 	const Value **x = ein_types(g, n);
 	EinPlan p;
 
-	if (!x || ein_plan(g, n, &g->arena, x, n->nin, &p) != ST_OK)
+	if (!x || einsum_plan(g, n, &g->arena, x, n->nin, &p) != ST_OK)
 		return 0;
 	return ck_mul_sat(p.steps, n->nin);
 }

@@ -4,7 +4,10 @@ test_data_set_0, as ONNX's node suite lays them out) for the edge cases
 that suite leaves out: TopK on NaN, -0/+0, infinities, int64 extremes,
 k = 0 and opset 1; NonZero on floats with NaN, 3-D and all-zero inputs;
 Einsum in implicit form (upper case first), with three inputs, ellipsis
-broadcasting, ellipsis axes summed, a 3-way diagonal, blanks, integers;
+broadcasting, ellipsis axes summed, a 3-way diagonal, blanks, integers,
+and the forms its loop lowering treats apart (wrapping uint8 sums, four
+int64 inputs, a uint32 scalar, an ellipsis diagonal, a label summed in one
+input only, labels of size 1, a summed label of size 0);
 the losses on f64 with int32 labels, f16, and a negative ignore_index;
 Unique on NaN and -0/+0, unsorted along an axis, on int32 slices;
 NonMaxSuppression without a score threshold, with a zero
@@ -106,6 +109,25 @@ def main():
     case("nll_none_negative_ii", nll, {"x": fl(2, 3, 2), "t": np.array([[0, -5], [2, 1]], np.int64)}, 13)
 
     data_dependent()
+    einsum_lowering()
+
+
+def einsum_lowering():
+    """Einsum forms that passes/lower_einsum.c treats apart."""
+    def u8(*shape):
+        return rng.integers(0, 256, shape).astype(np.uint8)
+
+    def i64(*shape):
+        return rng.integers(-5, 5, shape).astype(np.int64)
+
+    einsum("uint8_wraps", "ij,jk->ik", u8(3, 4), u8(4, 5))
+    einsum("int64_four_inputs", "ij,jk,kl,lm->im", i64(2, 3), i64(3, 4), i64(4, 2), i64(2, 3))
+    einsum("uint32_dot", "i,i->", rng.integers(0, 100, 7).astype(np.uint32),
+           rng.integers(0, 100, 7).astype(np.uint32))
+    einsum("ellipsis_diagonal", "...ii->...i", fl(3, 1, 4, 4))
+    einsum("summed_in_one", "ij,k->i", fl(3, 4), fl(5))
+    einsum("size1_labels", "ij,jk->ik", fl(1, 4), fl(4, 1))
+    einsum("empty_sum", "ij,jk->ik", fl(2, 0), fl(0, 3))
 
 
 def nms(name, boxes, scores, *args, **attrs):

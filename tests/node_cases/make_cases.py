@@ -6,7 +6,9 @@ Covered: Attention with nonpad_kv_seqlen, is_causal and a bool mask shorter
 than the keys; 3-D grouped-query Attention with a past cache, causal bool
 mask, softcap and qk_matmul_output mode 2; double inputs with a rank-1 mask,
 mode 3 and softmax_precision; RotaryEmbedding on 3-D input, interleaved and
-partial, with and without position_ids.  Control flow, which shape inference
+partial, with and without position_ids, and for its loop lowering on f16
+(expected outputs computed in double and rounded once, as nnac computes),
+with a single head and token, and with one rotated pair per head.  Control flow, which shape inference
 inlines: If on a condition computed at run time (both branches run, Where
 selects) reading outer values; Loop carrying a value, stacking a scan
 output, stopping early on a condition the body computes, with an If nested
@@ -21,6 +23,7 @@ import sys
 import numpy as np
 import onnx
 from onnx import helper
+from onnx.reference import ReferenceEvaluator
 
 sys.dont_write_bytecode = True   # no __pycache__ among the cases
 from casefile import node_case as case, write_case  # noqa: E402
@@ -60,6 +63,36 @@ def rotary_cases():
           ("position_ids", rng.integers(0, 9, (2, 5)))],
          ["Y"], 23, num_heads=3, rotary_embedding_dim=8)
 
+
+
+def rotary_f16_case(name, inputs, **attrs):
+    """An f16 RotaryEmbedding case whose expected output is computed in
+    double and rounded once to f16 (onnx.reference computes in f16)."""
+    wide = {n: a.astype(np.float64) if a.dtype == np.float16 else a for n, a in inputs}
+    node = helper.make_node("RotaryEmbedding", list(wide), ["Y"], **attrs)
+    graph = helper.make_graph(
+        [node], name, [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+                       for n, a in wide.items()],
+        [helper.make_tensor_value_info("Y", onnx.TensorProto.UNDEFINED, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+    y = ReferenceEvaluator(model).run(None, wide)[0]
+    case(name, "RotaryEmbedding", inputs, ["Y"], 23, expected=[y.astype(np.float16)], **attrs)
+
+
+def rotary_lowering_cases():
+    """RotaryEmbedding forms that passes/lower_rope.c treats apart."""
+    f16 = np.float16
+    rotary_f16_case("rotary_embedding_f16_interleaved_rotary_dim",
+                    [("X", normal(2, 3, 4, 8, dtype=f16)), ("cos_cache", normal(10, 3, dtype=f16)),
+                     ("sin_cache", normal(10, 3, dtype=f16)), ("position_ids", rng.integers(0, 10, (2, 4)))],
+                    interleaved=1, rotary_embedding_dim=6)
+    case("rotary_embedding_3d_single_head_token", "RotaryEmbedding",
+         [("X", normal(1, 1, 6)), ("cos_cache", normal(5, 3)), ("sin_cache", normal(5, 3)),
+          ("position_ids", np.array([[4]], np.int64))],
+         ["Y"], 23, num_heads=1)
+    case("rotary_embedding_one_pair_num_heads_no_position_ids", "RotaryEmbedding",
+         [("X", normal(1, 2, 3, 4)), ("cos_cache", normal(1, 3, 1)), ("sin_cache", normal(1, 3, 1))],
+         ["Y"], 23, num_heads=2, interleaved=1, rotary_embedding_dim=2)
 
 
 def body(name, nodes, inputs, outputs):
@@ -124,3 +157,4 @@ if __name__ == "__main__":
     attention_cases()
     rotary_cases()
     control_cases()
+    rotary_lowering_cases()
