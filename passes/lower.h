@@ -195,5 +195,7 @@ Status lower_elements(LowerCx *cx, const Node *n);        /* GatherElements, Sca
 Status lower_nd(LowerCx *cx, const Node *n);              /* GatherND, ScatterND */
 /* lower_rnn.c */
 Status lower_rnn(LowerCx *cx, const Node *n);             /* RNN, GRU, LSTM */
+/* lower_attn.c */
+Status lower_attention(LowerCx *cx, const Node *n);
 
 #endif
