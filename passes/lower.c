@@ -168,6 +168,8 @@ static const LowerFn lower_fns[OP_COUNT] = {
 	[OP_Swish] = lower_unary,
 	[OP_CumProd] = lower_cumsum,
 	[OP_LpPool] = lower_pool,
+	/* issue 15: transformer ops */
+	[OP_Attention] = lower_attention,
 };
 
 /* Buffers. */

@@ -199,5 +199,7 @@ Status lower_nd(LowerCx *cx, const Node *n);              /* GatherND, ScatterND
 Status lower_rope(LowerCx *cx, const Node *n);            /* RotaryEmbedding */
 /* lower_rnn.c */
 Status lower_rnn(LowerCx *cx, const Node *n);             /* RNN, GRU, LSTM */
+/* lower_attn.c */
+Status lower_attention(LowerCx *cx, const Node *n);
 
 #endif

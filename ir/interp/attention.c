@@ -35,19 +35,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "attention.h"
 #include "checked.h"
 #include "op.h"
-
-enum { ATTN_Q, ATTN_K, ATTN_V, ATTN_MASK, ATTN_PAST_K, ATTN_PAST_V, ATTN_NONPAD };
-enum { ATTN_Y, ATTN_PRESENT_K, ATTN_PRESENT_V, ATTN_QK };
-
-/* The sizes of one Attention node, in the 4-D view. */
-typedef struct AttnDims {
-	bool is3d;                     /* Q, K, V are [B][S][H*D] */
-	int64_t b, hq, hkv;            /* batch, query heads, key and value heads */
-	int64_t sq, skv, past, total;  /* query, new key, past key and all keys (T) */
-	int64_t dk, dv;                /* head sizes of Q and K, and of V */
-} AttnDims;
 
 /* The heads, sequence length and head size of Q, K or V in the 4-D view. */
 static Status attn_view(Graph *g, const Node *n, int i, const char *heads_attr,
@@ -210,14 +200,20 @@ static Status attn_check_attrs(Graph *g, const Node *n)
 	return ST_OK;
 }
 
-/* Every check of infer, filling *d; eval reads the sizes through it too. */
-static Status attn_dims(Graph *g, const Node *n, AttnDims *d)
+/* Every check of infer, filling *d; eval and the loop lowering read the
+ * sizes through it too. */
+Status attn_parse(Graph *g, const Node *n, AttnDims *d)
 {
 	TRY(attn_qkv_dims(g, n, d));
 	TRY(attn_cache_dims(g, n, d));
 	TRY(attn_mask_dims(g, n, d));
 	TRY(attn_nonpad_dims(g, n, d));
 	return attn_check_attrs(g, n);
+}
+
+double attn_scale(const Node *n, const AttnDims *d)
+{
+	return attr_find(n, "scale") ? attr_f(n, "scale", 1) : 1 / sqrt((double)d->dk);
 }
 
 static Status attn_dtypes(Graph *g, const Node *n)
@@ -243,7 +239,7 @@ static Status attn_infer(Graph *g, Node *n)
 
 	TRY(infer_nin(g, n, 3, g->opset >= 24 ? 7 : 6));
 	TRY(attn_dtypes(g, n));
-	TRY(attn_dims(g, n, &d));
+	TRY(attn_parse(g, n, &d));
 	qt = node_in(g, n, ATTN_Q)->v.dt;
 	vt = node_in(g, n, ATTN_V)->v.dt;
 	if (!ck_mul(d.hq, d.dv, &hidden))
@@ -473,8 +469,8 @@ static Status attn_prepare(EvalCtx *cx, const Node *n, const Value *const *in, V
 {
 	const AttnDims *d = &r->d;
 
-	TRY(attn_dims(cx->g, n, &r->d));
-	r->scale = attr_find(n, "scale") ? attr_f(n, "scale", 1) : 1 / sqrt((double)d->dk);
+	TRY(attn_parse(cx->g, n, &r->d));
+	r->scale = attn_scale(n, d);
 	r->softcap = attr_f(n, "softcap", 0);
 	r->mode = (int)attr_i(n, "qk_matmul_output_mode", 0);
 	r->bias = (AttnBias){.causal = attr_i(n, "is_causal", 0) != 0, .past = d->past};
@@ -514,7 +510,7 @@ static int64_t attn_macs(Graph *g, const Node *n)
 {
 	AttnDims d;
 
-	if (attn_dims(g, n, &d) != ST_OK)
+	if (attn_parse(g, n, &d) != ST_OK)
 		return 0;
 	return ck_mul_sat(ck_mul_sat(ck_mul_sat(d.b, d.hq), ck_mul_sat(d.sq, d.total)),
 	                  ck_add_sat(d.dk, d.dv));

@@ -5,10 +5,12 @@ expected outputs from onnx.reference (onnx 1.23.2 wrote the shipped ones).
 Covered: Attention with nonpad_kv_seqlen, is_causal and a bool mask shorter
 than the keys; 3-D grouped-query Attention with a past cache, causal bool
 mask, softcap and qk_matmul_output mode 2; double inputs with a rank-1 mask,
-mode 3 and softmax_precision; RotaryEmbedding on 3-D input, interleaved and
-partial, with and without position_ids, and for its loop lowering on f16
-(expected outputs computed in double and rounded once, as nnac computes),
-with a single head and token, and with one rotated pair per head.  Control flow, which shape inference
+mode 3 and softmax_precision; rows whose mask is -inf everywhere, bfloat16
+and an empty past cache (for the loop lowering, drawn from a generator of
+their own); RotaryEmbedding on 3-D input, interleaved and partial, with
+and without position_ids, and for its loop lowering on f16 (expected
+outputs computed in double and rounded once, as nnac computes), with a
+single head and token, and with one rotated pair per head.  Control flow, which shape inference
 inlines: If on a condition computed at run time (both branches run, Where
 selects) reading outer values; Loop carrying a value, stacking a scan
 output, stopping early on a condition the body computes, with an If nested
@@ -20,6 +22,7 @@ usage: python3 tests/node_cases/make_cases.py   (then run
 """
 import sys
 
+import ml_dtypes
 import numpy as np
 import onnx
 from onnx import helper
@@ -153,8 +156,46 @@ def control_cases():
                oracle="ort")  # onnx.reference scans outputs forwards only
 
 
+def attention_lowering_cases():
+    """For the loop lowering (passes/lower_attn.c): rows whose float mask is -inf
+    everywhere (zero probabilities) with present outputs and no past,
+    bfloat16, which the loop IR stores through Mul by 1, and an empty past
+    cache.  They draw from a generator of their own, so that they do not
+    depend on how many numbers the generators before them draw."""
+    global rng
+    rng = np.random.default_rng(23)
+    b, hq, hkv, sq, skv, d, dv = 2, 4, 2, 3, 6, 5, 4
+    mask = normal(b, 1, sq, skv)
+    mask[0, 0, 1, :] = -np.inf
+    mask[1, 0, :, 4:] = -np.inf
+    case("attention_4d_gqa_dead_rows_present_softmax_out", "Attention",
+         [("Q", normal(b, hq, sq, d)), ("K", normal(b, hkv, skv, d)), ("V", normal(b, hkv, skv, dv)),
+          ("attn_mask", mask)],
+         ["Y", "present_key", "present_value", "qk_matmul_output"], 23, qk_matmul_output_mode=3)
+    # The reference computes bfloat16 in bfloat16; nnac in double, rounding
+    # once: the expected outputs are the reference's in double, rounded.
+    bf16 = np.dtype(ml_dtypes.bfloat16)
+    qkv = [normal(b, sq, hq * d), normal(b, skv, hkv * d), normal(b, skv, hkv * dv)]
+    attrs = dict(is_causal=1, softcap=2.0, q_num_heads=hq, kv_num_heads=hkv, qk_matmul_output_mode=1)
+    wide = helper.make_model(helper.make_graph(
+        [mk("Attention", ["Q", "K", "V"], ["Y", "", "", "qk"], **attrs)], "wide",
+        [helper.make_tensor_value_info(n, onnx.TensorProto.DOUBLE, None) for n in "QKV"],
+        [helper.make_tensor_value_info(n, onnx.TensorProto.DOUBLE, None) for n in ("Y", "qk")]),
+        opset_imports=[helper.make_opsetid("", 23)])
+    narrow = [x.astype(bf16) for x in qkv]
+    exact = ReferenceEvaluator(wide).run(None, {n: x.astype(np.float64) for n, x in zip("QKV", narrow)})
+    case("attention_3d_bf16_causal_softcap_qk", "Attention",
+         list(zip(("Q", "K", "V"), narrow)), ["Y", "", "", "qk_matmul_output"], 23,
+         expected=[r.astype(bf16) for r in exact], **attrs)
+    case("attention_4d_empty_past_causal", "Attention",
+         [("Q", normal(b, hq, sq, d)), ("K", normal(b, hkv, skv, d)), ("V", normal(b, hkv, skv, dv)),
+          ("", None), ("past_key", normal(b, hkv, 0, d)), ("past_value", normal(b, hkv, 0, dv))],
+         ["Y", "present_key", "present_value"], 23, is_causal=1)
+
+
 if __name__ == "__main__":
     attention_cases()
     rotary_cases()
     control_cases()
     rotary_lowering_cases()
+    attention_lowering_cases()
