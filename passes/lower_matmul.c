@@ -14,8 +14,10 @@
  * 1-D A or B loses its m or n loop.
  *
  * Arithmetic matches the graph interpreter:
- *   - float products accumulate into the output when it is f32 or f64, else
- *     into an f64 temporary rounded once at the end;
+ *   - float products accumulate into the output when it is f32 or f64;
+ *     float16 and bfloat16 MatMul multiplies f32 copies of its factors into
+ *     an f32 temporary (plain_matmul says why), other products into an f64
+ *     temporary, rounded once at the end;
  *   - Gemm computes in double whatever the element type: integer Gemm reads
  *     its operands into f64 temporaries and sums, scales and adds C in the
  *     interpreter's order, so the final conversion truncates the same
@@ -241,18 +243,54 @@ static void product_nest(LowerCx *cx, const MatShape *s, int acc, int a, int b)
 	           lower_ref(cx, b, bi)});
 }
 
-/* MatMul: floats and wrapping integers. */
+/* Tensor t, a float16 or bfloat16 factor, as f32: a constant converted
+ * here into a const buffer, anything else by a cast nest into a
+ * temporary; -1 when out of memory. */
+static int f32_factor(LowerCx *cx, int t, const char *name)
+{
+	const Value *v = &cx->g->tensors[t].v;
+	int b, w;
+
+	if (v->data) {
+		int64_t n = val_numel(v);
+		float *f = arena_alloc(&cx->p->arena, (size_t)n * sizeof(float));
+
+		if (!f) {
+			cx->p->oom = true;
+			return -1;
+		}
+		for (int64_t k = 0; k < n; k++)
+			f[k] = (float)val_get_f64(v, k);
+		return lower_const(cx, name, DT_F32, v->rank, v->dims, f);
+	}
+	b = lower_buf(cx, t);
+	w = lower_temp(cx, name, DT_F32, v->rank, v->dims);
+	if (b >= 0 && w >= 0)
+		lower_cast_elems(cx, w, b);
+	return w;
+}
+
+/* MatMul: floats and wrapping integers.  A float16 or bfloat16 product
+ * multiplies f32 copies of its factors into an f32 accumulator, rounded
+ * once into Y: the graph interpreter sums in double, but the products of
+ * 11- or 8-bit significands are exact in f32 and the f32 sum's error stays
+ * far below Y's half ulp; the f32 nest is what the cpu target runs as a
+ * contraction kernel. */
 static Status plain_matmul(LowerCx *cx, const Node *n, const MatShape *s)
 {
-	int y = lower_out(cx, n, 0), acc;
+	int y = lower_out(cx, n, 0), acc, a, b;
 	LoopBuf yb = cx->p->bufs[y];
+	bool narrow = lower_narrow_float(yb.dt);
 
 	if (yb.dt == DT_F32 || yb.dt == DT_F64 || yb.dt == DT_I32 || yb.dt == DT_I64)
 		acc = y;
 	else
-		acc = lower_temp(cx, "acc", dtype_is_float(yb.dt) ? DT_F64 : DT_I64, yb.rank, yb.dims);
+		acc = lower_temp(cx, "acc", narrow ? DT_F32 : dtype_is_float(yb.dt) ? DT_F64 : DT_I64, yb.rank,
+		                 yb.dims);
+	a = narrow ? f32_factor(cx, n->in[0], "a32") : lower_buf(cx, n->in[0]);
+	b = narrow ? f32_factor(cx, n->in[1], "b32") : lower_buf(cx, n->in[1]);
 	TRY(loop_oom(cx->p));
-	product_nest(cx, s, acc, lower_buf(cx, n->in[0]), lower_buf(cx, n->in[1]));
+	product_nest(cx, s, acc, a, b);
 	if (acc != y)
 		lower_convert_all(cx, y, s->ynames, acc);
 	return loop_oom(cx->p);

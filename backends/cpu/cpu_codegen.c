@@ -432,10 +432,11 @@ static LLVMValueRef reduce_identity(LLVMTypeRef ft, LoopReduce red)
 	nnac_unreachable();
 }
 
-/* The W lanes of vector x combined by red: halves, quarters, ... */
+/* The W lanes of vector x combined by red: halves, quarters, ..., the
+ * last two as scalars. */
 static LLVMValueRef reduce_tree(CpuEmit *e, LoopReduce red, LLVMValueRef x, int W)
 {
-	for (int h = W / 2; h >= 1; h /= 2) {
+	for (int h = W / 2; h >= 2; h /= 2) {
 		LLVMValueRef lo[MAX_VEC_LANES], hi[MAX_VEC_LANES];
 
 		for (int t = 0; t < h; t++) {
@@ -448,7 +449,8 @@ static LLVMValueRef reduce_tree(CpuEmit *e, LoopReduce red, LLVMValueRef x, int 
 		                            LLVMBuildShuffleVector(e->b, x, LLVMGetUndef(LLVMTypeOf(x)),
 		                                                   LLVMConstVector(hi, (unsigned)h), ""));
 	}
-	return LLVMBuildExtractElement(e->b, x, LLVMConstInt(e->i32, 0, 0), "");
+	return cpu_emit_reduce_combine(e, red, LLVMBuildExtractElement(e->b, x, LLVMConstInt(e->i32, 0, 0), ""),
+	                               LLVMBuildExtractElement(e->b, x, LLVMConstInt(e->i32, 1, 0), ""));
 }
 
 static void emit_reduce_lanes(CpuEmit *e, const int *loops, int n, int stmt, int W)
@@ -457,23 +459,25 @@ static void emit_reduce_lanes(CpuEmit *e, const int *loops, int n, int stmt, int
 	LLVMTypeRef ft = cpu_emit_reduce_type(e, stmt), vt = LLVMVectorType(ft, (unsigned)W);
 	int64_t blocks = v->extent / W, end = v->start + v->extent * v->step;
 	OpenLoop open[LOOP_MAX_NEST], blk, tail;
-	LLVMValueRef slot = cpu_entry_alloca(e, vt, ft == e->f32 ? 4 : 8), id[MAX_VEC_LANES], ptr, acc;
+	LLVMValueRef id[MAX_VEC_LANES], lanes, next, ptr, acc;
+	LLVMBasicBlockRef latch;
 
 	for (int t = 0; t < W; t++)
 		id[t] = reduce_identity(ft, s->red);
 	for (int i = 0; i < n - 1; i++)
 		open_loop(e, loops[i], &open[i]);
-	LLVMBuildStore(e->b, LLVMConstVector(id, (unsigned)W), slot);
 	open_raw(e, v->var, &blk);
+	lanes = LLVMBuildPhi(e->b, vt, "lanes");
 	e->vars[loops[n - 1]] = LLVMBuildAdd(e->b, cint64(e, v->start),
 	                                     LLVMBuildMul(e->b, blk.iv, cint64(e, W * v->step), ""), "");
-	LLVMBuildStore(e->b, cpu_emit_reduce_combine(e, s->red, LLVMBuildLoad2(e->b, vt, slot, ""),
-	                                             cpu_emit_reduce_load(e, stmt, W)), slot);
+	next = cpu_emit_reduce_combine(e, s->red, lanes, cpu_emit_reduce_load(e, stmt, W));
+	latch = LLVMGetInsertBlock(e->b);
 	close_raw(e, &blk, 0, 1, blocks, false);
+	LLVMAddIncoming(lanes, (LLVMValueRef[]){LLVMConstVector(id, (unsigned)W), next},
+	                (LLVMBasicBlockRef[]){blk.pre, latch}, 2);
 	ptr = cpu_emit_acc_ptr(e, stmt);
 	acc = LLVMBuildLoad2(e->b, ft, ptr, "");
-	acc = cpu_emit_reduce_combine(e, s->red, acc, reduce_tree(e, s->red, LLVMBuildLoad2(e->b, vt, slot, ""), W));
-	LLVMBuildStore(e->b, acc, ptr);
+	LLVMBuildStore(e->b, cpu_emit_reduce_combine(e, s->red, acc, reduce_tree(e, s->red, next, W)), ptr);
 	if (blocks * W < v->extent) {
 		open_raw(e, v->var, &tail);
 		e->vars[loops[n - 1]] = tail.iv;

@@ -10,9 +10,12 @@
  *     rounded to nearest even in integer arithmetic, as f64_to_f16 and
  *     f32_to_bf16 do;
  *   - float statements compute in double, except that a statement whose
- *     destination is f32 and whose float operands are all f32, f16 or bf16
- *     computes in f32, with mac contracted into fused multiply-adds: within
- *     the loop IR's tolerance (runtime/compare.h) and much faster;
+ *     destination and buffer operands are all f32, f16 or bf16 computes in
+ *     f32, with mac contracted into fused multiply-adds: within the loop
+ *     IR's tolerance (runtime/compare.h) and much faster (an f16 or bf16
+ *     result is then rounded twice, to f32 and to its type, which differs
+ *     from one rounding of the double by at most one unit of the narrow
+ *     type, at ties);
  *   - quantize, dequantize and requantize compute in double exactly as the
  *     interpreter does, since their results are integers;
  *   - apply inlines every op it accepts today and calls nnac_rt_apply_f64
@@ -358,17 +361,20 @@ static void store_i(CpuEmit *e, const LoopArg *a, LLVMValueRef v)
 	store_raw(e, dt, i_to_raw(e, dt, v), elem_ptr(e, a, NULL));
 }
 
-/* Whether a float statement with destination arg[0] may compute in f32. */
+static bool f32_or_narrower(DType dt)
+{
+	return dt == DT_F32 || dt == DT_F16 || dt == DT_BF16;
+}
+
+/* The type a float statement computes in: f32 when its destination
+ * arg[0] and its buffer operands are f32, f16 or bf16, else double. */
 static LLVMTypeRef float_type(const CpuEmit *e, const LoopNode *n)
 {
-	if (arg_dt(e, &n->arg[0]) != DT_F32)
+	if (!f32_or_narrower(arg_dt(e, &n->arg[0])))
 		return e->f64;
-	for (int k = 1; k < n->narg; k++) {
-		DType dt = arg_dt(e, &n->arg[k]);
-
-		if (n->arg[k].buf >= 0 && dt != DT_F32 && dt != DT_F16 && dt != DT_BF16)
+	for (int k = 1; k < n->narg; k++)
+		if (n->arg[k].buf >= 0 && !f32_or_narrower(arg_dt(e, &n->arg[k])))
 			return e->f64;
-	}
 	return e->f32;
 }
 
