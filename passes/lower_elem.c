@@ -366,6 +366,18 @@ static void emit_variadic(LowerCx *cx, const Node *n, int y, int rank, const int
 	}
 }
 
+/* Whether n is Pow of a float by a constant 2, lowered as x * x: the
+ * square of a float is the value pow gives (exact in double for f32 and
+ * narrower, correctly rounded for f64), without a call of libm's pow per
+ * element (the square in RMSNorm as exporters write it). */
+static bool pow_square(const LowerCx *cx, const Node *n)
+{
+	const Value *e = n->nin > 1 && n->in[1] >= 0 ? &cx->g->tensors[n->in[1]].v : NULL;
+
+	return n->op == OP_Pow && e && e->data && val_numel(e) == 1 && val_get_f64(e, 0) == 2.0 &&
+	       dtype_is_float(cx->g->tensors[n->in[0]].v.dt);
+}
+
 Status lower_binary(LowerCx *cx, const Node *n)
 {
 	ApplyAttrs at = node_attrs(n, n->op);
@@ -381,6 +393,11 @@ Status lower_binary(LowerCx *cx, const Node *n)
 		return loop_oom(cx->p);
 	}
 	in = lower_elem_nest(cx, rank, dims, NULL, vars);
+	if (pow_square(cx, n)) {
+		args[0] = args[1] = operand_ref(cx, n, 0, rank, vars);
+		emit_apply(cx, in, OP_Mul, lower_ref(cx, y, vars), args, 2, &at);
+		return loop_oom(cx->p);
+	}
 	for (int k = 0; k < nargs; k++)
 		args[k] = operand_ref(cx, n, k, rank, vars);
 	emit_apply(cx, in, n->op, lower_ref(cx, y, vars), args, nargs, &at);

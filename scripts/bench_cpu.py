@@ -184,7 +184,7 @@ def model_list(build, tmp, only):
         dst = os.path.join(tmp, "random_%s.onnx" % stem)
         modelref.randomize_weights(src, dst, seed=2000 + i)
         out.append((stem, dst, []))
-    if not only or set(only) & {"bert", "gpt", "vit", "minilm"} or any(" " in m for m in only):
+    if not only or set(only) & {"bert", "gpt", "llama", "vit", "minilm"} or any(" " in m for m in only):
         out += transformer_list(build, tmp)
     return [m for m in out if not only or m[0] in only or m[0].split()[0] in only]
 
