@@ -468,6 +468,13 @@ int tile_buf_root(const LoopProgram *p, int b)
 	return b;
 }
 
+bool tile_same_loop(const LoopProgram *p, int x, int y)
+{
+	const LoopNode *a = &p->nodes[x], *b = &p->nodes[y];
+
+	return a->start == b->start && a->extent == b->extent && a->step == b->step && a->flags == b->flags;
+}
+
 bool tile_same_affine(const LoopAffine *x, const LoopAffine *y)
 {
 	if (x->n != y->n || x->c != y->c)

@@ -112,6 +112,8 @@ void tile_subst(LoopProgram *p, int first, bool siblings, int v, int r);
 int tile_tidy(LoopProgram *p, int e);
 /* The buffer owning b's memory (b itself when b is not a view). */
 int tile_buf_root(const LoopProgram *p, int b);
+/* Whether for nodes x and y have the same start, extent, step and flags. */
+bool tile_same_loop(const LoopProgram *p, int x, int y);
 /* Whether x and y are the same sum of terms, in any order (terms have
  * distinct variables). */
 bool tile_same_affine(const LoopAffine *x, const LoopAffine *y);

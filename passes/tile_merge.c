@@ -85,13 +85,9 @@ static bool same_loops(const LoopProgram *p, const Nest *a, const Nest *b)
 {
 	if (a->depth != b->depth)
 		return false;
-	for (int j = 0; j < a->depth; j++) {
-		const LoopNode *x = &p->nodes[a->loop[j]], *y = &p->nodes[b->loop[j]];
-
-		if (x->start != y->start || x->extent != y->extent || x->step != y->step ||
-		    x->flags != y->flags)
+	for (int j = 0; j < a->depth; j++)
+		if (!tile_same_loop(p, a->loop[j], b->loop[j]))
 			return false;
-	}
 	return true;
 }
 

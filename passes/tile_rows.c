@@ -66,13 +66,8 @@ static int shared_depth(const LoopProgram *p, const Rows *a, const Rows *b)
 {
 	int d = 0;
 
-	while (d < a->depth && d < b->depth) {
-		const LoopNode *x = &p->nodes[a->loop[d]], *y = &p->nodes[b->loop[d]];
-
-		if (x->start != y->start || x->extent != y->extent || x->step != y->step || x->flags != y->flags)
-			break;
+	while (d < a->depth && d < b->depth && tile_same_loop(p, a->loop[d], b->loop[d]))
 		d++;
-	}
 	return d;
 }
 
@@ -341,7 +336,6 @@ static Status try_fuse(LoopProgram *p, int k, int n, bool *fused)
 		if (!worth_it(p, &a, &b, d))
 			continue;
 		st = fusable(p, &a, &b, d, &ok);
-
 		if (st != ST_OK || ok) {
 			*fused = st == ST_OK;
 			return st == ST_OK ? fuse(p, k, &a, &b, d) : st;

@@ -74,8 +74,7 @@ LLVMValueRef cpu_emit_intrinsic(CpuEmit *e, const char *name, LLVMTypeRef *tys, 
 	                      (unsigned)nargs, "");
 }
 
-/* A float intrinsic overloaded on its one type: llvm.NAME.f32 / .f64. */
-static LLVMValueRef fintrinsic(CpuEmit *e, const char *name, LLVMValueRef *args, int nargs)
+LLVMValueRef cpu_emit_fintrinsic(CpuEmit *e, const char *name, LLVMValueRef *args, int nargs)
 {
 	LLVMTypeRef t = LLVMTypeOf(args[0]);
 
@@ -167,8 +166,8 @@ static LLVMValueRef fconv(CpuEmit *e, LLVMValueRef v, LLVMTypeRef ft)
 }
 
 /* a p b ? t : f, p a float comparison. */
-static LLVMValueRef fsel(CpuEmit *e, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b,
-                             LLVMValueRef t, LLVMValueRef f)
+LLVMValueRef cpu_emit_fsel(CpuEmit *e, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b, LLVMValueRef t,
+                           LLVMValueRef f)
 {
 	return LLVMBuildSelect(e->b, LLVMBuildFCmp(e->b, p, a, b, ""), t, f, "");
 }
@@ -223,7 +222,7 @@ static LLVMValueRef emit_f64_to_f16(CpuEmit *e, LLVMValueRef x)
 {
 	LLVMValueRef u = LLVMBuildBitCast(e->b, x, e->i64, "");
 	LLVMValueRef sign = LLVMBuildAnd(e->b, LLVMBuildLShr(e->b, u, cint(e->i64, 48), ""), cint(e->i64, 0x8000), "");
-	LLVMValueRef a = fintrinsic(e, "llvm.fabs", &x, 1);
+	LLVMValueRef a = cpu_emit_fintrinsic(e, "llvm.fabs", &x, 1);
 	LLVMValueRef ua = LLVMBuildBitCast(e->b, a, e->i64, "");
 	LLVMValueRef ex = LLVMBuildSub(e->b, LLVMBuildLShr(e->b, ua, cint(e->i64, 52), ""), cint(e->i64, 1008), "");
 	LLVMValueRef man = LLVMBuildAnd(e->b, ua, cint(e->i64, (INT64_C(1) << 52) - 1), "");
@@ -237,10 +236,10 @@ static LLVMValueRef emit_f64_to_f16(CpuEmit *e, LLVMValueRef x)
 	up = LLVMBuildOr(e->b, up, LLVMBuildICmp(e->b, LLVMIntUGT, rest, half, ""), "");
 	h = LLVMBuildAdd(e->b, h, LLVMBuildZExt(e->b, up, e->i64, ""), "");
 	sub = LLVMBuildFMul(e->b, a, cfp(e->f64, 0x1p24), "");
-	sub = LLVMBuildFPToUI(e->b, fintrinsic(e, "llvm.roundeven", &sub, 1), e->i64, "");
-	r = fsel(e, LLVMRealOLT, a, cfp(e->f64, 0x1p-14), sub, h);
-	r = fsel(e, LLVMRealOGE, a, cfp(e->f64, 65520.0), cint(e->i64, 0x7c00), r);
-	r = fsel(e, LLVMRealUNO, x, x, cint(e->i64, 0x7e00), r);
+	sub = LLVMBuildFPToUI(e->b, cpu_emit_fintrinsic(e, "llvm.roundeven", &sub, 1), e->i64, "");
+	r = cpu_emit_fsel(e, LLVMRealOLT, a, cfp(e->f64, 0x1p-14), sub, h);
+	r = cpu_emit_fsel(e, LLVMRealOGE, a, cfp(e->f64, 65520.0), cint(e->i64, 0x7c00), r);
+	r = cpu_emit_fsel(e, LLVMRealUNO, x, x, cint(e->i64, 0x7e00), r);
 	return LLVMBuildTrunc(e->b, LLVMBuildOr(e->b, sign, r, ""), e->i16, "");
 }
 
@@ -470,7 +469,7 @@ LLVMValueRef cpu_emit_mac_step(CpuEmit *e, int node, LLVMValueRef c)
 		x[0] = load_f(e, &n->arg[1], ft);
 		x[1] = load_f(e, &n->arg[2], ft);
 		x[2] = raw_to_f(e, acc, c, ft);
-		return f_to_raw(e, acc, fintrinsic(e, "llvm.fmuladd", x, 3));
+		return f_to_raw(e, acc, cpu_emit_fintrinsic(e, "llvm.fmuladd", x, 3));
 	}
 	x[0] = load_i(e, &n->arg[1], elem_type(e, acc));
 	x[1] = load_i(e, &n->arg[2], elem_type(e, acc));
@@ -524,8 +523,8 @@ static const char *const libm_names[OP_COUNT] = {
 /* x < lo ? lo : x > hi ? hi : x, NaN kept (clamp and Clip of ir/interp). */
 static LLVMValueRef fclamp(CpuEmit *e, LLVMValueRef x, LLVMValueRef lo, LLVMValueRef hi)
 {
-	x = fsel(e, LLVMRealOLT, x, lo, lo, x);
-	return fsel(e, LLVMRealOGT, x, hi, hi, x);
+	x = cpu_emit_fsel(e, LLVMRealOLT, x, lo, lo, x);
+	return cpu_emit_fsel(e, LLVMRealOGT, x, hi, hi, x);
 }
 
 /* b_max / b_min: a when a is NaN or wins, else b. */
@@ -630,10 +629,10 @@ static LLVMValueRef fgelu(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVal
 /* u_shrink: alpha is lambd, beta bias. */
 static LLVMValueRef fshrink(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMValueRef x)
 {
-	LLVMValueRef hi = fsel(e, LLVMRealOGT, x, cfp(ft, n->alpha),
+	LLVMValueRef hi = cpu_emit_fsel(e, LLVMRealOGT, x, cfp(ft, n->alpha),
 	                       LLVMBuildFSub(e->b, x, cfp(ft, n->beta), ""), cfp(ft, 0));
 
-	return fsel(e, LLVMRealOLT, x, cfp(ft, -n->alpha), LLVMBuildFAdd(e->b, x, cfp(ft, n->beta), ""), hi);
+	return cpu_emit_fsel(e, LLVMRealOLT, x, cfp(ft, -n->alpha), LLVMBuildFAdd(e->b, x, cfp(ft, n->beta), ""), hi);
 }
 
 static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMValueRef *x, int nx)
@@ -642,19 +641,19 @@ static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVa
 
 	switch ((FKind)fkinds[n->fn]) {
 	case F_HELPER: return fhelper(e, n, x, nx);
-	case F_RELU: return fsel(e, LLVMRealOLT, x[0], zero, zero, x[0]);
+	case F_RELU: return cpu_emit_fsel(e, LLVMRealOLT, x[0], zero, zero, x[0]);
 	case F_ELU:
 		t = LLVMBuildFMul(e->b, cfp(ft, n->alpha), libm1(e, "expm1", x[0]), "");
-		return fsel(e, LLVMRealOLT, x[0], zero, t, x[0]);
+		return cpu_emit_fsel(e, LLVMRealOLT, x[0], zero, t, x[0]);
 	case F_SELU:
 		t = LLVMBuildFMul(e->b, cfp(ft, n->alpha), libm1(e, "expm1", x[0]), "");
-		return LLVMBuildFMul(e->b, cfp(ft, n->gamma), fsel(e, LLVMRealOLE, x[0], zero, t, x[0]), "");
+		return LLVMBuildFMul(e->b, cfp(ft, n->gamma), cpu_emit_fsel(e, LLVMRealOLE, x[0], zero, t, x[0]), "");
 	case F_SOFTPLUS:
-		return fsel(e, LLVMRealOGT, x[0], zero, softplus_pos(e, x[0]),
+		return cpu_emit_fsel(e, LLVMRealOGT, x[0], zero, softplus_pos(e, x[0]),
 		            libm1(e, "log1p", cpu_math_exp(e, x[0])));
 	case F_ERF: return ferf(e, x[0]);
 	case F_LEAKY:
-		return fsel(e, LLVMRealOLT, x[0], zero, LLVMBuildFMul(e->b, cfp(ft, n->alpha), x[0], ""), x[0]);
+		return cpu_emit_fsel(e, LLVMRealOLT, x[0], zero, LLVMBuildFMul(e->b, cfp(ft, n->alpha), x[0], ""), x[0]);
 	case F_SIGMOID:
 		t = LLVMBuildFNeg(e->b, x[0], "");
 		t = LLVMBuildFAdd(e->b, one, cpu_math_exp(e, t), "");
@@ -668,23 +667,23 @@ static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVa
 		return LLVMBuildFMul(e->b, x[0], fclamp(e, t, zero, one), "");
 	case F_CLIP: return fclamp(e, x[0], x[1], x[2]);
 	case F_SOFTSIGN:
-		t = LLVMBuildFAdd(e->b, one, fintrinsic(e, "llvm.fabs", x, 1), "");
+		t = LLVMBuildFAdd(e->b, one, cpu_emit_fintrinsic(e, "llvm.fabs", x, 1), "");
 		return LLVMBuildFDiv(e->b, x[0], t, "");
 	case F_EXP: return cpu_math_exp(e, x[0]);
-	case F_LOG: return fintrinsic(e, "llvm.log", x, 1);
-	case F_SQRT: return fintrinsic(e, "llvm.sqrt", x, 1);
+	case F_LOG: return cpu_emit_fintrinsic(e, "llvm.log", x, 1);
+	case F_SQRT: return cpu_emit_fintrinsic(e, "llvm.sqrt", x, 1);
 	case F_NEG: return LLVMBuildFNeg(e->b, x[0], "");
-	case F_ABS: return fintrinsic(e, "llvm.fabs", x, 1);
+	case F_ABS: return cpu_emit_fintrinsic(e, "llvm.fabs", x, 1);
 	case F_RECIP: return LLVMBuildFDiv(e->b, one, x[0], "");
-	case F_FLOOR: return fintrinsic(e, "llvm.floor", x, 1);
-	case F_CEIL: return fintrinsic(e, "llvm.ceil", x, 1);
+	case F_FLOOR: return cpu_emit_fintrinsic(e, "llvm.floor", x, 1);
+	case F_CEIL: return cpu_emit_fintrinsic(e, "llvm.ceil", x, 1);
 	case F_ADD: return LLVMBuildFAdd(e->b, x[0], x[1], "");
 	case F_SUB: return LLVMBuildFSub(e->b, x[0], x[1], "");
 	case F_MUL: return LLVMBuildFMul(e->b, x[0], x[1], "");
 	case F_DIV: return LLVMBuildFDiv(e->b, x[0], x[1], "");
-	case F_POW: return fintrinsic(e, "llvm.pow", x, 2);
+	case F_POW: return cpu_emit_fintrinsic(e, "llvm.pow", x, 2);
 	case F_PRELU:
-		return fsel(e, LLVMRealOLT, x[0], zero, LLVMBuildFMul(e->b, x[1], x[0], ""), x[0]);
+		return cpu_emit_fsel(e, LLVMRealOLT, x[0], zero, LLVMBuildFMul(e->b, x[1], x[0], ""), x[0]);
 	case F_MAX: return fpick(e, LLVMRealOGT, x[0], x[1]);
 	case F_MIN: return fpick(e, LLVMRealOLT, x[0], x[1]);
 	case F_CAST: return x[0];
@@ -702,20 +701,20 @@ static LLVMValueRef fapply(CpuEmit *e, const LoopNode *n, LLVMTypeRef ft, LLVMVa
 	case F_WHERE: return LLVMBuildSelect(e->b, ftruth(e, x[0]), x[1], x[2], "");
 	case F_MOD: return LLVMBuildFRem(e->b, x[0], x[1], "");
 	case F_SIGN:
-		t = fsel(e, LLVMRealOLT, x[0], zero, cfp(ft, -1), x[0]);
-		return fsel(e, LLVMRealOGT, x[0], zero, one, t);
-	case F_ROUND: return fintrinsic(e, "llvm.roundeven", x, 1);
+		t = cpu_emit_fsel(e, LLVMRealOLT, x[0], zero, cfp(ft, -1), x[0]);
+		return cpu_emit_fsel(e, LLVMRealOGT, x[0], zero, one, t);
+	case F_ROUND: return cpu_emit_fintrinsic(e, "llvm.roundeven", x, 1);
 	case F_LIBM: return libm1(e, libm_names[n->fn], x[0]);
 	case F_GELU: return fgelu(e, n, ft, x[0]);
 	case F_MISH:
-		t = fsel(e, LLVMRealOGT, x[0], zero, softplus_pos(e, x[0]),
+		t = cpu_emit_fsel(e, LLVMRealOGT, x[0], zero, softplus_pos(e, x[0]),
 		         libm1(e, "log1p", cpu_math_exp(e, x[0])));
 		return LLVMBuildFMul(e->b, x[0], ftanh(e, t), "");
-	case F_THRELU: return fsel(e, LLVMRealOGT, x[0], cfp(ft, n->alpha), x[0], zero);
+	case F_THRELU: return cpu_emit_fsel(e, LLVMRealOGT, x[0], cfp(ft, n->alpha), x[0], zero);
 	case F_CELU:
 		t = libm1(e, "expm1", LLVMBuildFDiv(e->b, x[0], cfp(ft, n->alpha), ""));
 		t = LLVMBuildFMul(e->b, cfp(ft, n->alpha), t, "");
-		return fsel(e, LLVMRealOGT, x[0], zero, x[0], t);
+		return cpu_emit_fsel(e, LLVMRealOGT, x[0], zero, x[0], t);
 	case F_SHRINK: return fshrink(e, n, ft, x[0]);
 	}
 	nnac_unreachable();
@@ -1065,8 +1064,8 @@ LLVMValueRef cpu_emit_reduce_load(CpuEmit *e, int node, int lanes)
 static LLVMValueRef round_mode(CpuEmit *e, LoopRound m, LLVMValueRef v)
 {
 	switch (m) {
-	case LRND_EVEN: return fintrinsic(e, "llvm.roundeven", &v, 1);
-	case LRND_AWAY: return fintrinsic(e, "llvm.round", &v, 1);
+	case LRND_EVEN: return cpu_emit_fintrinsic(e, "llvm.roundeven", &v, 1);
+	case LRND_AWAY: return cpu_emit_fintrinsic(e, "llvm.round", &v, 1);
 	}
 	nnac_unreachable();
 }

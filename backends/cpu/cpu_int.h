@@ -134,6 +134,12 @@ LLVMValueRef cpu_emit_arg_ptr(CpuEmit *e, const LoopArg *a);
 /* cpu_emit.c: an intrinsic call, overloaded on tys. */
 LLVMValueRef cpu_emit_intrinsic(CpuEmit *e, const char *name, LLVMTypeRef *tys, int ntys,
                                 LLVMValueRef *args, int nargs);
+/* cpu_emit.c: a float intrinsic overloaded on its first argument's type
+ * (llvm.NAME.f32 / .f64 or their vectors), and (a p b) ? t : f for a
+ * float comparison p. */
+LLVMValueRef cpu_emit_fintrinsic(CpuEmit *e, const char *name, LLVMValueRef *args, int nargs);
+LLVMValueRef cpu_emit_fsel(CpuEmit *e, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b, LLVMValueRef t,
+                           LLVMValueRef f);
 /* cpu_math.c: exp of an f32 or f64 value, and erf and tanh of an f32
  * value, inline and vectorizable. */
 LLVMValueRef cpu_math_exp(CpuEmit *e, LLVMValueRef x);

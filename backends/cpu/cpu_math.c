@@ -61,24 +61,13 @@ static LLVMValueRef cfp(LLVMTypeRef t, double v) { return LLVMConstReal(t, v); }
 
 static LLVMValueRef fma3(CpuEmit *e, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
 {
-	LLVMValueRef args[3] = {a, b, c};
-	LLVMTypeRef t = LLVMTypeOf(a);
-
-	return cpu_emit_intrinsic(e, "llvm.fmuladd", &t, 1, args, 3);
+	return cpu_emit_fintrinsic(e, "llvm.fmuladd", (LLVMValueRef[]){a, b, c}, 3);
 }
 
-static LLVMValueRef fcall1(CpuEmit *e, const char *name, LLVMValueRef x)
+/* sign(x) * v, for v >= 0. */
+static LLVMValueRef with_sign(CpuEmit *e, LLVMValueRef v, LLVMValueRef x)
 {
-	LLVMTypeRef t = LLVMTypeOf(x);
-
-	return cpu_emit_intrinsic(e, name, &t, 1, &x, 1);
-}
-
-/* (x p y) ? a : b, of floats. */
-static LLVMValueRef pick(CpuEmit *e, LLVMRealPredicate p, LLVMValueRef x, LLVMValueRef y,
-                         LLVMValueRef a, LLVMValueRef b)
-{
-	return LLVMBuildSelect(e->b, LLVMBuildFCmp(e->b, p, x, y, ""), a, b, "");
+	return cpu_emit_fintrinsic(e, "llvm.copysign", (LLVMValueRef[]){v, x}, 2);
 }
 
 /* c[0] t^(n-1) + ... + c[n-1] by Horner's rule. */
@@ -113,8 +102,8 @@ LLVMValueRef cpu_math_exp(CpuEmit *e, LLVMValueRef x)
 	double magic = ldexp(1.5, mant), taylor[EXP_TERMS_F64 + 1];
 	LLVMValueRef xc, kf, k, r, p, k1;
 
-	xc = pick(e, LLVMRealOLT, x, cfp(ft, lo), cfp(ft, lo), x);
-	xc = pick(e, LLVMRealOGT, xc, cfp(ft, hi), cfp(ft, hi), xc);
+	xc = cpu_emit_fsel(e, LLVMRealOLT, x, cfp(ft, lo), cfp(ft, lo), x);
+	xc = cpu_emit_fsel(e, LLVMRealOGT, xc, cfp(ft, hi), cfp(ft, hi), xc);
 	kf = fma3(e, xc, cfp(ft, 1.0 / ln2), cfp(ft, magic));
 	k = LLVMBuildSub(e->b, LLVMBuildBitCast(e->b, kf, it, ""),
 	                 LLVMBuildBitCast(e->b, cfp(ft, magic), it, ""), "");
@@ -128,22 +117,13 @@ LLVMValueRef cpu_math_exp(CpuEmit *e, LLVMValueRef x)
 	k1 = LLVMBuildAShr(e->b, k, LLVMConstInt(it, 1, 0), "");
 	p = LLVMBuildFMul(e->b, p, pow2(e, k1, ft, it, mant, bias), "");
 	p = LLVMBuildFMul(e->b, p, pow2(e, LLVMBuildSub(e->b, k, k1, ""), ft, it, mant, bias), "");
-	return pick(e, LLVMRealUNO, x, x, x, p);
-}
-
-/* sign(x) * v, for v >= 0. */
-static LLVMValueRef with_sign(CpuEmit *e, LLVMValueRef v, LLVMValueRef x)
-{
-	LLVMValueRef args[2] = {v, x};
-	LLVMTypeRef t = LLVMTypeOf(v);
-
-	return cpu_emit_intrinsic(e, "llvm.copysign", &t, 1, args, 2);
+	return cpu_emit_fsel(e, LLVMRealUNO, x, x, x, p);
 }
 
 LLVMValueRef cpu_math_erf(CpuEmit *e, LLVMValueRef x)
 {
 	LLVMTypeRef ft = e->f32;
-	LLVMValueRef a = fcall1(e, "llvm.fabs", x), t, small, big;
+	LLVMValueRef a = cpu_emit_fintrinsic(e, "llvm.fabs", &x, 1), t, small, big;
 	double taylor[ERF_TERMS + 1], fact = 1.0;
 
 	for (int n = 0; n <= ERF_TERMS; n++) {   /* highest power first */
@@ -156,18 +136,18 @@ LLVMValueRef cpu_math_erf(CpuEmit *e, LLVMValueRef x)
 	small = LLVMBuildFMul(e->b, LLVMBuildFMul(e->b, x, t, ""), horner(e, t, taylor, ERF_TERMS), "");
 	small = fma3(e, x, cfp(ft, two_over_sqrt_pi - (float)two_over_sqrt_pi), small);
 	small = fma3(e, x, cfp(ft, (float)two_over_sqrt_pi), small);
-	a = pick(e, LLVMRealOGT, a, cfp(ft, 4.0), cfp(ft, 4.0), a);
+	a = cpu_emit_fsel(e, LLVMRealOGT, a, cfp(ft, 4.0), cfp(ft, 4.0), a);
 	t = fma3(e, a, cfp(ft, 1.0 / 1.5), cfp(ft, -2.5 / 1.5));
 	big = cpu_math_exp(e, LLVMBuildFNeg(e->b, LLVMBuildFMul(e->b, a, a, ""), ""));
 	big = LLVMBuildFMul(e->b, big, horner(e, t, erfc_fit, (int)(sizeof erfc_fit / sizeof erfc_fit[0])), "");
 	big = with_sign(e, LLVMBuildFSub(e->b, cfp(ft, 1.0), big, ""), x);
-	return pick(e, LLVMRealOLT, a, cfp(ft, 1.0), small, big);
+	return cpu_emit_fsel(e, LLVMRealOLT, a, cfp(ft, 1.0), small, big);
 }
 
 LLVMValueRef cpu_math_tanh(CpuEmit *e, LLVMValueRef x)
 {
 	LLVMTypeRef ft = e->f64;
-	LLVMValueRef xd = LLVMBuildFPExt(e->b, x, ft, ""), a = fcall1(e, "llvm.fabs", xd), t, small, big;
+	LLVMValueRef xd = LLVMBuildFPExt(e->b, x, ft, ""), a = cpu_emit_fintrinsic(e, "llvm.fabs", &xd, 1), t, small, big;
 	static const double series[] = {2.0 / 15.0, -1.0 / 3.0, 1.0};
 
 	t = LLVMBuildFMul(e->b, xd, xd, "");
@@ -175,5 +155,5 @@ LLVMValueRef cpu_math_tanh(CpuEmit *e, LLVMValueRef x)
 	big = cpu_math_exp(e, LLVMBuildFAdd(e->b, a, a, ""));
 	big = LLVMBuildFDiv(e->b, cfp(ft, 2.0), LLVMBuildFAdd(e->b, big, cfp(ft, 1.0), ""), "");
 	big = with_sign(e, LLVMBuildFSub(e->b, cfp(ft, 1.0), big, ""), xd);
-	return LLVMBuildFPTrunc(e->b, pick(e, LLVMRealOLT, a, cfp(ft, 1e-4), small, big), e->f32, "");
+	return LLVMBuildFPTrunc(e->b, cpu_emit_fsel(e, LLVMRealOLT, a, cfp(ft, 1e-4), small, big), e->f32, "");
 }
